@@ -1,0 +1,69 @@
+// gemrt logits --model PATH (--ids 2,17,99 | --inputs IN.safetensors) [--greedy N] --out OUT.safetensors
+//
+// OUT gets `logits` float32 [T, V] (every prompt position, from prefill); with --greedy N also
+// `greedy_ids` int32 [N] (decode with the KV cache, argmax, no early stop) and `step_logits`
+// float32 [N, V] (row i = the logits that chose greedy_ids[i]).
+#include <iostream>
+
+#include "gemrt/apps/cli_common.h"
+#include "gemrt/backend/cpu/cpu_backend.h"
+#include "gemrt/core/error.h"
+#include "gemrt/io/safetensors.h"
+#include "gemrt/model/gemma/model.h"
+#include "gemrt/runtime/generator.h"
+#include "gemrt/runtime/session.h"
+
+namespace gemrt::cli {
+namespace {
+
+struct LogitsArgs {
+  std::string model, ids, inputs, out;
+  int greedy = 0;
+  int threads = 0;
+};
+
+void run_logits(const LogitsArgs& a) {
+  const std::vector<int32_t> ids = a.inputs.empty() ? parse_id_list(a.ids) : read_input_ids(a.inputs);
+  if (ids.empty()) fail("no input ids");
+  auto model = GemmaModel::load(a.model);
+  cpu::CpuBackend backend(a.threads);
+  SessionOptions opts;
+  opts.max_tokens = static_cast<int>(ids.size()) + std::max(a.greedy, 0);
+  Session session(*model, backend, opts);
+
+  const int64_t t = static_cast<int64_t>(ids.size());
+  const int64_t vocab = model->spec().vocab_size;
+  std::vector<float> logits = session.prefill(ids, LogitsRows::All);
+  std::vector<HostTensor> out;
+  out.push_back(HostTensor::from<float>("logits", Shape{t, vocab}, DType::F32, logits));
+
+  if (a.greedy > 0) {
+    std::vector<float> last(logits.end() - vocab, logits.end());
+    const GreedyResult g = continue_greedy(session, std::move(last), a.greedy, true);
+    std::vector<float> steps;
+    for (const auto& row : g.step_logits) steps.insert(steps.end(), row.begin(), row.end());
+    out.push_back(HostTensor::from<int32_t>("greedy_ids", Shape{a.greedy}, DType::I32, g.ids));
+    out.push_back(HostTensor::from<float>("step_logits", Shape{a.greedy, vocab}, DType::F32, steps));
+  }
+  write_safetensors(a.out, out);
+}
+
+}  // namespace
+
+void add_logits_command(CLI::App& app) {
+  auto args = std::make_shared<LogitsArgs>();
+  CLI::App* cmd = app.add_subcommand("logits", "Run a prompt and write its logits (and greedy decode) to safetensors");
+  cmd->add_option("--model", args->model, "Hugging Face checkpoint folder")->required();
+  auto* ids = cmd->add_option("--ids", args->ids, "Comma-separated token ids, e.g. 2,17,99");
+  auto* inputs = cmd->add_option("--inputs", args->inputs, "safetensors file with int32 input_ids [T]");
+  ids->excludes(inputs);
+  cmd->add_option("--greedy", args->greedy, "Also decode N tokens greedily with the KV cache")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--out", args->out, "Output .safetensors path")->required();
+  cmd->add_option("--threads", args->threads, "CPU threads (0 = all)");
+  cmd->callback([args, ids, inputs] {
+    if (ids->count() == 0 && inputs->count() == 0) throw CLI::RequiredError("--ids or --inputs");
+    run_logits(*args);
+  });
+}
+
+}  // namespace gemrt::cli

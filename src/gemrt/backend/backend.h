@@ -1,0 +1,56 @@
+// The backend interface: compile a Graph once, run it many times.
+//
+// A backend never knows which model it runs; it sees ops, shapes and a KV layout. The same graph
+// runs on any backend (CPU now, CUDA later).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "gemrt/graph/ir.h"
+#include "gemrt/graph/kv_layout.h"
+
+namespace gemrt {
+
+// Per-sequence KV storage, allocated by a backend for a KvLayout. Each slot remembers how many
+// positions have been written (next_position), so an attention op can check that a run
+// continues the sequence where the cache left off.
+class KvCache {
+ public:
+  virtual ~KvCache() = default;
+  virtual const KvLayout& layout() const = 0;
+  // Positions written so far to `slot` (the next position it expects).
+  virtual int64_t next_position(int slot) const = 0;
+  // Forget the sequence (all slots back to position 0); storage is kept.
+  virtual void reset() = 0;
+  // Bytes of storage held.
+  virtual int64_t bytes() const = 0;
+};
+
+// Run-time inputs by name (int32 tensors such as "token_ids", "positions").
+using RunInputs = std::map<std::string, std::span<const int32_t>, std::less<>>;
+// Graph outputs by name, copied to host float32.
+using RunOutputs = std::map<std::string, std::vector<float>, std::less<>>;
+
+class Executable {
+ public:
+  virtual ~Executable() = default;
+  // Runs the graph. `kv` must come from the same backend when the graph has attention ops.
+  virtual void run(const RunInputs& inputs, KvCache* kv, RunOutputs* outputs) = 0;
+  // Bytes of activation memory the compiled plan holds.
+  virtual int64_t arena_bytes() const = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+  virtual std::unique_ptr<Executable> compile(const Graph& g) = 0;
+  virtual std::unique_ptr<KvCache> allocate_kv(const KvLayout& layout) = 0;
+};
+
+}  // namespace gemrt

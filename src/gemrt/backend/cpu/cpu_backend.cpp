@@ -1,0 +1,122 @@
+#include "gemrt/backend/cpu/cpu_backend.h"
+
+#include <cstring>
+
+#include "gemrt/backend/cpu/kernels.h"
+#include "gemrt/backend/cpu/kv_cache.h"
+#include "gemrt/core/error.h"
+#include "gemrt/graph/plan.h"
+
+namespace gemrt::cpu {
+namespace {
+
+class CpuExecutable final : public Executable {
+ public:
+  CpuExecutable(const Graph& g, std::shared_ptr<ThreadPool> pool)
+      : g_(g), plan_(plan_buffers(g)), pool_(std::move(pool)) {
+    arena_.resize(static_cast<size_t>(plan_.arena_bytes / 4 + 16));
+  }
+
+  int64_t arena_bytes() const override { return plan_.arena_bytes; }
+
+  void run(const RunInputs& inputs, KvCache* kv, RunOutputs* outputs) override {
+    for (int i = 0; i < g_.size(); ++i) {
+      const Node& n = g_.node(i);
+      if (n.op == OpKind::Weight) continue;
+      if (n.op == OpKind::Input) {
+        bind_input(i, n, inputs);
+        continue;
+      }
+      execute(i, n, kv);
+    }
+    if (outputs) {
+      for (const auto& o : g_.outputs()) {
+        const Node& n = g_.node(o.value);
+        if (n.dtype != DType::F32) fail("cpu backend: output '", o.name, "' is not float32");
+        const float* src = f32(o.value);
+        (*outputs)[o.name].assign(src, src + n.shape.numel());
+      }
+    }
+  }
+
+ private:
+  std::byte* at(ValueId v) {
+    return reinterpret_cast<std::byte*>(arena_.data()) + plan_.offset[static_cast<size_t>(v)];
+  }
+  float* f32(ValueId v) { return reinterpret_cast<float*>(at(v)); }
+  int32_t* i32(ValueId v) { return reinterpret_cast<int32_t*>(at(v)); }
+  const TensorView& weight(ValueId v) const {
+    const Node& n = g_.node(v);
+    if (n.op != OpKind::Weight) fail("cpu backend: node '", n.name, "' expects a weight input");
+    return n.weight;
+  }
+
+  void bind_input(ValueId i, const Node& n, const RunInputs& inputs) {
+    auto it = inputs.find(n.name);
+    if (it == inputs.end()) fail("graph input '", n.name, "' was not supplied");
+    if (static_cast<int64_t>(it->second.size()) != n.shape.numel())
+      fail("graph input '", n.name, "' has ", it->second.size(), " values, expected ", n.shape.numel());
+    std::memcpy(i32(i), it->second.data(), it->second.size_bytes());
+  }
+
+  void execute(ValueId i, const Node& n, KvCache* kv) {
+    const auto& in = n.inputs;
+    float* out = f32(i);
+    const int64_t numel = n.shape.numel();
+    switch (n.op) {
+      case OpKind::Embed:
+        embed(weight(in[0]), i32(in[1]), n.shape[0], std::get<EmbedAttrs>(n.attrs).scale, out, *pool_);
+        break;
+      case OpKind::MatMul:
+        matmul(f32(in[0]), n.shape[0], weight(in[1]), out, *pool_);
+        break;
+      case OpKind::RmsNorm: {
+        const auto& a = std::get<RmsNormAttrs>(n.attrs);
+        rms_norm(f32(in[0]), numel, a.has_weight ? &weight(in[1]) : nullptr, a, out, *pool_);
+        break;
+      }
+      case OpKind::Rope:
+        rope(f32(in[0]), i32(in[1]), n.shape[0], std::get<RopeAttrs>(n.attrs), out);
+        break;
+      case OpKind::Attention: {
+        auto* cache = dynamic_cast<CpuKvCache*>(kv);
+        if (!cache) fail("cpu backend: attention op '", n.name, "' needs a KV cache from the CPU backend");
+        attention(f32(in[0]), f32(in[1]), f32(in[2]), i32(in[3]), n.shape[0], std::get<AttentionAttrs>(n.attrs),
+                  *cache, out, *pool_);
+        break;
+      }
+      case OpKind::GatedAct:
+        gated_act(f32(in[0]), f32(in[1]), numel, std::get<GatedActAttrs>(n.attrs).act, out, *pool_);
+        break;
+      case OpKind::Add:
+        add(f32(in[0]), f32(in[1]), numel, out);
+        break;
+      case OpKind::SoftCap:
+        soft_cap(f32(in[0]), numel, std::get<SoftCapAttrs>(n.attrs).cap, out);
+        break;
+      case OpKind::LastRow: {
+        const Shape& s = g_.node(in[0]).shape;
+        std::memcpy(out, f32(in[0]) + (s[0] - 1) * s[1], static_cast<size_t>(s[1]) * sizeof(float));
+        break;
+      }
+      case OpKind::Input:
+      case OpKind::Weight:
+        break;
+    }
+  }
+
+  Graph g_;
+  BufferPlan plan_;
+  std::shared_ptr<ThreadPool> pool_;
+  std::vector<float> arena_;  // float storage keeps every 64-byte-aligned offset 4-byte aligned
+};
+
+}  // namespace
+
+CpuBackend::CpuBackend(int n_threads) : pool_(std::make_shared<ThreadPool>(n_threads)) {}
+
+std::unique_ptr<Executable> CpuBackend::compile(const Graph& g) { return std::make_unique<CpuExecutable>(g, pool_); }
+
+std::unique_ptr<KvCache> CpuBackend::allocate_kv(const KvLayout& layout) { return std::make_unique<CpuKvCache>(layout); }
+
+}  // namespace gemrt::cpu

@@ -1,0 +1,36 @@
+#include <cmath>
+#include <numbers>
+
+#include "gemrt/backend/cpu/kernels.h"
+
+namespace gemrt::cpu {
+
+// gelu_pytorch_tanh: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), in float32.
+float gelu_tanh(float x) {
+  constexpr float kBeta = static_cast<float>(std::numbers::sqrt2 * std::numbers::inv_sqrtpi);  // sqrt(2/pi);
+  const float inner = kBeta * (x + 0.044715f * x * x * x);
+  return 0.5f * x * (1.0f + std::tanh(inner));
+}
+
+// Exact GELU: x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)).
+float gelu_erf(float x) { return 0.5f * x * (1.0f + std::erf(x * static_cast<float>(1.0 / std::numbers::sqrt2))); }
+
+void gated_act(const float* gate, const float* up, int64_t n, Activation act, float* out, ThreadPool& pool) {
+  pool.parallel_for(n, [&](int64_t b, int64_t e) {
+    if (act == Activation::GeluTanh) {
+      for (int64_t i = b; i < e; ++i) out[i] = gelu_tanh(gate[i]) * up[i];
+    } else {
+      for (int64_t i = b; i < e; ++i) out[i] = gelu_erf(gate[i]) * up[i];
+    }
+  }, 4096);
+}
+
+void add(const float* a, const float* b, int64_t n, float* out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
+}
+
+void soft_cap(const float* x, int64_t n, float cap, float* out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = std::tanh(x[i] / cap) * cap;
+}
+
+}  // namespace gemrt::cpu

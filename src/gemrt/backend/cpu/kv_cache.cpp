@@ -1,0 +1,32 @@
+#include "gemrt/backend/cpu/kv_cache.h"
+
+#include "gemrt/core/error.h"
+
+namespace gemrt::cpu {
+
+CpuKvCache::CpuKvCache(const KvLayout& layout) : layout_(layout) {
+  for (const KvSlotLayout& s : layout_.slots) {
+    if (s.capacity <= 0 || s.kv_heads <= 0 || s.head_dim <= 0)
+      fail("kv cache: invalid slot (capacity ", s.capacity, ", kv_heads ", s.kv_heads, ", head_dim ", s.head_dim, ")");
+    const auto n = static_cast<size_t>(s.capacity * s.row_width());
+    k_.emplace_back(n, 0.0f);
+    v_.emplace_back(n, 0.0f);
+  }
+  next_.assign(layout_.slots.size(), 0);
+}
+
+void CpuKvCache::reset() { std::fill(next_.begin(), next_.end(), 0); }
+
+int64_t CpuKvCache::bytes() const {
+  int64_t b = 0;
+  for (const auto& k : k_) b += static_cast<int64_t>(k.size()) * 4 * 2;
+  return b;
+}
+
+const KvSlotLayout& CpuKvCache::slot(int s) const {
+  if (s < 0 || s >= static_cast<int>(layout_.slots.size()))
+    fail("kv cache: slot ", s, " does not exist (", layout_.slots.size(), " slots)");
+  return layout_.slots[static_cast<size_t>(s)];
+}
+
+}  // namespace gemrt::cpu

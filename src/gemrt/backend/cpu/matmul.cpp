@@ -1,0 +1,35 @@
+#include <vector>
+
+#include "gemrt/backend/cpu/kernels.h"
+#include "gemrt/backend/cpu/weight_rows.h"
+
+namespace gemrt::cpu {
+namespace {
+
+// Dot product with eight independent float32 partial sums (vectorisable, deterministic).
+float dot(const float* a, const float* b, int64_t n) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) acc[j] += a[i + j] * b[i + j];
+  float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  for (; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+}  // namespace
+
+void matmul(const float* x, int64_t t, const TensorView& w, float* out, ThreadPool& pool) {
+  const int64_t n_out = w.shape[0];
+  const int64_t k = w.shape[1];
+  // Parallel over output features: each weight row is converted once and used for every token.
+  pool.parallel_for(n_out, [&](int64_t b, int64_t e) {
+    std::vector<float> scratch(static_cast<size_t>(k));
+    for (int64_t n = b; n < e; ++n) {
+      const float* wr = weight_row_f32(w, n, scratch.data());
+      for (int64_t i = 0; i < t; ++i) out[i * n_out + n] = dot(x + i * k, wr, k);
+    }
+  }, 16);
+}
+
+}  // namespace gemrt::cpu

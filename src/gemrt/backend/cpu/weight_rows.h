@@ -1,0 +1,21 @@
+// Reading rows of a stored weight (F32 / F16 / BF16) as float32, without copying the tensor.
+#pragma once
+
+#include <cstdint>
+
+#include "gemrt/core/tensor.h"
+
+namespace gemrt::cpu {
+
+// Row width of a [rows, cols] (or [cols]) weight.
+inline int64_t row_width(const TensorView& w) { return w.shape.back(); }
+
+// Converts elements [begin, begin + n) of row `row` of `w` to float32 into `out`.
+// Reads with memcpy, so the mapped data need not be aligned.
+void read_weight_row(const TensorView& w, int64_t row, int64_t begin, int64_t n, float* out);
+
+// A float32 pointer to row `row` of `w`: directly into the weight when it is aligned F32,
+// otherwise converted into `scratch` (which must hold the row width).
+const float* weight_row_f32(const TensorView& w, int64_t row, float* scratch);
+
+}  // namespace gemrt::cpu

@@ -1,0 +1,116 @@
+#include "gemrt/graph/builder.h"
+
+#include "gemrt/core/error.h"
+
+namespace gemrt {
+namespace {
+void expect_rank(const Shape& s, int rank, const std::string& what) {
+  if (s.rank() != rank) fail("graph: ", what, " must have rank ", rank, ", got ", s.to_string());
+}
+}  // namespace
+
+ValueId GraphBuilder::act_node(OpKind op, std::vector<ValueId> inputs, Shape shape, OpAttrs attrs,
+                               const std::string& label) {
+  Node n;
+  n.op = op;
+  n.inputs = std::move(inputs);
+  n.shape = std::move(shape);
+  n.dtype = DType::F32;
+  n.attrs = std::move(attrs);
+  n.name = label;
+  return g_.add(std::move(n));
+}
+
+ValueId GraphBuilder::input(const std::string& name, Shape shape) {
+  Node n;
+  n.op = OpKind::Input;
+  n.shape = std::move(shape);
+  n.dtype = DType::I32;
+  n.name = name;
+  return g_.add(std::move(n));
+}
+
+ValueId GraphBuilder::weight(const TensorView& w) {
+  if (!dtype_info(w.dtype).is_float) fail("graph: weight '", w.name, "' has non-float dtype ", dtype_name(w.dtype));
+  Node n;
+  n.op = OpKind::Weight;
+  n.shape = w.shape;
+  n.dtype = w.dtype;
+  n.name = w.name;
+  n.weight = w;
+  return g_.add(std::move(n));
+}
+
+ValueId GraphBuilder::embed(ValueId table, ValueId ids, float scale, const std::string& label) {
+  expect_rank(shape(table), 2, "embedding table");
+  expect_rank(shape(ids), 1, "token ids");
+  return act_node(OpKind::Embed, {table, ids}, Shape{shape(ids)[0], shape(table)[1]}, EmbedAttrs{scale}, label);
+}
+
+ValueId GraphBuilder::matmul(ValueId x, ValueId w, const std::string& label) {
+  expect_rank(shape(x), 2, label + " input");
+  expect_rank(shape(w), 2, label + " weight");
+  if (shape(x)[1] != shape(w)[1])
+    fail("graph: ", label, ": input ", shape(x).to_string(), " does not match weight ", g_.node(w).name, " ",
+         shape(w).to_string(), " (weights are [out, in])");
+  return act_node(OpKind::MatMul, {x, w}, Shape{shape(x)[0], shape(w)[0]}, {}, label);
+}
+
+ValueId GraphBuilder::rms_norm(ValueId x, ValueId w, int64_t dim, float eps, float weight_offset,
+                               const std::string& label) {
+  expect_rank(shape(x), 2, label + " input");
+  if (dim <= 0 || shape(x)[1] % dim != 0)
+    fail("graph: ", label, ": width ", shape(x)[1], " is not a multiple of the norm width ", dim);
+  std::vector<ValueId> ins{x};
+  if (w >= 0) {
+    if (shape(w) != Shape{dim}) fail("graph: ", label, ": weight ", g_.node(w).name, " has shape ", shape(w).to_string(), ", expected [", dim, "]");
+    ins.push_back(w);
+  }
+  return act_node(OpKind::RmsNorm, std::move(ins), shape(x), RmsNormAttrs{dim, eps, weight_offset, w >= 0}, label);
+}
+
+ValueId GraphBuilder::rope(ValueId x, ValueId positions, int n_heads, int head_dim, std::vector<float> inv_freq,
+                           const std::string& label) {
+  expect_rank(shape(x), 2, label + " input");
+  if (shape(x)[1] != int64_t{n_heads} * head_dim)
+    fail("graph: ", label, ": width ", shape(x)[1], " != ", n_heads, " heads x ", head_dim);
+  if (static_cast<int>(inv_freq.size()) != head_dim / 2)
+    fail("graph: ", label, ": ", inv_freq.size(), " frequencies for head_dim ", head_dim);
+  if (shape(positions) != Shape{shape(x)[0]}) fail("graph: ", label, ": positions must be [T]");
+  return act_node(OpKind::Rope, {x, positions}, shape(x), RopeAttrs{n_heads, head_dim, std::move(inv_freq)}, label);
+}
+
+ValueId GraphBuilder::attention(ValueId q, ValueId k, ValueId v, ValueId positions, const AttentionAttrs& a,
+                                const std::string& label) {
+  const int64_t t = shape(q)[0];
+  if (a.n_kv_heads <= 0 || a.n_heads % a.n_kv_heads != 0)
+    fail("graph: ", label, ": ", a.n_heads, " query heads are not a multiple of ", a.n_kv_heads, " kv heads");
+  if (shape(q) != Shape{t, int64_t{a.n_heads} * a.head_dim}) fail("graph: ", label, ": bad q shape ", shape(q).to_string());
+  const Shape kv{t, int64_t{a.n_kv_heads} * a.head_dim};
+  if (shape(k) != kv || shape(v) != kv)
+    fail("graph: ", label, ": k ", shape(k).to_string(), " / v ", shape(v).to_string(), " expected ", kv.to_string());
+  if (shape(positions) != Shape{t}) fail("graph: ", label, ": positions must be [T]");
+  return act_node(OpKind::Attention, {q, k, v, positions}, shape(q), a, label);
+}
+
+ValueId GraphBuilder::gated_act(ValueId gate, ValueId up, Activation act, const std::string& label) {
+  if (shape(gate) != shape(up)) fail("graph: ", label, ": gate ", shape(gate).to_string(), " != up ", shape(up).to_string());
+  return act_node(OpKind::GatedAct, {gate, up}, shape(gate), GatedActAttrs{act}, label);
+}
+
+ValueId GraphBuilder::add(ValueId a, ValueId b, const std::string& label) {
+  if (shape(a) != shape(b)) fail("graph: ", label, ": ", shape(a).to_string(), " + ", shape(b).to_string());
+  return act_node(OpKind::Add, {a, b}, shape(a), {}, label);
+}
+
+ValueId GraphBuilder::soft_cap(ValueId x, float cap, const std::string& label) {
+  if (!(cap > 0.0f)) fail("graph: ", label, ": soft-cap must be positive, got ", cap);
+  return act_node(OpKind::SoftCap, {x}, shape(x), SoftCapAttrs{cap}, label);
+}
+
+ValueId GraphBuilder::last_row(ValueId x, const std::string& label) {
+  expect_rank(shape(x), 2, label + " input");
+  return act_node(OpKind::LastRow, {x}, Shape{1, shape(x)[1]}, {}, label);
+}
+
+}  // namespace gemrt

@@ -1,0 +1,44 @@
+// GraphBuilder: named helpers that add nodes to a Graph and check shapes as they go, so a
+// model builder reads like the model's math. Every helper returns the new value's id.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "gemrt/graph/ir.h"
+
+namespace gemrt {
+
+class GraphBuilder {
+ public:
+  explicit GraphBuilder(Graph& g) : g_(g) {}
+
+  const Shape& shape(ValueId v) const { return g_.node(v).shape; }
+
+  ValueId input(const std::string& name, Shape shape);  // int32
+  ValueId weight(const TensorView& w);
+  // table [V, D], ids int32 [T] -> [T, D]
+  ValueId embed(ValueId table, ValueId ids, float scale, const std::string& label = "embed");
+  // x [T, K], w [N, K] -> [T, N]
+  ValueId matmul(ValueId x, ValueId w, const std::string& label = "matmul");
+  // x [T, G*dim]; w [dim] or -1 for a weightless norm.
+  ValueId rms_norm(ValueId x, ValueId w, int64_t dim, float eps, float weight_offset, const std::string& label = "norm");
+  // x [T, n_heads*head_dim], positions int32 [T]
+  ValueId rope(ValueId x, ValueId positions, int n_heads, int head_dim, std::vector<float> inv_freq,
+               const std::string& label = "rope");
+  // q [T, H*D], k/v [T, Hkv*D], positions int32 [T] -> [T, H*D]
+  ValueId attention(ValueId q, ValueId k, ValueId v, ValueId positions, const AttentionAttrs& a,
+                    const std::string& label = "attention");
+  ValueId gated_act(ValueId gate, ValueId up, Activation act, const std::string& label = "gated_act");
+  ValueId add(ValueId a, ValueId b, const std::string& label = "add");
+  ValueId soft_cap(ValueId x, float cap, const std::string& label = "soft_cap");
+  ValueId last_row(ValueId x, const std::string& label = "last_row");
+
+  void output(const std::string& name, ValueId v) { g_.mark_output(name, v); }
+
+ private:
+  ValueId act_node(OpKind op, std::vector<ValueId> inputs, Shape shape, OpAttrs attrs, const std::string& label);
+  Graph& g_;
+};
+
+}  // namespace gemrt

@@ -1,0 +1,116 @@
+// The graph IR: a list of nodes in topological order, each producing one value.
+//
+// Values are identified by the index of the node that produces them (ValueId). Activations are
+// float32 row-major [rows, cols] tensors; `Input` nodes carry int32 data supplied per run
+// (token ids, positions); `Weight` nodes reference a TensorView in its stored dtype, which
+// the backend reads in place. Ops carry typed attributes (one struct per op kind).
+//
+// Shapes use the row convention of the decoder: activations are [T, width], where T is the
+// number of tokens of this run; per-head tensors are [T, heads * head_dim].
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "gemrt/core/tensor.h"
+
+namespace gemrt {
+
+using ValueId = int32_t;
+
+enum class OpKind : uint8_t {
+  Input,        // runtime int32 data, shape given at build time
+  Weight,       // a stored tensor (any float dtype), read in place
+  Embed,        // gather rows of a [V, D] table by int32 ids, times a scale -> [T, D]
+  MatMul,       // x [T, K] @ W^T with W [N, K] (HF nn.Linear layout) -> [T, N]
+  RmsNorm,      // RMSNorm over groups of `dim` values, optional weight with offset
+  Rope,         // rotate-half RoPE on [T, heads * head_dim] at int32 positions
+  Attention,    // causal / sliding attention of q over (KV cache + this run's k, v)
+  GatedAct,     // act(gate) * up, elementwise
+  Add,          // a + b, elementwise
+  SoftCap,      // cap * tanh(x / cap)
+  LastRow,      // the last row of [T, D] -> [1, D]
+};
+
+const char* op_name(OpKind k);
+
+struct EmbedAttrs {
+  float scale = 1.0f;  // multiplies every gathered row (Gemma: sqrt(hidden), rounded per spec §1.2)
+};
+
+struct RmsNormAttrs {
+  int64_t dim = 0;             // normalised group width (hidden size, or head_dim for q/k norms)
+  float eps = 1e-6f;
+  float weight_offset = 0.0f;  // y = x * rsqrt(mean(x^2) + eps) * (offset + w); 1 for Gemma 1-3
+  bool has_weight = true;      // false: y = x * rsqrt(mean(x^2) + eps)
+};
+
+struct RopeAttrs {
+  int n_heads = 0;
+  int head_dim = 0;
+  // Per-pair inverse frequencies, head_dim / 2 entries (see rope.h). Pair i rotates elements
+  // i and i + head_dim/2 of each head by angle position * inv_freq[i]; a zero entry is identity.
+  std::vector<float> inv_freq;
+};
+
+struct AttentionAttrs {
+  int n_heads = 0;
+  int n_kv_heads = 0;      // query head h reads kv head h / (n_heads / n_kv_heads)
+  int head_dim = 0;
+  float scale = 1.0f;      // scores = q.k * scale
+  float softcap = 0.0f;    // 0 = none; else scores = softcap * tanh(scores / softcap), before the mask
+  int window = 0;          // 0 = unbounded (causal); else key visible iff q_pos - k_pos < window
+  int kv_slot = 0;         // which KvCache layer this op appends to and reads from
+};
+
+enum class Activation : uint8_t { GeluTanh, GeluErf };
+struct GatedActAttrs {
+  Activation act = Activation::GeluTanh;
+};
+
+struct SoftCapAttrs {
+  float cap = 0.0f;
+};
+
+using OpAttrs = std::variant<std::monostate, EmbedAttrs, RmsNormAttrs, RopeAttrs, AttentionAttrs, GatedActAttrs,
+                             SoftCapAttrs>;
+
+struct Node {
+  OpKind op = OpKind::Input;
+  std::vector<ValueId> inputs;
+  Shape shape;                 // output shape
+  DType dtype = DType::F32;    // output dtype (I32 for Input, stored dtype for Weight)
+  OpAttrs attrs;
+  std::string name;            // Input: the run-time input name; Weight: tensor name; else a label
+  TensorView weight;           // Weight nodes only
+};
+
+struct GraphOutput {
+  std::string name;
+  ValueId value;
+};
+
+class Graph {
+ public:
+  ValueId add(Node n);
+  void mark_output(std::string name, ValueId v);
+
+  const Node& node(ValueId v) const { return nodes_.at(static_cast<size_t>(v)); }
+  const std::vector<Node>& nodes() const { return nodes_; }
+  const std::vector<GraphOutput>& outputs() const { return outputs_; }
+  int size() const { return static_cast<int>(nodes_.size()); }
+
+  // Whether `v` is produced by the backend at run time (not an Input or a Weight).
+  bool is_activation(ValueId v) const;
+
+  // One line per node, for debugging and `gemrt inspect`.
+  std::string to_string() const;
+
+ private:
+  std::vector<Node> nodes_;
+  std::vector<GraphOutput> outputs_;
+};
+
+}  // namespace gemrt

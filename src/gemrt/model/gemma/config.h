@@ -1,0 +1,49 @@
+// Gemma model configuration: HF config.json -> ModelSpec with one LayerSpec per layer.
+//
+// Supported model_type values: gemma (Gemma 1), gemma2, gemma3_text, gemma3 (the text side of
+// the multimodal config, read from its nested text_config). Defaults are those of the HF
+// config classes (gemma-spec.md §2.1, §3.1, §4.1).
+#pragma once
+
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+#include <vector>
+
+#include "gemrt/model/gemma/layer_spec.h"
+
+namespace gemrt {
+
+enum class GemmaFamily { Gemma1, Gemma2, Gemma3 };
+const char* family_name(GemmaFamily f);
+
+struct ModelSpec {
+  std::string model_type;  // as written in config.json
+  GemmaFamily family = GemmaFamily::Gemma1;
+  int64_t vocab_size = 0;
+  int64_t hidden_size = 0;
+  int max_position_embeddings = 0;
+  float rms_norm_eps = 1e-6f;
+  float norm_offset = 1.0f;       // for the final norm
+  // sqrt(hidden_size) in float32: HF rounds the constant to the compute dtype (spec §1.2, P5),
+  // and gemrt's precise mode computes in float32.
+  float embed_scale = 1.0f;
+  float final_softcap = 0.0f;     // 0 = none
+  bool tie_word_embeddings = true;
+  int bos_token_id = 2;
+  std::vector<int> eos_token_ids;
+  int pad_token_id = 0;
+  std::vector<LayerSpec> layers;
+
+  int n_layers() const { return static_cast<int>(layers.size()); }
+};
+
+// Builds the spec from a parsed config.json; `source` names the file in error messages.
+ModelSpec parse_gemma_config(const nlohmann::json& config, const std::string& source);
+
+// Reads `path` (a config.json, or a folder holding one).
+ModelSpec load_gemma_config(const std::string& path);
+
+// One line per layer: kind, heads, head_dim, window, RoPE, scale, soft-cap (for `inspect`, tests).
+std::string describe_layers(const ModelSpec& spec);
+
+}  // namespace gemrt

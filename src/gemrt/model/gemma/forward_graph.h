@@ -1,0 +1,24 @@
+// The full forward graph of a Gemma language model for one run of T tokens.
+//
+// Inputs:  "token_ids" int32 [T], "positions" int32 [T] (consecutive, continuing the KV cache).
+// Output:  "logits" float32 [T, V] (every position) or [1, V] (the last position only).
+// The same graph serves prefill (T = prompt or chunk length) and decode (T = 1) and is reused
+// for every step of that phase.
+#pragma once
+
+#include "gemrt/graph/ir.h"
+#include "gemrt/graph/kv_layout.h"
+#include "gemrt/model/gemma/config.h"
+#include "gemrt/model/gemma/weights.h"
+
+namespace gemrt {
+
+enum class LogitsRows { All, Last };
+
+Graph build_forward_graph(const ModelSpec& spec, const GemmaWeights& w, int64_t tokens, LogitsRows rows);
+
+// KV slots for a sequence budget of `max_tokens`: sliding layers keep min(window, budget) rows,
+// global layers the whole budget.
+KvLayout kv_layout_for(const ModelSpec& spec, int max_tokens);
+
+}  // namespace gemrt

@@ -1,0 +1,39 @@
+// A loaded Gemma model: config spec + memory-mapped weights bound by name.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "gemrt/io/tensor_store.h"
+#include "gemrt/model/gemma/config.h"
+#include "gemrt/model/gemma/forward_graph.h"
+#include "gemrt/model/gemma/weights.h"
+
+namespace gemrt {
+
+struct LoadOptions {
+  // Round RoPE inverse frequencies to the checkpoint's stored dtype, reproducing an HF model
+  // that was cast to that dtype with `model.to(...)` (see RopeFreqPrecision). Off by default:
+  // HF's from_pretrained keeps them float32 whatever the checkpoint dtype.
+  bool rope_freqs_in_weight_dtype = false;
+};
+
+class GemmaModel {
+ public:
+  // `path`: a Hugging Face checkpoint folder (config.json + model.safetensors or shards).
+  static std::unique_ptr<GemmaModel> load(const std::string& path, const LoadOptions& options = {});
+
+  const ModelSpec& spec() const { return spec_; }
+  const GemmaWeights& weights() const { return weights_; }
+  const TensorStore& store() const { return *store_; }
+
+  Graph forward_graph(int64_t tokens, LogitsRows rows) const { return build_forward_graph(spec_, weights_, tokens, rows); }
+  KvLayout kv_layout(int max_tokens) const { return kv_layout_for(spec_, max_tokens); }
+
+ private:
+  ModelSpec spec_;
+  std::unique_ptr<TensorStore> store_;
+  GemmaWeights weights_;
+};
+
+}  // namespace gemrt

@@ -1,0 +1,35 @@
+// The weight map: binds the tensors a Gemma graph needs to views on the checkpoint, checking
+// every shape against the config. Views point into the memory-mapped file (stored dtype).
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "gemrt/core/tensor.h"
+#include "gemrt/io/tensor_store.h"
+#include "gemrt/model/gemma/config.h"
+
+namespace gemrt {
+
+struct LayerWeights {
+  TensorView attn_norm;                   // [hidden] input_layernorm
+  TensorView q, k, v, o;                  // [H*D, hidden], [Hkv*D, hidden] x2, [hidden, H*D]
+  std::optional<TensorView> q_norm, k_norm;  // [D] (qk_norm layers)
+  std::optional<TensorView> attn_out_norm;   // [hidden] (sandwich layers: post_attention_layernorm)
+  TensorView ffn_norm;                    // [hidden] pre-MLP norm
+  std::optional<TensorView> ffn_out_norm; // [hidden] (sandwich layers: post_feedforward_layernorm)
+  TensorView gate, up, down;              // [I, hidden] x2, [hidden, I]
+};
+
+struct GemmaWeights {
+  TensorView embed;       // [V, hidden]
+  TensorView final_norm;  // [hidden]
+  TensorView lm_head;     // [V, hidden] (the embedding when tied)
+  std::vector<LayerWeights> layers;
+};
+
+// Throws gemrt::Error naming the tensor when one is missing, has the wrong shape, or a dtype
+// that is not a float type.
+GemmaWeights bind_gemma_weights(const ModelSpec& spec, const TensorStore& store);
+
+}  // namespace gemrt

@@ -1,0 +1,59 @@
+#include "gemrt/runtime/session.h"
+
+#include <algorithm>
+
+#include "gemrt/core/error.h"
+
+namespace gemrt {
+
+Session::Session(const GemmaModel& model, Backend& backend, SessionOptions options)
+    : model_(model),
+      backend_(backend),
+      max_tokens_(options.max_tokens > 0 ? options.max_tokens : model.spec().max_position_embeddings),
+      prefill_chunk_(std::max(1, options.prefill_chunk)) {
+  kv_ = backend_.allocate_kv(model_.kv_layout(max_tokens_));
+}
+
+void Session::reset() {
+  kv_->reset();
+  position_ = 0;
+}
+
+Executable& Session::executable(int64_t tokens, LogitsRows rows) {
+  auto& slot = compiled_[{tokens, rows}];
+  if (!slot) slot = backend_.compile(model_.forward_graph(tokens, rows));
+  return *slot;
+}
+
+std::vector<float> Session::prefill(std::span<const int32_t> ids, LogitsRows rows) {
+  const int64_t vocab = vocab_size();
+  if (ids.empty()) fail("prefill: no tokens given");
+  for (size_t i = 0; i < ids.size(); ++i)
+    if (ids[i] < 0 || ids[i] >= vocab)
+      fail("token id ", ids[i], " (input position ", i, ") is outside the vocabulary [0, ", vocab, ")");
+  if (position_ + static_cast<int64_t>(ids.size()) > max_tokens_)
+    fail("sequence of ", position_ + static_cast<int64_t>(ids.size()), " tokens exceeds the session budget of ",
+         max_tokens_, " tokens");
+
+  std::vector<float> logits;
+  if (rows == LogitsRows::All) logits.reserve(ids.size() * static_cast<size_t>(vocab));
+  std::vector<int32_t> positions;
+  for (size_t begin = 0; begin < ids.size(); begin += static_cast<size_t>(prefill_chunk_)) {
+    const size_t n = std::min(ids.size() - begin, static_cast<size_t>(prefill_chunk_));
+    const bool last_chunk = begin + n == ids.size();
+    positions.resize(n);
+    for (size_t i = 0; i < n; ++i) positions[i] = static_cast<int32_t>(position_ + static_cast<int64_t>(i));
+    // Chunks before the last only fill the cache unless every row's logits are wanted.
+    const LogitsRows chunk_rows = rows == LogitsRows::All ? LogitsRows::All : LogitsRows::Last;
+    RunOutputs out;
+    const RunInputs in{{"token_ids", ids.subspan(begin, n)}, {"positions", positions}};
+    executable(static_cast<int64_t>(n), chunk_rows).run(in, kv_.get(), &out);
+    position_ += static_cast<int64_t>(n);
+    std::vector<float>& chunk_logits = out.at("logits");
+    if (rows == LogitsRows::All) logits.insert(logits.end(), chunk_logits.begin(), chunk_logits.end());
+    else if (last_chunk) logits = std::move(chunk_logits);
+  }
+  return logits;
+}
+
+}  // namespace gemrt

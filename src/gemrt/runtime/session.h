@@ -1,0 +1,53 @@
+// A Session runs one sequence through a model on a backend: prefill over a prompt, then
+// decode one token at a time, with a KV cache allocated once for a token budget.
+//
+// Compiled graphs are cached per (token count, logits rows), so decode compiles once and every
+// later step reuses it; long prompts are prefilled in chunks of at most `prefill_chunk` tokens,
+// which bounds activation memory by the chunk rather than the prompt.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <utility>
+#include <vector>
+
+#include "gemrt/backend/backend.h"
+#include "gemrt/model/gemma/model.h"
+
+namespace gemrt {
+
+struct SessionOptions {
+  int max_tokens = 0;        // KV budget (prompt + generated); 0 = max_position_embeddings
+  int prefill_chunk = 512;   // tokens per prefill graph run
+};
+
+class Session {
+ public:
+  Session(const GemmaModel& model, Backend& backend, SessionOptions options = {});
+
+  // Appends `ids` to the sequence. Returns logits float32 [T, V] for rows == All, or [V] for the
+  // last token. Throws on an id outside the vocabulary or a sequence beyond the budget.
+  std::vector<float> prefill(std::span<const int32_t> ids, LogitsRows rows);
+  // Appends one token and returns its logits [V].
+  std::vector<float> decode(int32_t id) { return prefill(std::span<const int32_t>(&id, 1), LogitsRows::Last); }
+
+  int64_t position() const { return position_; }
+  int max_tokens() const { return max_tokens_; }
+  int64_t vocab_size() const { return model_.spec().vocab_size; }
+  void reset();
+
+ private:
+  Executable& executable(int64_t tokens, LogitsRows rows);
+
+  const GemmaModel& model_;
+  Backend& backend_;
+  int max_tokens_;
+  int prefill_chunk_;
+  std::unique_ptr<KvCache> kv_;
+  std::map<std::pair<int64_t, LogitsRows>, std::unique_ptr<Executable>> compiled_;
+  int64_t position_ = 0;
+};
+
+}  // namespace gemrt

@@ -1,0 +1,46 @@
+// Helpers shared by the tests: fixture paths, temporary folders, error metrics.
+#pragma once
+
+#include <filesystem>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "gemrt/core/tensor.h"
+
+namespace gemrt::test {
+
+// ../shared/fixtures of the checkout (read-only).
+std::string shared_fixtures();
+// tests/data of the checkout.
+std::string test_data();
+// The built gemrt CLI.
+std::string cli_path();
+
+// A fresh folder removed when the object dies.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// ||a - b|| / ||b|| (b is the reference).
+double relative_error(std::span<const float> a, std::span<const float> ref);
+
+// A tensor read whole from a safetensors file, by name (fails the test if absent).
+HostTensor load_tensor(const std::string& path, const std::string& name);
+
+// Writes `text` to `path`.
+void write_text(const std::string& path, const std::string& text);
+
+// Runs a shell command; returns its exit status and fills `output` with stdout+stderr.
+int run_command(const std::string& cmd, std::string* output);
+
+}  // namespace gemrt::test
