@@ -1,1 +1,172 @@
+// The gemrt CLI end to end: output formats of `logits` and `generate`, and one test per bad-input
+// error path (each must exit 1 with a message naming the problem, never crash).
 #include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "gemrt/io/safetensors.h"
+#include "test_util.h"
+
+namespace gemrt {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Result {
+  int status;
+  std::string output;
+};
+
+Result gemrt_cli(const std::string& args) {
+  Result r;
+  r.status = test::run_command(test::cli_path() + " " + args, &r.output);
+  return r;
+}
+
+std::string fixture(const std::string& name) { return test::shared_fixtures() + "/hf/" + name; }
+
+// A writable copy of a fixture checkpoint (config.json + model.safetensors).
+fs::path copy_checkpoint(const test::TempDir& dir, const std::string& name) {
+  const fs::path out = dir.path() / name;
+  fs::create_directories(out);
+  for (const char* f : {"config.json", "model.safetensors"}) fs::copy_file(fs::path(fixture(name)) / f, out / f);
+  fs::permissions(out / "config.json", fs::perms::owner_write, fs::perm_options::add);
+  fs::permissions(out / "model.safetensors", fs::perms::owner_write, fs::perm_options::add);
+  return out;
+}
+
+void replace_in_file(const fs::path& p, const std::string& from, const std::string& to) {
+  std::ifstream in(p);
+  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t at = s.find(from);
+  ASSERT_NE(at, std::string::npos) << from;
+  s.replace(at, from.size(), to);
+  test::write_text(p.string(), s);
+}
+
+TEST(CliLogits, WritesLogitsGreedyIdsAndStepLogits) {
+  test::TempDir dir;
+  const std::string ref = fixture("gemma3-pub") + "/reference.safetensors";
+  const Result r = gemrt_cli("logits --model " + fixture("gemma3-pub") + " --inputs " + ref + " --greedy 12 --out " +
+                             dir.file("out.safetensors"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  const HostTensor logits = test::load_tensor(dir.file("out.safetensors"), "logits");
+  const HostTensor ids = test::load_tensor(dir.file("out.safetensors"), "greedy_ids");
+  const HostTensor steps = test::load_tensor(dir.file("out.safetensors"), "step_logits");
+  EXPECT_EQ(logits.dtype, DType::F32);
+  EXPECT_EQ(logits.shape, (Shape{20, 512}));
+  EXPECT_EQ(ids.dtype, DType::I32);
+  EXPECT_EQ(ids.shape, Shape{12});
+  EXPECT_EQ(steps.shape, (Shape{12, 512}));
+  const HostTensor want_ids = test::load_tensor(ref, "greedy_ids");
+  EXPECT_EQ(std::vector<int32_t>(ids.values<int32_t>().begin(), ids.values<int32_t>().end()),
+            std::vector<int32_t>(want_ids.values<int32_t>().begin(), want_ids.values<int32_t>().end()));
+  const HostTensor want_logits = test::load_tensor(ref, "logits");
+  EXPECT_LT(test::relative_error(logits.values<float>(), want_logits.values<float>()), 1e-4);
+}
+
+TEST(CliLogits, IdsFlagWithoutGreedyWritesOnlyLogits) {
+  test::TempDir dir;
+  const Result r = gemrt_cli("logits --model " + fixture("gemma1-pub") + " --ids 2,17,99 --out " + dir.file("o.st"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto all = read_safetensors(dir.file("o.st"));
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].name, "logits");
+  EXPECT_EQ(all[0].shape, (Shape{3, 512}));
+}
+
+TEST(CliGenerate, PrintsTheGreedyIds) {
+  const std::string ref = fixture("gemma2-pub") + "/reference.safetensors";
+  const HostTensor input = test::load_tensor(ref, "input_ids");
+  const HostTensor greedy = test::load_tensor(ref, "greedy_ids");
+  std::string ids, want;
+  for (int32_t v : input.values<int32_t>()) ids += (ids.empty() ? "" : ",") + std::to_string(v);
+  for (int32_t v : greedy.values<int32_t>()) want += (want.empty() ? "" : " ") + std::to_string(v);
+  const Result r = gemrt_cli("generate --model " + fixture("gemma2-pub") + " --ids " + ids + " -n 12");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(r.output, want + "\n");
+}
+
+void expect_error(const Result& r, const std::string& needle) {
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("gemrt: error: "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(needle), std::string::npos) << "wanted '" << needle << "' in: " << r.output;
+}
+
+TEST(CliErrors, MissingModelFolder) {
+  test::TempDir dir;
+  expect_error(gemrt_cli("generate --model " + dir.file("nope") + " --ids 2 -n 1"), dir.file("nope") + ": no such model folder");
+}
+
+TEST(CliErrors, MissingSafetensorsFile) {
+  test::TempDir dir;
+  const fs::path m = copy_checkpoint(dir, "gemma1-pub");
+  fs::remove(m / "model.safetensors");
+  expect_error(gemrt_cli("generate --model " + m.string() + " --ids 2 -n 1"), "no model.safetensors");
+}
+
+TEST(CliErrors, CorruptSafetensorsHeader) {
+  test::TempDir dir;
+  const fs::path m = copy_checkpoint(dir, "gemma1-pub");
+  {
+    std::fstream f(m / "model.safetensors", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(8);
+    f.write("#garbage", 8);
+  }
+  expect_error(gemrt_cli("generate --model " + m.string() + " --ids 2 -n 1"), "corrupt safetensors header");
+}
+
+TEST(CliErrors, TruncatedSafetensorsFile) {
+  test::TempDir dir;
+  const fs::path m = copy_checkpoint(dir, "gemma1-pub");
+  fs::resize_file(m / "model.safetensors", fs::file_size(m / "model.safetensors") / 2);
+  expect_error(gemrt_cli("generate --model " + m.string() + " --ids 2 -n 1"), "run past the end of the file");
+}
+
+TEST(CliErrors, MissingTensor) {
+  test::TempDir dir;
+  const fs::path m = copy_checkpoint(dir, "gemma3-pub");
+  std::vector<HostTensor> tensors = read_safetensors((m / "model.safetensors").string());
+  std::erase_if(tensors, [](const HostTensor& t) { return t.name == "model.layers.3.self_attn.k_norm.weight"; });
+  write_safetensors((m / "model.safetensors").string(), tensors);
+  expect_error(gemrt_cli("generate --model " + m.string() + " --ids 2 -n 1"),
+               "missing tensor 'model.layers.3.self_attn.k_norm.weight'");
+}
+
+TEST(CliErrors, ShapeDisagreesWithConfig) {
+  test::TempDir dir;
+  const fs::path m = copy_checkpoint(dir, "gemma2-pub");
+  replace_in_file(m / "config.json", "\"intermediate_size\": 160", "\"intermediate_size\": 128");
+  expect_error(gemrt_cli("generate --model " + m.string() + " --ids 2 -n 1"),
+               "'model.layers.0.mlp.gate_proj.weight' has shape [160, 64] but config.json implies [128, 64]");
+}
+
+TEST(CliErrors, UnsupportedModelType) {
+  test::TempDir dir;
+  const fs::path m = copy_checkpoint(dir, "gemma1-pub");
+  replace_in_file(m / "config.json", "\"model_type\": \"gemma\"", "\"model_type\": \"mistral\"");
+  expect_error(gemrt_cli("generate --model " + m.string() + " --ids 2 -n 1"), "unsupported model_type 'mistral'");
+}
+
+TEST(CliErrors, IdsOutsideTheVocabulary) {
+  test::TempDir dir;
+  expect_error(gemrt_cli("logits --model " + fixture("gemma1-pub") + " --ids 2,512 --out " + dir.file("o.st")),
+               "token id 512 (input position 1) is outside the vocabulary [0, 512)");
+  EXPECT_FALSE(fs::exists(dir.file("o.st")));
+}
+
+TEST(CliErrors, MalformedIdList) {
+  expect_error(gemrt_cli("generate --model " + fixture("gemma1-pub") + " --ids 2,x -n 1"), "'x' is not an integer");
+}
+
+TEST(CliErrors, InputsFileWithoutInputIds) {
+  test::TempDir dir;
+  write_safetensors(dir.file("in.st"), {HostTensor::from<float>("x", Shape{1}, DType::F32, std::vector<float>{1.0f})});
+  expect_error(gemrt_cli("logits --model " + fixture("gemma1-pub") + " --inputs " + dir.file("in.st") + " --out " +
+                         dir.file("o.st")),
+               "missing tensor 'input_ids'");
+}
+
+}  // namespace
+}  // namespace gemrt

@@ -1,1 +1,84 @@
+// Session: budget, vocabulary checks, reset, and graph reuse across decode steps.
+#include "gemrt/runtime/session.h"
+
 #include <gtest/gtest.h>
+
+#include "gemrt/backend/cpu/cpu_backend.h"
+#include "gemrt/core/error.h"
+#include "gemrt/runtime/generator.h"
+#include "test_util.h"
+
+namespace gemrt {
+namespace {
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+class SessionTest : public testing::Test {
+ protected:
+  std::unique_ptr<GemmaModel> model = GemmaModel::load(test::shared_fixtures() + "/hf/gemma2-pub");
+  cpu::CpuBackend backend{2};
+};
+
+TEST_F(SessionTest, IdsOutsideTheVocabularyAreRejected) {
+  Session s(*model, backend, {.max_tokens = 16});
+  const std::vector<int32_t> ids{2, 512};
+  const std::string e = error_of([&] { s.prefill(ids, LogitsRows::Last); });
+  EXPECT_NE(e.find("token id 512"), std::string::npos) << e;
+  EXPECT_NE(e.find("[0, 512)"), std::string::npos) << e;
+  const std::vector<int32_t> neg{-1};
+  EXPECT_NE(error_of([&] { s.prefill(neg, LogitsRows::Last); }).find("token id -1"), std::string::npos);
+  EXPECT_EQ(s.position(), 0);  // nothing was run
+}
+
+TEST_F(SessionTest, BudgetIsEnforced) {
+  Session s(*model, backend, {.max_tokens = 4});
+  const std::vector<int32_t> ids{2, 5, 6, 7};
+  s.prefill(ids, LogitsRows::Last);
+  const std::string e = error_of([&] { s.decode(9); });
+  EXPECT_NE(e.find("exceeds the session budget of 4 tokens"), std::string::npos) << e;
+}
+
+TEST_F(SessionTest, ResetStartsAFreshSequence) {
+  Session s(*model, backend, {.max_tokens = 8});
+  const std::vector<int32_t> ids{2, 40, 41, 42};
+  const std::vector<float> first = s.prefill(ids, LogitsRows::Last);
+  s.decode(7);
+  s.reset();
+  EXPECT_EQ(s.position(), 0);
+  const std::vector<float> again = s.prefill(ids, LogitsRows::Last);
+  EXPECT_EQ(first, again);
+}
+
+TEST_F(SessionTest, LastRowEqualsLastOfAllRows) {
+  Session a(*model, backend, {.max_tokens = 8});
+  Session b(*model, backend, {.max_tokens = 8});
+  const std::vector<int32_t> ids{2, 300, 301, 302, 303};
+  const std::vector<float> all = a.prefill(ids, LogitsRows::All);
+  const std::vector<float> last = b.prefill(ids, LogitsRows::Last);
+  ASSERT_EQ(all.size(), 5 * last.size());
+  EXPECT_EQ(std::vector<float>(all.end() - static_cast<long>(last.size()), all.end()), last);
+}
+
+TEST_F(SessionTest, SlidingLayersKeepOnlyTheirWindow) {
+  // gemma2-pub: window 8 on even layers, global odd layers; budget 64.
+  const KvLayout layout = model->kv_layout(64);
+  ASSERT_EQ(layout.slots.size(), 4u);
+  EXPECT_EQ(layout.slots[0].capacity, 8);
+  EXPECT_EQ(layout.slots[1].capacity, 64);
+  EXPECT_EQ(model->kv_layout(5).slots[0].capacity, 5);  // never more than the budget
+}
+
+TEST(Argmax, FirstMaximumWins) {
+  const std::vector<float> v{1.0f, 3.0f, -2.0f, 3.0f};
+  EXPECT_EQ(argmax(v), 1);
+}
+
+}  // namespace
+}  // namespace gemrt

@@ -22,7 +22,12 @@ class Shape {
   // Product of all dimensions (1 for a scalar).
   int64_t numel() const;
   // Product of all dimensions but the last: the number of rows of a [.., D] tensor.
-  int64_t rows() const { return rank() == 0 ? 1 : numel() / back(); }
+  // (Not numel() / back(): that divides by zero when the last dimension is 0.)
+  int64_t rows() const {
+    int64_t n = 1;
+    for (size_t i = 0; i + 1 < dims_.size(); ++i) n *= dims_[i];
+    return n;
+  }
 
   bool operator==(const Shape& o) const { return dims_ == o.dims_; }
   bool operator!=(const Shape& o) const { return dims_ != o.dims_; }

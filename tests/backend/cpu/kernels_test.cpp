@@ -1,1 +1,336 @@
+// CPU kernels against direct double-precision references (spec §1.1, §1.2, §1.6, §1.7).
 #include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <numbers>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "gemrt/backend/cpu/kernels.h"
+#include "gemrt/core/error.h"
+#include "gemrt/core/half.h"
+#include "gemrt/core/tensor.h"
+#include "gemrt/core/thread_pool.h"
+
+namespace gemrt {
+namespace {
+
+std::vector<float> random_vec(size_t n, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(lo, hi);
+  std::vector<float> v(n);
+  for (float& f : v) f = u(rng);
+  return v;
+}
+
+// A weight tensor in `dtype` holding `vals` (rounded to nearest even); `decoded` gets the values
+// the tensor really holds, as float32.
+HostTensor make_weight(const std::string& name, Shape shape, DType dtype, const std::vector<float>& vals,
+                       std::vector<float>* decoded) {
+  decoded->resize(vals.size());
+  if (dtype == DType::F32) {
+    *decoded = vals;
+    return HostTensor::from<float>(name, std::move(shape), dtype, vals);
+  }
+  std::vector<uint16_t> h(vals.size());
+  for (size_t i = 0; i < vals.size(); ++i) {
+    h[i] = dtype == DType::BF16 ? f32_to_bf16(vals[i]) : f32_to_f16(vals[i]);
+    (*decoded)[i] = dtype == DType::BF16 ? bf16_to_f32(h[i]) : f16_to_f32(h[i]);
+  }
+  return HostTensor::from<uint16_t>(name, std::move(shape), dtype, h);
+}
+
+std::vector<float> nan_vec(size_t n) { return std::vector<float>(n, std::numeric_limits<float>::quiet_NaN()); }
+
+// ---------------------------------------------------------------------------------------------
+// matmul
+
+// out [T, N] vs sum_k x[t, k] * w[n, k] in double; the tolerance scales with sum |x w|.
+void check_matmul(const std::vector<float>& x, const std::vector<float>& w, int64_t t, int64_t n, int64_t k,
+                  const std::vector<float>& out, const std::string& what) {
+  ASSERT_EQ(out.size(), static_cast<size_t>(t * n)) << what;
+  for (int64_t i = 0; i < t; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double ref = 0.0, mag = 0.0;
+      for (int64_t q = 0; q < k; ++q) {
+        const double p = static_cast<double>(x[static_cast<size_t>(i * k + q)]) * static_cast<double>(w[static_cast<size_t>(j * k + q)]);
+        ref += p;
+        mag += std::fabs(p);
+      }
+      const double got = static_cast<double>(out[static_cast<size_t>(i * n + j)]);
+      ASSERT_TRUE(std::isfinite(got)) << what << " out[" << i << ", " << j << "] not written";
+      ASSERT_NEAR(got, ref, 1e-5 * mag + 1e-30) << what << " out[" << i << ", " << j << "]";
+    }
+}
+
+TEST(CpuKernels, MatMulMatchesReferenceForEveryDtypeAndAwkwardSizes) {
+  ThreadPool pool(3);
+  uint32_t seed = 100;
+  for (DType dt : {DType::F32, DType::F16, DType::BF16}) {
+    for (int64_t k : {1, 7, 13, 64, 129}) {
+      for (int64_t n : {1, 5, 33}) {
+        for (int64_t t : {1, 3}) {
+          const std::string what = std::string(dtype_name(dt)) + " T=" + std::to_string(t) + " N=" + std::to_string(n) +
+                                   " K=" + std::to_string(k);
+          const std::vector<float> x = random_vec(static_cast<size_t>(t * k), ++seed);
+          std::vector<float> wd;
+          const HostTensor w = make_weight("w", Shape{n, k}, dt, random_vec(static_cast<size_t>(n * k), ++seed), &wd);
+          std::vector<float> out = nan_vec(static_cast<size_t>(t * n));
+          cpu::matmul(x.data(), t, w.view(), out.data(), pool);
+          check_matmul(x, wd, t, n, k, out, what);
+        }
+      }
+    }
+  }
+}
+
+TEST(CpuKernels, MatMulReadsMisalignedWeights) {
+  ThreadPool pool(2);
+  for (DType dt : {DType::F32, DType::BF16, DType::F16}) {
+    for (int64_t k : {7, 64, 129}) {
+      const int64_t n = 33, t = 3;
+      const std::vector<float> x = random_vec(static_cast<size_t>(t * k), 7u + static_cast<uint32_t>(k));
+      std::vector<float> wd;
+      const HostTensor w = make_weight("w", Shape{n, k}, dt, random_vec(static_cast<size_t>(n * k), 9), &wd);
+      // Copy the weight bytes 2 (F32) or 1 (16-bit) bytes into a buffer: not aligned for its element type.
+      const size_t shift = dt == DType::F32 ? 2 : 1;
+      std::vector<std::byte> buf(w.bytes.size() + 8);
+      std::memcpy(buf.data() + shift, w.bytes.data(), w.bytes.size());
+      TensorView view = w.view();
+      view.name = "misaligned";
+      view.data = buf.data() + shift;
+      ASSERT_NE(reinterpret_cast<uintptr_t>(view.data) % (dt == DType::F32 ? 4 : 2), 0u);
+      std::vector<float> out = nan_vec(static_cast<size_t>(t * n));
+      cpu::matmul(x.data(), t, view, out.data(), pool);
+      check_matmul(x, wd, t, n, k, out, std::string("misaligned ") + std::string(dtype_name(dt)) + " K=" + std::to_string(k));
+    }
+  }
+}
+
+TEST(CpuKernels, MatMulF16AndBF16ReadTheStoredBitsNotRoundedFloat32) {
+  // 1 + 2^-9 is exact in F16 (10 mantissa bits) but rounds to 1 in BF16 (7 bits).
+  ThreadPool pool(1);
+  const float v = 1.0f + 1.0f / 512.0f;
+  const std::vector<float> x{1.0f};
+  std::vector<float> dec;
+  float out = 0.0f;
+  const HostTensor h = make_weight("h", Shape{1, 1}, DType::F16, {v}, &dec);
+  cpu::matmul(x.data(), 1, h.view(), &out, pool);
+  EXPECT_EQ(out, v);
+  const HostTensor b = make_weight("b", Shape{1, 1}, DType::BF16, {v}, &dec);
+  cpu::matmul(x.data(), 1, b.view(), &out, pool);
+  EXPECT_EQ(out, 1.0f);
+}
+
+// ---------------------------------------------------------------------------------------------
+// rms_norm
+
+// y = x / sqrt(mean(x^2) + eps) * gain over groups of `dim`, gain = offset + w (or 1), in double.
+std::vector<double> rms_ref(const std::vector<float>& x, int64_t dim, const std::vector<float>* w, float offset, float eps) {
+  std::vector<double> y(x.size());
+  for (size_t g = 0; g < x.size() / static_cast<size_t>(dim); ++g) {
+    const size_t base = g * static_cast<size_t>(dim);
+    double ss = 0.0;
+    for (size_t i = 0; i < static_cast<size_t>(dim); ++i) ss += static_cast<double>(x[base + i]) * static_cast<double>(x[base + i]);
+    const double inv = 1.0 / std::sqrt(ss / static_cast<double>(dim) + static_cast<double>(eps));
+    for (size_t i = 0; i < static_cast<size_t>(dim); ++i) {
+      const double gain = w ? static_cast<double>(offset) + static_cast<double>((*w)[i]) : 1.0;
+      y[base + i] = static_cast<double>(x[base + i]) * inv * gain;
+    }
+  }
+  return y;
+}
+
+void expect_close(const std::vector<float>& got, const std::vector<double>& ref, double rel, double abs,
+                  const std::string& what) {
+  ASSERT_EQ(got.size(), ref.size()) << what;
+  for (size_t i = 0; i < got.size(); ++i)
+    ASSERT_NEAR(static_cast<double>(got[i]), ref[i], rel * std::fabs(ref[i]) + abs) << what << " at " << i;
+}
+
+std::vector<float> run_norm(const std::vector<float>& x, const TensorView* w, const RmsNormAttrs& a, ThreadPool& pool) {
+  std::vector<float> out = nan_vec(x.size());
+  cpu::rms_norm(x.data(), static_cast<int64_t>(x.size()), w, a, out.data(), pool);
+  return out;
+}
+
+TEST(CpuKernels, RmsNormGemmaOffsetOne) {
+  ThreadPool pool(3);
+  const int64_t t = 5, d = 40;
+  for (DType dt : {DType::F32, DType::BF16}) {
+    for (float eps : {1e-6f, 1e-2f}) {
+      const std::vector<float> x = random_vec(static_cast<size_t>(t * d), 1, -3.0f, 3.0f);
+      std::vector<float> wd;
+      const HostTensor w = make_weight("norm.weight", Shape{d}, dt, random_vec(static_cast<size_t>(d), 2, -0.5f, 0.5f), &wd);
+      const TensorView wv = w.view();
+      const std::vector<float> y = run_norm(x, &wv, RmsNormAttrs{d, eps, 1.0f, true}, pool);
+      expect_close(y, rms_ref(x, d, &wd, 1.0f, eps), 1e-6, 1e-7, std::string("offset 1 ") + std::string(dtype_name(dt)));
+    }
+  }
+  // eps sits inside the square root: with tiny activations it dominates mean(x^2).
+  const std::vector<float> tiny = random_vec(static_cast<size_t>(t * d), 3, -1e-3f, 1e-3f);
+  std::vector<float> wd;
+  const HostTensor w = make_weight("norm.weight", Shape{d}, DType::F32, random_vec(static_cast<size_t>(d), 4), &wd);
+  const TensorView wv = w.view();
+  expect_close(run_norm(tiny, &wv, RmsNormAttrs{d, 1e-6f, 1.0f, true}, pool), rms_ref(tiny, d, &wd, 1.0f, 1e-6f), 1e-6,
+               1e-9, "tiny activations");
+}
+
+TEST(CpuKernels, RmsNormOffsetZeroAndWeightless) {
+  ThreadPool pool(2);
+  const int64_t t = 3, d = 24;
+  const std::vector<float> x = random_vec(static_cast<size_t>(t * d), 11, -5.0f, 5.0f);
+  std::vector<float> wd;
+  const HostTensor w = make_weight("norm.weight", Shape{d}, DType::F32, random_vec(static_cast<size_t>(d), 12, 0.5f, 2.0f), &wd);
+  const TensorView wv = w.view();
+  expect_close(run_norm(x, &wv, RmsNormAttrs{d, 1e-6f, 0.0f, true}, pool), rms_ref(x, d, &wd, 0.0f, 1e-6f), 1e-6, 1e-7,
+               "offset 0");
+  expect_close(run_norm(x, nullptr, RmsNormAttrs{d, 1e-6f, 1.0f, false}, pool), rms_ref(x, d, nullptr, 0.0f, 1e-6f), 1e-6,
+               1e-7, "weightless");
+  // Weightless output has unit RMS per row.
+  const std::vector<float> y = run_norm(x, nullptr, RmsNormAttrs{d, 0.0f, 0.0f, false}, pool);
+  for (int64_t r = 0; r < t; ++r) {
+    double ss = 0.0;
+    for (int64_t i = 0; i < d; ++i) ss += static_cast<double>(y[static_cast<size_t>(r * d + i)]) * static_cast<double>(y[static_cast<size_t>(r * d + i)]);
+    EXPECT_NEAR(ss / static_cast<double>(d), 1.0, 1e-5) << "row " << r;
+  }
+}
+
+TEST(CpuKernels, RmsNormGroupedPerHead) {
+  // q/k norm: dim = head_dim over [T, H * head_dim]; every head is normalised on its own and
+  // shares the [head_dim] weight.
+  ThreadPool pool(3);
+  const int64_t t = 3, heads = 4, hd = 16;
+  std::vector<float> x = random_vec(static_cast<size_t>(t * heads * hd), 21);
+  for (int64_t r = 0; r < t; ++r)  // very different scales per head
+    for (int64_t h = 0; h < heads; ++h)
+      for (int64_t i = 0; i < hd; ++i) x[static_cast<size_t>((r * heads + h) * hd + i)] *= std::pow(10.0f, static_cast<float>(h) - 1.0f);
+  std::vector<float> wd;
+  const HostTensor w = make_weight("q_norm.weight", Shape{hd}, DType::BF16, random_vec(static_cast<size_t>(hd), 22), &wd);
+  const TensorView wv = w.view();
+  const std::vector<float> y = run_norm(x, &wv, RmsNormAttrs{hd, 1e-6f, 1.0f, true}, pool);
+  expect_close(y, rms_ref(x, hd, &wd, 1.0f, 1e-6f), 1e-6, 1e-7, "grouped");
+  // Sanity: normalising whole rows gives something else.
+  const std::vector<double> whole = rms_ref(x, heads * hd, nullptr, 0.0f, 1e-6f);
+  double max_diff = 0.0;
+  for (size_t i = 0; i < y.size(); ++i) max_diff = std::max(max_diff, std::fabs(static_cast<double>(y[i]) - whole[i]));
+  EXPECT_GT(max_diff, 0.5);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Elementwise
+
+TEST(CpuKernels, SoftCapMatchesTanhFormula) {
+  std::vector<float> x;
+  for (int i = -400; i <= 400; ++i) x.push_back(static_cast<float>(i) * 0.5f);
+  x.push_back(1e-30f);
+  x.push_back(-1e4f);
+  for (float cap : {30.0f, 50.0f, 1.0f}) {
+    std::vector<float> out = nan_vec(x.size());
+    cpu::soft_cap(x.data(), static_cast<int64_t>(x.size()), cap, out.data());
+    for (size_t i = 0; i < x.size(); ++i) {
+      const double ref = static_cast<double>(cap) * std::tanh(static_cast<double>(x[i]) / static_cast<double>(cap));
+      ASSERT_NEAR(static_cast<double>(out[i]), ref, 1e-6 * static_cast<double>(cap) * (std::fabs(ref) / static_cast<double>(cap) + 1e-3))
+          << "cap " << cap << " x " << x[i];
+      EXPECT_LE(std::fabs(out[i]), cap);
+    }
+  }
+}
+
+double gelu_tanh_ref(double x) {
+  return 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / std::numbers::pi) * (x + 0.044715 * x * x * x)));
+}
+double gelu_erf_ref(double x) { return 0.5 * x * (1.0 + std::erf(x / std::numbers::sqrt2)); }
+
+TEST(CpuKernels, GeluTanhAndErfMatchTheirFormulas) {
+  std::vector<float> xs;
+  for (int i = -1000; i <= 1000; ++i) xs.push_back(static_cast<float>(i) * 0.01f);  // [-10, 10]
+  for (float v : {1e-7f, -1e-7f, 0.0f, 20.0f, -20.0f}) xs.push_back(v);
+  double max_tanh_vs_erf = 0.0;
+  for (float x : xs) {
+    const double xd = static_cast<double>(x);
+    const double tol = 1e-6 * (1.0 + std::fabs(xd));
+    EXPECT_NEAR(static_cast<double>(cpu::gelu_tanh(x)), gelu_tanh_ref(xd), tol) << "gelu_tanh(" << x << ")";
+    EXPECT_NEAR(static_cast<double>(cpu::gelu_erf(x)), gelu_erf_ref(xd), tol) << "gelu_erf(" << x << ")";
+    max_tanh_vs_erf = std::max(max_tanh_vs_erf, std::fabs(gelu_tanh_ref(xd) - gelu_erf_ref(xd)));
+  }
+  EXPECT_GT(max_tanh_vs_erf, 1e-4);  // the tolerance above tells the two apart
+  EXPECT_EQ(cpu::gelu_tanh(0.0f), 0.0f);
+  EXPECT_EQ(cpu::gelu_erf(0.0f), 0.0f);
+  // Known values: GELU(1) = Phi(1) = 0.8413447460685429; tanh approximation 0.8411919906082768.
+  EXPECT_NEAR(static_cast<double>(cpu::gelu_erf(1.0f)), 0.8413447460685429, 1e-6);
+  EXPECT_NEAR(static_cast<double>(cpu::gelu_tanh(1.0f)), 0.8411919906082768, 1e-6);
+}
+
+TEST(CpuKernels, GatedActMultipliesActivatedGateByUp) {
+  ThreadPool pool(3);
+  const size_t n = 10007;  // several parallel chunks, ragged end
+  const std::vector<float> gate = random_vec(n, 31, -6.0f, 6.0f);
+  const std::vector<float> up = random_vec(n, 32, -2.0f, 2.0f);
+  for (Activation act : {Activation::GeluTanh, Activation::GeluErf}) {
+    std::vector<float> out = nan_vec(n);
+    cpu::gated_act(gate.data(), up.data(), static_cast<int64_t>(n), act, out.data(), pool);
+    for (size_t i = 0; i < n; ++i) {
+      const double g = static_cast<double>(gate[i]);
+      const double ref = (act == Activation::GeluTanh ? gelu_tanh_ref(g) : gelu_erf_ref(g)) * static_cast<double>(up[i]);
+      ASSERT_NEAR(static_cast<double>(out[i]), ref, 1e-6 * (1.0 + std::fabs(g)) * 2.0)
+          << (act == Activation::GeluTanh ? "tanh" : "erf") << " at " << i;
+    }
+  }
+}
+
+TEST(CpuKernels, AddIsElementwise) {
+  const std::vector<float> a = random_vec(37, 41), b = random_vec(37, 42);
+  std::vector<float> out = nan_vec(a.size());
+  cpu::add(a.data(), b.data(), static_cast<int64_t>(a.size()), out.data());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(out[i], a[i] + b[i]) << i;
+}
+
+// ---------------------------------------------------------------------------------------------
+// embed
+
+TEST(CpuKernels, EmbedGathersScaledRows) {
+  ThreadPool pool(2);
+  const int64_t v = 9, d = 12;
+  const std::vector<int32_t> ids{3, 0, 8, 3, 5};
+  // Gemma 1 7B: sqrt(3072) rounded to bf16 = 55.5 (spec §1.2).
+  const float scale = bf16_to_f32(f32_to_bf16(std::sqrt(3072.0f)));
+  EXPECT_EQ(scale, 55.5f);
+  for (DType dt : {DType::F32, DType::BF16, DType::F16}) {
+    std::vector<float> td;
+    const HostTensor table = make_weight("embed_tokens", Shape{v, d}, dt, random_vec(static_cast<size_t>(v * d), 51), &td);
+    std::vector<float> out = nan_vec(ids.size() * static_cast<size_t>(d));
+    cpu::embed(table.view(), ids.data(), static_cast<int64_t>(ids.size()), scale, out.data(), pool);
+    for (size_t r = 0; r < ids.size(); ++r)
+      for (size_t j = 0; j < static_cast<size_t>(d); ++j)
+        ASSERT_EQ(out[r * static_cast<size_t>(d) + j], td[static_cast<size_t>(ids[r]) * static_cast<size_t>(d) + j] * scale)
+            << dtype_name(dt) << " row " << r << " col " << j;
+  }
+}
+
+TEST(CpuKernels, EmbedRejectsIdsOutsideTheVocabulary) {
+  ThreadPool pool(1);
+  const int64_t v = 9, d = 4;
+  std::vector<float> td;
+  const HostTensor table = make_weight("model.embed_tokens.weight", Shape{v, d}, DType::F32,
+                                       random_vec(static_cast<size_t>(v * d), 61), &td);
+  for (int32_t bad : {12345, -7, 9}) {
+    const std::vector<int32_t> ids{1, bad, 2};
+    std::vector<float> out(ids.size() * static_cast<size_t>(d));
+    try {
+      cpu::embed(table.view(), ids.data(), static_cast<int64_t>(ids.size()), 1.0f, out.data(), pool);
+      ADD_FAILURE() << "id " << bad << " accepted";
+    } catch (const Error& e) {
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find("id " + std::to_string(bad)), std::string::npos) << msg;
+      EXPECT_NE(msg.find("model.embed_tokens.weight"), std::string::npos) << msg;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace gemrt

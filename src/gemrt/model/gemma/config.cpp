@@ -280,7 +280,7 @@ ModelSpec parse_gemma_config(const json& config, const std::string& source) {
 
 ModelSpec load_gemma_config(const std::string& path) {
   std::filesystem::path p(path);
-  if (std::filesystem::is_directory(p)) p /= "config.json";
+  if (p.extension() != ".json") p /= "config.json";  // a checkpoint folder
   return parse_gemma_config(read_json_file(p.string()), p.string());
 }
 

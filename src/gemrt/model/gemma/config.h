@@ -40,7 +40,7 @@ struct ModelSpec {
 // Builds the spec from a parsed config.json; `source` names the file in error messages.
 ModelSpec parse_gemma_config(const nlohmann::json& config, const std::string& source);
 
-// Reads `path` (a config.json, or a folder holding one).
+// Reads `path`: a .json file, or else a folder holding config.json.
 ModelSpec load_gemma_config(const std::string& path);
 
 // One line per layer: kind, heads, head_dim, window, RoPE, scale, soft-cap (for `inspect`, tests).
