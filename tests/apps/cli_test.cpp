@@ -66,6 +66,21 @@ TEST(CliLogits, WritesLogitsGreedyIdsAndStepLogits) {
   EXPECT_LT(test::relative_error(logits.values<float>(), want_logits.values<float>()), 1e-4);
 }
 
+TEST(CliLogits, RopeFreqsInWeightDtypeReproducesACastModel) {
+  // gemma3-bf16-pub's reference came from an HF module cast to bf16 (bf16-rounded RoPE
+  // frequencies; see hf_parity_test.cpp). The flag reproduces it; without it rows drift.
+  test::TempDir dir;
+  const std::string ref = fixture("gemma3-bf16-pub") + "/reference.safetensors";
+  const std::string base = "logits --model " + fixture("gemma3-bf16-pub") + " --inputs " + ref + " --out ";
+  ASSERT_EQ(gemrt_cli(base + dir.file("cast.st") + " --rope-freqs-in-weight-dtype").status, 0);
+  ASSERT_EQ(gemrt_cli(base + dir.file("plain.st")).status, 0);
+  const HostTensor want = test::load_tensor(ref, "logits");
+  EXPECT_LT(test::relative_error(test::load_tensor(dir.file("cast.st"), "logits").values<float>(), want.values<float>()),
+            1e-4);
+  EXPECT_GT(test::relative_error(test::load_tensor(dir.file("plain.st"), "logits").values<float>(), want.values<float>()),
+            1e-4);
+}
+
 TEST(CliLogits, IdsFlagWithoutGreedyWritesOnlyLogits) {
   test::TempDir dir;
   const Result r = gemrt_cli("logits --model " + fixture("gemma1-pub") + " --ids 2,17,99 --out " + dir.file("o.st"));

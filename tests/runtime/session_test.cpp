@@ -66,6 +66,20 @@ TEST_F(SessionTest, LastRowEqualsLastOfAllRows) {
   EXPECT_EQ(std::vector<float>(all.end() - static_cast<long>(last.size()), all.end()), last);
 }
 
+TEST_F(SessionTest, ChunkedLastRowPrefillMatchesOneShot) {
+  // Chunks before the last run without a head (LogitsRows::None) and only extend the cache.
+  Session one(*model, backend, {.max_tokens = 32});
+  Session chunked(*model, backend, {.max_tokens = 32, .prefill_chunk = 4});
+  std::vector<int32_t> ids{2};
+  for (int32_t i = 0; i < 18; ++i) ids.push_back(100 + 13 * i);
+  const std::vector<float> a = one.prefill(ids, LogitsRows::Last);
+  const std::vector<float> b = chunked.prefill(ids, LogitsRows::Last);
+  EXPECT_LT(test::relative_error(b, a), 1e-6);
+  EXPECT_EQ(chunked.position(), 19);
+  EXPECT_TRUE(chunked.prefill(std::vector<int32_t>{7}, LogitsRows::None).empty());
+  EXPECT_EQ(chunked.position(), 20);
+}
+
 TEST_F(SessionTest, SlidingLayersKeepOnlyTheirWindow) {
   // gemma2-pub: window 8 on even layers, global odd layers; budget 64.
   const KvLayout layout = model->kv_layout(64);

@@ -20,12 +20,13 @@ struct LogitsArgs {
   std::string model, ids, inputs, out;
   int greedy = 0;
   int threads = 0;
+  bool rope_freqs_in_weight_dtype = false;
 };
 
 void run_logits(const LogitsArgs& a) {
   const std::vector<int32_t> ids = a.inputs.empty() ? parse_id_list(a.ids) : read_input_ids(a.inputs);
   if (ids.empty()) fail("no input ids");
-  auto model = GemmaModel::load(a.model);
+  auto model = GemmaModel::load(a.model, {.rope_freqs_in_weight_dtype = a.rope_freqs_in_weight_dtype});
   cpu::CpuBackend backend(a.threads);
   SessionOptions opts;
   opts.max_tokens = static_cast<int>(ids.size()) + std::max(a.greedy, 0);
@@ -60,6 +61,8 @@ void add_logits_command(CLI::App& app) {
   cmd->add_option("--greedy", args->greedy, "Also decode N tokens greedily with the KV cache")->check(CLI::NonNegativeNumber);
   cmd->add_option("--out", args->out, "Output .safetensors path")->required();
   cmd->add_option("--threads", args->threads, "CPU threads (0 = all)");
+  cmd->add_flag("--rope-freqs-in-weight-dtype", args->rope_freqs_in_weight_dtype,
+                "Round RoPE frequencies to the checkpoint dtype, like an HF model cast with model.to(dtype)");
   cmd->callback([args, ids, inputs] {
     if (ids->count() == 0 && inputs->count() == 0) throw CLI::RequiredError("--ids or --inputs");
     run_logits(*args);

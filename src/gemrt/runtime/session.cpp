@@ -44,14 +44,17 @@ std::vector<float> Session::prefill(std::span<const int32_t> ids, LogitsRows row
     positions.resize(n);
     for (size_t i = 0; i < n; ++i) positions[i] = static_cast<int32_t>(position_ + static_cast<int64_t>(i));
     // Chunks before the last only fill the cache unless every row's logits are wanted.
-    const LogitsRows chunk_rows = rows == LogitsRows::All ? LogitsRows::All : LogitsRows::Last;
+    const LogitsRows chunk_rows = rows == LogitsRows::All ? LogitsRows::All
+                                  : last_chunk            ? rows
+                                                          : LogitsRows::None;
     RunOutputs out;
     const RunInputs in{{"token_ids", ids.subspan(begin, n)}, {"positions", positions}};
     executable(static_cast<int64_t>(n), chunk_rows).run(in, kv_.get(), &out);
     position_ += static_cast<int64_t>(n);
+    if (chunk_rows == LogitsRows::None) continue;
     std::vector<float>& chunk_logits = out.at("logits");
     if (rows == LogitsRows::All) logits.insert(logits.end(), chunk_logits.begin(), chunk_logits.end());
-    else if (last_chunk) logits = std::move(chunk_logits);
+    else logits = std::move(chunk_logits);
   }
   return logits;
 }

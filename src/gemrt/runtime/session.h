@@ -27,8 +27,9 @@ class Session {
  public:
   Session(const GemmaModel& model, Backend& backend, SessionOptions options = {});
 
-  // Appends `ids` to the sequence. Returns logits float32 [T, V] for rows == All, or [V] for the
-  // last token. Throws on an id outside the vocabulary or a sequence beyond the budget.
+  // Appends `ids` to the sequence. Returns logits float32 [T, V] for rows == All, [V] of the last
+  // token for Last, nothing for None. Throws on an id outside the vocabulary or a sequence
+  // beyond the budget.
   std::vector<float> prefill(std::span<const int32_t> ids, LogitsRows rows);
   // Appends one token and returns its logits [V].
   std::vector<float> decode(int32_t id) { return prefill(std::span<const int32_t>(&id, 1), LogitsRows::Last); }

@@ -17,6 +17,7 @@ Graph build_forward_graph(const ModelSpec& spec, const GemmaWeights& w, int64_t 
   ValueId x = b.embed(b.weight(w.embed), ids, spec.embed_scale, "embed");
   for (int i = 0; i < spec.n_layers(); ++i)
     x = build_decoder_block(b, i, spec.layers[static_cast<size_t>(i)], w.layers[static_cast<size_t>(i)], x, positions);
+  if (rows == LogitsRows::None) return g;
   if (rows == LogitsRows::Last) x = b.last_row(x, "last_token");
   x = b.rms_norm(x, b.weight(w.final_norm), spec.hidden_size, spec.rms_norm_eps, spec.norm_offset, "final_norm");
   ValueId logits = b.matmul(x, b.weight(w.lm_head), "lm_head");

@@ -1,7 +1,8 @@
 // The full forward graph of a Gemma language model for one run of T tokens.
 //
 // Inputs:  "token_ids" int32 [T], "positions" int32 [T] (consecutive, continuing the KV cache).
-// Output:  "logits" float32 [T, V] (every position) or [1, V] (the last position only).
+// Output:  "logits" float32 [T, V] (All), [1, V] (Last), or none (None: the run only extends the
+//          KV cache, e.g. a prefill chunk before the last).
 // The same graph serves prefill (T = prompt or chunk length) and decode (T = 1) and is reused
 // for every step of that phase.
 #pragma once
@@ -13,7 +14,7 @@
 
 namespace gemrt {
 
-enum class LogitsRows { All, Last };
+enum class LogitsRows { All, Last, None };
 
 Graph build_forward_graph(const ModelSpec& spec, const GemmaWeights& w, int64_t tokens, LogitsRows rows);
 
