@@ -153,129 +153,154 @@ const char* family_name(GemmaFamily f) {
 
 const char* layer_kind_name(LayerKind k) { return k == LayerKind::Sliding ? "sliding" : "full"; }
 
+ModelSpec make_model_spec(const GemmaHyperparams& h, const std::string& source) {
+  if (h.n_heads <= 0 || h.n_kv_heads <= 0 || h.n_heads % h.n_kv_heads != 0)
+    fail(source, ": the number of attention heads (", h.n_heads, ") must be a positive multiple of the kv heads (",
+         h.n_kv_heads, ")");
+  if (h.head_dim <= 0 || h.head_dim % 2 != 0) fail(source, ": head_dim (", h.head_dim, ") must be positive and even");
+  if (h.layer_kinds.empty()) fail(source, ": the model has no layers");
+  ModelSpec spec;
+  spec.model_type = h.model_type;
+  spec.family = h.family;
+  spec.vocab_size = h.vocab_size;
+  spec.hidden_size = h.hidden_size;
+  spec.max_position_embeddings = h.max_position_embeddings;
+  spec.rms_norm_eps = h.rms_norm_eps;
+  spec.norm_offset = h.norm_offset;
+  spec.embed_scale = static_cast<float>(std::sqrt(static_cast<double>(h.hidden_size)));
+  spec.final_softcap = h.final_softcap;
+  spec.tie_word_embeddings = h.tie_word_embeddings;
+  spec.bos_token_id = h.bos_token_id;
+  spec.eos_token_ids = h.eos_token_ids;
+  spec.pad_token_id = h.pad_token_id;
+  for (size_t i = 0; i < h.layer_kinds.size(); ++i) {
+    LayerSpec l;
+    l.kind = h.layer_kinds[i];
+    l.n_heads = h.n_heads;
+    l.n_kv_heads = h.n_kv_heads;
+    l.head_dim = h.head_dim;
+    l.rope = l.kind == LayerKind::Sliding ? h.rope_sliding : h.rope_full;
+    if (l.kind == LayerKind::Sliding) {
+      if (h.sliding_window < 1)
+        fail(source, ": layer ", i, " is a sliding-attention layer but the sliding window is not a positive number");
+      l.window = h.sliding_window;
+    }
+    l.attn_scale = static_cast<float>(h.attn_scale);
+    l.attn_softcap = h.attn_softcap;
+    l.norm_eps = h.rms_norm_eps;
+    l.norm_offset = h.norm_offset;
+    l.sandwich_norms = h.family != GemmaFamily::Gemma1;  // spec §3.4, §4.4
+    l.qk_norm = h.family == GemmaFamily::Gemma3;         // spec §4.4
+    l.intermediate_size = static_cast<int>(h.intermediate_size);
+    l.activation = h.activation;
+    l.kv_slot = static_cast<int>(i);
+    spec.layers.push_back(l);
+  }
+  return spec;
+}
+
 ModelSpec parse_gemma_config(const json& config, const std::string& source) {
   if (!config.is_object()) fail(source, ": top level must be a JSON object");
   if (!config.contains("model_type") || !config["model_type"].is_string())
     fail(source, ": missing string key 'model_type'");
-  ModelSpec spec;
-  spec.model_type = config["model_type"].get<std::string>();
-  spec.family = family_of(spec.model_type, source);
+  GemmaHyperparams h;
+  h.model_type = config["model_type"].get<std::string>();
+  h.family = family_of(h.model_type, source);
 
   // The multimodal gemma3 config nests the language model under text_config.
   const json* text = &config;
-  if (spec.model_type == "gemma3") {
+  if (h.model_type == "gemma3") {
     if (!config.contains("text_config") || !config["text_config"].is_object())
       fail(source, ": model_type 'gemma3' needs an object 'text_config'");
     text = &config["text_config"];
   }
-  const ConfigReader r(*text, spec.model_type == "gemma3" ? source + " (text_config)" : source);
+  const ConfigReader r(*text, h.model_type == "gemma3" ? source + " (text_config)" : source);
   const ConfigReader top(config, source);
-  const FamilyDefaults d = defaults_for(spec.family);
+  const FamilyDefaults d = defaults_for(h.family);
 
   if (r.boolean("attention_bias", false)) fail(source, ": attention_bias = true is not supported for Gemma");
-  spec.vocab_size = r.positive("vocab_size", d.vocab_size);
-  spec.hidden_size = r.positive("hidden_size", d.hidden_size);
-  const int64_t intermediate = r.positive("intermediate_size", d.intermediate_size);
+  h.vocab_size = r.positive("vocab_size", d.vocab_size);
+  h.hidden_size = r.positive("hidden_size", d.hidden_size);
+  h.intermediate_size = r.positive("intermediate_size", d.intermediate_size);
   const auto n_layers = static_cast<int>(r.positive("num_hidden_layers", d.num_hidden_layers));
-  const auto n_heads = static_cast<int>(r.positive("num_attention_heads", d.num_attention_heads));
-  const auto n_kv = static_cast<int>(r.positive("num_key_value_heads", d.num_key_value_heads));
-  const auto head_dim = static_cast<int>(r.positive("head_dim", d.head_dim));
-  if (n_heads % n_kv != 0)
-    fail(source, ": num_attention_heads (", n_heads, ") must be a multiple of num_key_value_heads (", n_kv, ")");
-  if (head_dim % 2 != 0) fail(source, ": head_dim (", head_dim, ") must be even for RoPE");
-  spec.max_position_embeddings = static_cast<int>(r.positive("max_position_embeddings", d.max_position_embeddings));
-  spec.rms_norm_eps = static_cast<float>(r.number("rms_norm_eps", 1e-6));
-  spec.embed_scale = static_cast<float>(std::sqrt(static_cast<double>(spec.hidden_size)));
-  spec.tie_word_embeddings = top.boolean("tie_word_embeddings", r.boolean("tie_word_embeddings", true));
+  h.n_heads = static_cast<int>(r.positive("num_attention_heads", d.num_attention_heads));
+  h.n_kv_heads = static_cast<int>(r.positive("num_key_value_heads", d.num_key_value_heads));
+  h.head_dim = static_cast<int>(r.positive("head_dim", d.head_dim));
+  if (h.n_heads % h.n_kv_heads != 0)
+    fail(source, ": num_attention_heads (", h.n_heads, ") must be a multiple of num_key_value_heads (", h.n_kv_heads, ")");
+  if (h.head_dim % 2 != 0) fail(source, ": head_dim (", h.head_dim, ") must be even for RoPE");
+  h.max_position_embeddings = static_cast<int>(r.positive("max_position_embeddings", d.max_position_embeddings));
+  h.rms_norm_eps = static_cast<float>(r.number("rms_norm_eps", 1e-6));
+  h.norm_offset = 1.0f;  // HF stores Gemma 1-3 norm weights zero-centred (spec §1.1)
+  h.tie_word_embeddings = top.boolean("tie_word_embeddings", r.boolean("tie_word_embeddings", true));
 
   const std::optional<double> final_cap = r.optional_number("final_logit_softcapping", d.final_softcap);
-  spec.final_softcap = final_cap ? static_cast<float>(*final_cap) : 0.0f;
+  h.final_softcap = final_cap ? static_cast<float>(*final_cap) : 0.0f;
   // Attention soft-cap: only Gemma 2 applies it. HF's Gemma 3 attention reads
   // attn_logit_softcapping into the config but never passes it to the attention function
   // (transformers 5.17; released Gemma 3 configs set it to null anyway), so it is ignored here.
-  const std::optional<double> attn_cap = spec.family == GemmaFamily::Gemma2
+  const std::optional<double> attn_cap = h.family == GemmaFamily::Gemma2
                                              ? r.optional_number("attn_logit_softcapping", d.attn_softcap)
                                              : std::nullopt;
+  h.attn_softcap = attn_cap ? static_cast<float>(*attn_cap) : 0.0f;
   const std::optional<double> window = r.optional_number("sliding_window", d.sliding_window);
+  h.sliding_window = window && *window >= 1.0 ? static_cast<int>(*window) : 0;
 
-  const Activation act = parse_activation(
-      r.string(d.activation_key, r.string(spec.family == GemmaFamily::Gemma1 ? "hidden_activation" : "hidden_act",
+  h.activation = parse_activation(
+      r.string(d.activation_key, r.string(h.family == GemmaFamily::Gemma1 ? "hidden_activation" : "hidden_act",
                                           "gelu_pytorch_tanh")),
       source, d.activation_key);
 
   // Attention scale (spec P9): Gemma 1 head_dim^-1/2; Gemma 2/3 query_pre_attn_scalar^-1/2.
-  double scale = 1.0 / std::sqrt(static_cast<double>(head_dim));
+  h.attn_scale = 1.0 / std::sqrt(static_cast<double>(h.head_dim));
   if (d.query_pre_attn_scalar) {
     const double qpas = r.number("query_pre_attn_scalar", *d.query_pre_attn_scalar);
     if (!(qpas > 0.0)) fail(source, ": query_pre_attn_scalar must be positive");
-    scale = 1.0 / std::sqrt(qpas);
+    h.attn_scale = 1.0 / std::sqrt(qpas);
   }
 
   // RoPE per layer kind. New HF configs: rope_parameters, either flat or keyed by layer type.
   // Older ones: rope_theta + rope_scaling (+ rope_local_base_freq for Gemma 3 sliding layers).
-  RopeSpec rope_full, rope_sliding;
   if (r.has("rope_parameters") && !r.is_null("rope_parameters")) {
     const json& rp = r.raw("rope_parameters");
     if (rp.is_object() && (rp.contains("full_attention") || rp.contains("sliding_attention"))) {
       if (rp.contains("full_attention"))
-        rope_full = parse_rope_params(rp["full_attention"], d.rope_theta, source, "rope_parameters.full_attention");
+        h.rope_full = parse_rope_params(rp["full_attention"], d.rope_theta, source, "rope_parameters.full_attention");
       else
-        rope_full.theta = static_cast<float>(d.rope_theta);
+        h.rope_full.theta = static_cast<float>(d.rope_theta);
       if (rp.contains("sliding_attention"))
-        rope_sliding = parse_rope_params(rp["sliding_attention"], 10000.0, source, "rope_parameters.sliding_attention");
+        h.rope_sliding = parse_rope_params(rp["sliding_attention"], 10000.0, source, "rope_parameters.sliding_attention");
     } else {
-      rope_full = rope_sliding = parse_rope_params(rp, d.rope_theta, source, "rope_parameters");
+      h.rope_full = h.rope_sliding = parse_rope_params(rp, d.rope_theta, source, "rope_parameters");
     }
   } else {
-    rope_full.theta = static_cast<float>(r.number("rope_theta", d.rope_theta));
+    h.rope_full.theta = static_cast<float>(r.number("rope_theta", d.rope_theta));
     if (r.has("rope_scaling") && !r.is_null("rope_scaling")) {
-      RopeSpec scaled = parse_rope_params(r.raw("rope_scaling"), rope_full.theta, source, "rope_scaling");
-      rope_full.scaling = scaled.scaling;
+      RopeSpec scaled = parse_rope_params(r.raw("rope_scaling"), h.rope_full.theta, source, "rope_scaling");
+      h.rope_full.scaling = scaled.scaling;
     }
-    rope_sliding = rope_full;
-    if (spec.family == GemmaFamily::Gemma3) {  // local layers: own base, never scaled (spec P12)
-      rope_sliding = RopeSpec{};
-      rope_sliding.theta = static_cast<float>(r.number("rope_local_base_freq", 10000.0));
+    h.rope_sliding = h.rope_full;
+    if (h.family == GemmaFamily::Gemma3) {  // local layers: own base, never scaled (spec P12)
+      h.rope_sliding = RopeSpec{};
+      h.rope_sliding.theta = static_cast<float>(r.number("rope_local_base_freq", 10000.0));
     }
   }
+  h.layer_kinds = parse_layer_kinds(r, h.family, n_layers);
 
-  const std::vector<LayerKind> kinds = parse_layer_kinds(r, spec.family, n_layers);
-  for (int i = 0; i < n_layers; ++i) {
-    LayerSpec l;
-    l.kind = kinds[static_cast<size_t>(i)];
-    l.n_heads = n_heads;
-    l.n_kv_heads = n_kv;
-    l.head_dim = head_dim;
-    l.rope = l.kind == LayerKind::Sliding ? rope_sliding : rope_full;
-    if (l.kind == LayerKind::Sliding) {
-      if (!window || *window < 1)
-        fail(source, ": layer ", i, " is a sliding-attention layer but 'sliding_window' is not a positive number");
-      l.window = static_cast<int>(*window);
-    }
-    l.attn_scale = static_cast<float>(scale);
-    l.attn_softcap = attn_cap ? static_cast<float>(*attn_cap) : 0.0f;
-    l.norm_eps = spec.rms_norm_eps;
-    l.norm_offset = 1.0f;
-    l.sandwich_norms = spec.family != GemmaFamily::Gemma1;
-    l.qk_norm = spec.family == GemmaFamily::Gemma3;
-    l.intermediate_size = static_cast<int>(intermediate);
-    l.activation = act;
-    l.kv_slot = i;
-    spec.layers.push_back(l);
-  }
-
-  spec.bos_token_id = static_cast<int>(top.integer("bos_token_id", r.integer("bos_token_id", 2)));
-  spec.pad_token_id = static_cast<int>(top.integer("pad_token_id", r.integer("pad_token_id", 0)));
+  h.bos_token_id = static_cast<int>(top.integer("bos_token_id", r.integer("bos_token_id", 2)));
+  h.pad_token_id = static_cast<int>(top.integer("pad_token_id", r.integer("pad_token_id", 0)));
   const json* eos = config.contains("eos_token_id") ? &config["eos_token_id"]
                     : text->contains("eos_token_id") ? &(*text)["eos_token_id"] : nullptr;
-  if (eos && eos->is_number_integer()) spec.eos_token_ids = {eos->get<int>()};
-  else if (eos && eos->is_array())
+  if (eos && eos->is_number_integer()) {
+    h.eos_token_ids = {eos->get<int>()};
+  } else if (eos && eos->is_array()) {
+    h.eos_token_ids.clear();
     for (const json& e : *eos) {
       if (!e.is_number_integer()) fail(source, ": eos_token_id entries must be integers");
-      spec.eos_token_ids.push_back(e.get<int>());
+      h.eos_token_ids.push_back(e.get<int>());
     }
-  else spec.eos_token_ids = {1};
-  return spec;
+  }
+  return make_model_spec(h, source);
 }
 
 ModelSpec load_gemma_config(const std::string& path) {

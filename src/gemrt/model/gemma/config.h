@@ -37,6 +37,32 @@ struct ModelSpec {
   int n_layers() const { return static_cast<int>(layers.size()); }
 };
 
+// What a checkpoint's metadata says about the model, before it is turned into per-layer specs.
+// Both the HF config.json parser and the GGUF metadata parser fill this; make_model_spec is the one
+// place that derives every layer's fields from it.
+struct GemmaHyperparams {
+  std::string model_type;
+  GemmaFamily family = GemmaFamily::Gemma1;
+  int64_t vocab_size = 0, hidden_size = 0, intermediate_size = 0;
+  int n_heads = 0, n_kv_heads = 0, head_dim = 0;
+  int max_position_embeddings = 0;
+  float rms_norm_eps = 1e-6f;
+  float norm_offset = 1.0f;     // 1: stored norm weights are zero-centred (HF); 0: they hold 1 + w (GGUF)
+  double attn_scale = 1.0;      // query scale of every layer
+  float attn_softcap = 0.0f;    // applied on every layer (0 = none)
+  float final_softcap = 0.0f;
+  int sliding_window = 0;       // window of sliding layers (0 = not given)
+  std::vector<LayerKind> layer_kinds;  // one per layer
+  RopeSpec rope_full, rope_sliding;
+  Activation activation = Activation::GeluTanh;
+  bool tie_word_embeddings = true;
+  int bos_token_id = 2, pad_token_id = 0;
+  std::vector<int> eos_token_ids{1};
+};
+
+// Derives the per-layer specs; `source` names the checkpoint in error messages.
+ModelSpec make_model_spec(const GemmaHyperparams& h, const std::string& source);
+
 // Builds the spec from a parsed config.json; `source` names the file in error messages.
 ModelSpec parse_gemma_config(const nlohmann::json& config, const std::string& source);
 
