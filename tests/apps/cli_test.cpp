@@ -111,7 +111,7 @@ void expect_error(const Result& r, const std::string& needle) {
 
 TEST(CliErrors, MissingModelFolder) {
   test::TempDir dir;
-  expect_error(gemrt_cli("generate --model " + dir.file("nope") + " --ids 2 -n 1"), dir.file("nope") + ": no such model folder");
+  expect_error(gemrt_cli("generate --model " + dir.file("nope") + " --ids 2 -n 1"), dir.file("nope") + ": no such model file or folder");
 }
 
 TEST(CliErrors, MissingSafetensorsFile) {

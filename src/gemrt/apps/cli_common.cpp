@@ -1,6 +1,13 @@
 #include "gemrt/apps/cli_common.h"
 
+#include <unistd.h>
+
 #include <charconv>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <random>
 #include <cstring>
 
 #include "gemrt/core/error.h"
@@ -33,6 +40,55 @@ std::vector<int32_t> read_input_ids(const std::string& path) {
   std::vector<int32_t> ids(static_cast<size_t>(t->shape[0]));
   std::memcpy(ids.data(), t->data, ids.size() * sizeof(int32_t));
   return ids;
+}
+
+void SamplingFlags::add_to(CLI::App* cmd) {
+  cmd->add_option("--temp,--temperature", temperature, "Sampling temperature (0 = greedy)");
+  cmd->add_option("--top-k", top_k, "Keep the k most likely tokens (0 = off)");
+  cmd->add_option("--top-p", top_p, "Nucleus sampling: keep the smallest set reaching this probability");
+  cmd->add_option("--min-p", min_p, "Keep tokens with p >= min_p * p_max");
+  cmd->add_option("--repeat-penalty", repeat_penalty, "Repetition penalty (1 = off)");
+  cmd->add_option("--presence-penalty", presence_penalty, "Presence penalty (0 = off)");
+  cmd->add_option("--frequency-penalty", frequency_penalty, "Frequency penalty (0 = off)");
+  cmd->add_option("--repeat-last-n", repeat_last_n, "Tokens the penalties look back over (0 = all)");
+  cmd->add_option("--seed", seed, "Random seed (default: random)");
+  cmd->add_flag("--greedy", greedy, "Always pick the most likely token");
+}
+
+SamplingParams SamplingFlags::apply(SamplingParams p) const {
+  if (temperature) p.temperature = *temperature;
+  if (top_k) p.top_k = *top_k;
+  if (top_p) p.top_p = *top_p;
+  if (min_p) p.min_p = *min_p;
+  if (repeat_penalty) p.repetition_penalty = *repeat_penalty;
+  if (presence_penalty) p.presence_penalty = *presence_penalty;
+  if (frequency_penalty) p.frequency_penalty = *frequency_penalty;
+  if (repeat_last_n) p.penalty_last_n = *repeat_last_n;
+  p.seed = seed ? *seed : std::random_device{}();
+  if (greedy) p.temperature = 0.0f;
+  return p;
+}
+
+void preload_with_progress(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec || size < (64u << 20)) return;
+  const bool tty = ::isatty(STDERR_FILENO) != 0;
+  std::ifstream in(path, std::ios::binary);
+  std::vector<char> buf(16u << 20);
+  uint64_t done = 0;
+  int last = -1;
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    done += static_cast<uint64_t>(in.gcount());
+    const int pct = static_cast<int>(done * 100 / size);
+    if (tty && pct != last) {
+      std::cerr << "\rloading " << std::filesystem::path(path).filename().string() << ": " << pct << "%" << std::flush;
+      last = pct;
+    }
+  }
+  if (tty) std::cerr << "\r\033[K" << std::flush;
 }
 
 }  // namespace gemrt::cli

@@ -4,7 +4,10 @@
 #include <string>
 #include <vector>
 
+#include <optional>
+
 #include "CLI/CLI.hpp"
+#include "gemrt/sample/sampler.h"
 
 namespace gemrt::cli {
 
@@ -14,8 +17,27 @@ std::vector<int32_t> parse_id_list(const std::string& text);
 // The int32 tensor `input_ids` [T] of a safetensors file (other tensors are ignored).
 std::vector<int32_t> read_input_ids(const std::string& path);
 
+// Sampling flags given on the command line; unset ones keep the model's defaults.
+struct SamplingFlags {
+  std::optional<float> temperature, top_p, min_p, repeat_penalty, presence_penalty, frequency_penalty;
+  std::optional<int> top_k, repeat_last_n;
+  std::optional<uint64_t> seed;
+  bool greedy = false;
+  void add_to(CLI::App* cmd);
+  SamplingParams apply(SamplingParams defaults) const;
+};
+
+// Reads a large model file once with a progress line on stderr (when stderr is a terminal), so
+// the page cache is warm before the weights are mapped. Small files are left alone.
+void preload_with_progress(const std::string& path);
+
 // Registration of each subcommand on the top-level app.
 void add_logits_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
+void add_run_command(CLI::App& app);
+void add_chat_command(CLI::App& app);
+void add_inspect_command(CLI::App& app);
+void add_tokenize_command(CLI::App& app);
+void add_template_command(CLI::App& app);
 
 }  // namespace gemrt::cli

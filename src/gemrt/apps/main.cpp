@@ -9,6 +9,11 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   gemrt::cli::add_logits_command(app);
   gemrt::cli::add_generate_command(app);
+  gemrt::cli::add_run_command(app);
+  gemrt::cli::add_chat_command(app);
+  gemrt::cli::add_inspect_command(app);
+  gemrt::cli::add_tokenize_command(app);
+  gemrt::cli::add_template_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,5 +1,8 @@
 #include "gemrt/runtime/generator.h"
 
+#include <algorithm>
+#include <chrono>
+
 #include "gemrt/core/error.h"
 
 namespace gemrt {
@@ -31,6 +34,39 @@ GreedyResult continue_greedy(Session& session, std::vector<float> logits, int n,
     if (i + 1 < n) logits = session.decode(id);
   }
   return r;
+}
+
+GenerationStats generate(Session& session, std::span<const int32_t> prompt, Sampler& sampler,
+                         const GenerateOptions& options, const std::function<bool(int32_t)>& on_token) {
+  using clock = std::chrono::steady_clock;
+  const auto seconds = [](clock::time_point a, clock::time_point b) { return std::chrono::duration<double>(b - a).count(); };
+  GenerationStats st;
+  st.prompt_tokens = static_cast<int>(prompt.size());
+  std::vector<int32_t> history(prompt.begin(), prompt.end());
+  const auto t0 = clock::now();
+  std::vector<float> logits = session.prefill(prompt, LogitsRows::Last);
+  st.prefill_seconds = seconds(t0, clock::now());
+  const auto t1 = clock::now();
+  for (int i = 0; i < options.max_new_tokens; ++i) {
+    const int32_t id = sampler.sample(logits, history);
+    if (std::find(options.stop_ids.begin(), options.stop_ids.end(), id) != options.stop_ids.end()) {
+      st.stopped = true;
+      st.stop_id = id;
+      break;
+    }
+    ++st.generated_tokens;
+    history.push_back(id);
+    st.pending_token = id;
+    if (on_token && !on_token(id)) {
+      st.stopped = true;
+      break;
+    }
+    if (i + 1 == options.max_new_tokens || session.position() >= session.max_tokens()) break;
+    logits = session.decode(id);
+    st.pending_token = -1;
+  }
+  st.decode_seconds = seconds(t1, clock::now());
+  return st;
 }
 
 }  // namespace gemrt

@@ -1,4 +1,5 @@
-// Greedy generation over a Session (sampling comes with the real-model issue).
+// Generation over a Session: greedy helpers for parity work, and sampled generation with stop
+// tokens and timing for `gemrt run` / `chat`.
 #pragma once
 
 #include <functional>
@@ -6,6 +7,7 @@
 #include <vector>
 
 #include "gemrt/runtime/session.h"
+#include "gemrt/sample/sampler.h"
 
 namespace gemrt {
 
@@ -23,6 +25,29 @@ GreedyResult generate_greedy(Session& session, std::span<const int32_t> prompt, 
 // picks the argmax, appends it with decode, and repeats until `n` tokens are chosen.
 GreedyResult continue_greedy(Session& session, std::vector<float> logits, int n, bool keep_logits,
                              const std::function<void(int32_t)>& on_token = {});
+
+struct GenerateOptions {
+  int max_new_tokens = 256;
+  std::vector<int32_t> stop_ids;  // generation ends after one of these (it is not passed to on_token)
+};
+
+struct GenerationStats {
+  int prompt_tokens = 0;
+  int generated_tokens = 0;     // tokens passed to on_token
+  double prefill_seconds = 0.0; // prompt prefill, up to the first sampled token
+  double decode_seconds = 0.0;  // every decode step after that
+  bool stopped = false;         // ended on a stop id (or on_token returned false)
+  int32_t stop_id = -1;
+  // The last generated token, which is not in the session's KV cache yet (-1 if none): a caller
+  // that continues the sequence (multi-turn chat) feeds it first.
+  int32_t pending_token = -1;
+};
+
+// Prefills `prompt` (appended to whatever the session holds), then samples until a stop id, the
+// token budget, or on_token returning false. The sampler's penalties see the prompt and the
+// generated tokens.
+GenerationStats generate(Session& session, std::span<const int32_t> prompt, Sampler& sampler,
+                         const GenerateOptions& options, const std::function<bool(int32_t)>& on_token);
 
 // Index of the largest value (the first one on ties, as torch.argmax).
 int32_t argmax(std::span<const float> logits);

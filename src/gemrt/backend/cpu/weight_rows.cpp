@@ -1,11 +1,49 @@
 #include "gemrt/backend/cpu/weight_rows.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "gemrt/core/error.h"
 #include "gemrt/core/half.h"
+#include "gemrt/quant/block_formats.h"
+#include "gemrt/quant/dequantize.h"
 
 namespace gemrt::cpu {
+namespace {
+
+// Packed block formats: dequantize the blocks covering [begin, begin + n) of the row. Whole
+// blocks go straight into `out`; a partly requested first or last block goes through a
+// one-block buffer on the stack.
+void read_quantized_row(const TensorView& w, int64_t row, int64_t begin, int64_t n, float* out) {
+  const DTypeInfo& info = dtype_info(w.dtype);
+  const int64_t width = row_width(w);
+  const int64_t qk = info.block_elems;
+  if (width % qk != 0)
+    fail("cpu backend: weight '", w.name, "' of dtype ", info.name, " has rows of ", width,
+         " values, not a whole number of blocks of ", qk);
+  const std::byte* row_data = w.data + row * (width / qk) * info.block_bytes;
+  int64_t i = begin;
+  const int64_t end = begin + n;
+  while (i < end) {
+    const int64_t block = i / qk;
+    const int64_t offset = i - block * qk;
+    const std::byte* src = row_data + block * info.block_bytes;
+    if (offset == 0 && end - i >= qk) {
+      // A run of whole blocks.
+      const int64_t whole = (end - i) / qk * qk;
+      quant::dequantize_row(w.dtype, src, out + (i - begin), whole);
+      i += whole;
+    } else {
+      float buf[quant::kMaxBlockElems];
+      quant::dequantize_row(w.dtype, src, buf, qk);
+      const int64_t take = std::min(qk - offset, end - i);
+      std::memcpy(out + (i - begin), buf + offset, static_cast<size_t>(take) * sizeof(float));
+      i += take;
+    }
+  }
+}
+
+}  // namespace
 
 void read_weight_row(const TensorView& w, int64_t row, int64_t begin, int64_t n, float* out) {
   const int64_t idx = row * row_width(w) + begin;
@@ -25,6 +63,10 @@ void read_weight_row(const TensorView& w, int64_t row, int64_t begin, int64_t n,
       return;
     }
     default:
+      if (dtype_is_quantized(w.dtype) && dtype_info(w.dtype).is_float) {
+        read_quantized_row(w, row, begin, n, out);
+        return;
+      }
       fail("cpu backend: weight '", w.name, "' has dtype ", dtype_name(w.dtype), ", which no CPU kernel reads");
   }
 }

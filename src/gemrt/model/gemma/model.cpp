@@ -3,19 +3,30 @@
 #include <filesystem>
 
 #include "gemrt/core/error.h"
+#include "gemrt/io/gguf.h"
 #include "gemrt/io/safetensors.h"
+#include "gemrt/model/gemma/gguf_config.h"
 
 namespace gemrt {
 
 std::unique_ptr<GemmaModel> GemmaModel::load(const std::string& path, const LoadOptions& options) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  if (!fs::exists(path, ec)) fail(path, ": no such model folder");
-  if (!fs::is_directory(path, ec)) fail(path, ": expected a Hugging Face checkpoint folder (config.json + *.safetensors)");
+  if (!fs::exists(path, ec)) fail(path, ": no such model file or folder");
   auto m = std::unique_ptr<GemmaModel>(new GemmaModel());
-  m->spec_ = load_gemma_config(path);
-  m->store_ = SafetensorsCheckpoint::open(path);
-  m->weights_ = bind_gemma_weights(m->spec_, *m->store_);
+  if (fs::is_directory(path, ec)) {
+    m->spec_ = load_gemma_config(path);
+    m->store_ = SafetensorsCheckpoint::open(path);
+    m->weights_ = bind_gemma_weights(m->spec_, *m->store_);
+  } else if (is_gguf_file(path)) {
+    auto gguf = GgufFile::open(path);
+    m->spec_ = gemma_spec_from_gguf(*gguf);
+    m->weights_ = bind_gemma_weights(m->spec_, *gguf, GgufWeightNames());
+    m->gguf_ = gguf.get();
+    m->store_ = std::move(gguf);
+  } else {
+    fail(path, ": not a model: expected a GGUF file or a Hugging Face checkpoint folder (config.json + *.safetensors)");
+  }
   if (options.rope_freqs_in_weight_dtype) {
     const DType dt = m->weights_.embed.dtype;
     const RopeFreqPrecision p = dt == DType::BF16 ? RopeFreqPrecision::BF16

@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "gemrt/io/gguf.h"
 #include "gemrt/io/tensor_store.h"
 #include "gemrt/model/gemma/config.h"
 #include "gemrt/model/gemma/forward_graph.h"
@@ -20,12 +21,15 @@ struct LoadOptions {
 
 class GemmaModel {
  public:
-  // `path`: a Hugging Face checkpoint folder (config.json + model.safetensors or shards).
+  // `path`: a GGUF file, or a Hugging Face checkpoint folder (config.json + model.safetensors or
+  // shards). Weights stay memory-mapped in their stored (possibly packed) format.
   static std::unique_ptr<GemmaModel> load(const std::string& path, const LoadOptions& options = {});
 
   const ModelSpec& spec() const { return spec_; }
   const GemmaWeights& weights() const { return weights_; }
   const TensorStore& store() const { return *store_; }
+  // The GGUF file the model came from (its metadata holds the tokenizer), or nullptr.
+  const GgufFile* gguf() const { return gguf_; }
 
   Graph forward_graph(int64_t tokens, LogitsRows rows) const { return build_forward_graph(spec_, weights_, tokens, rows); }
   KvLayout kv_layout(int max_tokens) const { return kv_layout_for(spec_, max_tokens); }
@@ -34,6 +38,7 @@ class GemmaModel {
   ModelSpec spec_;
   std::unique_ptr<TensorStore> store_;
   GemmaWeights weights_;
+  const GgufFile* gguf_ = nullptr;  // owned by store_
 };
 
 }  // namespace gemrt

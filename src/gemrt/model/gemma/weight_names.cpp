@@ -6,20 +6,55 @@ namespace gemrt {
 
 HfWeightNames HfWeightNames::detect(const TensorStore& store) {
   for (const char* prefix : {"model.", "model.language_model.", "language_model.model."}) {
-    if (store.find(std::string(prefix) + "embed_tokens.weight")) return HfWeightNames(prefix);
+    if (!store.find(std::string(prefix) + "embed_tokens.weight")) continue;
+    std::string head = "lm_head.weight";
+    if (!store.find(head) && store.find("language_model.lm_head.weight")) head = "language_model.lm_head.weight";
+    return HfWeightNames(prefix, head);
   }
   fail(store.source(), ": missing tensor 'model.embed_tokens.weight' (also looked for the multimodal prefixes ",
        "'model.language_model.' and 'language_model.model.')");
 }
 
-std::string HfWeightNames::layer(int i, std::string_view suffix) const {
+std::string HfWeightNames::layer(int i, LayerTensor t, const LayerSpec& spec) const {
+  const char* suffix = "";
+  switch (t) {
+    case LayerTensor::AttnNorm: suffix = "input_layernorm"; break;
+    case LayerTensor::Q: suffix = "self_attn.q_proj"; break;
+    case LayerTensor::K: suffix = "self_attn.k_proj"; break;
+    case LayerTensor::V: suffix = "self_attn.v_proj"; break;
+    case LayerTensor::O: suffix = "self_attn.o_proj"; break;
+    case LayerTensor::QNorm: suffix = "self_attn.q_norm"; break;
+    case LayerTensor::KNorm: suffix = "self_attn.k_norm"; break;
+    case LayerTensor::AttnOutNorm: suffix = "post_attention_layernorm"; break;
+    // Gemma 1 has two norms and calls its pre-MLP norm post_attention_layernorm; the sandwich
+    // layout (Gemma 2/3) uses that name for the attention-output norm (spec §2.3, §3.4).
+    case LayerTensor::FfnNorm: suffix = spec.sandwich_norms ? "pre_feedforward_layernorm" : "post_attention_layernorm"; break;
+    case LayerTensor::FfnOutNorm: suffix = "post_feedforward_layernorm"; break;
+    case LayerTensor::Gate: suffix = "mlp.gate_proj"; break;
+    case LayerTensor::Up: suffix = "mlp.up_proj"; break;
+    case LayerTensor::Down: suffix = "mlp.down_proj"; break;
+  }
   return str(prefix_, "layers.", i, ".", suffix, ".weight");
 }
 
-std::string HfWeightNames::lm_head(const TensorStore& store) const {
-  for (const char* name : {"lm_head.weight", "language_model.lm_head.weight"})
-    if (store.find(name)) return name;
-  return "lm_head.weight";
+std::string GgufWeightNames::layer(int i, LayerTensor t, const LayerSpec&) const {
+  const char* suffix = "";
+  switch (t) {
+    case LayerTensor::AttnNorm: suffix = "attn_norm"; break;
+    case LayerTensor::Q: suffix = "attn_q"; break;
+    case LayerTensor::K: suffix = "attn_k"; break;
+    case LayerTensor::V: suffix = "attn_v"; break;
+    case LayerTensor::O: suffix = "attn_output"; break;
+    case LayerTensor::QNorm: suffix = "attn_q_norm"; break;
+    case LayerTensor::KNorm: suffix = "attn_k_norm"; break;
+    case LayerTensor::AttnOutNorm: suffix = "post_attention_norm"; break;
+    case LayerTensor::FfnNorm: suffix = "ffn_norm"; break;  // the pre-MLP norm in every family (spec §8.3)
+    case LayerTensor::FfnOutNorm: suffix = "post_ffw_norm"; break;
+    case LayerTensor::Gate: suffix = "ffn_gate"; break;
+    case LayerTensor::Up: suffix = "ffn_up"; break;
+    case LayerTensor::Down: suffix = "ffn_down"; break;
+  }
+  return str("blk.", i, ".", suffix, ".weight");
 }
 
 }  // namespace gemrt

@@ -1,30 +1,59 @@
-// Hugging Face tensor names of Gemma 1/2/3 checkpoints (spec §2.4, §3.5, §4.6, P27).
+// Tensor names of Gemma 1/2/3 checkpoints: Hugging Face (spec §2.4, §3.5, §4.6, P27) and GGUF
+// (spec §8.3). The weight map asks for tensors by role; each naming scheme answers with a name.
 #pragma once
 
+#include <memory>
 #include <string>
-#include <string_view>
 
 #include "gemrt/io/tensor_store.h"
+#include "gemrt/model/gemma/layer_spec.h"
 
 namespace gemrt {
 
-class HfWeightNames {
+enum class LayerTensor {
+  AttnNorm,     // pre-attention norm
+  Q, K, V, O,   // attention projections
+  QNorm, KNorm, // per-head q/k norms (qk_norm layers)
+  AttnOutNorm,  // norm on the attention output (sandwich layers)
+  FfnNorm,      // pre-MLP norm
+  FfnOutNorm,   // norm on the MLP output (sandwich layers)
+  Gate, Up, Down,
+};
+
+class WeightNames {
+ public:
+  virtual ~WeightNames() = default;
+  virtual std::string embed() const = 0;
+  virtual std::string final_norm() const = 0;
+  // The untied LM head's name (the store may not hold it when the head is tied).
+  virtual std::string lm_head() const = 0;
+  virtual std::string layer(int i, LayerTensor t, const LayerSpec& spec) const = 0;
+};
+
+class HfWeightNames final : public WeightNames {
  public:
   // Finds the language-model prefix the checkpoint uses: "model." (text-only exports),
   // "model.language_model." (current HF multimodal) or "language_model.model." (Gemma 3
   // multimodal as converted). Throws if no embedding table is found under any of them.
   static HfWeightNames detect(const TensorStore& store);
 
-  std::string embed() const { return prefix_ + "embed_tokens.weight"; }
-  std::string final_norm() const { return prefix_ + "norm.weight"; }
-  std::string layer(int i, std::string_view suffix) const;  // suffix e.g. "self_attn.q_proj"
-  // The untied LM head's name, if the store has one.
-  std::string lm_head(const TensorStore& store) const;
+  std::string embed() const override { return prefix_ + "embed_tokens.weight"; }
+  std::string final_norm() const override { return prefix_ + "norm.weight"; }
+  std::string lm_head() const override { return lm_head_; }
+  std::string layer(int i, LayerTensor t, const LayerSpec& spec) const override;
   const std::string& prefix() const { return prefix_; }
 
  private:
-  explicit HfWeightNames(std::string prefix) : prefix_(std::move(prefix)) {}
-  std::string prefix_;
+  HfWeightNames(std::string prefix, std::string lm_head) : prefix_(std::move(prefix)), lm_head_(std::move(lm_head)) {}
+  std::string prefix_, lm_head_;
+};
+
+class GgufWeightNames final : public WeightNames {
+ public:
+  std::string embed() const override { return "token_embd.weight"; }
+  std::string final_norm() const override { return "output_norm.weight"; }
+  std::string lm_head() const override { return "output.weight"; }
+  std::string layer(int i, LayerTensor t, const LayerSpec& spec) const override;
 };
 
 }  // namespace gemrt

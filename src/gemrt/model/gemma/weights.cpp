@@ -1,7 +1,6 @@
 #include "gemrt/model/gemma/weights.h"
 
 #include "gemrt/core/error.h"
-#include "gemrt/model/gemma/weight_names.h"
 
 namespace gemrt {
 namespace {
@@ -26,45 +25,44 @@ class Binder {
 
 }  // namespace
 
-GemmaWeights bind_gemma_weights(const ModelSpec& spec, const TensorStore& store) {
-  const HfWeightNames names = HfWeightNames::detect(store);
+GemmaWeights bind_gemma_weights(const ModelSpec& spec, const TensorStore& store, const WeightNames& names) {
   const Binder b(store);
   const int64_t hidden = spec.hidden_size;
   GemmaWeights w;
   w.embed = b.bind(names.embed(), Shape{spec.vocab_size, hidden});
   w.final_norm = b.bind(names.final_norm(), Shape{hidden});
-  w.lm_head = spec.tie_word_embeddings ? w.embed : b.bind(names.lm_head(store), Shape{spec.vocab_size, hidden});
+  w.lm_head = spec.tie_word_embeddings ? w.embed : b.bind(names.lm_head(), Shape{spec.vocab_size, hidden});
 
   for (int i = 0; i < spec.n_layers(); ++i) {
     const LayerSpec& l = spec.layers[static_cast<size_t>(i)];
     const int64_t q_w = int64_t{l.n_heads} * l.head_dim;
     const int64_t kv_w = int64_t{l.n_kv_heads} * l.head_dim;
+    const auto bind = [&](LayerTensor t, const Shape& shape) { return b.bind(names.layer(i, t, l), shape); };
     LayerWeights lw;
-    const auto name = [&](const char* suffix) { return names.layer(i, suffix); };
-    lw.attn_norm = b.bind(name("input_layernorm"), Shape{hidden});
-    lw.q = b.bind(name("self_attn.q_proj"), Shape{q_w, hidden});
-    lw.k = b.bind(name("self_attn.k_proj"), Shape{kv_w, hidden});
-    lw.v = b.bind(name("self_attn.v_proj"), Shape{kv_w, hidden});
-    lw.o = b.bind(name("self_attn.o_proj"), Shape{hidden, q_w});
+    lw.attn_norm = bind(LayerTensor::AttnNorm, Shape{hidden});
+    lw.q = bind(LayerTensor::Q, Shape{q_w, hidden});
+    lw.k = bind(LayerTensor::K, Shape{kv_w, hidden});
+    lw.v = bind(LayerTensor::V, Shape{kv_w, hidden});
+    lw.o = bind(LayerTensor::O, Shape{hidden, q_w});
     if (l.qk_norm) {
-      lw.q_norm = b.bind(name("self_attn.q_norm"), Shape{l.head_dim});
-      lw.k_norm = b.bind(name("self_attn.k_norm"), Shape{l.head_dim});
+      lw.q_norm = bind(LayerTensor::QNorm, Shape{l.head_dim});
+      lw.k_norm = bind(LayerTensor::KNorm, Shape{l.head_dim});
     }
-    // Gemma 1 has two norms and calls its pre-MLP norm post_attention_layernorm; the sandwich
-    // layout (Gemma 2/3) uses that name for the norm on the attention output (spec §2.3, §3.4).
+    lw.ffn_norm = bind(LayerTensor::FfnNorm, Shape{hidden});
     if (l.sandwich_norms) {
-      lw.attn_out_norm = b.bind(name("post_attention_layernorm"), Shape{hidden});
-      lw.ffn_norm = b.bind(name("pre_feedforward_layernorm"), Shape{hidden});
-      lw.ffn_out_norm = b.bind(name("post_feedforward_layernorm"), Shape{hidden});
-    } else {
-      lw.ffn_norm = b.bind(name("post_attention_layernorm"), Shape{hidden});
+      lw.attn_out_norm = bind(LayerTensor::AttnOutNorm, Shape{hidden});
+      lw.ffn_out_norm = bind(LayerTensor::FfnOutNorm, Shape{hidden});
     }
-    lw.gate = b.bind(name("mlp.gate_proj"), Shape{l.intermediate_size, hidden});
-    lw.up = b.bind(name("mlp.up_proj"), Shape{l.intermediate_size, hidden});
-    lw.down = b.bind(name("mlp.down_proj"), Shape{hidden, l.intermediate_size});
+    lw.gate = bind(LayerTensor::Gate, Shape{l.intermediate_size, hidden});
+    lw.up = bind(LayerTensor::Up, Shape{l.intermediate_size, hidden});
+    lw.down = bind(LayerTensor::Down, Shape{hidden, l.intermediate_size});
     w.layers.push_back(std::move(lw));
   }
   return w;
+}
+
+GemmaWeights bind_gemma_weights(const ModelSpec& spec, const TensorStore& store) {
+  return bind_gemma_weights(spec, store, HfWeightNames::detect(store));
 }
 
 }  // namespace gemrt

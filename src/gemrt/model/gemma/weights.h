@@ -8,6 +8,7 @@
 #include "gemrt/core/tensor.h"
 #include "gemrt/io/tensor_store.h"
 #include "gemrt/model/gemma/config.h"
+#include "gemrt/model/gemma/weight_names.h"
 
 namespace gemrt {
 
@@ -29,7 +30,9 @@ struct GemmaWeights {
 };
 
 // Throws gemrt::Error naming the tensor when one is missing, has the wrong shape, or a dtype
-// that is not a float type.
+// that is not a float type. The LM head is the embedding when spec.tie_word_embeddings.
+GemmaWeights bind_gemma_weights(const ModelSpec& spec, const TensorStore& store, const WeightNames& names);
+// HF checkpoints: detects the naming prefix first.
 GemmaWeights bind_gemma_weights(const ModelSpec& spec, const TensorStore& store);
 
 }  // namespace gemrt
