@@ -7,9 +7,11 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <random>
 
+#include "gemrt/core/half.h"
 #include "gemrt/io/safetensors.h"
 
 namespace gemrt::test {
@@ -64,6 +66,60 @@ int run_command(const std::string& cmd, std::string* output) {
   while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) output->append(buf.data(), n);
   const int status = ::pclose(p);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+namespace {
+// Byte offsets of the f16 scale fields of one block (random bytes there could be inf / nan).
+std::vector<int> f16_fields(DType t) {
+  switch (t) {
+    case DType::Q4_0: case DType::Q5_0: case DType::Q8_0: return {0};
+    case DType::Q4_1: case DType::Q5_1: case DType::Q4_K: case DType::Q5_K: return {0, 2};
+    case DType::Q2_K: return {80, 82};
+    case DType::Q3_K: return {108};
+    case DType::Q6_K: return {208};
+    default: return {};
+  }
+}
+}  // namespace
+
+std::vector<std::byte> random_weight_row(DType t, int64_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<std::byte> row(static_cast<size_t>(dtype_bytes(t, n)));
+  if (t == DType::F16 || t == DType::BF16) {
+    std::normal_distribution<float> g(0.0f, 1.0f);
+    for (int64_t i = 0; i < n; ++i) {
+      const uint16_t h = t == DType::F16 ? f32_to_f16(g(rng)) : f32_to_bf16(g(rng));
+      std::memcpy(row.data() + 2 * i, &h, 2);
+    }
+    return row;
+  }
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (auto& b : row) b = static_cast<std::byte>(byte(rng));
+  std::uniform_real_distribution<float> mag(1e-3f, 1e-1f);
+  const int64_t bb = dtype_info(t).block_bytes;
+  for (int64_t b = 0; b < n / dtype_info(t).block_elems; ++b)
+    for (int off : f16_fields(t)) {
+      const uint16_t h = f32_to_f16(mag(rng));
+      std::memcpy(row.data() + b * bb + off, &h, 2);
+    }
+  return row;
+}
+
+double q8_1_offset_correction(DType weight, const std::byte* w, const std::byte* a, int64_t n) {
+  if (weight != DType::Q4_1 && weight != DType::Q5_1) return 0.0;
+  const int64_t wb = dtype_info(weight).block_bytes;
+  double c = 0.0;
+  for (int64_t b = 0; b < n / 32; ++b) {
+    uint16_t m, d, s;
+    std::memcpy(&m, w + b * wb + 2, 2);  // Q4_1 / Q5_1: d at 0, m at 2
+    std::memcpy(&d, a + b * 36, 2);      // Q8_1: d at 0, s at 2, 32 int8 codes at 4
+    std::memcpy(&s, a + b * 36 + 2, 2);
+    int sum = 0;
+    for (int j = 0; j < 32; ++j) sum += static_cast<int8_t>(a[b * 36 + 4 + j]);
+    c += static_cast<double>(f16_to_f32(m)) *
+         (static_cast<double>(f16_to_f32(s)) - static_cast<double>(f16_to_f32(d)) * sum);
+  }
+  return c;
 }
 
 }  // namespace gemrt::test

@@ -37,6 +37,16 @@ double relative_error(std::span<const float> a, std::span<const float> ref);
 // A tensor read whole from a safetensors file, by name (fails the test if absent).
 HostTensor load_tensor(const std::string& path, const std::string& name);
 
+// A row of n values in weight dtype t (F16, BF16 or a packed block format) with random codes
+// and scales of magnitude 1e-3 .. 1e-1 (F16 / BF16: standard normal values).
+std::vector<std::byte> random_weight_row(DType t, int64_t n, uint32_t seed);
+
+// For Q4_1 / Q5_1 weights dotted with Q8_1 activations: the dot product uses each activation
+// block's stored s = f16(d * sum(codes)), not the exact d * sum(codes). Returns
+// sum_b m_b * (s_b - d_b * sum(codes_b)), to add to a reference computed from dequantized values
+// (0 for every other weight format).
+double q8_1_offset_correction(DType weight, const std::byte* w, const std::byte* a, int64_t n);
+
 // Writes `text` to `path`.
 void write_text(const std::string& path, const std::string& text);
 

@@ -105,6 +105,9 @@ def main():
     ap.add_argument("--min-agreement", type=float, default=98.0, help="top-1 agreement bar, percent")
     ap.add_argument("--min-identical", type=int, default=15, help="identical-continuation bar")
     ap.add_argument("--only", type=str, default="", help="comma-separated prompt numbers (1-based) to run")
+    ap.add_argument("--gemrt-flags", default="--numerics fast",
+                    help="extra flags for `gemrt logits` / `gemrt generate` (default: llama.cpp's numerics: "
+                         "activations rounded to the weights' partner types, f16 KV cache)")
     ap.add_argument("--dump-dir", default="", help="keep gemrt logits / llama.cpp logits here (npz)")
     args = ap.parse_args()
 
@@ -167,17 +170,40 @@ def main():
         # llama.cpp logits of every position fed (prompt + first N-1 continuation tokens)
         l_logits = np.array(llm.scores[:Tp + N - 1], dtype=np.float32)
 
-        # --- gemrt teacher-forced along llama.cpp's continuation
+        # --- llama.cpp against itself (the noise floor of both criteria): the same sequence
+        # teacher-forced in one batch (a different kernel path than its one-token decode steps),
+        # and its greedy continuation when the prompt is fed one token at a time.
         forced = ids + cont[:N - 1]
+        llm.reset()
+        llm.eval(forced)
+        l_tf = np.array(llm.scores[:Tp + N - 1], dtype=np.float32)
+        l_tf_top1 = [argmax_low(l_tf[Tp - 1 + i]) for i in range(N)]
+        self_agree = sum(1 for i in range(N) if l_tf_top1[i] == cont[i])
+        llm.reset()
+        for t in ids:
+            llm.eval([t])
+        cont_tbt = []
+        for i in range(N):
+            tok = argmax_low(np.array(llm.scores[llm.n_tokens - 1], dtype=np.float32))
+            cont_tbt.append(tok)
+            if i < N - 1:
+                llm.eval([tok])
+        self_identical = cont_tbt == cont
+
+        # --- gemrt teacher-forced along llama.cpp's continuation
         out = os.path.join(tmp, "logits_%d.safetensors" % idx)
-        run([G, "logits", "--model", M, "--ids", ",".join(map(str, forced)), "--out", out, "--threads", T])
+        run([G, "logits", "--model", M, "--ids", ",".join(map(str, forced)), "--out", out, "--threads", T]
+            + shlex.split(args.gemrt_flags))
         g_logits = load_file(out)["logits"].astype(np.float32)
         assert g_logits.shape == (Tp + N - 1, V), (g_logits.shape, Tp + N - 1, V)
         agree = 0
+        agree_tf = 0  # gemrt's top-1 equal to llama.cpp's top-1 on the same batch of inputs
         misses = []
         for i in range(N):
             r = g_logits[Tp - 1 + i]
             gp = argmax_low(r)
+            if gp == l_tf_top1[i]:
+                agree_tf += 1
             if gp == cont[i]:
                 agree += 1
             else:
@@ -194,7 +220,7 @@ def main():
 
         # --- gemrt free greedy
         gen_out = run([G, "generate", "--model", M, "--ids", ",".join(map(str, ids)),
-                       "-n", str(N), "--threads", T]).decode()
+                       "-n", str(N), "--threads", T] + shlex.split(args.gemrt_flags)).decode()
         g_cont = [int(x) for x in gen_out.split()]
         identical = g_cont == cont
         first_div = None
@@ -202,6 +228,7 @@ def main():
             first_div = next((i for i in range(min(len(g_cont), N)) if g_cont[i] != cont[i]), min(len(g_cont), N))
 
         rows.append(dict(n=idx + 1, kind=kind, lang=lang, tp=Tp, agree=agree, identical=identical,
+                         agree_tf=agree_tf, self_agree=self_agree, self_identical=self_identical,
                          first_div=first_div, tok_agree=tok_agree, min_margin=min(margins),
                          rel_mean=float(rel.mean()), rel_max=float(rel.max()), maxabs=float(maxabs.max())))
         details.append(dict(n=idx + 1, kind=kind, lang=lang, text=text, ids=ids, g_ids=g_ids, cont=cont,
@@ -216,26 +243,32 @@ def main():
     print("command: " + " ".join(shlex.quote(a) for a in [sys.executable] + sys.argv))
     print("llama-cpp-python version: %s" % llama_cpp.__version__)
     print("model: %s" % M)
-    print("gemrt: %s" % G)
+    print("gemrt: %s %s" % (G, args.gemrt_flags))
     print("continuation length: %d, threads: %d, vocab: %d" % (N, args.threads, V))
     print("tie rule: argmax, ties -> lowest id; no stop on EOS; both engines fed llama.cpp's prompt ids")
     print()
-    hdr = "%3s %-5s %-5s %6s %8s %5s %6s %5s %10s %10s %10s %9s" % (
+    hdr = "%3s %-5s %-5s %6s %8s %5s %6s %5s %10s %10s %10s %9s %8s %8s %6s" % (
         "#", "kind", "lang", "p_tok", "top1", "ident", "1stdiv", "tok=", "min_margin",
-        "rel_mean", "rel_max", "max|dl|")
+        "rel_mean", "rel_max", "max|dl|", "top1_tf", "ll_self", "ll_id")
     print(hdr)
     print("-" * len(hdr))
     for r in rows:
-        print("%3d %-5s %-5s %6d %5d/%-2d %5s %6s %5s %10.3f %10.2e %10.2e %9.3f" % (
+        print("%3d %-5s %-5s %6d %5d/%-2d %5s %6s %5s %10.3f %10.2e %10.2e %9.3f %5d/%-2d %5d/%-2d %6s" % (
             r["n"], r["kind"], r["lang"], r["tp"], r["agree"], N, "y" if r["identical"] else "n",
             "-" if r["first_div"] is None else str(r["first_div"]), "y" if r["tok_agree"] else "n",
-            r["min_margin"], r["rel_mean"], r["rel_max"], r["maxabs"]))
+            r["min_margin"], r["rel_mean"], r["rel_max"], r["maxabs"], r["agree_tf"], N, r["self_agree"], N,
+            "y" if r["self_identical"] else "n"))
     print()
     print("columns: p_tok = prompt tokens (llama.cpp); top1 = gemrt teacher-forced next-token top-1 equal to")
     print("llama.cpp's greedy token; ident = gemrt's free greedy continuation identical; 1stdiv = index of the")
     print("first differing token; tok= = gemrt tokenizer gives llama.cpp's ids; min_margin = smallest llama.cpp")
     print("top1-top2 logit gap over the 32 steps; rel_mean/rel_max = relative L2 error of gemrt's logit rows vs")
-    print("llama.cpp's over all prompt+continuation positions; max|dl| = max abs logit difference.")
+    print("llama.cpp's over all prompt+continuation positions; max|dl| = max abs logit difference;")
+    print("top1_tf = gemrt's top-1 equal to llama.cpp's top-1 when llama.cpp is teacher-forced on the same")
+    print("sequence in one batch (same inputs, same batch shape for both engines); ll_self = llama.cpp's own")
+    print("batch teacher-forced top-1 equal to its greedy (decode-step) tokens; ll_id = llama.cpp's greedy")
+    print("continuation unchanged when it is fed the prompt one token at a time. ll_self and ll_id measure")
+    print("how far llama.cpp moves from itself when only its kernel path changes: the noise floor.")
     print()
 
     print("details:")
@@ -261,6 +294,14 @@ def main():
         agree_total, total, pct, args.min_agreement))
     print("TOTAL identical greedy continuations: %d/%d (bar >= %d)" % (ident_total, len(rows), args.min_identical))
     print("TOTAL tokenizer agreement: %d/%d" % (tok_total, len(rows)))
+    tf_total = sum(r["agree_tf"] for r in rows)
+    self_total = sum(r["self_agree"] for r in rows)
+    self_ident = sum(1 for r in rows if r["self_identical"])
+    print("TOTAL top-1 agreement with llama.cpp teacher-forced in one batch (same inputs): %d/%d = %.2f%%" % (
+        tf_total, total, 100.0 * tf_total / max(total, 1)))
+    print("NOISE FLOOR llama.cpp batch teacher-forced vs its own greedy tokens: %d/%d = %.2f%%" % (
+        self_total, total, 100.0 * self_total / max(total, 1)))
+    print("NOISE FLOOR llama.cpp greedy unchanged with a token-by-token prompt: %d/%d" % (self_ident, len(rows)))
     ok = pct >= args.min_agreement and ident_total >= args.min_identical
     print("RESULT: %s (%.0fs)" % ("PASS" if ok else "FAIL", time.time() - t_start))
     sys.stdout.flush()

@@ -91,6 +91,33 @@ TEST(CliLogits, IdsFlagWithoutGreedyWritesOnlyLogits) {
   EXPECT_EQ(all[0].shape, (Shape{3, 512}));
 }
 
+// --numerics fast on a GGUF fixture gives llama.cpp's greedy ids and sits closer to llama.cpp's
+// logits than the default precise numerics; --kv-type f16 keeps the greedy ids; bad values fail.
+TEST(CliLogits, NumericsAndKvTypeFlags) {
+  test::TempDir dir;
+  const std::string base = test::shared_fixtures() + "/gguf/gemma3-tiny-pub-Q4_0";
+  const std::string ref = base + ".reference.safetensors";
+  const std::string cmd = "logits --model " + base + ".gguf --inputs " + ref + " --greedy 16 --out ";
+  ASSERT_EQ(gemrt_cli(cmd + dir.file("fast.st") + " --numerics fast --kv-type f32").status, 0);
+  ASSERT_EQ(gemrt_cli(cmd + dir.file("precise.st")).status, 0);
+  const Result half = gemrt_cli(cmd + dir.file("half.st") + " --numerics fast --kv-type f16");
+  ASSERT_EQ(half.status, 0) << half.output;
+  const HostTensor want = test::load_tensor(ref, "logits");
+  const double fast = test::relative_error(test::load_tensor(dir.file("fast.st"), "logits").values<float>(),
+                                           want.values<float>());
+  const double precise = test::relative_error(test::load_tensor(dir.file("precise.st"), "logits").values<float>(),
+                                              want.values<float>());
+  EXPECT_LT(fast, precise);
+  const auto ids = [](const std::string& f, const char* name) {
+    const HostTensor t = test::load_tensor(f, name);
+    return std::vector<int32_t>(t.values<int32_t>().begin(), t.values<int32_t>().end());
+  };
+  EXPECT_EQ(ids(dir.file("fast.st"), "greedy_ids"), ids(ref, "greedy_ids"));
+  EXPECT_EQ(ids(dir.file("half.st"), "greedy_ids"), ids(ref, "greedy_ids"));
+  EXPECT_NE(gemrt_cli(cmd + dir.file("x.st") + " --numerics turbo").status, 0);
+  EXPECT_NE(gemrt_cli(cmd + dir.file("x.st") + " --kv-type q4").status, 0);
+}
+
 TEST(CliGenerate, PrintsTheGreedyIds) {
   const std::string ref = fixture("gemma2-pub") + "/reference.safetensors";
   const HostTensor input = test::load_tensor(ref, "input_ids");

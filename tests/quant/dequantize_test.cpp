@@ -151,7 +151,7 @@ TEST(QuantDTypeTest, BlockSizesNamesAndGgmlIds) {
     uint32_t ggml;
   } table[] = {
       {DType::Q4_0, "Q4_0", 32, 18, 2},    {DType::Q4_1, "Q4_1", 32, 20, 3},    {DType::Q5_0, "Q5_0", 32, 22, 6},
-      {DType::Q5_1, "Q5_1", 32, 24, 7},    {DType::Q8_0, "Q8_0", 32, 34, 8},    {DType::Q2_K, "Q2_K", 256, 84, 10},
+      {DType::Q5_1, "Q5_1", 32, 24, 7},    {DType::Q8_0, "Q8_0", 32, 34, 8},    {DType::Q8_1, "Q8_1", 32, 36, 9},    {DType::Q2_K, "Q2_K", 256, 84, 10},
       {DType::Q3_K, "Q3_K", 256, 110, 11}, {DType::Q4_K, "Q4_K", 256, 144, 12}, {DType::Q5_K, "Q5_K", 256, 176, 13},
       {DType::Q6_K, "Q6_K", 256, 210, 14}, {DType::Q8_K, "Q8_K", 256, 292, 15},
   };
@@ -205,8 +205,8 @@ TEST(QuantDTypeTest, ScalarTypesKeepTheirOrderAndMapToGgml) {
     EXPECT_EQ(back, e.t);
   }
   EXPECT_EQ(ggml_type_of(DType::U8), kNoGgmlType);  // ggml has I8, not U8
-  // Ids gemrt has no type for: Q8_1, the IQ formats, I8, I16, F64, TQ*, MXFP4, removed ids.
-  for (uint32_t id : {4u, 5u, 9u, 16u, 17u, 18u, 19u, 20u, 21u, 22u, 23u, 24u, 25u, 28u, 29u, 31u, 34u, 35u, 39u,
+  // Ids gemrt has no type for: the IQ formats, I8, I16, F64, TQ*, MXFP4, removed ids.
+  for (uint32_t id : {4u, 5u, 16u, 17u, 18u, 19u, 20u, 21u, 22u, 23u, 24u, 25u, 28u, 29u, 31u, 34u, 35u, 39u,
                       1000u, kNoGgmlType}) {
     DType out = DType::I64;
     EXPECT_FALSE(dtype_from_ggml(id, &out)) << id;

@@ -91,4 +91,23 @@ void preload_with_progress(const std::string& path) {
   if (tty) std::cerr << "\r\033[K" << std::flush;
 }
 
+void ComputeFlags::add_to(CLI::App* cmd) {
+  cmd->add_option("--threads", threads, "CPU threads (0 = all)");
+  cmd->add_option("--numerics", numerics,
+                  "precise: float32 activations (default); fast: activations rounded to each weight format's "
+                  "partner type before integer dot products, as llama.cpp computes")
+      ->check(CLI::IsMember({"fast", "precise"}));
+  cmd->add_option("--kv-type", kv_type, "KV cache storage: f32, f16 or bf16 (default: f16 with fast numerics, f32 with precise)")
+      ->check(CLI::IsMember({"f32", "f16", "bf16"}));
+}
+
+Numerics ComputeFlags::numerics_mode() const { return numerics == "fast" ? Numerics::Fast : Numerics::Precise; }
+
+DType ComputeFlags::kv_dtype() const {
+  if (kv_type == "f32") return DType::F32;
+  if (kv_type == "f16") return DType::F16;
+  if (kv_type == "bf16") return DType::BF16;
+  return numerics_mode() == Numerics::Fast ? DType::F16 : DType::F32;
+}
+
 }  // namespace gemrt::cli

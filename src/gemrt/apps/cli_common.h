@@ -7,6 +7,8 @@
 #include <optional>
 
 #include "CLI/CLI.hpp"
+#include "gemrt/backend/backend.h"
+#include "gemrt/core/dtype.h"
 #include "gemrt/sample/sampler.h"
 
 namespace gemrt::cli {
@@ -25,6 +27,18 @@ struct SamplingFlags {
   bool greedy = false;
   void add_to(CLI::App* cmd);
   SamplingParams apply(SamplingParams defaults) const;
+};
+
+// How the CPU backend computes: --threads, --numerics precise|fast (default precise: the fast
+// path's kernels are still scalar), --kv-type f32|f16|bf16 (default f16 under fast numerics, f32
+// under precise).
+struct ComputeFlags {
+  int threads = 0;
+  std::string numerics = "precise";
+  std::string kv_type;
+  void add_to(CLI::App* cmd);
+  Numerics numerics_mode() const;
+  DType kv_dtype() const;
 };
 
 // Reads a large model file once with a progress line on stderr (when stderr is a terminal), so

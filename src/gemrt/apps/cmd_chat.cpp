@@ -16,13 +16,13 @@ struct ChatArgs {
   std::string model, system;
   int max_new = 1024;
   int ctx = 8192;
-  int threads = 0;
+  ComputeFlags compute;
   bool verbose = false;
   SamplingFlags sampling;
 };
 
 void chat(const ChatArgs& a) {
-  TextSession ts(a.model, a.threads, a.ctx, a.sampling);
+  TextSession ts(a.model, a.compute, a.ctx, a.sampling);
   std::vector<ChatMessage> msgs;
   if (!a.system.empty()) msgs.push_back({"system", a.system});
   std::string fed;  // the rendered conversation text the session holds
@@ -69,7 +69,7 @@ void add_chat_command(CLI::App& app) {
   cmd->add_option("--system", args->system, "System prompt");
   cmd->add_option("-n,--max-tokens", args->max_new, "Most tokens per reply")->check(CLI::PositiveNumber);
   cmd->add_option("-c,--ctx", args->ctx, "Context budget in tokens for the whole conversation")->check(CLI::PositiveNumber);
-  cmd->add_option("--threads", args->threads, "CPU threads (0 = all)");
+  args->compute.add_to(cmd);
   cmd->add_flag("-v,--verbose", args->verbose, "Print the speed summary after each reply");
   args->sampling.add_to(cmd);
   cmd->callback([args] { chat(*args); });

@@ -14,15 +14,16 @@ namespace {
 struct GenerateArgs {
   std::string model, ids;
   int n = 16;
-  int threads = 0;
+  ComputeFlags compute;
 };
 
 void run_generate(const GenerateArgs& a) {
   const std::vector<int32_t> ids = parse_id_list(a.ids);
   auto model = GemmaModel::load(a.model);
-  cpu::CpuBackend backend(a.threads);
+  cpu::CpuBackend backend(a.compute.threads, a.compute.numerics_mode());
   SessionOptions opts;
   opts.max_tokens = static_cast<int>(ids.size()) + a.n;
+  opts.kv_dtype = a.compute.kv_dtype();
   Session session(*model, backend, opts);
   bool first = true;
   generate_greedy(session, ids, a.n, false, [&](int32_t id) {
@@ -37,10 +38,10 @@ void run_generate(const GenerateArgs& a) {
 void add_generate_command(CLI::App& app) {
   auto args = std::make_shared<GenerateArgs>();
   CLI::App* cmd = app.add_subcommand("generate", "Generate token ids greedily from a prompt of token ids");
-  cmd->add_option("--model", args->model, "Hugging Face checkpoint folder")->required();
+  cmd->add_option("--model", args->model, "GGUF file or Hugging Face checkpoint folder")->required();
   cmd->add_option("--ids", args->ids, "Comma-separated prompt token ids, e.g. 2,17,99")->required();
   cmd->add_option("-n,--tokens", args->n, "Number of tokens to generate")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--threads", args->threads, "CPU threads (0 = all)");
+  args->compute.add_to(cmd);
   cmd->callback([args] { run_generate(*args); });
 }
 

@@ -19,7 +19,7 @@ namespace {
 struct LogitsArgs {
   std::string model, ids, inputs, out;
   int greedy = 0;
-  int threads = 0;
+  ComputeFlags compute;
   bool rope_freqs_in_weight_dtype = false;
 };
 
@@ -27,9 +27,10 @@ void run_logits(const LogitsArgs& a) {
   const std::vector<int32_t> ids = a.inputs.empty() ? parse_id_list(a.ids) : read_input_ids(a.inputs);
   if (ids.empty()) fail("no input ids");
   auto model = GemmaModel::load(a.model, {.rope_freqs_in_weight_dtype = a.rope_freqs_in_weight_dtype});
-  cpu::CpuBackend backend(a.threads);
+  cpu::CpuBackend backend(a.compute.threads, a.compute.numerics_mode());
   SessionOptions opts;
   opts.max_tokens = static_cast<int>(ids.size()) + std::max(a.greedy, 0);
+  opts.kv_dtype = a.compute.kv_dtype();
   Session session(*model, backend, opts);
 
   const int64_t t = static_cast<int64_t>(ids.size());
@@ -54,13 +55,13 @@ void run_logits(const LogitsArgs& a) {
 void add_logits_command(CLI::App& app) {
   auto args = std::make_shared<LogitsArgs>();
   CLI::App* cmd = app.add_subcommand("logits", "Run a prompt and write its logits (and greedy decode) to safetensors");
-  cmd->add_option("--model", args->model, "Hugging Face checkpoint folder")->required();
+  cmd->add_option("--model", args->model, "GGUF file or Hugging Face checkpoint folder")->required();
   auto* ids = cmd->add_option("--ids", args->ids, "Comma-separated token ids, e.g. 2,17,99");
   auto* inputs = cmd->add_option("--inputs", args->inputs, "safetensors file with int32 input_ids [T]");
   ids->excludes(inputs);
   cmd->add_option("--greedy", args->greedy, "Also decode N tokens greedily with the KV cache")->check(CLI::NonNegativeNumber);
   cmd->add_option("--out", args->out, "Output .safetensors path")->required();
-  cmd->add_option("--threads", args->threads, "CPU threads (0 = all)");
+  args->compute.add_to(cmd);
   cmd->add_flag("--rope-freqs-in-weight-dtype", args->rope_freqs_in_weight_dtype,
                 "Round RoPE frequencies to the checkpoint dtype, like an HF model cast with model.to(dtype)");
   cmd->callback([args, ids, inputs] {

@@ -16,12 +16,12 @@ struct RunArgs {
   bool raw = false;
   int max_new = 256;
   int ctx = 4096;
-  int threads = 0;
+  ComputeFlags compute;
   SamplingFlags sampling;
 };
 
 void run(const RunArgs& a) {
-  TextSession ts(a.model, a.threads, a.ctx, a.sampling);
+  TextSession ts(a.model, a.compute, a.ctx, a.sampling);
   std::vector<int32_t> prompt;
   if (a.raw) {
     if (!a.system.empty()) fail("--system needs the chat format (drop --raw)");
@@ -51,7 +51,7 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--system", args->system, "System prompt (chat format only)");
   cmd->add_option("-n,--max-tokens", args->max_new, "Most tokens to generate")->check(CLI::PositiveNumber);
   cmd->add_option("-c,--ctx", args->ctx, "Context budget in tokens (prompt + reply)")->check(CLI::PositiveNumber);
-  cmd->add_option("--threads", args->threads, "CPU threads (0 = all)");
+  args->compute.add_to(cmd);
   args->sampling.add_to(cmd);
   cmd->callback([args] { run(*args); });
 }

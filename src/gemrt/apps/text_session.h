@@ -18,7 +18,7 @@ namespace gemrt::cli {
 
 class TextSession {
  public:
-  TextSession(const std::string& model_path, int threads, int ctx, const SamplingFlags& flags);
+  TextSession(const std::string& model_path, const ComputeFlags& compute, int ctx, const SamplingFlags& flags);
 
   // Tokens of a plain-text prompt (BOS added as the tokenizer says).
   std::vector<int32_t> encode_raw(const std::string& text) const;

@@ -16,6 +16,15 @@
 
 namespace gemrt {
 
+// How a backend rounds intermediate values. Every backend implements both.
+//   Precise: float32 activations everywhere (weights converted to float32 on the fly); the
+//            reference for parity with transformers.
+//   Fast:    activations rounded to each weight format's dot-product partner type
+//            (gemrt/quant/activation_quant.h) so matmuls run on integers / 16-bit floats, GELU
+//            through a float16 table, and attention rounds the query and the probabilities to
+//            the KV cache's dtype when it is 16-bit. The same roundings as llama.cpp's CPU path.
+enum class Numerics { Precise, Fast };
+
 // Per-sequence KV storage, allocated by a backend for a KvLayout. Each slot remembers how many
 // positions have been written (next_position), so an attention op can check that a run
 // continues the sequence where the cache left off.

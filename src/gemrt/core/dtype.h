@@ -22,6 +22,7 @@ enum class DType : uint8_t {
   Q5_0,
   Q5_1,
   Q8_0,
+  Q8_1,  // activation partner of Q4_1 / Q5_1 (never stored in model files)
   // GGML K-quants (256-element super-blocks).
   Q2_K,
   Q3_K,
@@ -51,10 +52,10 @@ int64_t dtype_bytes(DType t, int64_t n);
 bool dtype_from_safetensors(std::string_view s, DType* out);
 
 // GGML type ids (the `ggml_type` enum stored per tensor in GGUF files): F32 0, F16 1, Q4_0 2,
-// Q4_1 3, Q5_0 6, Q5_1 7, Q8_0 8, Q2_K 10, Q3_K 11, Q4_K 12, Q5_K 13, Q6_K 14, Q8_K 15, I32 26,
+// Q4_1 3, Q5_0 6, Q5_1 7, Q8_0 8, Q8_1 9, Q2_K 10, Q3_K 11, Q4_K 12, Q5_K 13, Q6_K 14, Q8_K 15, I32 26,
 // I64 27, BF16 30.
 // dtype_from_ggml returns false, leaving `out` untouched, for ids gemrt has no DType for
-// (Q8_1, the IQ formats, I8, I16, F64, ...).
+// (the IQ formats, I8, I16, F64, ...).
 bool dtype_from_ggml(uint32_t ggml_type, DType* out);
 // The GGML id of `t`, or kNoGgmlType for types GGML lacks (U8).
 inline constexpr uint32_t kNoGgmlType = 0xffffffffu;

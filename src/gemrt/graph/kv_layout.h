@@ -1,6 +1,7 @@
 // What a graph needs from the KV cache: one slot per attention op that stores keys/values.
 //
-// A slot is a ring of `capacity` rows of width kv_heads * head_dim (post-RoPE K and V, float32);
+// A slot is a ring of `capacity` rows of width kv_heads * head_dim (post-RoPE K and V, stored as
+// KvLayout::dtype: F32, or F16 / BF16 to halve the memory);
 // position p lives in row p % capacity. Sliding layers get capacity = window (they never look
 // further back); global layers get the sequence-length budget. The runtime sizes the layout once
 // per sequence; backends allocate and own the storage.
@@ -8,6 +9,8 @@
 
 #include <cstdint>
 #include <vector>
+
+#include "gemrt/core/dtype.h"
 
 namespace gemrt {
 
@@ -21,6 +24,7 @@ struct KvSlotLayout {
 
 struct KvLayout {
   std::vector<KvSlotLayout> slots;
+  DType dtype = DType::F32;  // storage of keys and values: F32, F16 or BF16
 };
 
 }  // namespace gemrt

@@ -11,7 +11,8 @@
 //     types an f16 offset `m`): value = d * q (+ m), q an integer of 4, 5 or 8 bits.
 //   * Q2_K ... Q6_K: super-blocks of 256 values split into sub-blocks of 16 or 32 values, each
 //     with a small integer scale (and min) that the f16 super-block scale(s) multiply.
-//   * Q8_K: 256 int8 values and a float32 scale; llama.cpp's activation partner of the K-quants.
+//   * Q8_1 (32 values) and Q8_K (256 int8 values, float32 scale): llama.cpp's activation partners
+//     of Q4_1 / Q5_1 and of the K-quants (see gemrt/quant/activation_quant.h).
 #pragma once
 
 #include <bit>
@@ -77,6 +78,18 @@ struct BlockQ5_1 {
 //   value = d * q
 struct BlockQ8_0 {
   uint16_t d;
+  int8_t qs[kQK];
+};
+
+// Q8_1, 36 bytes, 32 values: llama.cpp's activation partner of Q4_1 / Q5_1.
+//   bytes 0-1   d: f16 scale
+//   bytes 2-3   s: f16, d * (sum of the 32 codes), so a dot product with an offset format adds
+//               m * s instead of summing the activations again
+//   bytes 4-35  qs[32]: int8 codes
+//   value = d * q
+struct BlockQ8_1 {
+  uint16_t d;
+  uint16_t s;
   int8_t qs[kQK];
 };
 
@@ -180,6 +193,7 @@ static_assert(sizeof(BlockQ4_1) == 20 && offsetof(BlockQ4_1, m) == 2 && offsetof
 static_assert(sizeof(BlockQ5_0) == 22 && offsetof(BlockQ5_0, qh) == 2 && offsetof(BlockQ5_0, qs) == 6);
 static_assert(sizeof(BlockQ5_1) == 24 && offsetof(BlockQ5_1, qh) == 4 && offsetof(BlockQ5_1, qs) == 8);
 static_assert(sizeof(BlockQ8_0) == 34 && offsetof(BlockQ8_0, qs) == 2);
+static_assert(sizeof(BlockQ8_1) == 36 && offsetof(BlockQ8_1, s) == 2 && offsetof(BlockQ8_1, qs) == 4);
 static_assert(sizeof(BlockQ2_K) == 84 && offsetof(BlockQ2_K, qs) == 16 && offsetof(BlockQ2_K, d) == 80 &&
               offsetof(BlockQ2_K, dmin) == 82);
 static_assert(sizeof(BlockQ3_K) == 110 && offsetof(BlockQ3_K, qs) == 32 && offsetof(BlockQ3_K, scales) == 96 &&

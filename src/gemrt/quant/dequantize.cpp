@@ -142,6 +142,12 @@ void block_q6_k(const std::byte* p, float* y) {
   }
 }
 
+void block_q8_1(const std::byte* p, float* y) {
+  const auto b = load<BlockQ8_1>(p);
+  const float d = f16(b.d);
+  for (int j = 0; j < kQK; ++j) y[j] = d * static_cast<float>(b.qs[j]);
+}
+
 void block_q8_k(const std::byte* p, float* y) {
   const auto b = load<BlockQ8_K>(p);
   for (int j = 0; j < kQK_K; ++j) y[j] = b.d * static_cast<float>(b.qs[j]);
@@ -156,6 +162,7 @@ BlockFn block_fn(DType t) {
     case DType::Q5_0: return block_q5_0;
     case DType::Q5_1: return block_q5_1;
     case DType::Q8_0: return block_q8_0;
+    case DType::Q8_1: return block_q8_1;
     case DType::Q2_K: return block_q2_k;
     case DType::Q3_K: return block_q3_k;
     case DType::Q4_K: return block_q4_k;

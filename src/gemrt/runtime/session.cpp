@@ -11,7 +11,9 @@ Session::Session(const GemmaModel& model, Backend& backend, SessionOptions optio
       backend_(backend),
       max_tokens_(options.max_tokens > 0 ? options.max_tokens : model.spec().max_position_embeddings),
       prefill_chunk_(std::max(1, options.prefill_chunk)) {
-  kv_ = backend_.allocate_kv(model_.kv_layout(max_tokens_));
+  KvLayout layout = model_.kv_layout(max_tokens_);
+  layout.dtype = options.kv_dtype;
+  kv_ = backend_.allocate_kv(layout);
 }
 
 void Session::reset() {

@@ -21,6 +21,7 @@ namespace gemrt {
 struct SessionOptions {
   int max_tokens = 0;        // KV budget (prompt + generated); 0 = max_position_embeddings
   int prefill_chunk = 512;   // tokens per prefill graph run
+  DType kv_dtype = DType::F32;  // KV cache storage: F32, F16 or BF16
 };
 
 class Session {

@@ -15,6 +15,7 @@
 #include "gemrt/backend/cpu/kernels.h"
 #include "gemrt/backend/cpu/kv_cache.h"
 #include "gemrt/core/error.h"
+#include "gemrt/core/half.h"
 #include "gemrt/core/thread_pool.h"
 #include "gemrt/graph/builder.h"
 #include "test_util.h"
@@ -40,29 +41,30 @@ AttentionAttrs make_attrs(int heads, int kv_heads, int head_dim, float scale, fl
   return a;
 }
 
-KvLayout one_slot(const AttentionAttrs& a, int capacity) {
+KvLayout one_slot(const AttentionAttrs& a, int capacity, DType dtype = DType::F32) {
   KvSlotLayout s;
   s.capacity = capacity;
   s.kv_heads = a.n_kv_heads;
   s.head_dim = a.head_dim;
   s.window = a.window;
-  return KvLayout{{s}};
+  return KvLayout{{s}, dtype};
 }
 
 // Runs the sequence through cpu::attention in chunks of the given sizes (summing to seq.t) with
 // one KV cache slot of `capacity` rows; returns the outputs of all positions [T, H*D].
 std::vector<float> run_chunks(const Seq& seq, const AttentionAttrs& a, int capacity, const std::vector<int64_t>& chunks,
-                              ThreadPool& pool) {
+                              ThreadPool& pool,
+                              DType kv_dtype = DType::F32, Numerics numerics = Numerics::Precise) {
   const int64_t qw = int64_t{a.n_heads} * a.head_dim, kw = int64_t{a.n_kv_heads} * a.head_dim;
   EXPECT_EQ(std::accumulate(chunks.begin(), chunks.end(), int64_t{0}), seq.t);
-  cpu::CpuKvCache kv(one_slot(a, capacity));
+  cpu::CpuKvCache kv(one_slot(a, capacity, kv_dtype));
   std::vector<float> out(static_cast<size_t>(seq.t * qw), std::numeric_limits<float>::quiet_NaN());
   int64_t p0 = 0;
   for (int64_t c : chunks) {
     std::vector<int32_t> pos(static_cast<size_t>(c));
     std::iota(pos.begin(), pos.end(), static_cast<int32_t>(p0));
     cpu::attention(seq.q.data() + p0 * qw, seq.k.data() + p0 * kw, seq.v.data() + p0 * kw, pos.data(), c, a, kv,
-                   out.data() + p0 * qw, pool);
+                   numerics, out.data() + p0 * qw, pool);
     p0 += c;
     EXPECT_EQ(kv.next_position(0), p0);
   }
@@ -231,6 +233,60 @@ TEST(CpuAttention, GqaSoftcapMatchesReferenceForPrefillDecodeAndChunks) {
   EXPECT_GT(diff, 1e-2);
 }
 
+// 16-bit KV caches: keys and values are stored rounded, the fresh rows of a run are rounded the
+// same way before use, so (a) precise numerics equal the double reference on rounded K/V, (b) fast
+// numerics (query and probabilities also rounded) stay within the 16-bit rounding of it, and
+// (c) every split of the sequence into runs gives bit-identical outputs.
+TEST(CpuAttention, SixteenBitCacheRoundsLikeItsStorageForEverySplit) {
+  ThreadPool pool(3);
+  constexpr int kH = 4, kHkv = 2, kD = 16;
+  constexpr int64_t kT = 11;
+  std::mt19937 rng(91);
+  Seq seq;
+  seq.t = kT;
+  seq.q = random_vec(static_cast<size_t>(kT * kH * kD), rng, -2.0f, 2.0f);
+  seq.k = random_vec(static_cast<size_t>(kT * kHkv * kD), rng, -2.0f, 2.0f);
+  seq.v = random_vec(static_cast<size_t>(kT * kHkv * kD), rng, -1.0f, 1.0f);
+  for (DType dt : {DType::F16, DType::BF16}) {
+    const bool bf = dt == DType::BF16;
+    const auto round = [bf](float f) { return bf ? bf16_to_f32(f32_to_bf16(f)) : f16_to_f32(f32_to_f16(f)); };
+    Seq rounded = seq;
+    for (float& f : rounded.k) f = round(f);
+    for (float& f : rounded.v) f = round(f);
+    const double unit = bf ? std::ldexp(1.0, -8) : std::ldexp(1.0, -11);  // relative rounding of the type
+    for (int w : {0, 4}) {
+      const AttentionAttrs a = make_attrs(kH, kHkv, kD, 0.25f, 0.0f, w);
+      const int ring = w == 0 ? static_cast<int>(kT) : w;
+      const std::string cfg = std::string(dtype_name(dt)) + ", window " + std::to_string(w);
+      const std::vector<double> ref = reference(rounded, a);
+      // (a) Precise numerics: exact math on the stored K/V.
+      expect_matches(run_chunks(seq, a, ring, {kT}, pool, dt), ref, cfg + ", precise");
+      // The rounding is visible: against unrounded K/V the output moves by more than float noise.
+      EXPECT_GT(test::relative_error(run_chunks(seq, a, ring, {kT}, pool, dt), to_float(reference(seq, a))), 1e-5)
+          << cfg;
+      // (b) Fast numerics: within a few units of the type's rounding.
+      const std::vector<float> fast = run_chunks(seq, a, ring, {kT}, pool, dt, Numerics::Fast);
+      double max_ref = 0.0;
+      for (double r : ref) max_ref = std::max(max_ref, std::fabs(r));
+      for (size_t i = 0; i < fast.size(); ++i)
+        ASSERT_NEAR(static_cast<double>(fast[i]), ref[i], 8.0 * unit * max_ref) << cfg << ": element " << i;
+      // (c) Any split of the sequence gives the same bits.
+      for (const auto& chunks : {chunks_of(kT, 1), chunks_of(kT, 3), std::vector<int64_t>{5, 1, 2, 3}}) {
+        EXPECT_EQ(run_chunks(seq, a, ring, chunks, pool, dt, Numerics::Fast), fast) << cfg;
+        EXPECT_EQ(run_chunks(seq, a, ring, chunks, pool, dt), run_chunks(seq, a, ring, {kT}, pool, dt)) << cfg;
+      }
+    }
+  }
+}
+
+TEST(CpuAttention, KvCacheSizeFollowsItsDtype) {
+  const AttentionAttrs a = make_attrs(4, 2, 16, 1.0f, 0.0f, 0);
+  EXPECT_EQ(cpu::CpuKvCache(one_slot(a, 10, DType::F32)).bytes(), 10 * 32 * 4 * 2);
+  EXPECT_EQ(cpu::CpuKvCache(one_slot(a, 10, DType::F16)).bytes(), 10 * 32 * 2 * 2);
+  EXPECT_EQ(cpu::CpuKvCache(one_slot(a, 10, DType::BF16)).bytes(), 10 * 32 * 2 * 2);
+  EXPECT_THROW(cpu::CpuKvCache(one_slot(a, 10, DType::Q8_0)), Error);
+}
+
 // The same op through the public backend: GraphBuilder graph, compiled, with a backend KV cache,
 // a 6-token prefill followed by single-token decode steps.
 TEST(CpuAttention, ThroughCpuBackendGraph) {
@@ -307,7 +363,8 @@ struct ErrorFixture {
     out.resize(q.size());
   }
   void run(const std::vector<int32_t>& pos, const AttentionAttrs& a, cpu::CpuKvCache& kv) {
-    cpu::attention(q.data(), k.data(), v.data(), pos.data(), static_cast<int64_t>(pos.size()), a, kv, out.data(), pool);
+    cpu::attention(q.data(), k.data(), v.data(), pos.data(), static_cast<int64_t>(pos.size()), a, kv, Numerics::Precise,
+                   out.data(), pool);
   }
 };
 

@@ -15,6 +15,9 @@
 #include "gemrt/core/half.h"
 #include "gemrt/core/tensor.h"
 #include "gemrt/core/thread_pool.h"
+#include "gemrt/quant/activation_quant.h"
+#include "gemrt/quant/dequantize.h"
+#include "test_util.h"
 
 namespace gemrt {
 namespace {
@@ -86,6 +89,79 @@ TEST(CpuKernels, MatMulMatchesReferenceForEveryDtypeAndAwkwardSizes) {
       }
     }
   }
+}
+
+double gelu_tanh_ref(double x);  // defined with the activation tests below
+
+// The fast matmul: rows of x rounded to the weight format's partner type, then block dot
+// products. Exact reference: float64 sums of the dequantized weights times the dequantized
+// rounded activations. Sizes: 1 and 3 blocks per row, N not a multiple of the thread chunk.
+TEST(CpuKernels, MatMulFastEqualsRoundedActivationsTimesWeights) {
+  ThreadPool pool(3);
+  std::vector<std::byte> scratch;
+  uint32_t seed = 500;
+  for (DType dt : {DType::F32, DType::F16, DType::BF16, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0,
+                   DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+    const DType partner = quant::dot_partner(dt);
+    const int64_t block = std::max<int64_t>(32, dtype_info(dt).block_elems);
+    for (int64_t blocks : {1, 3}) {
+      const int64_t k = blocks * block;
+      for (int64_t n : {1, 37}) {
+        for (int64_t t : {1, 3}) {
+          const std::string what = std::string(dtype_name(dt)) + " T=" + std::to_string(t) + " N=" + std::to_string(n) +
+                                   " K=" + std::to_string(k);
+          HostTensor w{"w", dt, Shape{n, k}, {}};
+          if (dt == DType::F32) {
+            const std::vector<float> v = random_vec(static_cast<size_t>(n * k), ++seed);
+            w = HostTensor::from<float>("w", Shape{n, k}, dt, v);
+          } else {
+            w.bytes = test::random_weight_row(dt, n * k, ++seed);
+          }
+          std::vector<float> wd(static_cast<size_t>(n * k));
+          quant::dequantize_row(dt, w.bytes.data(), wd.data(), n * k);
+          const std::vector<float> x = random_vec(static_cast<size_t>(t * k), ++seed, -3.0f, 3.0f);
+          std::vector<float> xr(x.size());  // x as the kernel rounds it
+          std::vector<std::byte> q(static_cast<size_t>(dtype_bytes(partner, k)));
+          for (int64_t i = 0; i < t; ++i) {
+            quant::quantize_activations(partner, x.data() + i * k, k, q.data());
+            quant::dequantize_row(partner, q.data(), xr.data() + i * k, k);
+          }
+          std::vector<float> out = nan_vec(static_cast<size_t>(t * n));
+          cpu::matmul_fast(x.data(), t, w.view(), out.data(), pool, scratch);
+          // Q4_1 / Q5_1 use Q8_1's stored block sums: take them out of the result before comparing.
+          const int64_t w_row = dtype_bytes(dt, k);
+          for (int64_t i = 0; i < t; ++i) {
+            quant::quantize_activations(partner, x.data() + i * k, k, q.data());
+            for (int64_t j = 0; j < n; ++j)
+              out[static_cast<size_t>(i * n + j)] -= static_cast<float>(
+                  test::q8_1_offset_correction(dt, w.bytes.data() + j * w_row, q.data(), k));
+          }
+          check_matmul(xr, wd, t, n, k, out, what);
+        }
+      }
+    }
+  }
+}
+
+TEST(CpuKernels, GeluF16TableRoundsInputAndOutputToF16) {
+  const std::vector<float> xs = random_vec(2000, 77, -12.0f, 12.0f);
+  for (float x : xs) {
+    float want;
+    if (x <= -10.0f) want = 0.0f;
+    else if (x >= 10.0f) want = x;
+    else want = f16_to_f32(f32_to_f16(cpu::gelu_tanh(f16_to_f32(f32_to_f16(x)))));
+    ASSERT_EQ(cpu::gelu_tanh_f16_table(x), want) << x;
+    // Within f16 rounding of the exact GELU (input and output rounding: a few units of 2^-11).
+    if (std::fabs(x) < 10.0f) {
+      const double tol = 4e-3 * (std::fabs(static_cast<double>(x)) + 0.05);
+      ASSERT_NEAR(cpu::gelu_tanh_f16_table(x), gelu_tanh_ref(x), tol) << x;
+    }
+  }
+  ThreadPool pool(2);
+  const std::vector<float> gate = random_vec(1001, 78, -6.0f, 6.0f), up = random_vec(1001, 79);
+  std::vector<float> out = nan_vec(gate.size());
+  cpu::gated_act(gate.data(), up.data(), 1001, Activation::GeluTanh, Numerics::Fast, out.data(), pool);
+  for (size_t i = 0; i < gate.size(); ++i) ASSERT_EQ(out[i], cpu::gelu_tanh_f16_table(gate[i]) * up[i]) << i;
 }
 
 TEST(CpuKernels, MatMulReadsMisalignedWeights) {
@@ -273,7 +349,7 @@ TEST(CpuKernels, GatedActMultipliesActivatedGateByUp) {
   const std::vector<float> up = random_vec(n, 32, -2.0f, 2.0f);
   for (Activation act : {Activation::GeluTanh, Activation::GeluErf}) {
     std::vector<float> out = nan_vec(n);
-    cpu::gated_act(gate.data(), up.data(), static_cast<int64_t>(n), act, out.data(), pool);
+    cpu::gated_act(gate.data(), up.data(), static_cast<int64_t>(n), act, Numerics::Precise, out.data(), pool);
     for (size_t i = 0; i < n; ++i) {
       const double g = static_cast<double>(gate[i]);
       const double ref = (act == Activation::GeluTanh ? gelu_tanh_ref(g) : gelu_erf_ref(g)) * static_cast<double>(up[i]);

@@ -5,6 +5,8 @@
 // llama.cpp's float16 GELU table), and identical greedy ids.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <filesystem>
 
 #include "gemrt/backend/cpu/cpu_backend.h"
@@ -58,6 +60,64 @@ TEST_P(GgufParity, MatchesLlamaCppOnDequantizedWeights) {
   for (int i = 0; i < n; ++i)
     EXPECT_LT(test::relative_error(g.step_logits[static_cast<size_t>(i)], row(want_steps, vocab, i)), kMaxRelError)
         << "step " << i;
+}
+
+// Numerics::Fast rounds activations as llama.cpp's CPU kernels do (the fixture's K/V cache is
+// F32, as here), so it is compared with llama.cpp's own `logits`. What the numerics allow:
+// until the first activation whose rounding lands on the other side of a half-step (a float32
+// summation-order difference of ~1e-7 is enough), both engines compute the same codes and agree
+// to float32 noise; after such a flip, that row and every later row that attends to it differ by
+// an independent rounding, the size of the float32 path's distance. So: the first row (BOS, no
+// attention mixing) agrees within 1e-5, no row is further from llama.cpp than the float32 path's
+// worst row, and the greedy ids are llama.cpp's. The distances are printed for the log.
+// The F16 file is the exception to the first check: its reference differs from gemrt's F16-rounded
+// activations by a systematic ~6e-4 per row that we have not traced (the README's own F16 figures
+// suggest dot products accumulated in 16 bits, as ggml's NEON FP16 path does); there the fast
+// path must still be closer to it than float32 activations are, row median and worst row.
+TEST_P(GgufParity, FastNumericsMatchLlamaCppLogits) {
+  const std::string ref = base(GetParam()) + ".reference.safetensors";
+  const auto ids = values<int32_t>(ref, "input_ids");
+  const auto want_logits = values<float>(ref, "logits");
+  const auto want_steps = values<float>(ref, "step_logits");
+  const auto want_greedy = values<int32_t>(ref, "greedy_ids");
+  const auto f32_logits = values<float>(ref, "dequant_logits");
+
+  auto model = GemmaModel::load(base(GetParam()) + ".gguf");
+  const int64_t vocab = model->spec().vocab_size;
+  cpu::CpuBackend backend(2, Numerics::Fast);
+  const int n = static_cast<int>(want_greedy.size());
+  Session session(*model, backend, {.max_tokens = static_cast<int>(ids.size()) + n});
+  const std::vector<float> logits = session.prefill(ids, LogitsRows::All);
+  const int64_t t = static_cast<int64_t>(ids.size());
+  std::vector<double> fast(static_cast<size_t>(t)), f32(static_cast<size_t>(t));
+  int64_t first_divergent = t;
+  for (int64_t i = 0; i < t; ++i) {
+    fast[static_cast<size_t>(i)] = test::relative_error(row(logits, vocab, i), row(want_logits, vocab, i));
+    f32[static_cast<size_t>(i)] = test::relative_error(row(f32_logits, vocab, i), row(want_logits, vocab, i));
+    if (first_divergent == t && fast[static_cast<size_t>(i)] > 1e-5) first_divergent = i;
+  }
+  const double f32_worst = *std::max_element(f32.begin(), f32.end());
+  const auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  if (GetParam() == "F16")
+    EXPECT_LT(median(fast), median(f32));
+  else
+    EXPECT_LT(fast[0], 1e-5) << "row 0 (BOS) must agree to float32 noise";
+  for (int64_t i = 0; i < t; ++i) EXPECT_LT(fast[static_cast<size_t>(i)], f32_worst) << "row " << i;
+  const GreedyResult g = continue_greedy(session, std::vector<float>(logits.end() - vocab, logits.end()), n, true);
+  EXPECT_EQ(g.ids, want_greedy);
+  double steps_worst = 0.0;
+  for (int i = 0; i < n; ++i) {
+    const double e = test::relative_error(g.step_logits[static_cast<size_t>(i)], row(want_steps, vocab, i));
+    steps_worst = std::max(steps_worst, e);
+    EXPECT_LT(e, f32_worst) << "step " << i;
+  }
+  std::printf("[ fast vs llama.cpp ] %-4s rows 0..%ld within 1e-5; median row %.1e, worst %.1e, worst step %.1e "
+              "(float32 activations: median %.1e, worst %.1e)\n",
+              GetParam().c_str(), static_cast<long>(first_divergent) - 1, median(fast),
+              *std::max_element(fast.begin(), fast.end()), steps_worst, median(f32), f32_worst);
 }
 
 INSTANTIATE_TEST_SUITE_P(Formats, GgufParity, testing::ValuesIn(formats()));

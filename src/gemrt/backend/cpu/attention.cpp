@@ -1,24 +1,150 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
+#include "gemrt/backend/cpu/half_table.h"
 #include "gemrt/backend/cpu/kernels.h"
 #include "gemrt/backend/cpu/kv_cache.h"
 #include "gemrt/core/error.h"
+#include "gemrt/core/half.h"
 
 namespace gemrt::cpu {
+namespace {
+
+// Element types of the KV storage: how a stored value is read, and how a float32 is stored.
+struct F32Kv {
+  using T = float;
+  static float get(float v) { return v; }
+  static float put(float f) { return f; }
+};
+struct F16Kv {
+  using T = uint16_t;
+  static float get(uint16_t h) { return f16_lookup(h); }
+  static uint16_t put(float f) { return f32_to_f16(f); }
+};
+struct Bf16Kv {
+  using T = uint16_t;
+  static float get(uint16_t h) { return bf16_to_f32(h); }
+  static uint16_t put(float f) { return f32_to_bf16(f); }
+};
+
+// What one attention call sees: this run's rows (already in the storage type) and the ring.
+template <typename S>
+struct KvRows {
+  using T = typename S::T;
+  const T* fresh_k;
+  const T* fresh_v;
+  const T* ring_k;
+  const T* ring_v;
+  int64_t p0, cap, kv_w;
+  const T* row(int64_t j, const T* fresh, const T* ring) const {
+    return j >= p0 ? fresh + (j - p0) * kv_w : ring + (j % cap) * kv_w;
+  }
+};
 
 // HF eager attention (spec §1.4, §1.5), one (query, head) at a time:
 //   s_j = (q . k_j) * scale; s_j = cap * tanh(s_j / cap) if soft-capped; softmax over the
-//   visible keys in float32; out = sum_j p_j v_j.
+//   visible keys in float32 (sum in double); out = sum_j p_j v_j.
 // Key j is visible to the query at position p iff j <= p and (window == 0 or p - j < window).
-// Keys before this run come from the ring (row j % capacity); keys of this run from k, v.
-void attention(const float* q, const float* k, const float* v, const int32_t* positions, int64_t t,
-               const AttentionAttrs& a, CpuKvCache& kv, float* out, ThreadPool& pool) {
-  const KvSlotLayout& slot = kv.slot(a.kv_slot);
+// Numerics::Fast scales the query first and, for a 16-bit cache, rounds the scaled query and the
+// probabilities p_j to the cache's dtype (the dot products then multiply 16-bit values).
+template <typename S>
+void attend(const float* q, const KvRows<S>& kv, int64_t t, const AttentionAttrs& a, Numerics numerics, float* out,
+            ThreadPool& pool) {
+  constexpr bool kRoundToStore = !std::is_same_v<S, F32Kv>;
+  const bool fast = numerics == Numerics::Fast;
   const int64_t d = a.head_dim;
-  const int64_t kv_w = int64_t{a.n_kv_heads} * d;
+  const int group = a.n_heads / a.n_kv_heads;
+  pool.parallel_for(t * a.n_heads, [&](int64_t b, int64_t e) {
+    std::vector<float> scores, qbuf(static_cast<size_t>(d)), acc(static_cast<size_t>(d));
+    for (int64_t idx = b; idx < e; ++idx) {
+      const int64_t r = idx / a.n_heads;
+      const int h = static_cast<int>(idx % a.n_heads);
+      const int kvh = h / group;
+      const int64_t p = kv.p0 + r;
+      const int64_t lo = a.window > 0 ? std::max<int64_t>(0, p - a.window + 1) : 0;
+      const float* qh = q + r * a.n_heads * d + h * d;
+      float post_scale = a.scale;
+      if (fast) {
+        for (int64_t x = 0; x < d; ++x) {
+          const float v = qh[x] * a.scale;
+          qbuf[static_cast<size_t>(x)] = kRoundToStore ? S::get(S::put(v)) : v;
+        }
+        qh = qbuf.data();
+        post_scale = 1.0f;
+      }
+      scores.resize(static_cast<size_t>(p - lo + 1));
+      float max_s = -INFINITY;
+      for (int64_t j = lo; j <= p; ++j) {
+        const auto* kr = kv.row(j, kv.fresh_k, kv.ring_k) + kvh * d;
+        float s = 0.0f;
+        for (int64_t x = 0; x < d; ++x) s += qh[x] * S::get(kr[x]);
+        if (!fast) s *= post_scale;
+        if (a.softcap > 0.0f) s = std::tanh(s / a.softcap) * a.softcap;
+        scores[static_cast<size_t>(j - lo)] = s;
+        max_s = std::max(max_s, s);
+      }
+      double denom = 0.0;
+      for (float& s : scores) {
+        s = std::exp(s - max_s);
+        denom += static_cast<double>(s);
+      }
+      const auto inv = static_cast<float>(1.0 / denom);
+      std::fill(acc.begin(), acc.end(), 0.0f);
+      for (int64_t j = lo; j <= p; ++j) {
+        float pj = scores[static_cast<size_t>(j - lo)] * inv;
+        if (fast && kRoundToStore) pj = S::get(S::put(pj));
+        const auto* vr = kv.row(j, kv.fresh_v, kv.ring_v) + kvh * d;
+        for (int64_t x = 0; x < d; ++x) acc[static_cast<size_t>(x)] += pj * S::get(vr[x]);
+      }
+      std::memcpy(out + r * a.n_heads * d + h * d, acc.data(), static_cast<size_t>(d) * sizeof(float));
+    }
+  });
+}
+
+// Converts this run's keys and values to the storage type (rounding them as the cache will hold
+// them), attends, then appends them to the ring; only the last `cap` rows can matter later.
+template <typename S>
+void attend_and_append(const float* q, const float* k, const float* v, int64_t p0, int64_t t,
+                       const AttentionAttrs& a, CpuKvCache& kv, Numerics numerics, float* out, ThreadPool& pool) {
+  using T = typename S::T;
+  const KvSlotLayout& slot = kv.slot(a.kv_slot);
+  const int64_t kv_w = slot.row_width();
+  const int64_t cap = slot.capacity;
+  std::vector<T> conv_k, conv_v;
+  const T* fk;
+  const T* fv;
+  if constexpr (std::is_same_v<T, float>) {
+    fk = k;
+    fv = v;
+  } else {
+    conv_k.resize(static_cast<size_t>(t * kv_w));
+    conv_v.resize(static_cast<size_t>(t * kv_w));
+    for (size_t i = 0; i < conv_k.size(); ++i) {
+      conv_k[i] = S::put(k[i]);
+      conv_v[i] = S::put(v[i]);
+    }
+    fk = conv_k.data();
+    fv = conv_v.data();
+  }
+  T* ring_k = reinterpret_cast<T*>(kv.keys(a.kv_slot));
+  T* ring_v = reinterpret_cast<T*>(kv.values(a.kv_slot));
+  const KvRows<S> rows{fk, fv, ring_k, ring_v, p0, cap, kv_w};
+  attend<S>(q, rows, t, a, numerics, out, pool);
+  for (int64_t r = std::max<int64_t>(0, t - cap); r < t; ++r) {
+    const int64_t row = (p0 + r) % cap;
+    std::memcpy(ring_k + row * kv_w, fk + r * kv_w, static_cast<size_t>(kv_w) * sizeof(T));
+    std::memcpy(ring_v + row * kv_w, fv + r * kv_w, static_cast<size_t>(kv_w) * sizeof(T));
+  }
+}
+
+}  // namespace
+
+void attention(const float* q, const float* k, const float* v, const int32_t* positions, int64_t t,
+               const AttentionAttrs& a, CpuKvCache& kv, Numerics numerics, float* out, ThreadPool& pool) {
+  const KvSlotLayout& slot = kv.slot(a.kv_slot);
   if (slot.kv_heads != a.n_kv_heads || slot.head_dim != a.head_dim)
     fail("attention: kv slot ", a.kv_slot, " holds ", slot.kv_heads, "x", slot.head_dim, ", op wants ", a.n_kv_heads,
          "x", a.head_dim);
@@ -37,58 +163,11 @@ void attention(const float* q, const float* k, const float* v, const int32_t* po
   if (a.window == 0 && p0 + t > cap)
     fail("attention: the KV cache budget of ", cap, " positions is exceeded (sequence would reach ", p0 + t, " tokens)");
 
-  const int group = a.n_heads / a.n_kv_heads;
-  const float* ring_k = kv.keys(a.kv_slot);
-  const float* ring_v = kv.values(a.kv_slot);
-  const auto key_row = [&](int64_t j, int kvh, const float* fresh, const float* ring) {
-    const float* base = j >= p0 ? fresh + (j - p0) * kv_w : ring + (j % cap) * kv_w;
-    return base + kvh * d;
-  };
-
-  pool.parallel_for(t * a.n_heads, [&](int64_t b, int64_t e) {
-    std::vector<float> scores;
-    std::vector<float> acc(static_cast<size_t>(d));
-    for (int64_t idx = b; idx < e; ++idx) {
-      const int64_t r = idx / a.n_heads;
-      const int h = static_cast<int>(idx % a.n_heads);
-      const int kvh = h / group;
-      const int64_t p = p0 + r;
-      const int64_t lo = a.window > 0 ? std::max<int64_t>(0, p - a.window + 1) : 0;
-      const float* qh = q + r * a.n_heads * d + h * d;
-      scores.resize(static_cast<size_t>(p - lo + 1));
-      float max_s = -INFINITY;
-      for (int64_t j = lo; j <= p; ++j) {
-        const float* kr = key_row(j, kvh, k, ring_k);
-        float s = 0.0f;
-        for (int64_t x = 0; x < d; ++x) s += qh[x] * kr[x];
-        s *= a.scale;
-        if (a.softcap > 0.0f) s = std::tanh(s / a.softcap) * a.softcap;
-        scores[static_cast<size_t>(j - lo)] = s;
-        max_s = std::max(max_s, s);
-      }
-      double denom = 0.0;
-      for (float& s : scores) {
-        s = std::exp(s - max_s);
-        denom += static_cast<double>(s);
-      }
-      const auto inv = static_cast<float>(1.0 / denom);
-      std::fill(acc.begin(), acc.end(), 0.0f);
-      for (int64_t j = lo; j <= p; ++j) {
-        const float pj = scores[static_cast<size_t>(j - lo)] * inv;
-        const float* vr = key_row(j, kvh, v, ring_v);
-        for (int64_t x = 0; x < d; ++x) acc[static_cast<size_t>(x)] += pj * vr[x];
-      }
-      std::memcpy(out + r * a.n_heads * d + h * d, acc.data(), static_cast<size_t>(d) * sizeof(float));
-    }
-  });
-
-  // Append this run's keys/values; only the last `cap` of them can matter later.
-  float* wk = kv.keys(a.kv_slot);
-  float* wv = kv.values(a.kv_slot);
-  for (int64_t r = std::max<int64_t>(0, t - cap); r < t; ++r) {
-    const int64_t row = (p0 + r) % cap;
-    std::memcpy(wk + row * kv_w, k + r * kv_w, static_cast<size_t>(kv_w) * sizeof(float));
-    std::memcpy(wv + row * kv_w, v + r * kv_w, static_cast<size_t>(kv_w) * sizeof(float));
+  switch (kv.dtype()) {
+    case DType::F32: attend_and_append<F32Kv>(q, k, v, p0, t, a, kv, numerics, out, pool); break;
+    case DType::F16: attend_and_append<F16Kv>(q, k, v, p0, t, a, kv, numerics, out, pool); break;
+    case DType::BF16: attend_and_append<Bf16Kv>(q, k, v, p0, t, a, kv, numerics, out, pool); break;
+    default: fail("attention: KV cache dtype ", dtype_name(kv.dtype()), " is not supported");
   }
   kv.set_next_position(a.kv_slot, p0 + t);
 }

@@ -12,8 +12,8 @@ namespace {
 
 class CpuExecutable final : public Executable {
  public:
-  CpuExecutable(const Graph& g, std::shared_ptr<ThreadPool> pool)
-      : g_(g), plan_(plan_buffers(g)), pool_(std::move(pool)) {
+  CpuExecutable(const Graph& g, std::shared_ptr<ThreadPool> pool, Numerics numerics)
+      : g_(g), plan_(plan_buffers(g)), pool_(std::move(pool)), numerics_(numerics) {
     arena_.resize(static_cast<size_t>(plan_.arena_bytes / 4 + 16));
   }
 
@@ -68,7 +68,10 @@ class CpuExecutable final : public Executable {
         embed(weight(in[0]), i32(in[1]), n.shape[0], std::get<EmbedAttrs>(n.attrs).scale, out, *pool_);
         break;
       case OpKind::MatMul:
-        matmul(f32(in[0]), n.shape[0], weight(in[1]), out, *pool_);
+        if (numerics_ == Numerics::Fast)
+          matmul_fast(f32(in[0]), n.shape[0], weight(in[1]), out, *pool_, act_scratch_);
+        else
+          matmul(f32(in[0]), n.shape[0], weight(in[1]), out, *pool_);
         break;
       case OpKind::RmsNorm: {
         const auto& a = std::get<RmsNormAttrs>(n.attrs);
@@ -82,11 +85,11 @@ class CpuExecutable final : public Executable {
         auto* cache = dynamic_cast<CpuKvCache*>(kv);
         if (!cache) fail("cpu backend: attention op '", n.name, "' needs a KV cache from the CPU backend");
         attention(f32(in[0]), f32(in[1]), f32(in[2]), i32(in[3]), n.shape[0], std::get<AttentionAttrs>(n.attrs),
-                  *cache, out, *pool_);
+                  *cache, numerics_, out, *pool_);
         break;
       }
       case OpKind::GatedAct:
-        gated_act(f32(in[0]), f32(in[1]), numel, std::get<GatedActAttrs>(n.attrs).act, out, *pool_);
+        gated_act(f32(in[0]), f32(in[1]), numel, std::get<GatedActAttrs>(n.attrs).act, numerics_, out, *pool_);
         break;
       case OpKind::Add:
         add(f32(in[0]), f32(in[1]), numel, out);
@@ -108,14 +111,19 @@ class CpuExecutable final : public Executable {
   Graph g_;
   BufferPlan plan_;
   std::shared_ptr<ThreadPool> pool_;
-  std::vector<float> arena_;  // float storage keeps every 64-byte-aligned offset 4-byte aligned
+  Numerics numerics_;
+  std::vector<float> arena_;
+  std::vector<std::byte> act_scratch_;  // rounded activations of the fast matmul, reused  // float storage keeps every 64-byte-aligned offset 4-byte aligned
 };
 
 }  // namespace
 
-CpuBackend::CpuBackend(int n_threads) : pool_(std::make_shared<ThreadPool>(n_threads)) {}
+CpuBackend::CpuBackend(int n_threads, Numerics numerics)
+    : pool_(std::make_shared<ThreadPool>(n_threads)), numerics_(numerics) {}
 
-std::unique_ptr<Executable> CpuBackend::compile(const Graph& g) { return std::make_unique<CpuExecutable>(g, pool_); }
+std::unique_ptr<Executable> CpuBackend::compile(const Graph& g) {
+  return std::make_unique<CpuExecutable>(g, pool_, numerics_);
+}
 
 std::unique_ptr<KvCache> CpuBackend::allocate_kv(const KvLayout& layout) { return std::make_unique<CpuKvCache>(layout); }
 

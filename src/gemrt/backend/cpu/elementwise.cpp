@@ -1,5 +1,9 @@
 #include <cmath>
 #include <numbers>
+#include <vector>
+
+#include "gemrt/backend/cpu/half_table.h"
+#include "gemrt/core/half.h"
 
 #include "gemrt/backend/cpu/kernels.h"
 
@@ -15,9 +19,23 @@ float gelu_tanh(float x) {
 // Exact GELU: x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)).
 float gelu_erf(float x) { return 0.5f * x * (1.0f + std::erf(x * static_cast<float>(1.0 / std::numbers::sqrt2))); }
 
-void gated_act(const float* gate, const float* up, int64_t n, Activation act, float* out, ThreadPool& pool) {
+float gelu_tanh_f16_table(float x) {
+  static const std::vector<uint16_t> table = [] {
+    std::vector<uint16_t> t(65536);
+    for (uint32_t h = 0; h < 65536; ++h) t[h] = f32_to_f16(gelu_tanh(f16_to_f32(static_cast<uint16_t>(h))));
+    return t;
+  }();
+  if (x <= -10.0f) return 0.0f;
+  if (x >= 10.0f) return x;
+  return f16_lookup(table[f32_to_f16(x)]);
+}
+
+void gated_act(const float* gate, const float* up, int64_t n, Activation act, Numerics numerics, float* out,
+               ThreadPool& pool) {
   pool.parallel_for(n, [&](int64_t b, int64_t e) {
-    if (act == Activation::GeluTanh) {
+    if (act == Activation::GeluTanh && numerics == Numerics::Fast) {
+      for (int64_t i = b; i < e; ++i) out[i] = gelu_tanh_f16_table(gate[i]) * up[i];
+    } else if (act == Activation::GeluTanh) {
       for (int64_t i = b; i < e; ++i) out[i] = gelu_tanh(gate[i]) * up[i];
     } else {
       for (int64_t i = b; i < e; ++i) out[i] = gelu_erf(gate[i]) * up[i];

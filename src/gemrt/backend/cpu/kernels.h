@@ -1,9 +1,13 @@
-// float32 reference kernels of the CPU backend. Activations are contiguous row-major float32;
-// weights are TensorViews in their stored dtype. Each kernel documents its shapes.
+// Kernels of the CPU backend. Activations are contiguous row-major float32; weights are
+// TensorViews in their stored dtype. Each kernel documents its shapes; kernels taking a Numerics
+// implement both modes (gemrt/backend/backend.h).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <vector>
 
+#include "gemrt/backend/backend.h"
 #include "gemrt/core/tensor.h"
 #include "gemrt/core/thread_pool.h"
 #include "gemrt/graph/ir.h"
@@ -15,8 +19,16 @@ class CpuKvCache;
 // out[t, :] = table[ids[t], :] * scale; table [V, D]. Throws if an id is outside [0, V).
 void embed(const TensorView& table, const int32_t* ids, int64_t t, float scale, float* out, ThreadPool& pool);
 
-// out [T, N] = x [T, K] @ w^T, w [N, K] (any float dtype).
+// out [T, N] = x [T, K] @ w^T, w [N, K] (any float dtype), float32 activations: each weight row
+// is converted to float32 and dotted with the rows of x.
 void matmul(const float* x, int64_t t, const TensorView& w, float* out, ThreadPool& pool);
+
+// The same product with the rows of x first rounded to dot_partner(w.dtype)
+// (gemrt/quant/activation_quant.h) into `scratch` (grown as needed, reused across calls), then
+// integer / 16-bit dot products against the packed weight rows (gemrt/quant/vec_dot.h).
+// F32 weights take the float32 path.
+void matmul_fast(const float* x, int64_t t, const TensorView& w, float* out, ThreadPool& pool,
+                 std::vector<std::byte>& scratch);
 
 // RMSNorm over consecutive groups of a.dim values of x [rows, width]; w [a.dim] or null.
 void rms_norm(const float* x, int64_t n_values, const TensorView* w, const RmsNormAttrs& a, float* out,
@@ -27,15 +39,21 @@ void rope(const float* x, const int32_t* positions, int64_t t, const RopeAttrs& 
 
 // Attention of q [T, H*D] over the cached keys/values of a.kv_slot and this run's k, v [T, Hkv*D];
 // positions must be consecutive and continue the slot's sequence. Appends k, v to the cache.
+// Keys and values are stored in the cache's dtype; Numerics::Fast also rounds the scaled query
+// and the probabilities to it.
 void attention(const float* q, const float* k, const float* v, const int32_t* positions, int64_t t,
-               const AttentionAttrs& a, CpuKvCache& kv, float* out, ThreadPool& pool);
+               const AttentionAttrs& a, CpuKvCache& kv, Numerics numerics, float* out, ThreadPool& pool);
 
-void gated_act(const float* gate, const float* up, int64_t n, Activation act, float* out, ThreadPool& pool);
+// out = act(gate) * up. Numerics::Fast evaluates the tanh GELU through a float16 table: gate
+// rounded to f16, table value gelu(f16) rounded to f16; 0 for gate <= -10, gate for gate >= 10.
+void gated_act(const float* gate, const float* up, int64_t n, Activation act, Numerics numerics, float* out,
+               ThreadPool& pool);
 void add(const float* a, const float* b, int64_t n, float* out);
 void soft_cap(const float* x, int64_t n, float cap, float* out);
 
 // Scalar activations, exposed for tests.
 float gelu_tanh(float x);
 float gelu_erf(float x);
+float gelu_tanh_f16_table(float x);
 
 }  // namespace gemrt::cpu

@@ -5,12 +5,15 @@
 namespace gemrt::cpu {
 
 CpuKvCache::CpuKvCache(const KvLayout& layout) : layout_(layout) {
+  if (layout_.dtype != DType::F32 && layout_.dtype != DType::F16 && layout_.dtype != DType::BF16)
+    fail("kv cache: dtype ", dtype_name(layout_.dtype), " is not supported (F32, F16 or BF16)");
+  const int64_t elem = dtype_info(layout_.dtype).block_bytes;
   for (const KvSlotLayout& s : layout_.slots) {
     if (s.capacity <= 0 || s.kv_heads <= 0 || s.head_dim <= 0)
       fail("kv cache: invalid slot (capacity ", s.capacity, ", kv_heads ", s.kv_heads, ", head_dim ", s.head_dim, ")");
-    const auto n = static_cast<size_t>(s.capacity * s.row_width());
-    k_.emplace_back(n, 0.0f);
-    v_.emplace_back(n, 0.0f);
+    const auto n = static_cast<size_t>(s.capacity * s.row_width() * elem);
+    k_.emplace_back(n, std::byte{0});
+    v_.emplace_back(n, std::byte{0});
   }
   next_.assign(layout_.slots.size(), 0);
 }
@@ -19,7 +22,7 @@ void CpuKvCache::reset() { std::fill(next_.begin(), next_.end(), 0); }
 
 int64_t CpuKvCache::bytes() const {
   int64_t b = 0;
-  for (const auto& k : k_) b += static_cast<int64_t>(k.size()) * 4 * 2;
+  for (size_t i = 0; i < k_.size(); ++i) b += static_cast<int64_t>(k_[i].size() + v_[i].size());
   return b;
 }
 

@@ -7,7 +7,8 @@
 namespace gemrt::cpu {
 
 // Gemma RMSNorm (spec §1.1): y = x * rsqrt(mean(x^2) + eps) * (offset + w), all in float32
-// (the mean is accumulated in double, then rounded, like a careful float32 reduction).
+// (squares in float32, summed in double, the mean rounded to float32: llama.cpp's order, which
+// keeps the fast numerics' activation rounding in step with it).
 void rms_norm(const float* x, int64_t n_values, const TensorView* w, const RmsNormAttrs& a, float* out,
               ThreadPool& pool) {
   const int64_t dim = a.dim;
@@ -22,7 +23,7 @@ void rms_norm(const float* x, int64_t n_values, const TensorView* w, const RmsNo
       const float* xr = x + gi * dim;
       float* yr = out + gi * dim;
       double ss = 0.0;
-      for (int64_t i = 0; i < dim; ++i) ss += static_cast<double>(xr[i]) * static_cast<double>(xr[i]);
+      for (int64_t i = 0; i < dim; ++i) ss += static_cast<double>(xr[i] * xr[i]);
       const float mean = static_cast<float>(ss / static_cast<double>(dim));
       const float inv = 1.0f / std::sqrt(mean + a.eps);
       for (int64_t i = 0; i < dim; ++i) yr[i] = (xr[i] * inv) * gain[static_cast<size_t>(i)];

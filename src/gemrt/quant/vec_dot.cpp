@@ -1,0 +1,238 @@
+#include "gemrt/quant/vec_dot.h"
+
+#include <algorithm>
+#include <cstring>
+#include <type_traits>
+
+#include "gemrt/core/error.h"
+#include "gemrt/core/half.h"
+#include "gemrt/quant/activation_quant.h"
+#include "gemrt/quant/block_formats.h"
+
+namespace gemrt::quant {
+namespace {
+
+template <typename T>
+T load(const std::byte* p) {
+  T v;
+  std::memcpy(&v, p, sizeof(T));
+  return v;
+}
+
+float f16(uint16_t h) { return f16_to_f32(h); }
+
+// Codes of the 32-value formats, offset removed for the symmetric ones: value j = d * code[j] (+ m).
+void codes_q4(const uint8_t* qs, int offset, int8_t* c) {
+  for (int j = 0; j < kQK / 2; ++j) {
+    c[j] = static_cast<int8_t>((qs[j] & 15) - offset);
+    c[j + kQK / 2] = static_cast<int8_t>((qs[j] >> 4) - offset);
+  }
+}
+
+void codes_q5(const uint8_t* qs, const uint8_t* qh_bytes, int offset, int8_t* c) {
+  uint32_t qh;
+  std::memcpy(&qh, qh_bytes, 4);
+  for (int j = 0; j < kQK / 2; ++j) {
+    c[j] = static_cast<int8_t>(((qs[j] & 15) | static_cast<int>(((qh >> j) & 1u) << 4)) - offset);
+    c[j + kQK / 2] = static_cast<int8_t>(((qs[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1u) << 4)) - offset);
+  }
+}
+
+// int8 x int8 products summed in int32 (|sum| <= 32 * 128 * 127).
+int dot_i8(const int8_t* c, const int8_t* q, int n) {
+  int s = 0;
+  for (int j = 0; j < n; ++j) s += static_cast<int16_t>(c[j]) * static_cast<int16_t>(q[j]);
+  return s;
+}
+
+// Rows are processed in tiles so each weight block is decoded once per tile of activation rows.
+constexpr int kRowTile = 16;
+
+// One weight row against `rows` (<= kRowTile) activation rows `a_stride` bytes apart.
+template <typename WBlock>
+void dot_small_blocks(int64_t n, const std::byte* w, const std::byte* a, int64_t a_stride, int rows, float* out) {
+  constexpr bool kOffset = std::is_same_v<WBlock, BlockQ4_1> || std::is_same_v<WBlock, BlockQ5_1>;
+  using ABlock = std::conditional_t<kOffset, BlockQ8_1, BlockQ8_0>;
+  float sum[kRowTile] = {};
+  float offsets[kRowTile] = {};  // sums of mw * sa, added at the end (llama.cpp's order)
+  int8_t c[kQK];
+  for (int64_t b = 0; b < n / kQK; ++b) {
+    const auto wb = load<WBlock>(w + b * static_cast<int64_t>(sizeof(WBlock)));
+    if constexpr (std::is_same_v<WBlock, BlockQ4_0>) codes_q4(wb.qs, 8, c);
+    else if constexpr (std::is_same_v<WBlock, BlockQ4_1>) codes_q4(wb.qs, 0, c);
+    else if constexpr (std::is_same_v<WBlock, BlockQ5_0>) codes_q5(wb.qs, wb.qh, 16, c);
+    else if constexpr (std::is_same_v<WBlock, BlockQ5_1>) codes_q5(wb.qs, wb.qh, 0, c);
+    else
+      std::memcpy(c, wb.qs, kQK);
+    const float dw = f16(wb.d);
+    for (int r = 0; r < rows; ++r) {
+      const auto ab = load<ABlock>(a + r * a_stride + b * static_cast<int64_t>(sizeof(ABlock)));
+      sum[r] += dw * f16(ab.d) * static_cast<float>(dot_i8(c, ab.qs, kQK));
+      if constexpr (kOffset) offsets[r] += f16(wb.m) * f16(ab.s);
+    }
+  }
+  for (int r = 0; r < rows; ++r) out[r] = sum[r] + offsets[r];
+}
+
+// A K-quant super-block decoded to integers: value v = d * scale[v / sub] * code[v] - dmin * min[v / sub].
+struct KBlock {
+  int8_t code[kQK_K];
+  int scale[16];
+  int min[16];
+  int sub;  // values per sub-block: 16 or 32
+  float d, dmin;
+};
+
+void decode(const BlockQ2_K& b, KBlock* k) {
+  k->sub = 16;
+  k->d = f16(b.d);
+  k->dmin = f16(b.dmin);
+  for (int s = 0; s < 16; ++s) {
+    k->scale[s] = b.scales[s] & 15;
+    k->min[s] = b.scales[s] >> 4;
+  }
+  for (int v = 0; v < kQK_K; ++v) {
+    const int h = v / 128, r = v % 128;
+    k->code[v] = static_cast<int8_t>((b.qs[32 * h + r % 32] >> (2 * (r / 32))) & 3);
+  }
+}
+
+void decode(const BlockQ3_K& b, KBlock* k) {
+  k->sub = 16;
+  k->d = f16(b.d);
+  k->dmin = 0.0f;
+  for (int s = 0; s < 16; ++s) {
+    k->scale[s] = q3k_scale(b.scales, s);
+    k->min[s] = 0;
+  }
+  for (int v = 0; v < kQK_K; ++v) {
+    const int h = v / 128, r = v % 128;
+    const int low = (b.qs[32 * h + r % 32] >> (2 * (r / 32))) & 3;
+    const bool high = (b.hmask[v % 32] >> (v / 32)) & 1;
+    k->code[v] = static_cast<int8_t>(low - (high ? 0 : 4));
+  }
+}
+
+void decode(const BlockQ4_K& b, KBlock* k) {
+  k->sub = 32;
+  k->d = f16(b.d);
+  k->dmin = f16(b.dmin);
+  for (int s = 0; s < 8; ++s) {
+    k_scale_min(b.scales, s, &k->scale[s], &k->min[s]);
+    for (int l = 0; l < 32; ++l) k->code[32 * s + l] = static_cast<int8_t>((b.qs[32 * (s / 2) + l] >> (4 * (s % 2))) & 15);
+  }
+}
+
+void decode(const BlockQ5_K& b, KBlock* k) {
+  k->sub = 32;
+  k->d = f16(b.d);
+  k->dmin = f16(b.dmin);
+  for (int s = 0; s < 8; ++s) {
+    k_scale_min(b.scales, s, &k->scale[s], &k->min[s]);
+    for (int l = 0; l < 32; ++l)
+      k->code[32 * s + l] = static_cast<int8_t>(((b.qs[32 * (s / 2) + l] >> (4 * (s % 2))) & 15) | (((b.qh[l] >> s) & 1) << 4));
+  }
+}
+
+void decode(const BlockQ6_K& b, KBlock* k) {
+  k->sub = 16;
+  k->d = f16(b.d);
+  k->dmin = 0.0f;
+  for (int s = 0; s < 16; ++s) {
+    k->scale[s] = b.scales[s];
+    k->min[s] = 0;
+  }
+  for (int v = 0; v < kQK_K; ++v) {
+    const int h = v / 128, r = v % 128;
+    const int low = (b.ql[64 * h + r % 64] >> (4 * (r / 64))) & 15;
+    const int high = (b.qh[32 * h + r % 32] >> (2 * (r / 32))) & 3;
+    k->code[v] = static_cast<int8_t>((low | (high << 4)) - 32);
+  }
+}
+
+template <typename WBlock>
+void dot_k_blocks(int64_t n, const std::byte* w, const std::byte* a, int64_t a_stride, int rows, float* out) {
+  float sum[kRowTile] = {};
+  KBlock k;
+  for (int64_t b = 0; b < n / kQK_K; ++b) {
+    decode(load<WBlock>(w + b * static_cast<int64_t>(sizeof(WBlock))), &k);
+    const int n_sub = kQK_K / k.sub;
+    for (int r = 0; r < rows; ++r) {
+      const auto ab = load<BlockQ8_K>(a + r * a_stride + b * static_cast<int64_t>(sizeof(BlockQ8_K)));
+      int isum = 0, msum = 0;
+      for (int s = 0; s < n_sub; ++s) {
+        isum += k.scale[s] * dot_i8(k.code + s * k.sub, ab.qs + s * k.sub, k.sub);
+        int asum = 0;  // sum of the sub-block's activation codes, from the 16-value sums
+        for (int g = s * k.sub / 16; g < (s + 1) * k.sub / 16; ++g) asum += ab.bsums[g];
+        msum += k.min[s] * asum;
+      }
+      sum[r] += ab.d * (k.d * static_cast<float>(isum) - k.dmin * static_cast<float>(msum));
+    }
+  }
+  for (int r = 0; r < rows; ++r) out[r] = sum[r];
+}
+
+template <bool kBf16>
+void dot_half(int64_t n, const std::byte* w, const std::byte* a, int64_t a_stride, int rows, float* out) {
+  for (int r = 0; r < rows; ++r) {
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n; ++i) {
+      const auto wh = load<uint16_t>(w + 2 * i), ah = load<uint16_t>(a + r * a_stride + 2 * i);
+      sum += kBf16 ? bf16_to_f32(wh) * bf16_to_f32(ah) : f16_to_f32(wh) * f16_to_f32(ah);
+    }
+    out[r] = sum;
+  }
+}
+
+void dot_f32(int64_t n, const std::byte* w, const std::byte* a, int64_t a_stride, int rows, float* out) {
+  for (int r = 0; r < rows; ++r) {
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n; ++i) sum += load<float>(w + 4 * i) * load<float>(a + r * a_stride + 4 * i);
+    out[r] = sum;
+  }
+}
+
+using TileFn = void (*)(int64_t, const std::byte*, const std::byte*, int64_t, int, float*);
+
+TileFn tile_fn(DType weight) {
+  switch (weight) {
+    case DType::F32: return dot_f32;
+    case DType::F16: return dot_half<false>;
+    case DType::BF16: return dot_half<true>;
+    case DType::Q4_0: return dot_small_blocks<BlockQ4_0>;
+    case DType::Q4_1: return dot_small_blocks<BlockQ4_1>;
+    case DType::Q5_0: return dot_small_blocks<BlockQ5_0>;
+    case DType::Q5_1: return dot_small_blocks<BlockQ5_1>;
+    case DType::Q8_0: return dot_small_blocks<BlockQ8_0>;
+    case DType::Q2_K: return dot_k_blocks<BlockQ2_K>;
+    case DType::Q3_K: return dot_k_blocks<BlockQ3_K>;
+    case DType::Q4_K: return dot_k_blocks<BlockQ4_K>;
+    case DType::Q5_K: return dot_k_blocks<BlockQ5_K>;
+    case DType::Q6_K: return dot_k_blocks<BlockQ6_K>;
+    default: fail("vec_dot: no kernel for weight dtype ", dtype_name(weight));
+  }
+}
+
+}  // namespace
+
+void vec_dot_rows(DType weight, int64_t n, const std::byte* w, const std::byte* a, int64_t a_stride, int64_t rows,
+                  float* out, int64_t out_stride) {
+  const DType partner = dot_partner(weight);
+  const int64_t block = std::max(dtype_info(weight).block_elems, dtype_info(partner).block_elems);
+  if (n % block != 0) fail("vec_dot: ", n, " values are not a whole number of ", dtype_name(weight), " blocks");
+  const TileFn fn = tile_fn(weight);
+  float tile[kRowTile];
+  for (int64_t r0 = 0; r0 < rows; r0 += kRowTile) {
+    const int m = static_cast<int>(std::min<int64_t>(kRowTile, rows - r0));
+    fn(n, w, a + r0 * a_stride, a_stride, m, tile);
+    for (int r = 0; r < m; ++r) out[(r0 + r) * out_stride] = tile[r];
+  }
+}
+
+float vec_dot(DType weight, int64_t n, const std::byte* w, const std::byte* a) {
+  float out;
+  vec_dot_rows(weight, n, w, a, 0, 1, &out, 1);
+  return out;
+}
+
+}  // namespace gemrt::quant

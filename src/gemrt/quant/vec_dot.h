@@ -1,0 +1,32 @@
+// Dot products of a weight row in its stored format with an activation row rounded to the
+// format's partner type (gemrt/quant/activation_quant.h): the inner loop of the fast matmul.
+//
+// This is the scalar reference: exact integer sums per block (or sub-block), scaled and
+// accumulated in float32 per block:
+//   Q4_0 / Q5_0 / Q8_0 x Q8_0:  sum_b dw_b * da_b * sum_j qw_j qa_j   (qw with its offset removed)
+//   Q4_1 / Q5_1 x Q8_1:         sum_b dw_b * da_b * sum_j qw_j qa_j + mw_b * sa_b
+//   Q2_K ... Q6_K x Q8_K:       sum_b da_b * (dw_b * sum_s sc_s sum_j qw_j qa_j
+//                                             - dminw_b * sum_s mn_s sum_j qa_j)
+//   F16 x F16, BF16 x BF16, F32 x F32: float32 products summed in float32.
+// It equals the float64 dot product of the dequantized rows up to float32 rounding of the
+// per-block terms. SIMD kernels are tested against it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "gemrt/core/dtype.h"
+
+namespace gemrt::quant {
+
+// sum_i w[i] * a[i] for i < n. `weight` is the row's format, `a` holds n values of
+// dot_partner(weight); n must be a whole number of blocks of both. Either pointer may have any
+// alignment. Throws for a format without a partner.
+float vec_dot(DType weight, int64_t n, const std::byte* w, const std::byte* a);
+
+// out[r * out_stride] = vec_dot(weight, n, w, a + r * a_stride) for r < rows, decoding each
+// weight block once per tile of activation rows (the same sums, bit for bit).
+void vec_dot_rows(DType weight, int64_t n, const std::byte* w, const std::byte* a, int64_t a_stride, int64_t rows,
+                  float* out, int64_t out_stride);
+
+}  // namespace gemrt::quant

@@ -1,0 +1,174 @@
+// The fast numerics' building blocks: activation rounding to each weight format's partner type
+// (activation_quant.h) and the integer block dot products (vec_dot.h), against float64 sums of
+// the dequantized values. Random blocks of every packed format, row lengths of 1, 3 and 7
+// blocks (odd counts, so no kernel can assume pairs or powers of two).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "gemrt/core/error.h"
+#include "gemrt/core/half.h"
+#include "gemrt/quant/activation_quant.h"
+#include "gemrt/quant/block_formats.h"
+#include "gemrt/quant/dequantize.h"
+#include "gemrt/quant/vec_dot.h"
+#include "test_util.h"
+
+namespace gemrt::quant {
+namespace {
+
+constexpr DType kWeightTypes[] = {DType::F16,  DType::BF16, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1,
+                                  DType::Q8_0, DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K};
+
+std::vector<float> dequantized(DType t, const std::vector<std::byte>& row, int64_t n) {
+  std::vector<float> out(static_cast<size_t>(n));
+  dequantize_row(t, row.data(), out.data(), n);
+  return out;
+}
+
+std::vector<float> activations(int64_t n, std::mt19937& rng) {
+  // Gemma-like: mostly small values with a few large outliers.
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(n));
+  for (auto& v : x) v = g(rng);
+  for (int64_t i = 0; i < n; i += 97) x[static_cast<size_t>(i)] *= 40.0f;
+  return x;
+}
+
+TEST(QuantDotPartner, IsLlamaCppsChoicePerFormat) {
+  EXPECT_EQ(dot_partner(DType::F32), DType::F32);
+  EXPECT_EQ(dot_partner(DType::F16), DType::F16);
+  EXPECT_EQ(dot_partner(DType::BF16), DType::BF16);
+  for (DType t : {DType::Q4_0, DType::Q5_0, DType::Q8_0}) EXPECT_EQ(dot_partner(t), DType::Q8_0);
+  for (DType t : {DType::Q4_1, DType::Q5_1}) EXPECT_EQ(dot_partner(t), DType::Q8_1);
+  for (DType t : {DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K})
+    EXPECT_EQ(dot_partner(t), DType::Q8_K);
+  EXPECT_THROW(dot_partner(DType::I32), Error);
+  EXPECT_THROW(dot_partner(DType::Q8_K), Error);
+}
+
+// Each value comes back within half a code step (plus the f16 rounding of the scale).
+TEST(QuantActivations, RoundTripWithinHalfAStep) {
+  std::mt19937 rng(11);
+  for (DType p : {DType::Q8_0, DType::Q8_1, DType::Q8_K}) {
+    SCOPED_TRACE(std::string(dtype_name(p)));
+    const int64_t qk = dtype_info(p).block_elems;
+    for (int64_t blocks : {1, 3, 7}) {
+      const int64_t n = blocks * qk;
+      const std::vector<float> x = activations(n, rng);
+      std::vector<std::byte> q(static_cast<size_t>(dtype_bytes(p, n)));
+      quantize_activations(p, x.data(), n, q.data());
+      const std::vector<float> back = dequantized(p, q, n);
+      for (int64_t b = 0; b < blocks; ++b) {
+        float amax = 0.0f;
+        for (int64_t j = 0; j < qk; ++j) amax = std::max(amax, std::fabs(x[static_cast<size_t>(b * qk + j)]));
+        const double step = static_cast<double>(amax) / 127.0;
+        // Q8_0 / Q8_1 keep d in f16 (relative rounding 2^-11, times up to 127 codes).
+        const double tol = p == DType::Q8_K ? 0.5 * step * (1 + 1e-5) : 0.5 * step + 127.0 * step * std::ldexp(1.0, -11);
+        for (int64_t j = 0; j < qk; ++j) {
+          const size_t i = static_cast<size_t>(b * qk + j);
+          ASSERT_LE(std::fabs(static_cast<double>(back[i]) - static_cast<double>(x[i])), tol) << "value " << i;
+        }
+      }
+      if (p == DType::Q8_1) {  // s = d * sum(codes), in f16
+        for (int64_t b = 0; b < blocks; ++b) {
+          BlockQ8_1 blk;
+          std::memcpy(&blk, q.data() + b * 36, 36);
+          int sum = 0;
+          for (int8_t c : blk.qs) sum += c;
+          const double want = static_cast<double>(f16_to_f32(blk.d)) * sum;
+          EXPECT_NEAR(f16_to_f32(blk.s), want, std::fabs(want) * std::ldexp(1.0, -10) + 1e-6);
+        }
+      }
+      if (p == DType::Q8_K) {  // bsums are the sums of each 16 codes
+        for (int64_t b = 0; b < blocks; ++b) {
+          BlockQ8_K blk;
+          std::memcpy(&blk, q.data() + b * 292, 292);
+          for (int g = 0; g < 16; ++g) {
+            int sum = 0;
+            for (int j = 0; j < 16; ++j) sum += blk.qs[16 * g + j];
+            EXPECT_EQ(blk.bsums[g], sum);
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(QuantActivations, RoundsHalfToEvenAndHandlesZeroBlocks) {
+  // Block whose max is 127: codes equal the values, and x.5 rounds to even.
+  std::vector<float> x(32, 0.0f);
+  x[0] = 127.0f;
+  x[1] = 2.5f;
+  x[2] = 3.5f;
+  x[3] = -2.5f;
+  std::vector<std::byte> q(34);
+  quantize_activations(DType::Q8_0, x.data(), 32, q.data());
+  BlockQ8_0 blk;
+  std::memcpy(&blk, q.data(), 34);
+  EXPECT_EQ(f16_to_f32(blk.d), 1.0f);
+  EXPECT_EQ(blk.qs[0], 127);
+  EXPECT_EQ(blk.qs[1], 2);
+  EXPECT_EQ(blk.qs[2], 4);
+  EXPECT_EQ(blk.qs[3], -2);
+  // All-zero blocks give zero codes and a zero scale (no division by zero).
+  for (DType p : {DType::Q8_0, DType::Q8_1, DType::Q8_K}) {
+    const int64_t n = dtype_info(p).block_elems;
+    std::vector<float> zeros(static_cast<size_t>(n), 0.0f);
+    std::vector<std::byte> z(static_cast<size_t>(dtype_bytes(p, n)), std::byte{0x55});
+    quantize_activations(p, zeros.data(), n, z.data());
+    for (float v : dequantized(p, z, n)) EXPECT_EQ(v, 0.0f) << dtype_name(p);
+  }
+  // 16-bit partners round to nearest even; F32 is a copy.
+  const float v = 1.0f + std::ldexp(1.0f, -11);  // halfway between two f16 values: rounds to 1
+  uint16_t h;
+  quantize_activations(DType::F16, &v, 1, reinterpret_cast<std::byte*>(&h));
+  EXPECT_EQ(f16_to_f32(h), 1.0f);
+  EXPECT_THROW(quantize_activations(DType::Q8_0, x.data(), 31, q.data()), Error);
+  EXPECT_THROW(quantize_activations(DType::Q4_0, x.data(), 32, q.data()), Error);
+}
+
+// vec_dot equals the float64 dot product of the dequantized weight and activation rows (with
+// Q8_1's stored block sums), up to float32 rounding of the per-block terms.
+TEST(QuantVecDot, MatchesDequantizedDotForEveryFormat) {
+  std::mt19937 rng(5);
+  for (DType t : kWeightTypes) {
+    SCOPED_TRACE(std::string(dtype_name(t)));
+    const DType p = dot_partner(t);
+    const int64_t qk = std::max(dtype_info(t).block_elems, dtype_info(p).block_elems);
+    for (int64_t blocks : {1, 3, 7}) {
+      const int64_t n = blocks * std::max<int64_t>(qk, 32);
+      const std::vector<std::byte> w = test::random_weight_row(t, n, static_cast<uint32_t>(rng()));
+      const std::vector<float> x = activations(n, rng);
+      std::vector<std::byte> a(static_cast<size_t>(dtype_bytes(p, n)));
+      quantize_activations(p, x.data(), n, a.data());
+      const std::vector<float> wf = dequantized(t, w, n), af = dequantized(p, a, n);
+      double ref = 0.0, mag = 0.0;
+      for (int64_t i = 0; i < n; ++i) {
+        const double prod = static_cast<double>(wf[static_cast<size_t>(i)]) * static_cast<double>(af[static_cast<size_t>(i)]);
+        ref += prod;
+        mag += std::fabs(prod);
+      }
+      ref += test::q8_1_offset_correction(t, w.data(), a.data(), n);
+      const float got = vec_dot(t, n, w.data(), a.data());
+      EXPECT_NEAR(got, ref, 1e-5 * mag + 1e-30) << blocks << " blocks";
+      // And the rounding of the activations is small against the exact float32 activations.
+      double exact = 0.0;
+      for (int64_t i = 0; i < n; ++i) exact += static_cast<double>(wf[static_cast<size_t>(i)]) * static_cast<double>(x[static_cast<size_t>(i)]);
+      EXPECT_NEAR(got, exact, 0.02 * mag) << blocks << " blocks";
+    }
+  }
+}
+
+TEST(QuantVecDot, RejectsPartialBlocksAndFormatsWithoutPartner) {
+  std::vector<std::byte> w(1024), a(1024);
+  EXPECT_THROW(vec_dot(DType::Q4_0, 48, w.data(), a.data()), Error);
+  EXPECT_THROW(vec_dot(DType::Q4_K, 128, w.data(), a.data()), Error);
+  EXPECT_THROW(vec_dot(DType::I32, 8, w.data(), a.data()), Error);
+}
+
+}  // namespace
+}  // namespace gemrt::quant
