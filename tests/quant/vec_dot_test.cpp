@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -168,6 +169,65 @@ TEST(QuantVecDot, RejectsPartialBlocksAndFormatsWithoutPartner) {
   EXPECT_THROW(vec_dot(DType::Q4_0, 48, w.data(), a.data()), Error);
   EXPECT_THROW(vec_dot(DType::Q4_K, 128, w.data(), a.data()), Error);
   EXPECT_THROW(vec_dot(DType::I32, 8, w.data(), a.data()), Error);
+}
+
+}  // namespace
+}  // namespace gemrt::quant
+
+namespace gemrt::quant {
+namespace {
+
+// Every SIMD kernel against the scalar reference on random data: packed formats bit for bit,
+// 16/32-bit floats within float32 rounding. Row lengths of 1, 3 and 7 blocks (and for the float
+// formats lengths that are not multiples of the vector width), 1, 5 and 17 activation rows
+// (17 crosses a row tile).
+TEST(QuantVecDotIsa, SimdKernelsMatchTheScalarReference) {
+  if (!dot_isa_available(DotIsa::Avx2)) GTEST_SKIP() << "this CPU has no AVX2 + FMA + F16C; AVX2 kernels not tested";
+  std::mt19937 rng(23);
+  for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0,
+                  DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+    SCOPED_TRACE(std::string(dtype_name(t)));
+    const DType p = dot_partner(t);
+    const bool packed = dtype_is_quantized(t);
+    const int64_t qk = std::max(dtype_info(t).block_elems, dtype_info(p).block_elems);
+    const std::vector<int64_t> lengths =
+        packed ? std::vector<int64_t>{qk, 3 * qk, 7 * qk} : std::vector<int64_t>{1, 7, 33, 100, 257};
+    for (int64_t n : lengths) {
+      std::vector<std::byte> w;
+      if (t == DType::F32) {
+        const std::vector<float> v = activations(n, rng);
+        w.resize(static_cast<size_t>(4 * n));
+        std::memcpy(w.data(), v.data(), w.size());
+      } else {
+        w = test::random_weight_row(t, n, static_cast<uint32_t>(rng()));
+      }
+      for (int64_t rows : {1, 5, 17}) {
+        const int64_t a_row = dtype_bytes(p, n);
+        std::vector<std::byte> a(static_cast<size_t>(rows * a_row));
+        for (int64_t r = 0; r < rows; ++r) {
+          const std::vector<float> x = activations(n, rng);
+          quantize_activations(p, x.data(), n, a.data() + r * a_row);
+        }
+        std::vector<float> want(static_cast<size_t>(rows)), got(static_cast<size_t>(rows));
+        vec_dot_rows(t, n, w.data(), a.data(), a_row, rows, want.data(), 1, DotIsa::Scalar);
+        vec_dot_rows(t, n, w.data(), a.data(), a_row, rows, got.data(), 1, DotIsa::Avx2);
+        for (int64_t r = 0; r < rows; ++r) {
+          if (packed) {
+            ASSERT_EQ(got[static_cast<size_t>(r)], want[static_cast<size_t>(r)]) << "n " << n << " row " << r;
+          } else {
+            std::vector<float> wf(static_cast<size_t>(n)), af(static_cast<size_t>(n));
+            dequantize_row(t, w.data(), wf.data(), n);
+            dequantize_row(p, a.data() + r * a_row, af.data(), n);
+            double mag = 0.0;
+            for (int64_t i = 0; i < n; ++i)
+              mag += std::fabs(static_cast<double>(wf[static_cast<size_t>(i)]) * static_cast<double>(af[static_cast<size_t>(i)]));
+            ASSERT_NEAR(got[static_cast<size_t>(r)], want[static_cast<size_t>(r)], 1e-6 * mag) << "n " << n << " row " << r;
+          }
+        }
+      }
+    }
+  }
+  std::printf("[ vec_dot ] kernels in use on this CPU: %s\n", std::string(dot_isa_name(dot_isa())).c_str());
 }
 
 }  // namespace

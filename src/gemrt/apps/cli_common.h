@@ -53,5 +53,6 @@ void add_chat_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
 void add_template_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
 
 }  // namespace gemrt::cli

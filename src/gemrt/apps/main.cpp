@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   gemrt::cli::add_inspect_command(app);
   gemrt::cli::add_tokenize_command(app);
   gemrt::cli::add_template_command(app);
+  gemrt::cli::add_bench_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

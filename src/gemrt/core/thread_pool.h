@@ -4,8 +4,13 @@
 // thread takes part, and the call returns when every range is done. One loop runs at a time
 // per pool (calls from several threads are serialised). Exceptions thrown by fn are rethrown
 // in the caller (the first one wins).
+//
+// Built for many short loops (a decode step runs a few hundred): ranges are claimed with an
+// atomic counter, and idle workers spin for a short while (~50 us) before sleeping on a
+// condition variable, so back-to-back loops start without a kernel wake-up.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -32,22 +37,27 @@ class ThreadPool {
  private:
   void worker_loop();
   void run_chunks();
+  void record_error();
 
   std::vector<std::thread> workers_;
   std::mutex loop_mutex_;  // serialises parallel_for callers
 
+  // Loop hand-off: the caller publishes a loop and bumps generation_; each worker runs chunks
+  // and then bumps finished_. Sleeping workers wait on work_cv_ under mu_.
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> finished_{0};
+  std::atomic<int> sleepers_{0};
+  std::atomic<bool> stop_{false};
   std::mutex mu_;
   std::condition_variable work_cv_;
-  std::condition_variable done_cv_;
-  uint64_t generation_ = 0;
-  bool stop_ = false;
-  int busy_workers_ = 0;
 
-  // The loop in flight (valid while busy).
+  // The loop in flight (written before generation_ is bumped).
   const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
   int64_t n_ = 0;
   int64_t chunk_ = 1;
-  int64_t next_ = 0;  // guarded by mu_
+  std::atomic<int64_t> next_{0};
+  std::atomic<bool> failed_{false};
+  std::mutex error_mu_;
   std::exception_ptr error_;
 };
 

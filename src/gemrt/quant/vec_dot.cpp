@@ -8,6 +8,7 @@
 #include "gemrt/core/half.h"
 #include "gemrt/quant/activation_quant.h"
 #include "gemrt/quant/block_formats.h"
+#include "gemrt/quant/vec_dot_kernels.h"
 
 namespace gemrt::quant {
 namespace {
@@ -45,8 +46,8 @@ int dot_i8(const int8_t* c, const int8_t* q, int n) {
   return s;
 }
 
-// Rows are processed in tiles so each weight block is decoded once per tile of activation rows.
-constexpr int kRowTile = 16;
+using detail::kRowTile;
+using detail::TileFn;
 
 // One weight row against `rows` (<= kRowTile) activation rows `a_stride` bytes apart.
 template <typename WBlock>
@@ -192,9 +193,11 @@ void dot_f32(int64_t n, const std::byte* w, const std::byte* a, int64_t a_stride
   }
 }
 
-using TileFn = void (*)(int64_t, const std::byte*, const std::byte*, int64_t, int, float*);
+}  // namespace
 
-TileFn tile_fn(DType weight) {
+namespace detail {
+
+TileFn tile_fn_scalar(DType weight) {
   switch (weight) {
     case DType::F32: return dot_f32;
     case DType::F16: return dot_half<false>;
@@ -213,14 +216,48 @@ TileFn tile_fn(DType weight) {
   }
 }
 
+#if !(defined(__x86_64__) && defined(GEMRT_HAVE_AVX2_KERNELS))
+TileFn tile_fn_avx2(DType) { return nullptr; }
+#endif
+
+}  // namespace detail
+
+namespace {
+
+bool cpu_supports_avx2() {
+#if defined(__x86_64__) && defined(GEMRT_HAVE_AVX2_KERNELS)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+#else
+  return false;
+#endif
+}
+
+DotIsa best_isa() {
+  static const DotIsa isa = cpu_supports_avx2() ? DotIsa::Avx2 : DotIsa::Scalar;
+  return isa;
+}
+
+TileFn tile_fn_for(DotIsa isa, DType weight) {
+  if (isa == DotIsa::Avx2) {
+    if (!cpu_supports_avx2()) fail("vec_dot: AVX2 kernels requested on a CPU (or build) without AVX2/FMA/F16C");
+    if (TileFn fn = detail::tile_fn_avx2(weight)) return fn;
+  }
+  return detail::tile_fn_scalar(weight);
+}
+
 }  // namespace
 
+DotIsa dot_isa() { return best_isa(); }
+bool dot_isa_available(DotIsa isa) { return isa == DotIsa::Scalar || cpu_supports_avx2(); }
+std::string_view dot_isa_name(DotIsa isa) { return isa == DotIsa::Avx2 ? "avx2" : "scalar"; }
+
 void vec_dot_rows(DType weight, int64_t n, const std::byte* w, const std::byte* a, int64_t a_stride, int64_t rows,
-                  float* out, int64_t out_stride) {
+                  float* out, int64_t out_stride, DotIsa isa) {
   const DType partner = dot_partner(weight);
   const int64_t block = std::max(dtype_info(weight).block_elems, dtype_info(partner).block_elems);
   if (n % block != 0) fail("vec_dot: ", n, " values are not a whole number of ", dtype_name(weight), " blocks");
-  const TileFn fn = tile_fn(weight);
+  const TileFn fn = tile_fn_for(isa, weight);
   float tile[kRowTile];
   for (int64_t r0 = 0; r0 < rows; r0 += kRowTile) {
     const int m = static_cast<int>(std::min<int64_t>(kRowTile, rows - r0));
@@ -231,7 +268,7 @@ void vec_dot_rows(DType weight, int64_t n, const std::byte* w, const std::byte* 
 
 float vec_dot(DType weight, int64_t n, const std::byte* w, const std::byte* a) {
   float out;
-  vec_dot_rows(weight, n, w, a, 0, 1, &out, 1);
+  vec_dot_rows(weight, n, w, a, 0, 1, &out, 1, dot_isa());
   return out;
 }
 

@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 
 #include "gemrt/core/dtype.h"
 
@@ -24,9 +25,18 @@ namespace gemrt::quant {
 // alignment. Throws for a format without a partner.
 float vec_dot(DType weight, int64_t n, const std::byte* w, const std::byte* a);
 
+// The instruction sets vec_dot has kernels for. The packed formats give bit-identical results on
+// every ISA (exact integer block sums, the same float32 combination); F16 / BF16 / F32 sums may
+// differ by float32 rounding.
+enum class DotIsa { Scalar, Avx2 };
+// The best ISA this CPU supports (chosen once, at first use): AVX2 + FMA + F16C, else scalar.
+DotIsa dot_isa();
+bool dot_isa_available(DotIsa isa);
+std::string_view dot_isa_name(DotIsa isa);
+
 // out[r * out_stride] = vec_dot(weight, n, w, a + r * a_stride) for r < rows, decoding each
-// weight block once per tile of activation rows (the same sums, bit for bit).
+// weight block once per tile of activation rows. `isa` must be available (throws otherwise).
 void vec_dot_rows(DType weight, int64_t n, const std::byte* w, const std::byte* a, int64_t a_stride, int64_t rows,
-                  float* out, int64_t out_stride);
+                  float* out, int64_t out_stride, DotIsa isa = dot_isa());
 
 }  // namespace gemrt::quant

@@ -38,6 +38,7 @@ class Session {
   int64_t position() const { return position_; }
   int max_tokens() const { return max_tokens_; }
   int64_t vocab_size() const { return model_.spec().vocab_size; }
+  int64_t kv_bytes() const { return kv_->bytes(); }
   void reset();
 
  private:

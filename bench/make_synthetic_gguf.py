@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""Write Gemma 3-shaped GGUF files with random weights, for benchmarking without real weights.
+
+Shapes (Gemma 3 text models as published; the vocabulary is the real Gemma 3 one, copied with
+every tokenizer.* key from a donor GGUF, so llama.cpp and gemrt both load the files):
+
+    270m: hidden 640,  18 layers, 4 heads / 1 KV head, head_dim 256, FFN 2048
+    1b:   hidden 1152, 26 layers, 4 heads / 1 KV head, head_dim 256, FFN 6912
+  both: vocab 262144 (tied LM head), sliding window 512 (5 sliding : 1 global), RoPE 1e6 / 1e4.
+
+Formats: F16 and BF16 are written by the registry's `gguf` package; Q8_0, Q4_0, Q4_K_M and Q6_K
+are made from the F16 file by llama.cpp's own quantizer (llama_model_quantize, through
+llama-cpp-python), so their tensor-type mixtures are exactly the ones llama.cpp users get.
+
+Weights: matrices N(0, 0.02) (token embedding N(0, 0.02) too), norm weights 1 + N(0, 0.05)
+(GGUF stores Gemma's norms with the +1 folded in). Deterministic for a given --seed.
+
+Usage:
+  python3 bench/make_synthetic_gguf.py --shape 1b --out-dir ~/.cache/gemrt/synthetic \
+      --donor ~/.cache/gemrt/gemma-3-270m-q4_k_m.gguf --types F16,BF16,Q8_0,Q4_0,Q4_K_M,Q6_K
+Needs: numpy, gguf (and llama-cpp-python for the quantized types).
+"""
+import argparse
+import ctypes
+import os
+import sys
+import time
+
+import numpy as np
+from gguf import GGMLQuantizationType, GGUFReader, GGUFValueType, GGUFWriter
+from gguf.quants import quantize as gguf_quantize
+
+SHAPES = {
+    "270m": dict(hidden=640, layers=18, ffn=2048, heads=4, kv_heads=1, head_dim=256),
+    "1b": dict(hidden=1152, layers=26, ffn=6912, heads=4, kv_heads=1, head_dim=256),
+}
+VOCAB = 262144
+# llama.cpp's llama_ftype values.
+FTYPES = {"Q4_0": 2, "Q8_0": 7, "Q4_K_M": 15, "Q6_K": 18}
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def copy_tokenizer(w: GGUFWriter, donor: str) -> None:
+    r = GGUFReader(donor)
+    for key, field in r.fields.items():
+        if not key.startswith("tokenizer."):
+            continue
+        vtype = field.types[0]
+        if vtype == GGUFValueType.ARRAY:
+            w.add_array(key, field.contents())
+        elif vtype == GGUFValueType.STRING:
+            w.add_string(key, field.contents())
+        elif vtype == GGUFValueType.BOOL:
+            w.add_bool(key, bool(field.contents()))
+        elif vtype in (GGUFValueType.UINT32, GGUFValueType.INT32):
+            w.add_uint32(key, int(field.contents()))
+        else:
+            raise SystemExit(f"donor key {key} has unhandled type {vtype}")
+
+
+def write_float_file(path: str, shape: dict, dtype: str, donor: str, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    arch = "gemma3"
+    w = GGUFWriter(path, arch)
+    w.add_name(f"synthetic gemma-3 {os.path.basename(path)}")
+    w.add_file_type(1 if dtype == "F16" else 32)  # MOSTLY_F16 / MOSTLY_BF16
+    w.add_context_length(32768)
+    w.add_embedding_length(shape["hidden"])
+    w.add_block_count(shape["layers"])
+    w.add_feed_forward_length(shape["ffn"])
+    w.add_head_count(shape["heads"])
+    w.add_head_count_kv(shape["kv_heads"])
+    w.add_key_length(shape["head_dim"])
+    w.add_value_length(shape["head_dim"])
+    w.add_layer_norm_rms_eps(1e-6)
+    w.add_rope_freq_base(1e6)
+    w.add_sliding_window(512)
+    copy_tokenizer(w, donor)
+
+    def matrix(name, rows, cols):
+        a = rng.standard_normal((rows, cols), dtype=np.float32) * np.float32(0.02)
+        if dtype == "F16":
+            w.add_tensor(name, a.astype(np.float16))
+        else:
+            w.add_tensor(name, gguf_quantize(a, GGMLQuantizationType.BF16), raw_dtype=GGMLQuantizationType.BF16)
+
+    def norm(name, n):
+        w.add_tensor(name, (1.0 + 0.05 * rng.standard_normal(n, dtype=np.float32)).astype(np.float32))
+
+    h, hd = shape["hidden"], shape["head_dim"]
+    matrix("token_embd.weight", VOCAB, h)
+    norm("output_norm.weight", h)
+    for i in range(shape["layers"]):
+        p = f"blk.{i}."
+        norm(p + "attn_norm.weight", h)
+        matrix(p + "attn_q.weight", shape["heads"] * hd, h)
+        matrix(p + "attn_k.weight", shape["kv_heads"] * hd, h)
+        matrix(p + "attn_v.weight", shape["kv_heads"] * hd, h)
+        matrix(p + "attn_output.weight", h, shape["heads"] * hd)
+        norm(p + "attn_q_norm.weight", hd)
+        norm(p + "attn_k_norm.weight", hd)
+        norm(p + "post_attention_norm.weight", h)
+        norm(p + "ffn_norm.weight", h)
+        matrix(p + "ffn_gate.weight", shape["ffn"], h)
+        matrix(p + "ffn_up.weight", shape["ffn"], h)
+        matrix(p + "ffn_down.weight", h, shape["ffn"])
+        norm(p + "post_ffw_norm.weight", h)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
+def quantize_with_llama(src: str, dst: str, ftype: int, threads: int) -> None:
+    import llama_cpp
+
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = ftype
+    params.nthread = threads
+    rc = llama_cpp.llama_model_quantize(src.encode(), dst.encode(), ctypes.byref(params))
+    if rc != 0:
+        raise SystemExit(f"llama_model_quantize failed ({rc}) for {dst}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--shape", choices=sorted(SHAPES), required=True)
+    ap.add_argument("--out-dir", required=True)
+    ap.add_argument("--donor", required=True, help="a Gemma 3 GGUF whose tokenizer.* keys are copied")
+    ap.add_argument("--types", default="F16,BF16,Q8_0,Q4_0,Q4_K_M,Q6_K")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+
+    os.makedirs(args.out_dir, exist_ok=True)
+    types = [t.strip() for t in args.types.split(",") if t.strip()]
+    shape = SHAPES[args.shape]
+    stem = os.path.join(args.out_dir, f"gemma3-{args.shape}-synthetic")
+    f16 = stem + "-F16.gguf"
+    need_f16 = "F16" in types or any(t in FTYPES for t in types)
+    if need_f16 and not os.path.exists(f16):
+        t0 = time.time()
+        write_float_file(f16, shape, "F16", args.donor, args.seed)
+        log(f"wrote {f16} ({os.path.getsize(f16) / 2**20:.0f} MiB, {time.time() - t0:.0f} s)")
+    for t in types:
+        out = f"{stem}-{t}.gguf"
+        if t == "F16" or os.path.exists(out):
+            continue
+        t0 = time.time()
+        if t == "BF16":
+            write_float_file(out, shape, "BF16", args.donor, args.seed)
+        elif t in FTYPES:
+            quantize_with_llama(f16, out, FTYPES[t], args.threads)
+        else:
+            raise SystemExit(f"unknown type {t} (F16, BF16, {', '.join(FTYPES)})")
+        log(f"wrote {out} ({os.path.getsize(out) / 2**20:.0f} MiB, {time.time() - t0:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,31 @@
+// Internal to vec_dot: the per-ISA tile kernels behind vec_dot_rows.
+//
+// A tile kernel dots one weight row (n values in its stored format) with `rows` <= kRowTile
+// activation rows (in the format's partner type, `a_stride` bytes apart) and writes rows floats
+// to out. Each weight block is decoded once per tile.
+//
+// Contract shared by all ISAs for the packed formats: the integer sums per block (or sub-block)
+// are exact, and the float32 operations that combine them are the scalar reference's, in the
+// same order — so every ISA's result is bit-identical to the scalar one. The 16/32-bit float
+// formats are summed in an ISA-specific order (equal up to float32 rounding).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "gemrt/core/dtype.h"
+
+namespace gemrt::quant::detail {
+
+inline constexpr int kRowTile = 16;
+
+using TileFn = void (*)(int64_t n, const std::byte* w, const std::byte* a, int64_t a_stride, int rows, float* out);
+
+// Portable C++ kernels; every weight format with a partner has one.
+TileFn tile_fn_scalar(DType weight);
+
+// AVX2 + FMA + F16C kernels (x86-64 builds only; the caller checks the CPU). nullptr for formats
+// without an AVX2 kernel or on builds without one.
+TileFn tile_fn_avx2(DType weight);
+
+}  // namespace gemrt::quant::detail
