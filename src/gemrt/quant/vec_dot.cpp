@@ -252,18 +252,30 @@ DotIsa dot_isa() { return best_isa(); }
 bool dot_isa_available(DotIsa isa) { return isa == DotIsa::Scalar || cpu_supports_avx2(); }
 std::string_view dot_isa_name(DotIsa isa) { return isa == DotIsa::Avx2 ? "avx2" : "scalar"; }
 
-void vec_dot_rows(DType weight, int64_t n, const std::byte* w, const std::byte* a, int64_t a_stride, int64_t rows,
-                  float* out, int64_t out_stride, DotIsa isa) {
+RowDot::RowDot(DType weight, int64_t n, DotIsa isa) : fn_(nullptr), n_(n) {
   const DType partner = dot_partner(weight);
   const int64_t block = std::max(dtype_info(weight).block_elems, dtype_info(partner).block_elems);
   if (n % block != 0) fail("vec_dot: ", n, " values are not a whole number of ", dtype_name(weight), " blocks");
-  const TileFn fn = tile_fn_for(isa, weight);
+  fn_ = tile_fn_for(isa, weight);
+}
+
+void RowDot::operator()(const std::byte* w, const std::byte* a, int64_t a_stride, int64_t rows, float* out,
+                        int64_t out_stride) const {
+  if (rows == 1) {
+    fn_(n_, w, a, a_stride, 1, out);
+    return;
+  }
   float tile[kRowTile];
   for (int64_t r0 = 0; r0 < rows; r0 += kRowTile) {
     const int m = static_cast<int>(std::min<int64_t>(kRowTile, rows - r0));
-    fn(n, w, a + r0 * a_stride, a_stride, m, tile);
+    fn_(n_, w, a + r0 * a_stride, a_stride, m, tile);
     for (int r = 0; r < m; ++r) out[(r0 + r) * out_stride] = tile[r];
   }
+}
+
+void vec_dot_rows(DType weight, int64_t n, const std::byte* w, const std::byte* a, int64_t a_stride, int64_t rows,
+                  float* out, int64_t out_stride, DotIsa isa) {
+  RowDot(weight, n, isa)(w, a, a_stride, rows, out, out_stride);
 }
 
 float vec_dot(DType weight, int64_t n, const std::byte* w, const std::byte* a) {

@@ -25,17 +25,32 @@ namespace gemrt::quant {
 // alignment. Throws for a format without a partner.
 float vec_dot(DType weight, int64_t n, const std::byte* w, const std::byte* a);
 
-// The instruction sets vec_dot has kernels for. The packed formats give bit-identical results on
-// every ISA (exact integer block sums, the same float32 combination); F16 / BF16 / F32 sums may
-// differ by float32 rounding.
+// The instruction sets vec_dot has kernels for. Integer block sums are exact on every ISA; the
+// float32 sums that combine them run in an ISA-specific order, so results agree up to float32
+// rounding (tests hold every SIMD kernel to the scalar one within 1e-6 of sum |w a|).
 enum class DotIsa { Scalar, Avx2 };
 // The best ISA this CPU supports (chosen once, at first use): AVX2 + FMA + F16C, else scalar.
 DotIsa dot_isa();
 bool dot_isa_available(DotIsa isa);
 std::string_view dot_isa_name(DotIsa isa);
 
-// out[r * out_stride] = vec_dot(weight, n, w, a + r * a_stride) for r < rows, decoding each
-// weight block once per tile of activation rows. `isa` must be available (throws otherwise).
+// The kernel for rows of n values of one weight format, resolved once (format checks, ISA
+// choice) so a matmul can call it for every weight row without per-row dispatch.
+class RowDot {
+ public:
+  RowDot(DType weight, int64_t n, DotIsa isa = dot_isa());
+  // out[r * out_stride] = vec_dot(weight, n, w, a + r * a_stride) for r < rows, decoding each
+  // weight block once per tile of activation rows.
+  void operator()(const std::byte* w, const std::byte* a, int64_t a_stride, int64_t rows, float* out,
+                  int64_t out_stride) const;
+
+ private:
+  using TileFn = void (*)(int64_t, const std::byte*, const std::byte*, int64_t, int, float*);
+  TileFn fn_;
+  int64_t n_;
+};
+
+// One-off form of RowDot. `isa` must be available (throws otherwise).
 void vec_dot_rows(DType weight, int64_t n, const std::byte* w, const std::byte* a, int64_t a_stride, int64_t rows,
                   float* out, int64_t out_stride, DotIsa isa = dot_isa());
 

@@ -1,7 +1,9 @@
 // AVX2 + FMA + F16C tile kernels of vec_dot (compiled with -mavx2 -mfma -mf16c; called only on
-// CPUs that have them). See vec_dot_kernels.h for the contract: for the packed formats the
-// integer block sums are exact and combined in float32 exactly as the scalar reference does, so
-// results are bit-identical to it.
+// CPUs that have them). See vec_dot_kernels.h for the contract. Integer block sums are exact;
+// they are combined in float32 per vector lane: each block's 8 partial integer sums are scaled
+// and accumulated with FMA into 8 float lanes (two accumulators, blocks alternating), reduced
+// once at the end of the row. No per-block horizontal sum, which is what makes these kernels
+// fast; the price is a float32 summation order different from the scalar reference's.
 //
 // Integer products use _mm256_maddubs_epi16 (u8 x s8 pairs summed to s16) then
 // _mm256_madd_epi16 (s16 pairs summed to s32). No s16 lane can overflow: a pair is at most
@@ -29,13 +31,6 @@ T load(const std::byte* p) {
 }
 
 float f16(uint16_t h) { return _cvtsh_ss(h); }
-
-int hsum_i32(__m256i v) {
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
-  return _mm_cvtsi128_si32(s);
-}
 
 float hsum_f32(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -77,233 +72,266 @@ __m256i fifth_bits_32(const uint8_t* qh_bytes) {
 // ---------------------------------------------------------------------------------------------
 // 32-value formats against Q8_0 / Q8_1.
 
-// Lane j = the sum of the 8 lanes of v[j] (8 vectors reduced at once).
-__m256i hsum8_i32(const __m256i* v) {
-  const __m256i h01 = _mm256_hadd_epi32(v[0], v[1]), h23 = _mm256_hadd_epi32(v[2], v[3]);
-  const __m256i h45 = _mm256_hadd_epi32(v[4], v[5]), h67 = _mm256_hadd_epi32(v[6], v[7]);
-  const __m256i h0123 = _mm256_hadd_epi32(h01, h23), h4567 = _mm256_hadd_epi32(h45, h67);
-  return _mm256_add_epi32(_mm256_permute2x128_si256(h0123, h4567, 0x20), _mm256_permute2x128_si256(h0123, h4567, 0x31));
-}
-
 uint16_t load_u16(const std::byte* p) {
   uint16_t v;
   std::memcpy(&v, p, 2);
   return v;
 }
 
-// Blocks are taken 8 at a time so the 8 integer sums reduce together; the float32 sums still
-// run block by block in order, as in the scalar kernel.
-// kOneRow: the decode case (one activation row), with the row's sums kept in registers.
-template <typename WBlock, bool kOneRow>
-void tile_small_impl(int64_t n, const std::byte* w, const std::byte* a, int64_t a_stride, int rows_in, float* out) {
-  const int rows = kOneRow ? 1 : rows_in;
+// The 32 codes of block `wp` of a 32-value format: signed with the offset removed, or (Q4_1,
+// Q5_1) unsigned.
+template <typename WBlock>
+__m256i small_codes(const std::byte* wp) {
+  const auto* qs = reinterpret_cast<const uint8_t*>(wp + offsetof(WBlock, qs));
+  if constexpr (std::is_same_v<WBlock, BlockQ8_0>) {
+    return loadu(qs);
+  } else if constexpr (std::is_same_v<WBlock, BlockQ4_0>) {
+    return _mm256_sub_epi8(nibbles_32(qs), _mm256_set1_epi8(8));
+  } else if constexpr (std::is_same_v<WBlock, BlockQ4_1>) {
+    return nibbles_32(qs);
+  } else {
+    const auto* qh = reinterpret_cast<const uint8_t*>(wp + offsetof(WBlock, qh));
+    const __m256i u = _mm256_or_si256(nibbles_32(qs), fifth_bits_32(qh));
+    if constexpr (std::is_same_v<WBlock, BlockQ5_0>) return _mm256_sub_epi8(u, _mm256_set1_epi8(16));
+    else return u;
+  }
+}
+
+// Per block: 8 integer lanes, scaled by dw * da and accumulated into float lanes (offsets += mw * sa
+// for Q4_1 / Q5_1 in a scalar).
+template <typename WBlock>
+void tile_small(int64_t n, const std::byte* w, const std::byte* a, int64_t a_stride, int rows, float* out) {
   constexpr bool kOffset = std::is_same_v<WBlock, BlockQ4_1> || std::is_same_v<WBlock, BlockQ5_1>;
   using ABlock = std::conditional_t<kOffset, BlockQ8_1, BlockQ8_0>;
   constexpr int64_t kWB = sizeof(WBlock), kAB = sizeof(ABlock);
-  float sum[kRowTile] = {};
-  float offsets[kRowTile] = {};
   const int64_t nb = n / kQK;
-  __m256i codes[8];
-  float dw[8], mw[8];
-  for (int64_t b0 = 0; b0 < nb; b0 += 8) {
-    const int m = static_cast<int>(std::min<int64_t>(8, nb - b0));
-    for (int j = 0; j < m; ++j) {
-      const std::byte* wp = w + (b0 + j) * kWB;
-      const auto* qs = reinterpret_cast<const uint8_t*>(wp + offsetof(WBlock, qs));
-      dw[j] = f16(load_u16(wp));
-      if constexpr (std::is_same_v<WBlock, BlockQ8_0>) {
-        codes[j] = loadu(qs);
-      } else if constexpr (std::is_same_v<WBlock, BlockQ4_0>) {
-        codes[j] = _mm256_sub_epi8(nibbles_32(qs), _mm256_set1_epi8(8));
-      } else if constexpr (std::is_same_v<WBlock, BlockQ5_0>) {
-        const auto* qh = reinterpret_cast<const uint8_t*>(wp + offsetof(WBlock, qh));
-        codes[j] = _mm256_sub_epi8(_mm256_or_si256(nibbles_32(qs), fifth_bits_32(qh)), _mm256_set1_epi8(16));
-      } else if constexpr (std::is_same_v<WBlock, BlockQ4_1>) {
-        codes[j] = nibbles_32(qs);
-        mw[j] = f16(load_u16(wp + offsetof(WBlock, m)));
-      } else {
-        const auto* qh = reinterpret_cast<const uint8_t*>(wp + offsetof(WBlock, qh));
-        codes[j] = _mm256_or_si256(nibbles_32(qs), fifth_bits_32(qh));
-        mw[j] = f16(load_u16(wp + offsetof(WBlock, m)));
-      }
+  const auto dot = [](__m256i c, __m256i q) { return kOffset ? dot_u8s8(c, q) : dot_s8s8(c, q); };
+  if (rows == 1) {  // decode: each block's codes go straight into its product
+    __m256 acc = _mm256_setzero_ps();
+    float offsets = 0.0f;
+    for (int64_t blk = 0; blk < nb; ++blk) {
+      const std::byte* wp = w + blk * kWB;
+      const std::byte* ap = a + blk * kAB;
+      const __m256i p = dot(small_codes<WBlock>(wp), loadu(ap + offsetof(ABlock, qs)));
+      const __m256 d = _mm256_set1_ps(f16(load_u16(wp)) * f16(load_u16(ap)));
+      acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
+      if constexpr (kOffset) offsets += f16(load_u16(wp + offsetof(WBlock, m))) * f16(load_u16(ap + offsetof(BlockQ8_1, s)));
     }
-    for (int j = m; j < 8; ++j) codes[j] = _mm256_setzero_si256();
+    out[0] = hsum_f32(acc) + offsets;
+    return;
+  }
+  __m256 acc[kRowTile];
+  float offsets[kRowTile] = {};
+  for (int r = 0; r < rows; ++r) acc[r] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const std::byte* wp = w + b * kWB;
+    const __m256i codes = small_codes<WBlock>(wp);
+    const float dw = f16(load_u16(wp));
+    float mw = 0.0f;
+    if constexpr (kOffset) mw = f16(load_u16(wp + offsetof(WBlock, m)));
     for (int r = 0; r < rows; ++r) {
-      const std::byte* ar = a + r * a_stride + b0 * kAB;
-      __m256i p[8];
-      for (int j = 0; j < 8; ++j) {
-        const __m256i q = j < m ? loadu(ar + j * kAB + offsetof(ABlock, qs)) : _mm256_setzero_si256();
-        p[j] = kOffset ? dot_u8s8(codes[j], q) : dot_s8s8(codes[j], q);
-      }
-      alignas(32) int isum[8];
-      _mm256_store_si256(reinterpret_cast<__m256i*>(isum), hsum8_i32(p));
-      for (int j = 0; j < m; ++j) {
-        sum[r] += dw[j] * f16(load_u16(ar + j * kAB)) * static_cast<float>(isum[j]);
-        if constexpr (kOffset) offsets[r] += mw[j] * f16(load_u16(ar + j * kAB + offsetof(BlockQ8_1, s)));
-      }
+      const std::byte* ap = a + r * a_stride + b * kAB;
+      const __m256i p = dot(codes, loadu(ap + offsetof(ABlock, qs)));
+      acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(dw * f16(load_u16(ap))), _mm256_cvtepi32_ps(p), acc[r]);
+      if constexpr (kOffset) offsets[r] += mw * f16(load_u16(ap + offsetof(BlockQ8_1, s)));
     }
   }
-  for (int r = 0; r < rows; ++r) out[r] = sum[r] + offsets[r];
-}
-
-template <typename WBlock>
-void tile_small(int64_t n, const std::byte* w, const std::byte* a, int64_t a_stride, int rows, float* out) {
-  if (rows == 1)
-    tile_small_impl<WBlock, true>(n, w, a, a_stride, 1, out);
-  else
-    tile_small_impl<WBlock, false>(n, w, a, a_stride, rows, out);
+  for (int r = 0; r < rows; ++r) out[r] = hsum_f32(acc[r]) + offsets[r];
 }
 
 // ---------------------------------------------------------------------------------------------
-// K-quants against Q8_K. Each super-block is decoded to 256 unsigned codes u (value code =
-// u - offset), integer sub-block scales and mins; per activation row:
+// K-quants against Q8_K. A super-block is 8 chunks of 32 values; chunk c's codes come straight
+// from the block bytes as 32 unsigned bytes u (value code = u - offset). Per activation row:
 //   isum = sum_s sc_s * (sum_j u_j q_j - offset * bsum_s),  msum = sum_s mn_s * bsum_s
 // and the row's float sum gains da * (d * isum - dmin * msum), as in the scalar kernel.
-
-struct KDecoded {
-  alignas(32) uint8_t u[kQK_K];
-  int sc[16];
-  int mn[16];
-  float d, dmin;
-};
-
-// Q2_K / Q3_K low bits: value 128 h + 32 k + l is bits 2k, 2k+1 of qs[32 h + l].
-void two_bit_codes(const uint8_t* qs, uint8_t* u) {
-  const __m256i m3 = _mm256_set1_epi8(3);
-  for (int h = 0; h < 2; ++h) {
-    const __m256i q = loadu(qs + 32 * h);
-    for (int k = 0; k < 4; ++k)
-      _mm256_store_si256(reinterpret_cast<__m256i*>(u + 128 * h + 32 * k),
-                         _mm256_and_si256(_mm256_srli_epi16(q, 2 * k), m3));
-  }
-}
-
-void decode(const BlockQ2_K& b, KDecoded* k) {
-  two_bit_codes(b.qs, k->u);
-  for (int s = 0; s < 16; ++s) {
-    k->sc[s] = b.scales[s] & 15;
-    k->mn[s] = b.scales[s] >> 4;
-  }
-  k->d = f16(b.d);
-  k->dmin = f16(b.dmin);
-}
-
-void decode(const BlockQ3_K& b, KDecoded* k) {
-  two_bit_codes(b.qs, k->u);
-  // Third bit: value 32 k + l uses bit k of hmask[l]; u = low2 + 4 * bit, code = u - 4.
-  const __m256i hm = loadu(b.hmask);
-  const __m256i one = _mm256_set1_epi8(1);
-  for (int kk = 0; kk < 8; ++kk) {
-    auto* dst = reinterpret_cast<__m256i*>(k->u + 32 * kk);
-    const __m256i bit = _mm256_and_si256(_mm256_srli_epi16(hm, kk), one);
-    _mm256_store_si256(dst, _mm256_or_si256(_mm256_load_si256(dst), _mm256_slli_epi16(bit, 2)));
-  }
-  for (int s = 0; s < 16; ++s) {
-    k->sc[s] = q3k_scale(b.scales, s);
-    k->mn[s] = 0;
-  }
-  k->d = f16(b.d);
-  k->dmin = 0.0f;
-}
-
-void decode(const BlockQ4_K& b, KDecoded* k) {
-  const __m256i m15 = _mm256_set1_epi8(15);
-  for (int p = 0; p < 4; ++p) {  // sub-blocks 2p (low nibbles) and 2p + 1 (high nibbles)
-    const __m256i q = loadu(b.qs + 32 * p);
-    _mm256_store_si256(reinterpret_cast<__m256i*>(k->u + 64 * p), _mm256_and_si256(q, m15));
-    _mm256_store_si256(reinterpret_cast<__m256i*>(k->u + 64 * p + 32), _mm256_and_si256(_mm256_srli_epi16(q, 4), m15));
-  }
-  for (int s = 0; s < 8; ++s) k_scale_min(b.scales, s, &k->sc[s], &k->mn[s]);
-  k->d = f16(b.d);
-  k->dmin = f16(b.dmin);
-}
-
-void decode(const BlockQ5_K& b, KDecoded* k) {
-  const __m256i m15 = _mm256_set1_epi8(15);
-  const __m256i one = _mm256_set1_epi8(1);
-  const __m256i qh = loadu(b.qh);
-  for (int p = 0; p < 4; ++p) {
-    const __m256i q = loadu(b.qs + 32 * p);
-    const __m256i h0 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * p), one), 4);
-    const __m256i h1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * p + 1), one), 4);
-    _mm256_store_si256(reinterpret_cast<__m256i*>(k->u + 64 * p), _mm256_or_si256(_mm256_and_si256(q, m15), h0));
-    _mm256_store_si256(reinterpret_cast<__m256i*>(k->u + 64 * p + 32),
-                       _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m15), h1));
-  }
-  for (int s = 0; s < 8; ++s) k_scale_min(b.scales, s, &k->sc[s], &k->mn[s]);
-  k->d = f16(b.d);
-  k->dmin = f16(b.dmin);
-}
-
-void decode(const BlockQ6_K& b, KDecoded* k) {
-  // Half h, chunk c (values 128 h + 32 c + l): low nibble c / 2 of ql[64 h + 32 (c % 2) + l],
-  // high bits 2c, 2c+1 of qh[32 h + l]; u = low | high << 4, code = u - 32.
-  const __m256i m15 = _mm256_set1_epi8(15);
-  const __m256i m3 = _mm256_set1_epi8(3);
-  for (int h = 0; h < 2; ++h) {
-    const __m256i qh = loadu(b.qh + 32 * h);
-    for (int c = 0; c < 4; ++c) {
-      const __m256i ql = loadu(b.ql + 64 * h + 32 * (c % 2));
-      const __m256i low = _mm256_and_si256(_mm256_srli_epi16(ql, 4 * (c / 2)), m15);
-      const __m256i high = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c), m3), 4);
-      _mm256_store_si256(reinterpret_cast<__m256i*>(k->u + 128 * h + 32 * c), _mm256_or_si256(low, high));
-    }
-  }
-  for (int s = 0; s < 16; ++s) {
-    k->sc[s] = b.scales[s];
-    k->mn[s] = 0;
-  }
-  k->d = f16(b.d);
-  k->dmin = 0.0f;
-}
 
 template <typename WBlock>
 constexpr int kCodeOffset = std::is_same_v<WBlock, BlockQ6_K> ? 32 : std::is_same_v<WBlock, BlockQ3_K> ? 4 : 0;
 template <typename WBlock>
 constexpr int kSub = std::is_same_v<WBlock, BlockQ4_K> || std::is_same_v<WBlock, BlockQ5_K> ? 32 : 16;
 
+const __m256i kM15 = _mm256_set1_epi8(15);
+const __m256i kM3 = _mm256_set1_epi8(3);
+const __m256i kM1 = _mm256_set1_epi8(1);
+
+// Chunk c's 32 unsigned codes, from the block's bytes `blk`.
 template <typename WBlock>
-void tile_k(int64_t n, const std::byte* w, const std::byte* a, int64_t a_stride, int rows, float* out) {
-  constexpr int kSubLen = kSub<WBlock>;
-  constexpr int kNSub = kQK_K / kSubLen;
-  float sum[kRowTile] = {};
-  KDecoded k;
-  __m256i scales[8];  // per 32-value chunk: its sub-block scale(s) as s16 lanes
-  for (int64_t b = 0; b < n / kQK_K; ++b) {
-    decode(load<WBlock>(w + b * static_cast<int64_t>(sizeof(WBlock))), &k);
-    for (int c = 0; c < 8; ++c) {
-      if constexpr (kSubLen == 32)
-        scales[c] = _mm256_set1_epi16(static_cast<int16_t>(k.sc[c]));
-      else
-        scales[c] = _mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(k.sc[2 * c + 1])),
-                                     _mm_set1_epi16(static_cast<int16_t>(k.sc[2 * c])));
+__m256i chunk_codes(const uint8_t* blk, int c) {
+  if constexpr (std::is_same_v<WBlock, BlockQ4_K>) {
+    // Sub-block c: nibble c % 2 of qs[32 (c / 2) + l].
+    const __m256i q = loadu(blk + offsetof(BlockQ4_K, qs) + 32 * (c / 2));
+    return _mm256_and_si256(_mm256_srli_epi16(q, 4 * (c % 2)), kM15);
+  } else if constexpr (std::is_same_v<WBlock, BlockQ5_K>) {
+    const __m256i q = loadu(blk + offsetof(BlockQ5_K, qs) + 32 * (c / 2));
+    const __m256i qh = loadu(blk + offsetof(BlockQ5_K, qh));  // bit c of qh[l]
+    const __m256i high = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, c), kM1), 4);
+    return _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4 * (c % 2)), kM15), high);
+  } else if constexpr (std::is_same_v<WBlock, BlockQ6_K>) {
+    // Half h = c / 4, k = c % 4: low nibble k / 2 of ql[64 h + 32 (k % 2) + l], high bits 2k of qh[32 h + l].
+    const int h = c / 4, k = c % 4;
+    const __m256i ql = loadu(blk + offsetof(BlockQ6_K, ql) + 64 * h + 32 * (k % 2));
+    const __m256i qh = loadu(blk + offsetof(BlockQ6_K, qh) + 32 * h);
+    const __m256i low = _mm256_and_si256(_mm256_srli_epi16(ql, 4 * (k / 2)), kM15);
+    return _mm256_or_si256(low, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), kM3), 4));
+  } else {
+    // Q2_K / Q3_K: bits 2k, 2k+1 of qs[32 h + l] (h = c / 4, k = c % 4); Q3_K adds 4 * (bit c of hmask[l]).
+    const int h = c / 4, k = c % 4;
+    const __m256i q = loadu(blk + offsetof(WBlock, qs) + 32 * h);
+    __m256i u = _mm256_and_si256(_mm256_srli_epi16(q, 2 * k), kM3);
+    if constexpr (std::is_same_v<WBlock, BlockQ3_K>) {
+      const __m256i hm = loadu(blk + offsetof(BlockQ3_K, hmask));
+      u = _mm256_or_si256(u, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hm, c), kM1), 2));
     }
-    for (int r = 0; r < rows; ++r) {
-      const std::byte* ap = a + r * a_stride + b * static_cast<int64_t>(sizeof(BlockQ8_K));
-      const auto* q = reinterpret_cast<const int8_t*>(ap + offsetof(BlockQ8_K, qs));
-      int16_t bsums[16];
-      std::memcpy(bsums, ap + offsetof(BlockQ8_K, bsums), sizeof(bsums));
-      __m256i acc = _mm256_setzero_si256();
-      for (int c = 0; c < 8; ++c) {
-        const __m256i p16 = _mm256_maddubs_epi16(_mm256_load_si256(reinterpret_cast<const __m256i*>(k.u + 32 * c)),
-                                                 loadu(q + 32 * c));
-        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p16, scales[c]));
-      }
-      int isum = hsum_i32(acc);
-      int msum = 0, osum = 0;
-      for (int s = 0; s < kNSub; ++s) {
-        int asum = bsums[s * kSubLen / 16];
-        if constexpr (kSubLen == 32) asum += bsums[s * kSubLen / 16 + 1];
-        msum += k.mn[s] * asum;
-        osum += k.sc[s] * asum;
-      }
-      isum -= kCodeOffset<WBlock> * osum;
-      float da;
-      std::memcpy(&da, ap, 4);
-      sum[r] += da * (k.d * static_cast<float>(isum) - k.dmin * static_cast<float>(msum));
+    return u;
+  }
+}
+
+struct KScales {
+  int sc[16];
+  int mn[16];
+  float d, dmin;
+};
+
+template <typename WBlock>
+void block_scales(const uint8_t* blk, KScales* k) {
+  const auto b = load<WBlock>(reinterpret_cast<const std::byte*>(blk));
+  k->d = f16(b.d);
+  if constexpr (std::is_same_v<WBlock, BlockQ4_K> || std::is_same_v<WBlock, BlockQ5_K>) {
+    for (int s = 0; s < 8; ++s) k_scale_min(b.scales, s, &k->sc[s], &k->mn[s]);
+    k->dmin = f16(b.dmin);
+  } else if constexpr (std::is_same_v<WBlock, BlockQ2_K>) {
+    for (int s = 0; s < 16; ++s) {
+      k->sc[s] = b.scales[s] & 15;
+      k->mn[s] = b.scales[s] >> 4;
+    }
+    k->dmin = f16(b.dmin);
+  } else {
+    for (int s = 0; s < 16; ++s) {
+      if constexpr (std::is_same_v<WBlock, BlockQ3_K>) k->sc[s] = q3k_scale(b.scales, s);
+      else k->sc[s] = b.scales[s];
+      k->mn[s] = 0;
+    }
+    k->dmin = 0.0f;
+  }
+}
+
+// A row's float state across super-blocks: 8 lanes, plus (Q4_K) 4 lanes of min terms or (Q5_K)
+// a scalar of them.
+struct KAcc {
+  __m256 acc = _mm256_setzero_ps();
+  __m128 acc_m = _mm_setzero_ps();
+  float summs = 0.0f;
+};
+
+// One row's contribution of a super-block whose scaled chunk products are the 8 integer lanes
+// `isum`. Code offsets and mins enter as llama.cpp's AVX2 kernels enter them: Q6_K subtracts
+// 32 * sc * bsum per lane pair, Q3_K has its offset in the chunk products already, Q2_K / Q4_K /
+// Q5_K scale the mins by -da * dmin (8 lanes, 4 lanes, a scalar).
+template <typename WBlock>
+void k_row_step(const KScales& k, __m256i isum, const std::byte* ap, KAcc& s) {
+  float da;
+  std::memcpy(&da, ap, 4);
+  const __m256i bsums = loadu(ap + offsetof(BlockQ8_K, bsums));  // 16 x s16
+  const float dmin = -da * k.dmin;
+  if constexpr (std::is_same_v<WBlock, BlockQ6_K>) {
+    const __m256i sc = _mm256_setr_epi16(
+        static_cast<int16_t>(k.sc[0]), static_cast<int16_t>(k.sc[1]), static_cast<int16_t>(k.sc[2]),
+        static_cast<int16_t>(k.sc[3]), static_cast<int16_t>(k.sc[4]), static_cast<int16_t>(k.sc[5]),
+        static_cast<int16_t>(k.sc[6]), static_cast<int16_t>(k.sc[7]), static_cast<int16_t>(k.sc[8]),
+        static_cast<int16_t>(k.sc[9]), static_cast<int16_t>(k.sc[10]), static_cast<int16_t>(k.sc[11]),
+        static_cast<int16_t>(k.sc[12]), static_cast<int16_t>(k.sc[13]), static_cast<int16_t>(k.sc[14]),
+        static_cast<int16_t>(k.sc[15]));
+    isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(_mm256_madd_epi16(bsums, sc), 5));
+  } else if constexpr (std::is_same_v<WBlock, BlockQ2_K>) {
+    const __m256i mn = _mm256_setr_epi16(
+        static_cast<int16_t>(k.mn[0]), static_cast<int16_t>(k.mn[1]), static_cast<int16_t>(k.mn[2]),
+        static_cast<int16_t>(k.mn[3]), static_cast<int16_t>(k.mn[4]), static_cast<int16_t>(k.mn[5]),
+        static_cast<int16_t>(k.mn[6]), static_cast<int16_t>(k.mn[7]), static_cast<int16_t>(k.mn[8]),
+        static_cast<int16_t>(k.mn[9]), static_cast<int16_t>(k.mn[10]), static_cast<int16_t>(k.mn[11]),
+        static_cast<int16_t>(k.mn[12]), static_cast<int16_t>(k.mn[13]), static_cast<int16_t>(k.mn[14]),
+        static_cast<int16_t>(k.mn[15]));
+    s.acc = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(_mm256_madd_epi16(mn, bsums)), s.acc);
+  } else if constexpr (std::is_same_v<WBlock, BlockQ4_K> || std::is_same_v<WBlock, BlockQ5_K>) {
+    const __m128i pair_sums = _mm_hadd_epi16(_mm256_castsi256_si128(bsums), _mm256_extracti128_si256(bsums, 1));
+    const __m128i mn = _mm_setr_epi16(static_cast<int16_t>(k.mn[0]), static_cast<int16_t>(k.mn[1]),
+                                      static_cast<int16_t>(k.mn[2]), static_cast<int16_t>(k.mn[3]),
+                                      static_cast<int16_t>(k.mn[4]), static_cast<int16_t>(k.mn[5]),
+                                      static_cast<int16_t>(k.mn[6]), static_cast<int16_t>(k.mn[7]));
+    const __m128i prod = _mm_madd_epi16(mn, pair_sums);
+    if constexpr (std::is_same_v<WBlock, BlockQ4_K>) {
+      s.acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(prod), s.acc_m);
+    } else {
+      __m128i h = _mm_add_epi32(prod, _mm_shuffle_epi32(prod, _MM_SHUFFLE(1, 0, 3, 2)));
+      h = _mm_add_epi32(h, _mm_shuffle_epi32(h, _MM_SHUFFLE(2, 3, 0, 1)));
+      s.summs += dmin * static_cast<float>(_mm_cvtsi128_si32(h));
     }
   }
-  for (int r = 0; r < rows; ++r) out[r] = sum[r];
+  s.acc = _mm256_fmadd_ps(_mm256_set1_ps(da * k.d), _mm256_cvtepi32_ps(isum), s.acc);
+}
+
+float k_row_result(const KAcc& s) {
+  __m128 m = _mm_add_ps(s.acc_m, _mm_movehl_ps(s.acc_m, s.acc_m));
+  m = _mm_add_ss(m, _mm_movehdup_ps(m));
+  return hsum_f32(s.acc) + _mm_cvtss_f32(m) + s.summs;
+}
+
+// Chunk products (16 lanes of s16 pair sums). Q3_K takes its code offset 4 out here, per pair.
+template <typename WBlock>
+__m256i chunk_products(__m256i u, __m256i q) {
+  __m256i p16 = _mm256_maddubs_epi16(u, q);
+  if constexpr (std::is_same_v<WBlock, BlockQ3_K>) p16 = _mm256_sub_epi16(p16, _mm256_maddubs_epi16(_mm256_set1_epi8(4), q));
+  return p16;
+}
+
+template <typename WBlock>
+__m256i chunk_scales(const KScales& k, int c) {
+  if constexpr (kSub<WBlock> == 32)
+    return _mm256_set1_epi16(static_cast<int16_t>(k.sc[c]));
+  else
+    return _mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(k.sc[2 * c + 1])),
+                            _mm_set1_epi16(static_cast<int16_t>(k.sc[2 * c])));
+}
+
+template <typename WBlock>
+void tile_k(int64_t n, const std::byte* w, const std::byte* a, int64_t a_stride, int rows, float* out) {
+  constexpr int64_t kWB = sizeof(WBlock), kAB = sizeof(BlockQ8_K);
+  KScales k;
+  if (rows == 1) {  // decode: codes go from the block bytes straight into the products
+    KAcc st;
+    for (int64_t b = 0; b < n / kQK_K; ++b) {
+      const auto* blk = reinterpret_cast<const uint8_t*>(w + b * kWB);
+      const std::byte* ap = a + b * kAB;
+      const auto* q = reinterpret_cast<const int8_t*>(ap + offsetof(BlockQ8_K, qs));
+      block_scales<WBlock>(blk, &k);
+      __m256i isum = _mm256_setzero_si256();
+      for (int c = 0; c < 8; ++c) {
+        const __m256i p16 = chunk_products<WBlock>(chunk_codes<WBlock>(blk, c), loadu(q + 32 * c));
+        isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p16, chunk_scales<WBlock>(k, c)));
+      }
+      k_row_step<WBlock>(k, isum, ap, st);
+    }
+    out[0] = k_row_result(st);
+    return;
+  }
+  KAcc st[kRowTile];
+  __m256i u[8], scales[8];
+  for (int64_t b = 0; b < n / kQK_K; ++b) {
+    const auto* blk = reinterpret_cast<const uint8_t*>(w + b * kWB);
+    block_scales<WBlock>(blk, &k);
+    for (int c = 0; c < 8; ++c) {
+      u[c] = chunk_codes<WBlock>(blk, c);
+      scales[c] = chunk_scales<WBlock>(k, c);
+    }
+    for (int r = 0; r < rows; ++r) {
+      const std::byte* ap = a + r * a_stride + b * kAB;
+      const auto* q = reinterpret_cast<const int8_t*>(ap + offsetof(BlockQ8_K, qs));
+      __m256i isum = _mm256_setzero_si256();
+      for (int c = 0; c < 8; ++c)
+        isum = _mm256_add_epi32(isum, _mm256_madd_epi16(chunk_products<WBlock>(u[c], loadu(q + 32 * c)), scales[c]));
+      k_row_step<WBlock>(k, isum, ap, st[r]);
+    }
+  }
+  for (int r = 0; r < rows; ++r) out[r] = k_row_result(st[r]);
 }
 
 // ---------------------------------------------------------------------------------------------

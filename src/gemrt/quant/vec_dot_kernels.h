@@ -4,10 +4,9 @@
 // activation rows (in the format's partner type, `a_stride` bytes apart) and writes rows floats
 // to out. Each weight block is decoded once per tile.
 //
-// Contract shared by all ISAs for the packed formats: the integer sums per block (or sub-block)
-// are exact, and the float32 operations that combine them are the scalar reference's, in the
-// same order — so every ISA's result is bit-identical to the scalar one. The 16/32-bit float
-// formats are summed in an ISA-specific order (equal up to float32 rounding).
+// Contract shared by all ISAs: the integer sums of each block's products are exact; how they are
+// scaled and summed in float32 is the ISA's choice (the scalar reference goes block by block,
+// the SIMD kernels per vector lane), so ISAs agree up to float32 rounding of those sums.
 #pragma once
 
 #include <cstddef>

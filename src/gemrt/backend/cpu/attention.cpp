@@ -7,6 +7,7 @@
 #include "gemrt/backend/cpu/half_table.h"
 #include "gemrt/backend/cpu/kernels.h"
 #include "gemrt/backend/cpu/kv_cache.h"
+#include "gemrt/backend/cpu/vec_ops.h"
 #include "gemrt/core/error.h"
 #include "gemrt/core/half.h"
 
@@ -18,16 +19,22 @@ struct F32Kv {
   using T = float;
   static float get(float v) { return v; }
   static float put(float f) { return f; }
+  static float dot(const float* x, const T* y, int64_t n) { return cpu::dot(x, y, n); }
+  static void axpy(float* acc, float a, const T* y, int64_t n) { cpu::axpy(acc, a, y, n); }
 };
 struct F16Kv {
   using T = uint16_t;
   static float get(uint16_t h) { return f16_lookup(h); }
   static uint16_t put(float f) { return f32_to_f16(f); }
+  static float dot(const float* x, const T* y, int64_t n) { return dot_f16(x, y, n); }
+  static void axpy(float* acc, float a, const T* y, int64_t n) { axpy_f16(acc, a, y, n); }
 };
 struct Bf16Kv {
   using T = uint16_t;
   static float get(uint16_t h) { return bf16_to_f32(h); }
   static uint16_t put(float f) { return f32_to_bf16(f); }
+  static float dot(const float* x, const T* y, int64_t n) { return dot_bf16(x, y, n); }
+  static void axpy(float* acc, float a, const T* y, int64_t n) { axpy_bf16(acc, a, y, n); }
 };
 
 // What one attention call sees: this run's rows (already in the storage type) and the ring.
@@ -58,7 +65,12 @@ void attend(const float* q, const KvRows<S>& kv, int64_t t, const AttentionAttrs
   const int64_t d = a.head_dim;
   const int group = a.n_heads / a.n_kv_heads;
   pool.parallel_for(t * a.n_heads, [&](int64_t b, int64_t e) {
-    std::vector<float> scores, qbuf(static_cast<size_t>(d)), acc(static_cast<size_t>(d));
+    // Per-thread scratch, grown once and reused by every later call (no allocation per step).
+    thread_local std::vector<float> scores, qbuf, acc;
+    if (qbuf.size() < static_cast<size_t>(d)) {
+      qbuf.resize(static_cast<size_t>(d));
+      acc.resize(static_cast<size_t>(d));
+    }
     for (int64_t idx = b; idx < e; ++idx) {
       const int64_t r = idx / a.n_heads;
       const int h = static_cast<int>(idx % a.n_heads);
@@ -79,8 +91,7 @@ void attend(const float* q, const KvRows<S>& kv, int64_t t, const AttentionAttrs
       float max_s = -INFINITY;
       for (int64_t j = lo; j <= p; ++j) {
         const auto* kr = kv.row(j, kv.fresh_k, kv.ring_k) + kvh * d;
-        float s = 0.0f;
-        for (int64_t x = 0; x < d; ++x) s += qh[x] * S::get(kr[x]);
+        float s = S::dot(qh, kr, d);
         if (!fast) s *= post_scale;
         if (a.softcap > 0.0f) s = std::tanh(s / a.softcap) * a.softcap;
         scores[static_cast<size_t>(j - lo)] = s;
@@ -92,12 +103,12 @@ void attend(const float* q, const KvRows<S>& kv, int64_t t, const AttentionAttrs
         denom += static_cast<double>(s);
       }
       const auto inv = static_cast<float>(1.0 / denom);
-      std::fill(acc.begin(), acc.end(), 0.0f);
+      std::fill(acc.begin(), acc.begin() + d, 0.0f);
       for (int64_t j = lo; j <= p; ++j) {
         float pj = scores[static_cast<size_t>(j - lo)] * inv;
         if (fast && kRoundToStore) pj = S::get(S::put(pj));
         const auto* vr = kv.row(j, kv.fresh_v, kv.ring_v) + kvh * d;
-        for (int64_t x = 0; x < d; ++x) acc[static_cast<size_t>(x)] += pj * S::get(vr[x]);
+        S::axpy(acc.data(), pj, vr, d);
       }
       std::memcpy(out + r * a.n_heads * d + h * d, acc.data(), static_cast<size_t>(d) * sizeof(float));
     }
@@ -113,16 +124,18 @@ void attend_and_append(const float* q, const float* k, const float* v, int64_t p
   const KvSlotLayout& slot = kv.slot(a.kv_slot);
   const int64_t kv_w = slot.row_width();
   const int64_t cap = slot.capacity;
-  std::vector<T> conv_k, conv_v;
+  thread_local std::vector<T> conv_k, conv_v;  // reused across calls
   const T* fk;
   const T* fv;
   if constexpr (std::is_same_v<T, float>) {
     fk = k;
     fv = v;
   } else {
-    conv_k.resize(static_cast<size_t>(t * kv_w));
-    conv_v.resize(static_cast<size_t>(t * kv_w));
-    for (size_t i = 0; i < conv_k.size(); ++i) {
+    if (conv_k.size() < static_cast<size_t>(t * kv_w)) {
+      conv_k.resize(static_cast<size_t>(t * kv_w));
+      conv_v.resize(static_cast<size_t>(t * kv_w));
+    }
+    for (size_t i = 0; i < static_cast<size_t>(t * kv_w); ++i) {
       conv_k[i] = S::put(k[i]);
       conv_v[i] = S::put(v[i]);
     }

@@ -1,25 +1,12 @@
 #include <vector>
 
 #include "gemrt/backend/cpu/kernels.h"
+#include "gemrt/backend/cpu/vec_ops.h"
 #include "gemrt/backend/cpu/weight_rows.h"
 #include "gemrt/quant/activation_quant.h"
 #include "gemrt/quant/vec_dot.h"
 
 namespace gemrt::cpu {
-namespace {
-
-// Dot product with eight independent float32 partial sums (vectorisable, deterministic).
-float dot(const float* a, const float* b, int64_t n) {
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; ++j) acc[j] += a[i + j] * b[i + j];
-  float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-  for (; i < n; ++i) s += a[i] * b[i];
-  return s;
-}
-
-}  // namespace
 
 void matmul(const float* x, int64_t t, const TensorView& w, float* out, ThreadPool& pool) {
   const int64_t n_out = w.shape[0];
@@ -50,11 +37,9 @@ void matmul_fast(const float* x, int64_t t, const TensorView& w, float* out, Thr
   pool.parallel_for(t, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) quant::quantize_activations(partner, x + i * k, k, a + i * a_row);
   });
+  const quant::RowDot dot(w.dtype, k);
   pool.parallel_for(n_out, [&](int64_t b, int64_t e) {
-    for (int64_t n = b; n < e; ++n) {
-      const std::byte* wr = w.data + n * w_row;
-      quant::vec_dot_rows(w.dtype, k, wr, a, a_row, t, out + n, n_out);
-    }
+    for (int64_t n = b; n < e; ++n) dot(w.data + n * w_row, a, a_row, t, out + n, n_out);
   }, 16);
 }
 

@@ -1,0 +1,62 @@
+// Micro-benchmarks of the dot-product kernels (Google Benchmark): one thread, a weight matrix
+// larger than the caches streamed row by row against one (decode) or 16 (prefill tile)
+// activation rows. Reports bytes of weights read per second.
+//   build/bin/gemrt_bench_kernels [--benchmark_filter=Q4_K]
+#include <benchmark/benchmark.h>
+
+#include <random>
+#include <vector>
+
+#include "gemrt/core/dtype.h"
+#include "gemrt/quant/activation_quant.h"
+#include "gemrt/quant/vec_dot.h"
+
+namespace {
+
+using gemrt::DType;
+
+void BM_RowDot(benchmark::State& state, DType t, gemrt::quant::DotIsa isa) {
+  if (!gemrt::quant::dot_isa_available(isa)) {
+    state.SkipWithError("ISA not available on this CPU");
+    return;
+  }
+  const int64_t k = 2048, rows_w = 16384;  // 16384 x 2048 weights: 18-67 MB depending on format
+  const int64_t rows_a = state.range(0);
+  const DType p = gemrt::quant::dot_partner(t);
+  const int64_t w_row = gemrt::dtype_bytes(t, k), a_row = gemrt::dtype_bytes(p, k);
+  std::vector<std::byte> w(static_cast<size_t>(w_row * rows_w));
+  std::mt19937 rng(1);
+  for (auto& b : w) b = static_cast<std::byte>(rng() & 0x3f);  // small codes, finite f16 scales
+  std::vector<float> x(static_cast<size_t>(k * rows_a));
+  std::normal_distribution<float> g;
+  for (auto& v : x) v = g(rng);
+  std::vector<std::byte> a(static_cast<size_t>(a_row * rows_a));
+  for (int64_t r = 0; r < rows_a; ++r) gemrt::quant::quantize_activations(p, x.data() + r * k, k, a.data() + r * a_row);
+  const gemrt::quant::RowDot dot(t, k, isa);
+  std::vector<float> out(static_cast<size_t>(rows_a));
+  for (auto _ : state) {
+    for (int64_t n = 0; n < rows_w; ++n) dot(w.data() + n * w_row, a.data(), a_row, rows_a, out.data(), 1);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(w.size()));
+}
+
+void register_all() {
+  for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q5_0, DType::Q4_1, DType::Q5_1, DType::Q2_K, DType::Q3_K, DType::Q4_K,
+                  DType::Q5_K, DType::Q6_K, DType::F16, DType::BF16}) {
+    for (auto isa : {gemrt::quant::DotIsa::Scalar, gemrt::quant::DotIsa::Avx2}) {
+      const std::string name = "RowDot/" + std::string(gemrt::dtype_name(t)) + "/" +
+                               std::string(gemrt::quant::dot_isa_name(isa));
+      benchmark::RegisterBenchmark(name.c_str(), BM_RowDot, t, isa)->Arg(1)->Arg(16)->Unit(benchmark::kMillisecond);
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  register_all();
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  return 0;
+}
