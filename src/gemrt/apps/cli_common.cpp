@@ -91,11 +91,12 @@ void preload_with_progress(const std::string& path) {
   if (tty) std::cerr << "\r\033[K" << std::flush;
 }
 
-void ComputeFlags::add_to(CLI::App* cmd) {
+void ComputeFlags::add_to(CLI::App* cmd, Numerics default_numerics) {
+  numerics = default_numerics == Numerics::Fast ? "fast" : "precise";
   cmd->add_option("--threads", threads, "CPU threads (0 = all)");
   cmd->add_option("--numerics", numerics,
-                  "precise: float32 activations (default); fast: activations rounded to each weight format's "
-                  "partner type before integer dot products, as llama.cpp computes")
+                  "fast: activations rounded to each weight format's partner type before integer dot products, as "
+                  "llama.cpp computes; precise: float32 activations (default: " + numerics + ")")
       ->check(CLI::IsMember({"fast", "precise"}));
   cmd->add_option("--kv-type", kv_type, "KV cache storage: f32, f16 or bf16 (default: f16 with fast numerics, f32 with precise)")
       ->check(CLI::IsMember({"f32", "f16", "bf16"}));

@@ -29,14 +29,14 @@ struct SamplingFlags {
   SamplingParams apply(SamplingParams defaults) const;
 };
 
-// How the CPU backend computes: --threads, --numerics precise|fast (default precise: the fast
-// path's kernels are still scalar), --kv-type f32|f16|bf16 (default f16 under fast numerics, f32
-// under precise).
+// How the CPU backend computes: --threads, --numerics fast|precise, --kv-type f32|f16|bf16
+// (default f16 under fast numerics, f32 under precise). The text commands (run, chat) and bench
+// default to fast numerics; the parity tools (logits, generate) to precise.
 struct ComputeFlags {
   int threads = 0;
-  std::string numerics = "precise";
+  std::string numerics;
   std::string kv_type;
-  void add_to(CLI::App* cmd);
+  void add_to(CLI::App* cmd, Numerics default_numerics);
   Numerics numerics_mode() const;
   DType kv_dtype() const;
 };

@@ -5,7 +5,8 @@
 //   pp N:        prefill of N tokens into an empty KV cache (only the last row's logits).
 //   tg N @ d D:  N single-token decode steps after an untimed prefill of D tokens.
 // Token ids are drawn at random (fixed seed) from the vocabulary, as llama-bench does.
-// The summary ends with the process's peak resident memory (getrusage).
+// The summary ends with the process's peak resident memory (VmHWM of /proc/self/status; not
+// getrusage, whose ru_maxrss survives exec and would report a large parent's peak).
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -14,6 +15,8 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <string>
 #include <iostream>
 #include <random>
 
@@ -86,6 +89,18 @@ double time_decode(Session& s, int n, int depth, std::mt19937& rng) {
   return n / seconds_since(t0);
 }
 
+// Peak resident set of this process image, in bytes: VmHWM from /proc/self/status (Linux),
+// else getrusage's ru_maxrss.
+int64_t peak_rss_bytes() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6)) * 1024;  // "VmHWM:   1234 kB"
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<int64_t>(ru.ru_maxrss) * 1024;
+}
+
 void run_bench(const BenchArgs& a) {
   preload_with_progress(a.model);
   auto model = GemmaModel::load(a.model);
@@ -117,9 +132,8 @@ void run_bench(const BenchArgs& a) {
       results.push_back(r);
     }
   }
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  const double peak_mib = static_cast<double>(ru.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+  const int64_t peak_bytes = peak_rss_bytes();
+  const double peak_mib = static_cast<double>(peak_bytes) / (1 << 20);
 
   int64_t weight_bytes = 0;
   for (const std::string& name : model->store().names()) weight_bytes += model->store().find(name)->nbytes();
@@ -134,7 +148,7 @@ void run_bench(const BenchArgs& a) {
     out["numerics"] = numerics;
     out["kv_type"] = kv;
     out["isa"] = isa;
-    out["peak_rss_bytes"] = ru.ru_maxrss * 1024;
+    out["peak_rss_bytes"] = peak_bytes;
     for (const auto& r : results)
       out["tests"].push_back({{"test", r.name}, {"n_prompt", r.n_prompt}, {"n_gen", r.n_gen}, {"depth", r.depth},
                               {"avg_ts", r.mean()}, {"stddev_ts", r.sd()}, {"samples_ts", r.samples_ts}});
@@ -178,7 +192,7 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("-d,--depth", (*lists)[2], "Context depths for tg, comma-separated (default 0)");
   cmd->add_option("-r,--repetitions", args->reps, "Timed repetitions per test (default 3)")->check(CLI::PositiveNumber);
   cmd->add_flag("--json", args->json, "JSON output");
-  args->compute.add_to(cmd);
+  args->compute.add_to(cmd, Numerics::Fast);
   cmd->callback([args, lists] {
     if (!(*lists)[0].empty()) args->prompt = parse_int_list((*lists)[0], "-p");
     if (!(*lists)[1].empty()) args->gen = parse_int_list((*lists)[1], "-n");

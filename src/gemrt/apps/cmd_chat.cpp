@@ -69,7 +69,7 @@ void add_chat_command(CLI::App& app) {
   cmd->add_option("--system", args->system, "System prompt");
   cmd->add_option("-n,--max-tokens", args->max_new, "Most tokens per reply")->check(CLI::PositiveNumber);
   cmd->add_option("-c,--ctx", args->ctx, "Context budget in tokens for the whole conversation")->check(CLI::PositiveNumber);
-  args->compute.add_to(cmd);
+  args->compute.add_to(cmd, Numerics::Fast);
   cmd->add_flag("-v,--verbose", args->verbose, "Print the speed summary after each reply");
   args->sampling.add_to(cmd);
   cmd->callback([args] { chat(*args); });

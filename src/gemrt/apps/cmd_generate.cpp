@@ -41,7 +41,7 @@ void add_generate_command(CLI::App& app) {
   cmd->add_option("--model", args->model, "GGUF file or Hugging Face checkpoint folder")->required();
   cmd->add_option("--ids", args->ids, "Comma-separated prompt token ids, e.g. 2,17,99")->required();
   cmd->add_option("-n,--tokens", args->n, "Number of tokens to generate")->check(CLI::NonNegativeNumber);
-  args->compute.add_to(cmd);
+  args->compute.add_to(cmd, Numerics::Precise);
   cmd->callback([args] { run_generate(*args); });
 }
 

@@ -45,11 +45,11 @@ void inspect(const std::string& path, int ctx) {
 
   const KvLayout kv = model->kv_layout(ctx);
   int64_t kv_bytes = 0;
-  // K and V in float32, as `gemrt run` keeps them by default (--kv-type f16 halves this).
-  for (const auto& slot : kv.slots) kv_bytes += int64_t{slot.capacity} * slot.row_width() * 2 * 4;
+  // K and V in f16, as `gemrt run` keeps them by default (--kv-type f32 doubles this).
+  for (const auto& slot : kv.slots) kv_bytes += int64_t{slot.capacity} * slot.row_width() * 2 * 2;
   std::cout << "\nmemory estimate (context " << ctx << " tokens):\n"
             << "  weights (memory-mapped, stored format): " << mib(weight_bytes) << "\n"
-            << "  KV cache (float32, sliding layers keep their window): " << mib(kv_bytes) << "\n"
+            << "  KV cache (f16, sliding layers keep their window): " << mib(kv_bytes) << "\n"
             << "  total: " << mib(weight_bytes + kv_bytes) << " plus activations\n";
 }
 

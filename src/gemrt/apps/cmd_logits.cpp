@@ -61,7 +61,7 @@ void add_logits_command(CLI::App& app) {
   ids->excludes(inputs);
   cmd->add_option("--greedy", args->greedy, "Also decode N tokens greedily with the KV cache")->check(CLI::NonNegativeNumber);
   cmd->add_option("--out", args->out, "Output .safetensors path")->required();
-  args->compute.add_to(cmd);
+  args->compute.add_to(cmd, Numerics::Precise);
   cmd->add_flag("--rope-freqs-in-weight-dtype", args->rope_freqs_in_weight_dtype,
                 "Round RoPE frequencies to the checkpoint dtype, like an HF model cast with model.to(dtype)");
   cmd->callback([args, ids, inputs] {

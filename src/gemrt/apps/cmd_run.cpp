@@ -51,7 +51,7 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--system", args->system, "System prompt (chat format only)");
   cmd->add_option("-n,--max-tokens", args->max_new, "Most tokens to generate")->check(CLI::PositiveNumber);
   cmd->add_option("-c,--ctx", args->ctx, "Context budget in tokens (prompt + reply)")->check(CLI::PositiveNumber);
-  args->compute.add_to(cmd);
+  args->compute.add_to(cmd, Numerics::Fast);
   args->sampling.add_to(cmd);
   cmd->callback([args] { run(*args); });
 }

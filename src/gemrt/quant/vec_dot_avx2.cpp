@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstring>
 #include <type_traits>
+#include <vector>
 
 #include "gemrt/core/half.h"
 #include "gemrt/quant/block_formats.h"
@@ -120,23 +121,50 @@ void tile_small(int64_t n, const std::byte* w, const std::byte* a, int64_t a_str
     out[0] = hsum_f32(acc) + offsets;
     return;
   }
-  __m256 acc[kRowTile];
-  float offsets[kRowTile] = {};
-  for (int r = 0; r < rows; ++r) acc[r] = _mm256_setzero_ps();
+  // Several rows: decode the weight row once (codes and scales, a few KiB in L1), then run the
+  // rows against it four at a time with their accumulators in registers. Per row, the float
+  // steps are those of the one-row path above, in the same order.
+  thread_local std::vector<uint8_t> codes;  // 32 code bytes per block
+  thread_local std::vector<float> dws, mws;
+  if (dws.size() < static_cast<size_t>(nb)) {
+    codes.resize(static_cast<size_t>(32 * nb));
+    dws.resize(static_cast<size_t>(nb));
+    mws.resize(static_cast<size_t>(nb));
+  }
   for (int64_t b = 0; b < nb; ++b) {
     const std::byte* wp = w + b * kWB;
-    const __m256i codes = small_codes<WBlock>(wp);
-    const float dw = f16(load_u16(wp));
-    float mw = 0.0f;
-    if constexpr (kOffset) mw = f16(load_u16(wp + offsetof(WBlock, m)));
-    for (int r = 0; r < rows; ++r) {
-      const std::byte* ap = a + r * a_stride + b * kAB;
-      const __m256i p = dot(codes, loadu(ap + offsetof(ABlock, qs)));
-      acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(dw * f16(load_u16(ap))), _mm256_cvtepi32_ps(p), acc[r]);
-      if constexpr (kOffset) offsets[r] += mw * f16(load_u16(ap + offsetof(BlockQ8_1, s)));
-    }
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(codes.data() + 32 * b), small_codes<WBlock>(wp));
+    dws[static_cast<size_t>(b)] = f16(load_u16(wp));
+    if constexpr (kOffset) mws[static_cast<size_t>(b)] = f16(load_u16(wp + offsetof(WBlock, m)));
   }
-  for (int r = 0; r < rows; ++r) out[r] = hsum_f32(acc[r]) + offsets[r];
+  int r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    float offsets[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    const std::byte* ar = a + r * a_stride;
+    for (int64_t b = 0; b < nb; ++b) {
+      const __m256i c = loadu(codes.data() + 32 * b);
+      const float dw = dws[static_cast<size_t>(b)];
+      for (int i = 0; i < 4; ++i) {
+        const std::byte* ap = ar + i * a_stride + b * kAB;
+        const __m256i p = dot(c, loadu(ap + offsetof(ABlock, qs)));
+        acc[i] = _mm256_fmadd_ps(_mm256_set1_ps(dw * f16(load_u16(ap))), _mm256_cvtepi32_ps(p), acc[i]);
+        if constexpr (kOffset) offsets[i] += mws[static_cast<size_t>(b)] * f16(load_u16(ap + offsetof(BlockQ8_1, s)));
+      }
+    }
+    for (int i = 0; i < 4; ++i) out[r + i] = hsum_f32(acc[i]) + offsets[i];
+  }
+  for (; r < rows; ++r) {
+    __m256 acc = _mm256_setzero_ps();
+    float offsets = 0.0f;
+    for (int64_t b = 0; b < nb; ++b) {
+      const std::byte* ap = a + r * a_stride + b * kAB;
+      const __m256i p = dot(loadu(codes.data() + 32 * b), loadu(ap + offsetof(ABlock, qs)));
+      acc = _mm256_fmadd_ps(_mm256_set1_ps(dws[static_cast<size_t>(b)] * f16(load_u16(ap))), _mm256_cvtepi32_ps(p), acc);
+      if constexpr (kOffset) offsets += mws[static_cast<size_t>(b)] * f16(load_u16(ap + offsetof(BlockQ8_1, s)));
+    }
+    out[r] = hsum_f32(acc) + offsets;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
