@@ -18,6 +18,7 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 namespace gemrt::quant {
 
@@ -205,6 +206,14 @@ static_assert(sizeof(BlockQ5_K) == 176 && offsetof(BlockQ5_K, scales) == 4 && of
 static_assert(sizeof(BlockQ6_K) == 210 && offsetof(BlockQ6_K, qh) == 128 && offsetof(BlockQ6_K, scales) == 192 &&
               offsetof(BlockQ6_K, d) == 208);
 static_assert(sizeof(BlockQ8_K) == 292 && offsetof(BlockQ8_K, qs) == 4 && offsetof(BlockQ8_K, bsums) == 260);
+
+// A value of type T (a block struct, a scale field) copied out of possibly unaligned bytes.
+template <typename T>
+inline T load_unaligned(const std::byte* p) {
+  T v;
+  std::memcpy(&v, p, sizeof(T));
+  return v;
+}
 
 // Unpacks sub-block j's 6-bit scale and min codes (j 0..7) from a Q4_K / Q5_K scales block.
 inline void k_scale_min(const uint8_t* scales, int j, int* sc, int* mn) {

@@ -9,13 +9,6 @@
 namespace gemrt::quant {
 namespace {
 
-template <typename Block>
-Block load(const std::byte* p) {
-  Block b;
-  std::memcpy(&b, p, sizeof b);
-  return b;
-}
-
 inline float f16(uint16_t h) { return f16_to_f32(h); }
 
 // 4-bit code j (0..31) of a Q4_x / Q5_x block: low nibbles hold values 0..15, high ones 16..31.
@@ -28,19 +21,19 @@ inline uint32_t load_u32(const uint8_t* p) {
 }
 
 void block_q4_0(const std::byte* p, float* y) {
-  const auto b = load<BlockQ4_0>(p);
+  const auto b = load_unaligned<BlockQ4_0>(p);
   const float d = f16(b.d);
   for (int j = 0; j < kQK; ++j) y[j] = d * static_cast<float>(nibble32(b.qs, j) - 8);
 }
 
 void block_q4_1(const std::byte* p, float* y) {
-  const auto b = load<BlockQ4_1>(p);
+  const auto b = load_unaligned<BlockQ4_1>(p);
   const float d = f16(b.d), m = f16(b.m);
   for (int j = 0; j < kQK; ++j) y[j] = d * static_cast<float>(nibble32(b.qs, j)) + m;
 }
 
 void block_q5_0(const std::byte* p, float* y) {
-  const auto b = load<BlockQ5_0>(p);
+  const auto b = load_unaligned<BlockQ5_0>(p);
   const float d = f16(b.d);
   const uint32_t qh = load_u32(b.qh);
   for (int j = 0; j < kQK; ++j) {
@@ -50,7 +43,7 @@ void block_q5_0(const std::byte* p, float* y) {
 }
 
 void block_q5_1(const std::byte* p, float* y) {
-  const auto b = load<BlockQ5_1>(p);
+  const auto b = load_unaligned<BlockQ5_1>(p);
   const float d = f16(b.d), m = f16(b.m);
   const uint32_t qh = load_u32(b.qh);
   for (int j = 0; j < kQK; ++j) {
@@ -60,7 +53,7 @@ void block_q5_1(const std::byte* p, float* y) {
 }
 
 void block_q8_0(const std::byte* p, float* y) {
-  const auto b = load<BlockQ8_0>(p);
+  const auto b = load_unaligned<BlockQ8_0>(p);
   const float d = f16(b.d);
   for (int j = 0; j < kQK; ++j) y[j] = static_cast<float>(b.qs[j]) * d;
 }
@@ -72,7 +65,7 @@ inline int crumb256(const uint8_t* qs, int v) {
 }
 
 void block_q2_k(const std::byte* p, float* y) {
-  const auto b = load<BlockQ2_K>(p);
+  const auto b = load_unaligned<BlockQ2_K>(p);
   const float d = f16(b.d), dmin = f16(b.dmin);
   for (int s = 0; s < 16; ++s) {
     const float dl = d * static_cast<float>(b.scales[s] & 15);
@@ -85,7 +78,7 @@ void block_q2_k(const std::byte* p, float* y) {
 }
 
 void block_q3_k(const std::byte* p, float* y) {
-  const auto b = load<BlockQ3_K>(p);
+  const auto b = load_unaligned<BlockQ3_K>(p);
   const float d = f16(b.d);
   for (int s = 0; s < 16; ++s) {
     const float dl = d * static_cast<float>(q3k_scale(b.scales, s));
@@ -99,7 +92,7 @@ void block_q3_k(const std::byte* p, float* y) {
 }
 
 void block_q4_k(const std::byte* p, float* y) {
-  const auto b = load<BlockQ4_K>(p);
+  const auto b = load_unaligned<BlockQ4_K>(p);
   const float d = f16(b.d), dmin = f16(b.dmin);
   for (int s = 0; s < 8; ++s) {
     int sc, mn;
@@ -112,7 +105,7 @@ void block_q4_k(const std::byte* p, float* y) {
 }
 
 void block_q5_k(const std::byte* p, float* y) {
-  const auto b = load<BlockQ5_K>(p);
+  const auto b = load_unaligned<BlockQ5_K>(p);
   const float d = f16(b.d), dmin = f16(b.dmin);
   for (int s = 0; s < 8; ++s) {
     int sc, mn;
@@ -128,7 +121,7 @@ void block_q5_k(const std::byte* p, float* y) {
 }
 
 void block_q6_k(const std::byte* p, float* y) {
-  const auto b = load<BlockQ6_K>(p);
+  const auto b = load_unaligned<BlockQ6_K>(p);
   const float d = f16(b.d);
   for (int s = 0; s < 16; ++s) {
     const float dl = d * static_cast<float>(b.scales[s]);
@@ -143,13 +136,13 @@ void block_q6_k(const std::byte* p, float* y) {
 }
 
 void block_q8_1(const std::byte* p, float* y) {
-  const auto b = load<BlockQ8_1>(p);
+  const auto b = load_unaligned<BlockQ8_1>(p);
   const float d = f16(b.d);
   for (int j = 0; j < kQK; ++j) y[j] = d * static_cast<float>(b.qs[j]);
 }
 
 void block_q8_k(const std::byte* p, float* y) {
-  const auto b = load<BlockQ8_K>(p);
+  const auto b = load_unaligned<BlockQ8_K>(p);
   for (int j = 0; j < kQK_K; ++j) y[j] = b.d * static_cast<float>(b.qs[j]);
 }
 

@@ -13,13 +13,6 @@
 namespace gemrt::quant {
 namespace {
 
-template <typename T>
-T load(const std::byte* p) {
-  T v;
-  std::memcpy(&v, p, sizeof(T));
-  return v;
-}
-
 float f16(uint16_t h) { return f16_to_f32(h); }
 
 // Codes of the 32-value formats, offset removed for the symmetric ones: value j = d * code[j] (+ m).
@@ -58,7 +51,7 @@ void dot_small_blocks(int64_t n, const std::byte* w, const std::byte* a, int64_t
   float offsets[kRowTile] = {};  // sums of mw * sa, added at the end (llama.cpp's order)
   int8_t c[kQK];
   for (int64_t b = 0; b < n / kQK; ++b) {
-    const auto wb = load<WBlock>(w + b * static_cast<int64_t>(sizeof(WBlock)));
+    const auto wb = load_unaligned<WBlock>(w + b * static_cast<int64_t>(sizeof(WBlock)));
     if constexpr (std::is_same_v<WBlock, BlockQ4_0>) codes_q4(wb.qs, 8, c);
     else if constexpr (std::is_same_v<WBlock, BlockQ4_1>) codes_q4(wb.qs, 0, c);
     else if constexpr (std::is_same_v<WBlock, BlockQ5_0>) codes_q5(wb.qs, wb.qh, 16, c);
@@ -67,7 +60,7 @@ void dot_small_blocks(int64_t n, const std::byte* w, const std::byte* a, int64_t
       std::memcpy(c, wb.qs, kQK);
     const float dw = f16(wb.d);
     for (int r = 0; r < rows; ++r) {
-      const auto ab = load<ABlock>(a + r * a_stride + b * static_cast<int64_t>(sizeof(ABlock)));
+      const auto ab = load_unaligned<ABlock>(a + r * a_stride + b * static_cast<int64_t>(sizeof(ABlock)));
       sum[r] += dw * f16(ab.d) * static_cast<float>(dot_i8(c, ab.qs, kQK));
       if constexpr (kOffset) offsets[r] += f16(wb.m) * f16(ab.s);
     }
@@ -156,10 +149,10 @@ void dot_k_blocks(int64_t n, const std::byte* w, const std::byte* a, int64_t a_s
   float sum[kRowTile] = {};
   KBlock k;
   for (int64_t b = 0; b < n / kQK_K; ++b) {
-    decode(load<WBlock>(w + b * static_cast<int64_t>(sizeof(WBlock))), &k);
+    decode(load_unaligned<WBlock>(w + b * static_cast<int64_t>(sizeof(WBlock))), &k);
     const int n_sub = kQK_K / k.sub;
     for (int r = 0; r < rows; ++r) {
-      const auto ab = load<BlockQ8_K>(a + r * a_stride + b * static_cast<int64_t>(sizeof(BlockQ8_K)));
+      const auto ab = load_unaligned<BlockQ8_K>(a + r * a_stride + b * static_cast<int64_t>(sizeof(BlockQ8_K)));
       int isum = 0, msum = 0;
       for (int s = 0; s < n_sub; ++s) {
         isum += k.scale[s] * dot_i8(k.code + s * k.sub, ab.qs + s * k.sub, k.sub);
@@ -178,7 +171,7 @@ void dot_half(int64_t n, const std::byte* w, const std::byte* a, int64_t a_strid
   for (int r = 0; r < rows; ++r) {
     float sum = 0.0f;
     for (int64_t i = 0; i < n; ++i) {
-      const auto wh = load<uint16_t>(w + 2 * i), ah = load<uint16_t>(a + r * a_stride + 2 * i);
+      const auto wh = load_unaligned<uint16_t>(w + 2 * i), ah = load_unaligned<uint16_t>(a + r * a_stride + 2 * i);
       sum += kBf16 ? bf16_to_f32(wh) * bf16_to_f32(ah) : f16_to_f32(wh) * f16_to_f32(ah);
     }
     out[r] = sum;
@@ -188,7 +181,7 @@ void dot_half(int64_t n, const std::byte* w, const std::byte* a, int64_t a_strid
 void dot_f32(int64_t n, const std::byte* w, const std::byte* a, int64_t a_stride, int rows, float* out) {
   for (int r = 0; r < rows; ++r) {
     float sum = 0.0f;
-    for (int64_t i = 0; i < n; ++i) sum += load<float>(w + 4 * i) * load<float>(a + r * a_stride + 4 * i);
+    for (int64_t i = 0; i < n; ++i) sum += load_unaligned<float>(w + 4 * i) * load_unaligned<float>(a + r * a_stride + 4 * i);
     out[r] = sum;
   }
 }

@@ -45,8 +45,7 @@ class RowDot {
                   int64_t out_stride) const;
 
  private:
-  using TileFn = void (*)(int64_t, const std::byte*, const std::byte*, int64_t, int, float*);
-  TileFn fn_;
+  void (*fn_)(int64_t, const std::byte*, const std::byte*, int64_t, int, float*);  // detail::TileFn
   int64_t n_;
 };
 

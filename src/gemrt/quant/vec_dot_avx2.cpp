@@ -24,13 +24,6 @@
 namespace gemrt::quant::detail {
 namespace {
 
-template <typename T>
-T load(const std::byte* p) {
-  T v;
-  std::memcpy(&v, p, sizeof(T));
-  return v;
-}
-
 float f16(uint16_t h) { return _cvtsh_ss(h); }
 
 float hsum_f32(__m256 v) {
@@ -73,11 +66,7 @@ __m256i fifth_bits_32(const uint8_t* qh_bytes) {
 // ---------------------------------------------------------------------------------------------
 // 32-value formats against Q8_0 / Q8_1.
 
-uint16_t load_u16(const std::byte* p) {
-  uint16_t v;
-  std::memcpy(&v, p, 2);
-  return v;
-}
+uint16_t load_u16(const std::byte* p) { return load_unaligned<uint16_t>(p); }
 
 // The 32 codes of block `wp` of a 32-value format: signed with the offset removed, or (Q4_1,
 // Q5_1) unsigned.
@@ -174,8 +163,6 @@ void tile_small(int64_t n, const std::byte* w, const std::byte* a, int64_t a_str
 // and the row's float sum gains da * (d * isum - dmin * msum), as in the scalar kernel.
 
 template <typename WBlock>
-constexpr int kCodeOffset = std::is_same_v<WBlock, BlockQ6_K> ? 32 : std::is_same_v<WBlock, BlockQ3_K> ? 4 : 0;
-template <typename WBlock>
 constexpr int kSub = std::is_same_v<WBlock, BlockQ4_K> || std::is_same_v<WBlock, BlockQ5_K> ? 32 : 16;
 
 const __m256i kM15 = _mm256_set1_epi8(15);
@@ -222,7 +209,7 @@ struct KScales {
 
 template <typename WBlock>
 void block_scales(const uint8_t* blk, KScales* k) {
-  const auto b = load<WBlock>(reinterpret_cast<const std::byte*>(blk));
+  const auto b = load_unaligned<WBlock>(reinterpret_cast<const std::byte*>(blk));
   k->d = f16(b.d);
   if constexpr (std::is_same_v<WBlock, BlockQ4_K> || std::is_same_v<WBlock, BlockQ5_K>) {
     for (int s = 0; s < 8; ++s) k_scale_min(b.scales, s, &k->sc[s], &k->mn[s]);
