@@ -18,8 +18,12 @@ code, math, lists):
   tokenizers agree); both engines are fed llama.cpp's ids;
 * llama.cpp decodes N (32) tokens greedily; the argmax of its logits is taken
   here (ties -> lowest id), with no stop on EOS;
-* gemrt is teacher-forced along that continuation (`gemrt logits`) and its
-  next-token top-1 is compared with llama.cpp's token at every position;
+* gemrt is teacher-forced along that continuation on llama.cpp's schedule
+  (`gemrt logits --prefill P`: the prompt as one batch, then the continuation
+  one token at a time, as llama.cpp produced it) and its next-token top-1 is
+  compared with llama.cpp's token at every position;
+* both engines are also teacher-forced along the same sequence in one batch,
+  and their logit rows compared (identical rows, top-1 agreement);
 * gemrt decodes N tokens greedily on its own (`gemrt generate`) and the
   continuation is compared with llama.cpp's.
 
@@ -190,19 +194,25 @@ def main():
                 llm.eval([tok])
         self_identical = cont_tbt == cont
 
-        # --- gemrt teacher-forced along llama.cpp's continuation
+        # --- gemrt teacher-forced along llama.cpp's continuation, on llama.cpp's schedule (prompt
+        # in one batch, continuation one token at a time), and in one batch like l_tf
         out = os.path.join(tmp, "logits_%d.safetensors" % idx)
-        run([G, "logits", "--model", M, "--ids", ",".join(map(str, forced)), "--out", out, "--threads", T]
-            + shlex.split(args.gemrt_flags))
+        run([G, "logits", "--model", M, "--ids", ",".join(map(str, forced)), "--prefill", str(Tp), "--out", out,
+             "--threads", T] + shlex.split(args.gemrt_flags))
         g_logits = load_file(out)["logits"].astype(np.float32)
         assert g_logits.shape == (Tp + N - 1, V), (g_logits.shape, Tp + N - 1, V)
+        run([G, "logits", "--model", M, "--ids", ",".join(map(str, forced)), "--out", out, "--threads", T]
+            + shlex.split(args.gemrt_flags))
+        g_batch = load_file(out)["logits"].astype(np.float32)
+        batch_exact = int(np.sum(np.all(g_batch == l_tf, axis=1)))
+        sched_exact = int(np.sum(np.all(g_logits == l_logits, axis=1)))
         agree = 0
         agree_tf = 0  # gemrt's top-1 equal to llama.cpp's top-1 on the same batch of inputs
         misses = []
         for i in range(N):
             r = g_logits[Tp - 1 + i]
             gp = argmax_low(r)
-            if gp == l_tf_top1[i]:
+            if argmax_low(g_batch[Tp - 1 + i]) == l_tf_top1[i]:
                 agree_tf += 1
             if gp == cont[i]:
                 agree += 1
@@ -229,6 +239,7 @@ def main():
 
         rows.append(dict(n=idx + 1, kind=kind, lang=lang, tp=Tp, agree=agree, identical=identical,
                          agree_tf=agree_tf, self_agree=self_agree, self_identical=self_identical,
+                         rows_total=Tp + N - 1, sched_exact=sched_exact, batch_exact=batch_exact,
                          first_div=first_div, tok_agree=tok_agree, min_margin=min(margins),
                          rel_mean=float(rel.mean()), rel_max=float(rel.max()), maxabs=float(maxabs.max())))
         details.append(dict(n=idx + 1, kind=kind, lang=lang, text=text, ids=ids, g_ids=g_ids, cont=cont,
@@ -247,20 +258,20 @@ def main():
     print("continuation length: %d, threads: %d, vocab: %d" % (N, args.threads, V))
     print("tie rule: argmax, ties -> lowest id; no stop on EOS; both engines fed llama.cpp's prompt ids")
     print()
-    hdr = "%3s %-5s %-5s %6s %8s %5s %6s %5s %10s %10s %10s %9s %8s %8s %6s" % (
+    hdr = "%3s %-5s %-5s %6s %8s %5s %6s %5s %10s %10s %10s %9s %8s %8s %6s %9s %9s" % (
         "#", "kind", "lang", "p_tok", "top1", "ident", "1stdiv", "tok=", "min_margin",
-        "rel_mean", "rel_max", "max|dl|", "top1_tf", "ll_self", "ll_id")
+        "rel_mean", "rel_max", "max|dl|", "top1_tf", "ll_self", "ll_id", "exact", "exact_tf")
     print(hdr)
     print("-" * len(hdr))
     for r in rows:
-        print("%3d %-5s %-5s %6d %5d/%-2d %5s %6s %5s %10.3f %10.2e %10.2e %9.3f %5d/%-2d %5d/%-2d %6s" % (
+        print("%3d %-5s %-5s %6d %5d/%-2d %5s %6s %5s %10.3f %10.2e %10.2e %9.3f %5d/%-2d %5d/%-2d %6s %5d/%-3d %5d/%-3d" % (
             r["n"], r["kind"], r["lang"], r["tp"], r["agree"], N, "y" if r["identical"] else "n",
             "-" if r["first_div"] is None else str(r["first_div"]), "y" if r["tok_agree"] else "n",
             r["min_margin"], r["rel_mean"], r["rel_max"], r["maxabs"], r["agree_tf"], N, r["self_agree"], N,
-            "y" if r["self_identical"] else "n"))
+            "y" if r["self_identical"] else "n", r["sched_exact"], r["rows_total"], r["batch_exact"], r["rows_total"]))
     print()
     print("columns: p_tok = prompt tokens (llama.cpp); top1 = gemrt teacher-forced next-token top-1 equal to")
-    print("llama.cpp's greedy token; ident = gemrt's free greedy continuation identical; 1stdiv = index of the")
+    print("llama.cpp's greedy token (both on llama.cpp's schedule: prompt batch, then one token at a time); ident = gemrt's free greedy continuation identical; 1stdiv = index of the")
     print("first differing token; tok= = gemrt tokenizer gives llama.cpp's ids; min_margin = smallest llama.cpp")
     print("top1-top2 logit gap over the 32 steps; rel_mean/rel_max = relative L2 error of gemrt's logit rows vs")
     print("llama.cpp's over all prompt+continuation positions; max|dl| = max abs logit difference;")
@@ -269,6 +280,8 @@ def main():
     print("batch teacher-forced top-1 equal to its greedy (decode-step) tokens; ll_id = llama.cpp's greedy")
     print("continuation unchanged when it is fed the prompt one token at a time. ll_self and ll_id measure")
     print("how far llama.cpp moves from itself when only its kernel path changes: the noise floor.")
+    print("exact = logit rows bit-identical to llama.cpp's on its schedule; exact_tf = the same for the one-batch")
+    print("teacher-forced run.")
     print()
 
     print("details:")
@@ -299,6 +312,9 @@ def main():
     self_ident = sum(1 for r in rows if r["self_identical"])
     print("TOTAL top-1 agreement with llama.cpp teacher-forced in one batch (same inputs): %d/%d = %.2f%%" % (
         tf_total, total, 100.0 * tf_total / max(total, 1)))
+    rows_all = sum(r["rows_total"] for r in rows)
+    print("TOTAL logit rows bit-identical to llama.cpp: %d/%d on its schedule, %d/%d in one batch" % (
+        sum(r["sched_exact"] for r in rows), rows_all, sum(r["batch_exact"] for r in rows), rows_all))
     print("NOISE FLOOR llama.cpp batch teacher-forced vs its own greedy tokens: %d/%d = %.2f%%" % (
         self_total, total, 100.0 * self_total / max(total, 1)))
     print("NOISE FLOOR llama.cpp greedy unchanged with a token-by-token prompt: %d/%d" % (self_ident, len(rows)))

@@ -133,12 +133,12 @@ std::vector<float> random_vec(size_t n, uint32_t seed, float lo = -2.0f, float h
 
 std::vector<float> run_rope(const std::vector<float>& x, const std::vector<int32_t>& pos, const RopeAttrs& a) {
   std::vector<float> out(x.size(), std::numeric_limits<float>::quiet_NaN());
-  cpu::rope(x.data(), pos.data(), static_cast<int64_t>(pos.size()), a, out.data());
+  cpu::rope(x.data(), pos.data(), static_cast<int64_t>(pos.size()), a, Numerics::Precise, out.data());
   return out;
 }
 
 RopeAttrs attrs(int heads, int head_dim, float theta = 10000.0f) {
-  return RopeAttrs{heads, head_dim, rope_inv_freq(head_dim, theta, {})};
+  return RopeAttrs{heads, head_dim, rope_inv_freq(head_dim, theta, {}), GeometricRope{theta, 1.0f}};
 }
 
 TEST(RopeKernel, PositionZeroIsIdentity) {

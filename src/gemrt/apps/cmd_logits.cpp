@@ -1,9 +1,16 @@
-// gemrt logits --model PATH (--ids 2,17,99 | --inputs IN.safetensors) [--greedy N] --out OUT.safetensors
+// gemrt logits --model PATH (--ids 2,17,99 | --inputs IN.safetensors) [--prefill P] [--greedy N]
+//              --out OUT.safetensors
 //
-// OUT gets `logits` float32 [T, V] (every prompt position, from prefill); with --greedy N also
+// OUT gets `logits` float32 [T, V] (every prompt position). By default all T ids run as one
+// prefill; --prefill P runs the first P as one batch and the rest one at a time through the KV
+// cache, the schedule of a generation (fast numerics follow llama.cpp's batched and one-row
+// kernels, which round differently, so this reproduces its logits along a greedy continuation).
+// With --greedy N also
 // `greedy_ids` int32 [N] (decode with the KV cache, argmax, no early stop) and `step_logits`
 // float32 [N, V] (row i = the logits that chose greedy_ids[i]).
+#include <algorithm>
 #include <iostream>
+#include <span>
 
 #include "gemrt/apps/cli_common.h"
 #include "gemrt/backend/cpu/cpu_backend.h"
@@ -19,6 +26,7 @@ namespace {
 struct LogitsArgs {
   std::string model, ids, inputs, out;
   int greedy = 0;
+  int prefill = 0;  // 0: all ids in one batch
   ComputeFlags compute;
   bool rope_freqs_in_weight_dtype = false;
 };
@@ -35,7 +43,12 @@ void run_logits(const LogitsArgs& a) {
 
   const int64_t t = static_cast<int64_t>(ids.size());
   const int64_t vocab = model->spec().vocab_size;
-  std::vector<float> logits = session.prefill(ids, LogitsRows::All);
+  const int64_t batch = a.prefill > 0 ? std::min<int64_t>(a.prefill, t) : t;
+  std::vector<float> logits = session.prefill(std::span<const int32_t>(ids.data(), static_cast<size_t>(batch)), LogitsRows::All);
+  for (int64_t i = batch; i < t; ++i) {
+    const std::vector<float> row = session.decode(ids[static_cast<size_t>(i)]);
+    logits.insert(logits.end(), row.begin(), row.end());
+  }
   std::vector<HostTensor> out;
   out.push_back(HostTensor::from<float>("logits", Shape{t, vocab}, DType::F32, logits));
 
@@ -59,6 +72,9 @@ void add_logits_command(CLI::App& app) {
   auto* ids = cmd->add_option("--ids", args->ids, "Comma-separated token ids, e.g. 2,17,99");
   auto* inputs = cmd->add_option("--inputs", args->inputs, "safetensors file with int32 input_ids [T]");
   ids->excludes(inputs);
+  cmd->add_option("--prefill", args->prefill,
+                  "Run only the first N ids as one batch, the rest one at a time through the KV cache (0 = all at once)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--greedy", args->greedy, "Also decode N tokens greedily with the KV cache")->check(CLI::NonNegativeNumber);
   cmd->add_option("--out", args->out, "Output .safetensors path")->required();
   args->compute.add_to(cmd, Numerics::Precise);

@@ -70,14 +70,14 @@ ValueId GraphBuilder::rms_norm(ValueId x, ValueId w, int64_t dim, float eps, flo
 }
 
 ValueId GraphBuilder::rope(ValueId x, ValueId positions, int n_heads, int head_dim, std::vector<float> inv_freq,
-                           const std::string& label) {
+                           const std::string& label, GeometricRope geometric) {
   expect_rank(shape(x), 2, label + " input");
   if (shape(x)[1] != int64_t{n_heads} * head_dim)
     fail("graph: ", label, ": width ", shape(x)[1], " != ", n_heads, " heads x ", head_dim);
   if (static_cast<int>(inv_freq.size()) != head_dim / 2)
     fail("graph: ", label, ": ", inv_freq.size(), " frequencies for head_dim ", head_dim);
   if (shape(positions) != Shape{shape(x)[0]}) fail("graph: ", label, ": positions must be [T]");
-  return act_node(OpKind::Rope, {x, positions}, shape(x), RopeAttrs{n_heads, head_dim, std::move(inv_freq)}, label);
+  return act_node(OpKind::Rope, {x, positions}, shape(x), RopeAttrs{n_heads, head_dim, std::move(inv_freq), geometric}, label);
 }
 
 ValueId GraphBuilder::attention(ValueId q, ValueId k, ValueId v, ValueId positions, const AttentionAttrs& a,

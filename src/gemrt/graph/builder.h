@@ -25,7 +25,7 @@ class GraphBuilder {
   ValueId rms_norm(ValueId x, ValueId w, int64_t dim, float eps, float weight_offset, const std::string& label = "norm");
   // x [T, n_heads*head_dim], positions int32 [T]
   ValueId rope(ValueId x, ValueId positions, int n_heads, int head_dim, std::vector<float> inv_freq,
-               const std::string& label = "rope");
+               const std::string& label = "rope", GeometricRope geometric = {});
   // q [T, H*D], k/v [T, Hkv*D], positions int32 [T] -> [T, H*D]
   ValueId attention(ValueId q, ValueId k, ValueId v, ValueId positions, const AttentionAttrs& a,
                     const std::string& label = "attention");

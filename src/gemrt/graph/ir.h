@@ -47,12 +47,20 @@ struct RmsNormAttrs {
   bool has_weight = true;      // false: y = x * rsqrt(mean(x^2) + eps)
 };
 
+// A RoPE table that is geometric, inv_freq[i] = freq_scale / base^(2i / head_dim) (Gemma 1-3):
+// recorded so fast numerics can form the angles as llama.cpp does. base == 0: not geometric.
+struct GeometricRope {
+  float base = 0.0f;
+  float freq_scale = 1.0f;
+};
+
 struct RopeAttrs {
   int n_heads = 0;
   int head_dim = 0;
   // Per-pair inverse frequencies, head_dim / 2 entries (see rope.h). Pair i rotates elements
   // i and i + head_dim/2 of each head by angle position * inv_freq[i]; a zero entry is identity.
   std::vector<float> inv_freq;
+  GeometricRope geometric;  // the same table described by its parameters, when it has them
 };
 
 struct AttentionAttrs {

@@ -1,6 +1,7 @@
 #include "gemrt/quant/vec_dot.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <type_traits>
 
@@ -166,6 +167,50 @@ void dot_k_blocks(int64_t n, const std::byte* w, const std::byte* a, int64_t a_s
   for (int r = 0; r < rows; ++r) out[r] = sum[r];
 }
 
+// DotOrder::Batched for the K-quants (vec_dot.h). This file is compiled without FP contraction,
+// so `k.d * isum` is rounded before the explicit fma.
+template <typename WBlock>
+void dot_k_batched(int64_t n, const std::byte* w, const std::byte* a, int64_t a_stride, int rows, float* out) {
+  constexpr bool kMins =
+      std::is_same_v<WBlock, BlockQ2_K> || std::is_same_v<WBlock, BlockQ4_K> || std::is_same_v<WBlock, BlockQ5_K>;
+  float acc[kRowTile] = {};
+  KBlock k;
+  for (int64_t b = 0; b < n / kQK_K; ++b) {
+    decode(load_unaligned<WBlock>(w + b * static_cast<int64_t>(sizeof(WBlock))), &k);
+    const int n_sub = kQK_K / k.sub;
+    for (int r = 0; r < rows; ++r) {
+      const auto ab = load_unaligned<BlockQ8_K>(a + r * a_stride + b * static_cast<int64_t>(sizeof(BlockQ8_K)));
+      int isum = 0, msum = 0;
+      for (int s = 0; s < n_sub; ++s) {
+        isum += k.scale[s] * dot_i8(k.code + s * k.sub, ab.qs + s * k.sub, k.sub);
+        int asum = 0;
+        for (int g = s * k.sub / 16; g < (s + 1) * k.sub / 16; ++g) asum += ab.bsums[g];
+        msum += k.min[s] * asum;
+      }
+      float res = k.d * static_cast<float>(isum);
+      if constexpr (kMins) res = std::fma(-k.dmin, static_cast<float>(msum), res);
+      acc[r] = std::fma(res, ab.d, acc[r]);
+    }
+  }
+  for (int r = 0; r < rows; ++r) out[r] = acc[r];
+}
+
+// DotOrder::Batched for F16 / BF16: 8 lanes, FMA, (t0 + t2) + (t1 + t3) with t_L = a_L + a_{L+4}.
+template <bool kBf16>
+void dot_half_batched(int64_t n, const std::byte* w, const std::byte* a, int64_t a_stride, int rows, float* out) {
+  const auto get = [](const std::byte* p) {
+    const auto h = load_unaligned<uint16_t>(p);
+    return kBf16 ? bf16_to_f32(h) : f16_to_f32(h);
+  };
+  for (int r = 0; r < rows; ++r) {
+    float lane[8] = {};
+    for (int64_t i = 0; i < n; i += 8)
+      for (int l = 0; l < 8; ++l) lane[l] = std::fma(get(w + 2 * (i + l)), get(a + r * a_stride + 2 * (i + l)), lane[l]);
+    const float t0 = lane[0] + lane[4], t1 = lane[1] + lane[5], t2 = lane[2] + lane[6], t3 = lane[3] + lane[7];
+    out[r] = (t0 + t2) + (t1 + t3);
+  }
+}
+
 template <bool kBf16>
 void dot_half(int64_t n, const std::byte* w, const std::byte* a, int64_t a_stride, int rows, float* out) {
   for (int r = 0; r < rows; ++r) {
@@ -190,7 +235,19 @@ void dot_f32(int64_t n, const std::byte* w, const std::byte* a, int64_t a_stride
 
 namespace detail {
 
-TileFn tile_fn_scalar(DType weight) {
+TileFn tile_fn_scalar(DType weight, DotOrder order) {
+  if (order == DotOrder::Batched) {
+    switch (weight) {
+      case DType::F16: return dot_half_batched<false>;
+      case DType::BF16: return dot_half_batched<true>;
+      case DType::Q2_K: return dot_k_batched<BlockQ2_K>;
+      case DType::Q3_K: return dot_k_batched<BlockQ3_K>;
+      case DType::Q4_K: return dot_k_batched<BlockQ4_K>;
+      case DType::Q5_K: return dot_k_batched<BlockQ5_K>;
+      case DType::Q6_K: return dot_k_batched<BlockQ6_K>;
+      default: fail("vec_dot: no batched order for weight dtype ", dtype_name(weight));
+    }
+  }
   switch (weight) {
     case DType::F32: return dot_f32;
     case DType::F16: return dot_half<false>;
@@ -210,7 +267,7 @@ TileFn tile_fn_scalar(DType weight) {
 }
 
 #if !(defined(__x86_64__) && defined(GEMRT_HAVE_AVX2_KERNELS))
-TileFn tile_fn_avx2(DType) { return nullptr; }
+TileFn tile_fn_avx2(DType, DotOrder) { return nullptr; }
 #endif
 
 }  // namespace detail
@@ -231,12 +288,12 @@ DotIsa best_isa() {
   return isa;
 }
 
-TileFn tile_fn_for(DotIsa isa, DType weight) {
+TileFn tile_fn_for(DotIsa isa, DType weight, DotOrder order) {
   if (isa == DotIsa::Avx2) {
     if (!cpu_supports_avx2()) fail("vec_dot: AVX2 kernels requested on a CPU (or build) without AVX2/FMA/F16C");
-    if (TileFn fn = detail::tile_fn_avx2(weight)) return fn;
+    if (TileFn fn = detail::tile_fn_avx2(weight, order)) return fn;
   }
-  return detail::tile_fn_scalar(weight);
+  return detail::tile_fn_scalar(weight, order);
 }
 
 }  // namespace
@@ -245,11 +302,26 @@ DotIsa dot_isa() { return best_isa(); }
 bool dot_isa_available(DotIsa isa) { return isa == DotIsa::Scalar || cpu_supports_avx2(); }
 std::string_view dot_isa_name(DotIsa isa) { return isa == DotIsa::Avx2 ? "avx2" : "scalar"; }
 
-RowDot::RowDot(DType weight, int64_t n, DotIsa isa) : fn_(nullptr), n_(n) {
+int64_t batched_order_min_rows(DType weight) {
+  switch (weight) {
+    case DType::F16:
+    case DType::BF16: return 2;
+    case DType::Q2_K:
+    case DType::Q3_K:
+    case DType::Q4_K:
+    case DType::Q5_K:
+    case DType::Q6_K: return 8;
+    default: return 0;
+  }
+}
+
+RowDot::RowDot(DType weight, int64_t n, DotIsa isa, DotOrder order) : fn_(nullptr), n_(n) {
   const DType partner = dot_partner(weight);
   const int64_t block = std::max(dtype_info(weight).block_elems, dtype_info(partner).block_elems);
   if (n % block != 0) fail("vec_dot: ", n, " values are not a whole number of ", dtype_name(weight), " blocks");
-  fn_ = tile_fn_for(isa, weight);
+  if (order == DotOrder::Batched && !dtype_is_quantized(weight) && n % 8 != 0)
+    fail("vec_dot: the batched order of ", dtype_name(weight), " needs a multiple of 8 values, got ", n);
+  fn_ = tile_fn_for(isa, weight, order);
 }
 
 void RowDot::operator()(const std::byte* w, const std::byte* a, int64_t a_stride, int64_t rows, float* out,

@@ -10,6 +10,14 @@
 //   F16 x F16, BF16 x BF16, F32 x F32: float32 products summed in float32.
 // It equals the float64 dot product of the dequantized rows up to float32 rounding of the
 // per-block terms. SIMD kernels are tested against it.
+//
+// DotOrder::Batched is the float32 order of llama.cpp's kernels for matmuls over many activation
+// rows (batched_order_min_rows), fully specified, so every ISA gives the same bits:
+//   Q2_K ... Q6_K x Q8_K (its "tiled" kernels), per super-block:
+//       res = dw * float(isum);  res = fma(-dminw, float(msum), res) (formats with mins);
+//       acc = fma(res, da, acc)
+//   F16 x F16, BF16 x BF16 (its "tinyBLAS" kernels): one 8-lane FMA accumulator over chunks of 8
+//       values (n % 8 == 0), reduced as t_L = a_L + a_{L+4}, (t_0 + t_2) + (t_1 + t_3).
 #pragma once
 
 #include <cstddef>
@@ -29,6 +37,11 @@ float vec_dot(DType weight, int64_t n, const std::byte* w, const std::byte* a);
 // float32 sums that combine them run in an ISA-specific order, so results agree up to float32
 // rounding (tests hold every SIMD kernel to the scalar one within 1e-6 of sum |w a|).
 enum class DotIsa { Scalar, Avx2 };
+enum class DotOrder { VecDot, Batched };
+
+// The fewest activation rows for which llama.cpp switches `weight` to its batched kernels (8 for
+// the K-quants, 2 for F16 / BF16); 0 for formats it has no batched order for.
+int64_t batched_order_min_rows(DType weight);
 // The best ISA this CPU supports (chosen once, at first use): AVX2 + FMA + F16C, else scalar.
 DotIsa dot_isa();
 bool dot_isa_available(DotIsa isa);
@@ -38,7 +51,7 @@ std::string_view dot_isa_name(DotIsa isa);
 // choice) so a matmul can call it for every weight row without per-row dispatch.
 class RowDot {
  public:
-  RowDot(DType weight, int64_t n, DotIsa isa = dot_isa());
+  RowDot(DType weight, int64_t n, DotIsa isa = dot_isa(), DotOrder order = DotOrder::VecDot);
   // out[r * out_stride] = vec_dot(weight, n, w, a + r * a_stride) for r < rows, decoding each
   // weight block once per tile of activation rows.
   void operator()(const std::byte* w, const std::byte* a, int64_t a_stride, int64_t rows, float* out,

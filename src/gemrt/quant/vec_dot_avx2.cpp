@@ -12,6 +12,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstring>
 #include <type_traits>
@@ -34,6 +35,13 @@ float hsum_f32(__m256 v) {
 }
 
 const __m256i kOnes16 = _mm256_set1_epi16(1);
+
+int hsum_i32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+  return _mm_cvtsi128_si32(s);
+}
 
 // 8 s32 partial sums of u[i] * s[i] over 32 byte pairs (u unsigned, s signed).
 __m256i dot_u8s8(__m256i u, __m256i s) { return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), kOnes16); }
@@ -377,6 +385,10 @@ float load1(const std::byte* p) {
   }
 }
 
+// llama.cpp's ggml_vec_dot_f16 / _bf16 / _f32 order: four 8-lane accumulators over chunks of 32,
+// s = (a0 + a2) + (a1 + a3), lanes reduced to a float64 ((s0+s1)+(s2+s3) after folding the
+// halves for F16 / F32, (s0+s2)+(s1+s3) for BF16), the values past the last chunk of 32 added
+// one by one (float32 products) in float64.
 template <DType kType>
 void tile_float(int64_t n, const std::byte* w, const std::byte* a, int64_t a_stride, int rows, float* out) {
   constexpr int64_t kElem = kType == DType::F32 ? 4 : 2;
@@ -387,17 +399,92 @@ void tile_float(int64_t n, const std::byte* w, const std::byte* a, int64_t a_str
     for (; i + 32 <= n; i += 32)
       for (int j = 0; j < 4; ++j)
         acc[j] = _mm256_fmadd_ps(load8<kType>(w + (i + 8 * j) * kElem), load8<kType>(ar + (i + 8 * j) * kElem), acc[j]);
-    for (; i + 8 <= n; i += 8)
-      acc[0] = _mm256_fmadd_ps(load8<kType>(w + i * kElem), load8<kType>(ar + i * kElem), acc[0]);
-    float s = hsum_f32(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
-    for (; i < n; ++i) s += load1<kType>(w + i * kElem) * load1<kType>(ar + i * kElem);
-    out[r] = s;
+    const __m256 s = _mm256_add_ps(_mm256_add_ps(acc[0], acc[2]), _mm256_add_ps(acc[1], acc[3]));
+    double sum;
+    if constexpr (kType == DType::BF16) {
+      sum = static_cast<double>(hsum_f32(s));
+    } else {
+      const __m128 t = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+      const __m128 t1 = _mm_hadd_ps(t, t);
+      sum = static_cast<double>(_mm_cvtss_f32(_mm_hadd_ps(t1, t1)));
+    }
+    for (; i < n; ++i) sum += static_cast<double>(load1<kType>(w + i * kElem) * load1<kType>(ar + i * kElem));
+    out[r] = static_cast<float>(sum);
   }
+}
+
+// DotOrder::Batched for F16 / BF16 (vec_dot.h): one 8-lane accumulator, (t0 + t2) + (t1 + t3).
+template <DType kType>
+void tile_float_batched(int64_t n, const std::byte* w, const std::byte* a, int64_t a_stride, int rows, float* out) {
+  for (int r = 0; r < rows; ++r) {
+    const std::byte* ar = a + r * a_stride;
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n; i += 8) acc = _mm256_fmadd_ps(load8<kType>(w + 2 * i), load8<kType>(ar + 2 * i), acc);
+    out[r] = hsum_f32(acc);
+  }
+}
+
+// DotOrder::Batched for the K-quants: per super-block and row, the exact integer sums, then
+// res = dw * isum, res = fma(-dminw, msum, res), acc = fma(res, da, acc).
+template <typename WBlock>
+void tile_k_batched(int64_t n, const std::byte* w, const std::byte* a, int64_t a_stride, int rows, float* out) {
+  constexpr int64_t kWB = sizeof(WBlock), kAB = sizeof(BlockQ8_K);
+  constexpr bool kMins =
+      std::is_same_v<WBlock, BlockQ2_K> || std::is_same_v<WBlock, BlockQ4_K> || std::is_same_v<WBlock, BlockQ5_K>;
+  KScales k;
+  __m256i u[8], scales[8];
+  float acc[kRowTile] = {};
+  for (int64_t b = 0; b < n / kQK_K; ++b) {
+    const auto* blk = reinterpret_cast<const uint8_t*>(w + b * kWB);
+    block_scales<WBlock>(blk, &k);
+    for (int c = 0; c < 8; ++c) {
+      u[c] = chunk_codes<WBlock>(blk, c);
+      scales[c] = chunk_scales<WBlock>(k, c);
+    }
+    for (int r = 0; r < rows; ++r) {
+      const std::byte* ap = a + r * a_stride + b * kAB;
+      const auto* q = reinterpret_cast<const int8_t*>(ap + offsetof(BlockQ8_K, qs));
+      __m256i lanes = _mm256_setzero_si256();
+      for (int c = 0; c < 8; ++c)
+        lanes = _mm256_add_epi32(lanes, _mm256_madd_epi16(chunk_products<WBlock>(u[c], loadu(q + 32 * c)), scales[c]));
+      int isum = hsum_i32(lanes);
+      int16_t bsums[16];
+      std::memcpy(bsums, ap + offsetof(BlockQ8_K, bsums), sizeof bsums);
+      if constexpr (std::is_same_v<WBlock, BlockQ6_K>) {  // codes are offset by 32
+        for (int s = 0; s < 16; ++s) isum -= 32 * k.sc[s] * bsums[s];
+      }
+      float res = k.d * static_cast<float>(isum);
+      if constexpr (kMins) {
+        int msum = 0;
+        for (int s = 0; s < kQK_K / kSub<WBlock>; ++s) {
+          const int bsum = kSub<WBlock> == 32 ? bsums[2 * s] + bsums[2 * s + 1] : bsums[s];
+          msum += k.mn[s] * bsum;
+        }
+        res = std::fma(-k.dmin, static_cast<float>(msum), res);
+      }
+      float da;
+      std::memcpy(&da, ap, 4);
+      acc[r] = std::fma(res, da, acc[r]);
+    }
+  }
+  for (int r = 0; r < rows; ++r) out[r] = acc[r];
 }
 
 }  // namespace
 
-TileFn tile_fn_avx2(DType weight) {
+TileFn tile_fn_avx2(DType weight, DotOrder order) {
+  if (order == DotOrder::Batched) {
+    switch (weight) {
+      case DType::F16: return tile_float_batched<DType::F16>;
+      case DType::BF16: return tile_float_batched<DType::BF16>;
+      case DType::Q2_K: return tile_k_batched<BlockQ2_K>;
+      case DType::Q3_K: return tile_k_batched<BlockQ3_K>;
+      case DType::Q4_K: return tile_k_batched<BlockQ4_K>;
+      case DType::Q5_K: return tile_k_batched<BlockQ5_K>;
+      case DType::Q6_K: return tile_k_batched<BlockQ6_K>;
+      default: return nullptr;
+    }
+  }
   switch (weight) {
     case DType::F32: return tile_float<DType::F32>;
     case DType::F16: return tile_float<DType::F16>;

@@ -13,6 +13,7 @@
 #include <cstdint>
 
 #include "gemrt/core/dtype.h"
+#include "gemrt/quant/vec_dot.h"
 
 namespace gemrt::quant::detail {
 
@@ -20,11 +21,12 @@ inline constexpr int kRowTile = 16;
 
 using TileFn = void (*)(int64_t n, const std::byte* w, const std::byte* a, int64_t a_stride, int rows, float* out);
 
-// Portable C++ kernels; every weight format with a partner has one.
-TileFn tile_fn_scalar(DType weight);
+// Portable C++ kernels; every weight format with a partner has one (VecDot order), and every
+// format with a batched order has a Batched one.
+TileFn tile_fn_scalar(DType weight, DotOrder order);
 
 // AVX2 + FMA + F16C kernels (x86-64 builds only; the caller checks the CPU). nullptr for formats
 // without an AVX2 kernel or on builds without one.
-TileFn tile_fn_avx2(DType weight);
+TileFn tile_fn_avx2(DType weight, DotOrder order);
 
 }  // namespace gemrt::quant::detail

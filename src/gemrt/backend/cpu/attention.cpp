@@ -4,6 +4,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "gemrt/backend/cpu/attention_fast.h"
 #include "gemrt/backend/cpu/half_table.h"
 #include "gemrt/backend/cpu/kernels.h"
 #include "gemrt/backend/cpu/kv_cache.h"
@@ -17,6 +18,7 @@ namespace {
 // Element types of the KV storage: how a stored value is read, and how a float32 is stored.
 struct F32Kv {
   using T = float;
+  static constexpr DType kType = DType::F32;
   static float get(float v) { return v; }
   static float put(float f) { return f; }
   static float dot(const float* x, const T* y, int64_t n) { return cpu::dot(x, y, n); }
@@ -24,6 +26,7 @@ struct F32Kv {
 };
 struct F16Kv {
   using T = uint16_t;
+  static constexpr DType kType = DType::F16;
   static float get(uint16_t h) { return f16_lookup(h); }
   static uint16_t put(float f) { return f32_to_f16(f); }
   static float dot(const float* x, const T* y, int64_t n) { return dot_f16(x, y, n); }
@@ -31,6 +34,7 @@ struct F16Kv {
 };
 struct Bf16Kv {
   using T = uint16_t;
+  static constexpr DType kType = DType::BF16;
   static float get(uint16_t h) { return bf16_to_f32(h); }
   static uint16_t put(float f) { return f32_to_bf16(f); }
   static float dot(const float* x, const T* y, int64_t n) { return dot_bf16(x, y, n); }
@@ -55,22 +59,15 @@ struct KvRows {
 //   s_j = (q . k_j) * scale; s_j = cap * tanh(s_j / cap) if soft-capped; softmax over the
 //   visible keys in float32 (sum in double); out = sum_j p_j v_j.
 // Key j is visible to the query at position p iff j <= p and (window == 0 or p - j < window).
-// Numerics::Fast scales the query first and, for a 16-bit cache, rounds the scaled query and the
-// probabilities p_j to the cache's dtype (the dot products then multiply 16-bit values).
 template <typename S>
-void attend(const float* q, const KvRows<S>& kv, int64_t t, const AttentionAttrs& a, Numerics numerics, float* out,
-            ThreadPool& pool) {
-  constexpr bool kRoundToStore = !std::is_same_v<S, F32Kv>;
-  const bool fast = numerics == Numerics::Fast;
+void attend_precise(const float* q, const KvRows<S>& kv, int64_t t, const AttentionAttrs& a, float* out,
+                    ThreadPool& pool) {
   const int64_t d = a.head_dim;
   const int group = a.n_heads / a.n_kv_heads;
   pool.parallel_for(t * a.n_heads, [&](int64_t b, int64_t e) {
     // Per-thread scratch, grown once and reused by every later call (no allocation per step).
-    thread_local std::vector<float> scores, qbuf, acc;
-    if (qbuf.size() < static_cast<size_t>(d)) {
-      qbuf.resize(static_cast<size_t>(d));
-      acc.resize(static_cast<size_t>(d));
-    }
+    thread_local std::vector<float> scores, acc;
+    if (acc.size() < static_cast<size_t>(d)) acc.resize(static_cast<size_t>(d));
     for (int64_t idx = b; idx < e; ++idx) {
       const int64_t r = idx / a.n_heads;
       const int h = static_cast<int>(idx % a.n_heads);
@@ -78,21 +75,11 @@ void attend(const float* q, const KvRows<S>& kv, int64_t t, const AttentionAttrs
       const int64_t p = kv.p0 + r;
       const int64_t lo = a.window > 0 ? std::max<int64_t>(0, p - a.window + 1) : 0;
       const float* qh = q + r * a.n_heads * d + h * d;
-      float post_scale = a.scale;
-      if (fast) {
-        for (int64_t x = 0; x < d; ++x) {
-          const float v = qh[x] * a.scale;
-          qbuf[static_cast<size_t>(x)] = kRoundToStore ? S::get(S::put(v)) : v;
-        }
-        qh = qbuf.data();
-        post_scale = 1.0f;
-      }
       scores.resize(static_cast<size_t>(p - lo + 1));
       float max_s = -INFINITY;
       for (int64_t j = lo; j <= p; ++j) {
         const auto* kr = kv.row(j, kv.fresh_k, kv.ring_k) + kvh * d;
-        float s = S::dot(qh, kr, d);
-        if (!fast) s *= post_scale;
+        float s = S::dot(qh, kr, d) * a.scale;
         if (a.softcap > 0.0f) s = std::tanh(s / a.softcap) * a.softcap;
         scores[static_cast<size_t>(j - lo)] = s;
         max_s = std::max(max_s, s);
@@ -105,12 +92,49 @@ void attend(const float* q, const KvRows<S>& kv, int64_t t, const AttentionAttrs
       const auto inv = static_cast<float>(1.0 / denom);
       std::fill(acc.begin(), acc.begin() + d, 0.0f);
       for (int64_t j = lo; j <= p; ++j) {
-        float pj = scores[static_cast<size_t>(j - lo)] * inv;
-        if (fast && kRoundToStore) pj = S::get(S::put(pj));
         const auto* vr = kv.row(j, kv.fresh_v, kv.ring_v) + kvh * d;
-        S::axpy(acc.data(), pj, vr, d);
+        S::axpy(acc.data(), scores[static_cast<size_t>(j - lo)] * inv, vr, d);
       }
       std::memcpy(out + r * a.n_heads * d + h * d, acc.data(), static_cast<size_t>(d) * sizeof(float));
+    }
+  });
+}
+
+// Numerics::Fast: the query is scaled first and rounded to the cache's dtype (llama.cpp scales Q
+// as its own op and converts it for the K product), then attention_fast.h does the rest in
+// llama.cpp's order; its batched order applies when this run holds 2 or more query rows.
+template <typename S>
+void attend_fast(const float* q, const KvRows<S>& kv, int64_t t, const AttentionAttrs& a, float* out,
+                 ThreadPool& pool) {
+  const int64_t d = a.head_dim;
+  const int group = a.n_heads / a.n_kv_heads;
+  pool.parallel_for(t * a.n_heads, [&](int64_t b, int64_t e) {
+    thread_local std::vector<float> scores, qbuf, acc;
+    thread_local std::vector<const void*> keys, values;
+    if (qbuf.size() < static_cast<size_t>(d)) {
+      qbuf.resize(static_cast<size_t>(d));
+      acc.resize(static_cast<size_t>(32 * d));
+    }
+    for (int64_t idx = b; idx < e; ++idx) {
+      const int64_t r = idx / a.n_heads;
+      const int h = static_cast<int>(idx % a.n_heads);
+      const int kvh = h / group;
+      const int64_t p = kv.p0 + r;
+      const int64_t lo = a.window > 0 ? std::max<int64_t>(0, p - a.window + 1) : 0;
+      const int64_t n = p - lo + 1;
+      const float* qh = q + r * a.n_heads * d + h * d;
+      for (int64_t x = 0; x < d; ++x) qbuf[static_cast<size_t>(x)] = S::get(S::put(qh[x] * a.scale));
+      scores.resize(static_cast<size_t>(n + 16));
+      keys.resize(static_cast<size_t>(n));
+      values.resize(static_cast<size_t>(n));
+      for (int64_t i = 0; i < n; ++i) {
+        keys[static_cast<size_t>(i)] = kv.row(lo + i, kv.fresh_k, kv.ring_k) + kvh * d;
+        values[static_cast<size_t>(i)] = kv.row(lo + i, kv.fresh_v, kv.ring_v) + kvh * d;
+      }
+      const FastHead head{qbuf.data(), keys.data(), values.data(), lo,           n,
+                          d,           S::kType,    t >= 2,        a.softcap,    scores.data(),
+                          acc.data(),  out + r * a.n_heads * d + h * d};
+      attend_head_fast(head);
     }
   });
 }
@@ -145,7 +169,8 @@ void attend_and_append(const float* q, const float* k, const float* v, int64_t p
   T* ring_k = reinterpret_cast<T*>(kv.keys(a.kv_slot));
   T* ring_v = reinterpret_cast<T*>(kv.values(a.kv_slot));
   const KvRows<S> rows{fk, fv, ring_k, ring_v, p0, cap, kv_w};
-  attend<S>(q, rows, t, a, numerics, out, pool);
+  if (numerics == Numerics::Fast) attend_fast<S>(q, rows, t, a, out, pool);
+  else attend_precise<S>(q, rows, t, a, out, pool);
   for (int64_t r = std::max<int64_t>(0, t - cap); r < t; ++r) {
     const int64_t row = (p0 + r) % cap;
     std::memcpy(ring_k + row * kv_w, fk + r * kv_w, static_cast<size_t>(kv_w) * sizeof(T));

@@ -79,7 +79,7 @@ class CpuExecutable final : public Executable {
         break;
       }
       case OpKind::Rope:
-        rope(f32(in[0]), i32(in[1]), n.shape[0], std::get<RopeAttrs>(n.attrs), out);
+        rope(f32(in[0]), i32(in[1]), n.shape[0], std::get<RopeAttrs>(n.attrs), numerics_, out);
         break;
       case OpKind::Attention: {
         auto* cache = dynamic_cast<CpuKvCache*>(kv);

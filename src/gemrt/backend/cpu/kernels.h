@@ -34,8 +34,9 @@ void matmul_fast(const float* x, int64_t t, const TensorView& w, float* out, Thr
 void rms_norm(const float* x, int64_t n_values, const TensorView* w, const RmsNormAttrs& a, float* out,
               ThreadPool& pool);
 
-// Rotate-half RoPE on x [T, n_heads * head_dim] at positions[T].
-void rope(const float* x, const int32_t* positions, int64_t t, const RopeAttrs& a, float* out);
+// Rotate-half RoPE on x [T, n_heads * head_dim] at positions[T]. Numerics::Fast forms the angles
+// of a geometric table as llama.cpp does (rope.cpp); otherwise angle = float(pos * inv_freq[i]).
+void rope(const float* x, const int32_t* positions, int64_t t, const RopeAttrs& a, Numerics numerics, float* out);
 
 // Attention of q [T, H*D] over the cached keys/values of a.kv_slot and this run's k, v [T, Hkv*D];
 // positions must be consecutive and continue the slot's sequence. Appends k, v to the cache.

@@ -22,8 +22,13 @@ ValueId build_decoder_block(GraphBuilder& b, int layer, const LayerSpec& s, cons
     k = norm(k, *w.k_norm, s.head_dim, "k_norm");
   }
   const std::vector<float> inv_freq = rope_inv_freq(s.head_dim, s.rope.theta, s.rope.scaling, s.rope.precision);
-  q = b.rope(q, positions, s.n_heads, s.head_dim, inv_freq, L + "q_rope");
-  k = b.rope(k, positions, s.n_kv_heads, s.head_dim, inv_freq, L + "k_rope");
+  GeometricRope geometric;  // the table rope_inv_freq built, by its parameters (float32 tables only)
+  if (s.rope.precision == RopeFreqPrecision::F32) {
+    geometric.base = s.rope.theta;
+    if (s.rope.scaling.kind == RopeScaling::Kind::Linear) geometric.freq_scale = 1.0f / s.rope.scaling.factor;
+  }
+  q = b.rope(q, positions, s.n_heads, s.head_dim, inv_freq, L + "q_rope", geometric);
+  k = b.rope(k, positions, s.n_kv_heads, s.head_dim, inv_freq, L + "k_rope", geometric);
   AttentionAttrs a;
   a.n_heads = s.n_heads;
   a.n_kv_heads = s.n_kv_heads;

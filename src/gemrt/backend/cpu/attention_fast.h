@@ -1,0 +1,51 @@
+// Numerics::Fast attention for one (query row, head): llama.cpp's CPU arithmetic (flash attention
+// off, AVX2 build), so that fast numerics reproduce llama.cpp's results on the same file.
+//
+// llama.cpp computes scores = K q and out = V^T p as matrix products. With 2 or more query rows in
+// a batch they run through its "tinyBLAS" kernels, with one row through its vec_dot kernels; the
+// two sum in different orders:
+//   batched: one 8-lane FMA accumulator over chunks of 8 (lane = index mod 8), then
+//            t_L = a_L + a_{L+4};  result = (t_0 + t_2) + (t_1 + t_3)
+//   single:  four 8-lane accumulators over chunks of 32 (accumulator = (index mod 32) / 8), then
+//            s_L = (a0_L + a2_L) + (a1_L + a3_L);  t_L = s_L + s_{L+4};
+//            result = (t_0 + t_1) + (t_2 + t_3), in float64 with the elements past the last whole
+//            chunk of 32 added one by one (float32 products)
+// Scores always use the single order with an F32 cache (llama.cpp converts nothing then, which
+// keeps the batched kernel out). For V^T p the index is the key position: llama.cpp's cache cell,
+// the position itself in a fresh single-sequence cache.
+// Softmax (ggml_vec_soft_max_f32): e = expf_approx(s - max) in chunks of 8 aligned on position 0,
+// each chunk's sum taken as in the batched order above and added to a float64 total;
+// p = e * float(1 / total), then rounded to the cache's 16-bit type (the type of the V product).
+// Soft-cap (Gemma 2): s = tanh(s * float(1 / cap)) * cap.
+#pragma once
+
+#include <cstdint>
+
+#include "gemrt/core/dtype.h"
+
+namespace gemrt::cpu {
+
+struct FastHead {
+  const float* q;         // [d], already scaled and rounded to the cache type
+  const void* const* k;   // visible keys, positions lo .. lo + n - 1, [d] each in type `kv`
+  const void* const* v;   // visible values, likewise
+  int64_t lo, n, d;
+  DType kv;               // F32, F16 or BF16
+  bool batched;           // the call holds 2 or more query rows
+  float softcap;          // 0 = none
+  float* scores;          // scratch, n + 16 floats
+  float* acc;             // scratch, 32 * d floats
+  float* out;             // [d]
+};
+
+// llama.cpp's exp approximation used by its AVX2 softmax (ggml_v_expf), one value.
+float expf_approx(float x);
+
+void attend_head_fast(const FastHead& h);
+
+namespace detail {
+void attend_head_fast_portable(const FastHead& h);
+void attend_head_fast_avx2(const FastHead& h);
+}  // namespace detail
+
+}  // namespace gemrt::cpu

@@ -1,0 +1,148 @@
+// AVX2 + FMA + F16C kernels of RowGroupDot (compiled with -mavx2 -mfma -mf16c
+// -ffp-contract=off; called only on CPUs that have them). Float lane j of every accumulator
+// belongs to weight row j of the group, so each float step is one vector instruction for 8
+// outputs, and the arithmetic is exactly the header's (bit-identical to the scalar kernels).
+//
+// Integer sums: per weight row, _mm256_maddubs_epi16 (unsigned codes x signed activations,
+// pairs to s16: at most 2 * 15 * 127) then _mm256_madd_epi16 with ones (to s32); the 8 rows'
+// lane vectors are then reduced to one vector of 8 row sums (reduce_rows). Q4_0's offset of 8
+// comes out as 8 * sum(a) once per block; Q4_K's sub-block scales multiply the reduced sums.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+
+#include "gemrt/quant/block_formats.h"
+#include "gemrt/quant/row_group_dot.h"
+
+namespace gemrt::quant::detail {
+namespace {
+
+constexpr int kRowTile = 16;  // activation rows whose accumulators live on the stack at once
+
+__m256i loadu(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+
+// 8 s32 partial sums of u[i] * s[i] over 32 byte pairs (u unsigned <= 15, s signed).
+__m256i dot_u8s8(__m256i u, __m256i s) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+
+// Lane j of the result = the sum of the 8 lanes of p[j].
+__m256i reduce_rows(const __m256i* p) {
+  const __m256i t0 = _mm256_hadd_epi32(p[0], p[1]);
+  const __m256i t1 = _mm256_hadd_epi32(p[2], p[3]);
+  const __m256i t2 = _mm256_hadd_epi32(p[4], p[5]);
+  const __m256i t3 = _mm256_hadd_epi32(p[6], p[7]);
+  const __m256i u0 = _mm256_hadd_epi32(t0, t1);  // [rows 0-3 low halves | rows 0-3 high halves]
+  const __m256i u1 = _mm256_hadd_epi32(t2, t3);  // the same for rows 4-7
+  return _mm256_add_epi32(_mm256_permute2x128_si256(u0, u1, 0x20), _mm256_permute2x128_si256(u0, u1, 0x31));
+}
+
+// Sum of the 32 signed bytes of v, broadcast to 8 s32 lanes.
+__m256i byte_sum(__m256i v) {
+  __m256i s = dot_u8s8(_mm256_set1_epi8(1), v);
+  s = _mm256_add_epi32(s, _mm256_permute2x128_si256(s, s, 0x01));
+  s = _mm256_add_epi32(s, _mm256_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+  return _mm256_add_epi32(s, _mm256_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+}
+
+// 8 f16 scales, one per weight row, at byte offset `field` of each row's block `blk`.
+__m256 row_scales(const std::byte* w, int64_t w_stride, int64_t blk_offset, size_t field) {
+  alignas(16) uint16_t h[kRowGroup];
+  for (int j = 0; j < kRowGroup; ++j) h[j] = load_unaligned<uint16_t>(w + j * w_stride + blk_offset + static_cast<int64_t>(field));
+  return _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(h)));
+}
+
+void group_q4_0(int64_t n, const std::byte* w, int64_t w_stride, const std::byte* a, int64_t a_stride, int64_t rows,
+                FoldGrain, float* out, int64_t out_stride) {
+  constexpr int64_t kWB = sizeof(BlockQ4_0), kAB = sizeof(BlockQ8_0);
+  const __m256i m15 = _mm256_set1_epi8(15);
+  for (int64_t r0 = 0; r0 < rows; r0 += kRowTile) {
+    const int tile = static_cast<int>(std::min<int64_t>(kRowTile, rows - r0));
+    __m256 acc[kRowTile];
+    for (int r = 0; r < tile; ++r) acc[r] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / kQK; ++b) {
+      __m256i codes[kRowGroup];  // unsigned 0..15
+      for (int j = 0; j < kRowGroup; ++j) {
+        const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + j * w_stride + b * kWB + offsetof(BlockQ4_0, qs)));
+        codes[j] = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), m15);
+      }
+      const __m256 dw = row_scales(w, w_stride, b * kWB, offsetof(BlockQ4_0, d));
+      for (int r = 0; r < tile; ++r) {
+        const std::byte* ab = a + (r0 + r) * a_stride + b * kAB;
+        const __m256i av = loadu(ab + offsetof(BlockQ8_0, qs));
+        __m256i p[kRowGroup];
+        for (int j = 0; j < kRowGroup; ++j) p[j] = dot_u8s8(codes[j], av);
+        const __m256i isum = _mm256_sub_epi32(reduce_rows(p), _mm256_slli_epi32(byte_sum(av), 3));
+        const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(_cvtsh_ss(load_unaligned<uint16_t>(ab))));
+        acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), scale, acc[r]);
+      }
+    }
+    for (int r = 0; r < tile; ++r) _mm256_storeu_ps(out + (r0 + r) * out_stride, acc[r]);
+  }
+}
+
+void group_q4_k(int64_t n, const std::byte* w, int64_t w_stride, const std::byte* a, int64_t a_stride, int64_t rows,
+                FoldGrain grain, float* out, int64_t out_stride) {
+  constexpr int64_t kWB = sizeof(BlockQ4_K), kAB = sizeof(BlockQ8_K);
+  const int subs_per_chunk = grain == FoldGrain::Batched ? 2 : 8;
+  const __m256i m15 = _mm256_set1_epi8(15);
+  for (int64_t r0 = 0; r0 < rows; r0 += kRowTile) {
+    const int tile = static_cast<int>(std::min<int64_t>(kRowTile, rows - r0));
+    __m256 acc[kRowTile], acc_min[kRowTile];
+    for (int r = 0; r < tile; ++r) acc[r] = acc_min[r] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / kQK_K; ++b) {
+      // The group's super-block b, decoded: codes[s][j] = sub-block s of row j (32 unsigned bytes),
+      // sc[s] / mn[s] = the 8 rows' scale / min codes of sub-block s.
+      __m256i codes[8][kRowGroup];
+      alignas(32) int32_t sc[8][kRowGroup], mn[8][kRowGroup];
+      for (int j = 0; j < kRowGroup; ++j) {
+        const std::byte* blk = w + j * w_stride + b * kWB;
+        uint8_t scales[kKScaleBytes];
+        std::memcpy(scales, blk + offsetof(BlockQ4_K, scales), sizeof scales);
+        for (int s = 0; s < 8; ++s) k_scale_min(scales, s, &sc[s][j], &mn[s][j]);
+        for (int c = 0; c < 4; ++c) {
+          const __m256i q = loadu(blk + offsetof(BlockQ4_K, qs) + 32 * c);
+          codes[2 * c][j] = _mm256_and_si256(q, m15);
+          codes[2 * c + 1][j] = _mm256_and_si256(_mm256_srli_epi16(q, 4), m15);
+        }
+      }
+      const __m256 dw = row_scales(w, w_stride, b * kWB, offsetof(BlockQ4_K, d));
+      const __m256 dminw = row_scales(w, w_stride, b * kWB, offsetof(BlockQ4_K, dmin));
+      for (int r = 0; r < tile; ++r) {
+        const std::byte* ab = a + (r0 + r) * a_stride + b * kAB;
+        const __m256 da = _mm256_set1_ps(load_unaligned<float>(ab));
+        const __m256 scale = _mm256_mul_ps(dw, da), scale_min = _mm256_mul_ps(dminw, da);
+        int16_t bsums[kQK_K / 16];
+        std::memcpy(bsums, ab + offsetof(BlockQ8_K, bsums), sizeof bsums);
+        for (int s0 = 0; s0 < 8; s0 += subs_per_chunk) {
+          __m256i isum = _mm256_setzero_si256(), msum = _mm256_setzero_si256();
+          for (int s = s0; s < s0 + subs_per_chunk; ++s) {
+            const __m256i av = loadu(ab + offsetof(BlockQ8_K, qs) + 32 * s);
+            __m256i p[kRowGroup];
+            for (int j = 0; j < kRowGroup; ++j) p[j] = dot_u8s8(codes[s][j], av);
+            isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(reduce_rows(p), _mm256_load_si256(reinterpret_cast<const __m256i*>(sc[s]))));
+            const __m256i bsum = _mm256_set1_epi32(bsums[2 * s] + bsums[2 * s + 1]);
+            msum = _mm256_add_epi32(msum, _mm256_mullo_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(mn[s])), bsum));
+          }
+          acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), scale, acc[r]);
+          acc_min[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(msum), scale_min, acc_min[r]);
+        }
+      }
+    }
+    for (int r = 0; r < tile; ++r) _mm256_storeu_ps(out + (r0 + r) * out_stride, _mm256_sub_ps(acc[r], acc_min[r]));
+  }
+}
+
+}  // namespace
+
+RowGroupDot::Fn row_group_fn_avx2(DType weight) {
+  switch (weight) {
+    case DType::Q4_0: return group_q4_0;
+    case DType::Q4_K: return group_q4_k;
+    default: return nullptr;
+  }
+}
+
+}  // namespace gemrt::quant::detail
