@@ -1,6 +1,9 @@
 #include "gemrt/backend/cpu/cpu_backend.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 
 #include "gemrt/backend/cpu/kernels.h"
 #include "gemrt/backend/cpu/kv_cache.h"
@@ -28,7 +31,9 @@ class CpuExecutable final : public Executable {
         continue;
       }
       execute(i, n, kv);
+      if (dump_dir_) dump(n, i);
     }
+    ++runs_;
     if (outputs) {
       for (const auto& o : g_.outputs()) {
         const Node& n = g_.node(o.value);
@@ -40,6 +45,19 @@ class CpuExecutable final : public Executable {
   }
 
  private:
+  // GEMRT_DUMP_DIR (a debugging aid for parity work): every float32 node value of every run is
+  // written raw to DIR/<run>-<node>.f32, with its shape in the name.
+  void dump(const Node& n, ValueId i) {
+    if (n.dtype != DType::F32) return;
+    std::string path = std::string(dump_dir_) + "/" + std::to_string(runs_) + "-" + n.name;
+    for (int64_t d : n.shape.dims()) path += "_" + std::to_string(d);
+    path += ".f32";
+    if (std::FILE* f = std::fopen(path.c_str(), "wb")) {
+      std::fwrite(f32(i), sizeof(float), static_cast<size_t>(n.shape.numel()), f);
+      std::fclose(f);
+    }
+  }
+
   std::byte* at(ValueId v) {
     return reinterpret_cast<std::byte*>(arena_.data()) + plan_.offset[static_cast<size_t>(v)];
   }
@@ -113,6 +131,8 @@ class CpuExecutable final : public Executable {
   std::shared_ptr<ThreadPool> pool_;
   Numerics numerics_;
   std::vector<float> arena_;
+  const char* dump_dir_ = std::getenv("GEMRT_DUMP_DIR");
+  int runs_ = 0;
   std::vector<std::byte> act_scratch_;  // rounded activations of the fast matmul, reused  // float storage keeps every 64-byte-aligned offset 4-byte aligned
 };
 

@@ -19,10 +19,20 @@ float gelu_tanh(float x) {
 // Exact GELU: x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)).
 float gelu_erf(float x) { return 0.5f * x * (1.0f + std::erf(x * static_cast<float>(1.0 / std::numbers::sqrt2))); }
 
+namespace {
+// The tanh GELU as llama.cpp's CPU build evaluates it to fill its f16 table (ggml_gelu_f32 with
+// the compiler's FMA contraction): 0.5 x (1 + tanh((sqrt(2/pi) x) * fma(0.044715 x, x, 1))).
+float gelu_tanh_llama(float x) {
+  constexpr float kBeta = 0.79788456080286535587989211986876f;
+  const float inner = (kBeta * x) * std::fma(0.044715f * x, x, 1.0f);
+  return 0.5f * x * (1.0f + std::tanh(inner));
+}
+}  // namespace
+
 float gelu_tanh_f16_table(float x) {
   static const std::vector<uint16_t> table = [] {
     std::vector<uint16_t> t(65536);
-    for (uint32_t h = 0; h < 65536; ++h) t[h] = f32_to_f16(gelu_tanh(f16_to_f32(static_cast<uint16_t>(h))));
+    for (uint32_t h = 0; h < 65536; ++h) t[h] = f32_to_f16(gelu_tanh_llama(f16_to_f32(static_cast<uint16_t>(h))));
     return t;
   }();
   if (x <= -10.0f) return 0.0f;
