@@ -91,6 +91,34 @@ TEST(CliLogits, IdsFlagWithoutGreedyWritesOnlyLogits) {
   EXPECT_EQ(all[0].shape, (Shape{3, 512}));
 }
 
+// --prefill P: the first P ids in one batch, the rest one at a time through the KV cache. Along a
+// greedy continuation this reproduces the decode steps' logits bit for bit (same schedule, same
+// kernels), in fast numerics, whose batched and one-row kernels round differently.
+TEST(CliLogits, PrefillRunsTheRestOneTokenAtATime) {
+  test::TempDir dir;
+  const std::string model = test::shared_fixtures() + "/gguf/gemma3-tiny-pub-Q6_K.gguf";
+  const std::string prompt = "2,65,103,56,116,292,52,457,236,50,12";  // 11 ids (vocabulary of 512)
+  ASSERT_EQ(gemrt_cli("logits --model " + model + " --ids " + prompt + " --greedy 4 --numerics fast --out " +
+                      dir.file("g.st")).status, 0);
+  const HostTensor g = test::load_tensor(dir.file("g.st"), "greedy_ids");
+  std::string forced = prompt;
+  for (int i = 0; i < 3; ++i) forced += "," + std::to_string(g.values<int32_t>()[static_cast<size_t>(i)]);
+  const Result r = gemrt_cli("logits --model " + model + " --ids " + forced + " --prefill 11 --numerics fast --out " +
+                             dir.file("p.st"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  const HostTensor p = test::load_tensor(dir.file("p.st"), "logits");
+  const HostTensor steps = test::load_tensor(dir.file("g.st"), "step_logits");
+  ASSERT_EQ(p.shape, (Shape{14, 512}));
+  const auto pv = p.values<float>(), sv = steps.values<float>();
+  for (int64_t i = 0; i < 3; ++i)  // logits row 11 + i came from the same decode step as step row 1 + i
+    for (int64_t v = 0; v < 512; ++v) ASSERT_EQ(pv[static_cast<size_t>((11 + i) * 512 + v)], sv[static_cast<size_t>((1 + i) * 512 + v)]) << i;
+  // And the one-batch run of the same ids is a different (batched) schedule: close, not identical.
+  ASSERT_EQ(gemrt_cli("logits --model " + model + " --ids " + forced + " --numerics fast --out " + dir.file("b.st")).status, 0);
+  const HostTensor b = test::load_tensor(dir.file("b.st"), "logits");
+  EXPECT_LT(test::relative_error(b.values<float>(), pv), 5e-2);
+  EXPECT_NE(std::vector<float>(b.values<float>().begin(), b.values<float>().end()), std::vector<float>(pv.begin(), pv.end()));
+}
+
 // --numerics fast on a GGUF fixture gives llama.cpp's greedy ids and sits closer to llama.cpp's
 // logits than the default precise numerics; --kv-type f16 keeps the greedy ids; bad values fail.
 TEST(CliLogits, NumericsAndKvTypeFlags) {

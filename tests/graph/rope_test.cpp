@@ -194,6 +194,50 @@ TEST(RopeKernel, RotateHalfPairingMatchesDirectFormula) {
   }
 }
 
+// Fast numerics form a geometric table's angles as llama.cpp does (theta_0 = pos, each next
+// pair's theta multiplied by base^(-2/d) in float32, times freq_scale; cosf / sinf) and rotate with
+// one FMA per output; within float32 rounding of the precise (HF) result.
+TEST(RopeKernel, FastNumericsFollowLlamaCpp) {
+  for (float freq_scale : {1.0f, 0.125f}) {
+    RopeAttrs a = attrs(2, 16, 10000.0f);
+    a.geometric.freq_scale = freq_scale;
+    for (float& f : a.inv_freq) f *= freq_scale;
+    const std::vector<int32_t> pos{0, 1, 5, 300, 7777};
+    const std::vector<float> x = random_vec(pos.size() * 2 * 16, 31);
+    std::vector<float> fast(x.size());
+    cpu::rope(x.data(), pos.data(), static_cast<int64_t>(pos.size()), a, Numerics::Fast, fast.data());
+    const std::vector<float> precise = run_rope(x, pos, a);
+    const float theta_scale = std::pow(10000.0f, -2.0f / 16.0f);
+    for (size_t r = 0; r < pos.size(); ++r) {
+      auto theta = static_cast<float>(pos[r]);
+      for (int i = 0; i < 8; ++i, theta *= theta_scale) {
+        const float c = std::cos(freq_scale * theta), s = std::sin(freq_scale * theta);
+        for (int h = 0; h < 2; ++h) {
+          const size_t b = (r * 2 + static_cast<size_t>(h)) * 16;
+          const float x1 = x[b + static_cast<size_t>(i)], x2 = x[b + static_cast<size_t>(i) + 8];
+          EXPECT_EQ(fast[b + static_cast<size_t>(i)], std::fma(x1, c, -(x2 * s)));
+          EXPECT_EQ(fast[b + static_cast<size_t>(i) + 8], std::fma(x1, s, x2 * c));
+        }
+      }
+    }
+    // The two ways of forming an angle differ by a few float32 roundings of its magnitude (up to
+    // one per pair index in llama.cpp's running product): |x| <= 2 times that.
+    for (size_t i = 0; i < x.size(); ++i) {
+      const double angle_ulps = 2.0 * (8 + 3) * static_cast<double>(pos[i / 32]) * std::ldexp(1.0, -24);
+      EXPECT_NEAR(fast[i], precise[i], 2e-6 + angle_ulps) << i;
+    }
+  }
+  // A table without parameters (e.g. rounded to bf16) keeps HF's angles in fast numerics too.
+  RopeAttrs plain = attrs(1, 8);
+  plain.geometric = {};
+  const std::vector<int32_t> pos{3};
+  const std::vector<float> x = random_vec(8, 32);
+  std::vector<float> fast(8);
+  cpu::rope(x.data(), pos.data(), 1, plain, Numerics::Fast, fast.data());
+  const std::vector<double> ref = rope_reference(x, pos, plain);
+  for (size_t i = 0; i < 8; ++i) EXPECT_NEAR(static_cast<double>(fast[i]), ref[i], 1e-6) << i;
+}
+
 TEST(RopeKernel, ZeroFrequencyPairsPassThrough) {
   // Proportional RoPE (spec §1.3): zero inverse frequencies leave their pairs untouched.
   RopeAttrs a = attrs(2, 8);

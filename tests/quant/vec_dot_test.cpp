@@ -228,5 +228,78 @@ TEST(QuantVecDotIsa, SimdKernelsMatchTheScalarReference) {
   std::printf("[ vec_dot ] kernels in use on this CPU: %s\n", std::string(dot_isa_name(dot_isa())).c_str());
 }
 
+
+// DotOrder::Batched (llama.cpp's order for matmuls over many activation rows): fully specified,
+// so every ISA returns the same bits; and it is the same dot product (dequantized reference).
+constexpr DType kBatchedTypes[] = {DType::F16, DType::BF16, DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K};
+
+std::vector<std::byte> weight_row(DType t, int64_t n, std::mt19937& rng) {
+  if (dtype_is_quantized(t)) return test::random_weight_row(t, n, static_cast<uint32_t>(rng()));
+  const std::vector<float> v = activations(n, rng);
+  std::vector<std::byte> w(static_cast<size_t>(dtype_bytes(t, n)));
+  quantize_activations(t, v.data(), n, w.data());  // F16 / BF16: rounding to the type
+  return w;
+}
+
+TEST(QuantVecDot, BatchedOrderMatchesDequantizedDot) {
+  std::mt19937 rng(41);
+  for (DType t : kBatchedTypes) {
+    SCOPED_TRACE(std::string(dtype_name(t)));
+    EXPECT_GT(batched_order_min_rows(t), 0);
+    const DType p = dot_partner(t);
+    for (int64_t n : dtype_is_quantized(t) ? std::vector<int64_t>{256, 768, 1792} : std::vector<int64_t>{8, 40, 264}) {
+      const std::vector<std::byte> w = weight_row(t, n, rng);
+      const int64_t a_row = dtype_bytes(p, n);
+      constexpr int64_t kRows = 9;
+      std::vector<std::byte> a(static_cast<size_t>(kRows * a_row));
+      for (int64_t r = 0; r < kRows; ++r) {
+        const std::vector<float> x = activations(n, rng);
+        quantize_activations(p, x.data(), n, a.data() + r * a_row);
+      }
+      std::vector<float> got(kRows);
+      RowDot(t, n, DotIsa::Scalar, DotOrder::Batched)(w.data(), a.data(), a_row, kRows, got.data(), 1);
+      const std::vector<float> wf = dequantized(t, w, n);
+      for (int64_t r = 0; r < kRows; ++r) {
+        std::vector<float> af(static_cast<size_t>(n));
+        dequantize_row(p, a.data() + r * a_row, af.data(), n);
+        double ref = 0.0, mag = 0.0;
+        for (int64_t i = 0; i < n; ++i) {
+          const double prod = static_cast<double>(wf[static_cast<size_t>(i)]) * static_cast<double>(af[static_cast<size_t>(i)]);
+          ref += prod;
+          mag += std::fabs(prod);
+        }
+        EXPECT_NEAR(got[static_cast<size_t>(r)], ref, 1e-5 * mag + 1e-30) << "n " << n << " row " << r;
+      }
+    }
+  }
+  // Formats without a batched order, and 16-bit rows that are not a multiple of 8 values.
+  EXPECT_EQ(batched_order_min_rows(DType::Q8_0), 0);
+  EXPECT_THROW(RowDot(DType::Q8_0, 64, DotIsa::Scalar, DotOrder::Batched), Error);
+  EXPECT_THROW(RowDot(DType::F16, 12, DotIsa::Scalar, DotOrder::Batched), Error);
+}
+
+TEST(QuantVecDotIsa, BatchedOrderIsIdenticalOnEveryIsa) {
+  if (!dot_isa_available(DotIsa::Avx2)) GTEST_SKIP() << "this CPU has no AVX2 + FMA + F16C; AVX2 kernels not tested";
+  std::mt19937 rng(43);
+  for (DType t : kBatchedTypes) {
+    const DType p = dot_partner(t);
+    for (int64_t n : dtype_is_quantized(t) ? std::vector<int64_t>{256, 768} : std::vector<int64_t>{8, 40, 264}) {
+      const std::vector<std::byte> w = weight_row(t, n, rng);
+      const int64_t a_row = dtype_bytes(p, n);
+      for (int64_t rows : {1, 5, 17}) {
+        std::vector<std::byte> a(static_cast<size_t>(rows * a_row));
+        for (int64_t r = 0; r < rows; ++r) {
+          const std::vector<float> x = activations(n, rng);
+          quantize_activations(p, x.data(), n, a.data() + r * a_row);
+        }
+        std::vector<float> s(static_cast<size_t>(rows)), v(static_cast<size_t>(rows));
+        RowDot(t, n, DotIsa::Scalar, DotOrder::Batched)(w.data(), a.data(), a_row, rows, s.data(), 1);
+        RowDot(t, n, DotIsa::Avx2, DotOrder::Batched)(w.data(), a.data(), a_row, rows, v.data(), 1);
+        EXPECT_EQ(s, v) << dtype_name(t) << " n " << n << " rows " << rows;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace gemrt::quant

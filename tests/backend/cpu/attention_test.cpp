@@ -236,7 +236,9 @@ TEST(CpuAttention, GqaSoftcapMatchesReferenceForPrefillDecodeAndChunks) {
 // 16-bit KV caches: keys and values are stored rounded, the fresh rows of a run are rounded the
 // same way before use, so (a) precise numerics equal the double reference on rounded K/V, (b) fast
 // numerics (query and probabilities also rounded) stay within the 16-bit rounding of it, and
-// (c) every split of the sequence into runs gives bit-identical outputs.
+// (c) precise numerics give bit-identical outputs for every split of the sequence into runs; fast
+// numerics do for every split into runs of 2 or more rows (llama.cpp's batched order depends on
+// positions only), while one-row runs take its single-row order: equal up to float32 rounding.
 TEST(CpuAttention, SixteenBitCacheRoundsLikeItsStorageForEverySplit) {
   ThreadPool pool(3);
   constexpr int kH = 4, kHkv = 2, kD = 16;
@@ -270,11 +272,15 @@ TEST(CpuAttention, SixteenBitCacheRoundsLikeItsStorageForEverySplit) {
       for (double r : ref) max_ref = std::max(max_ref, std::fabs(r));
       for (size_t i = 0; i < fast.size(); ++i)
         ASSERT_NEAR(static_cast<double>(fast[i]), ref[i], 8.0 * unit * max_ref) << cfg << ": element " << i;
-      // (c) Any split of the sequence gives the same bits.
-      for (const auto& chunks : {chunks_of(kT, 1), chunks_of(kT, 3), std::vector<int64_t>{5, 1, 2, 3}}) {
-        EXPECT_EQ(run_chunks(seq, a, ring, chunks, pool, dt, Numerics::Fast), fast) << cfg;
+      // (c) Splits of the sequence.
+      for (const auto& chunks : {chunks_of(kT, 1), chunks_of(kT, 3), std::vector<int64_t>{5, 1, 2, 3}})
         EXPECT_EQ(run_chunks(seq, a, ring, chunks, pool, dt), run_chunks(seq, a, ring, {kT}, pool, dt)) << cfg;
-      }
+      for (const auto& chunks : {chunks_of(kT, 3), std::vector<int64_t>{5, 2, 4}, std::vector<int64_t>{2, 9}})
+        EXPECT_EQ(run_chunks(seq, a, ring, chunks, pool, dt, Numerics::Fast), fast) << cfg;
+      const std::vector<float> single = run_chunks(seq, a, ring, chunks_of(kT, 1), pool, dt, Numerics::Fast);
+      // The orders differ in float32 sums of the scores and outputs, which can move a probability's
+      // 16-bit rounding by one step: at most `unit` of a probability, times |v| <= 1, in total.
+      for (size_t i = 0; i < fast.size(); ++i) ASSERT_NEAR(single[i], fast[i], 2.0 * unit) << cfg << ": element " << i;
     }
   }
 }

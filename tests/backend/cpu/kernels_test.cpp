@@ -17,6 +17,8 @@
 #include "gemrt/core/thread_pool.h"
 #include "gemrt/quant/activation_quant.h"
 #include "gemrt/quant/dequantize.h"
+#include "gemrt/quant/row_group_dot.h"
+#include "gemrt/quant/vec_dot.h"
 #include "test_util.h"
 
 namespace gemrt {
@@ -143,13 +145,62 @@ TEST(CpuKernels, MatMulFastEqualsRoundedActivationsTimesWeights) {
   }
 }
 
+// matmul_fast picks llama.cpp's kernel (and so its float32 order) for each weight format, row
+// count and batch size: the 8-row interleaved kernels for Q4_0 / Q4_K with 8 | N (GEMM grain for the
+// first T - T % 4 rows, GEMV grain for the rest), its batched orders from 8 rows (K-quants) or 2
+// rows (F16 / BF16 with 8 | K and 4 | N), its one-row kernels otherwise.
+TEST(CpuKernels, MatMulFastUsesLlamaCppsKernelForEachShape) {
+  ThreadPool pool(2);
+  std::vector<std::byte> scratch;
+  struct Case {
+    DType dt;
+    int64_t n, k, t;
+    const char* expect;  // "group", "batched", "vecdot"
+  };
+  const Case cases[] = {{DType::Q4_K, 16, 512, 7, "group"},   {DType::Q4_0, 8, 64, 5, "group"},
+                        {DType::Q4_K, 12, 256, 9, "batched"}, {DType::Q4_K, 12, 256, 3, "vecdot"},
+                        {DType::Q6_K, 5, 256, 8, "batched"},  {DType::Q6_K, 5, 256, 7, "vecdot"},
+                        {DType::F16, 8, 64, 2, "batched"},    {DType::F16, 6, 64, 2, "vecdot"},
+                        {DType::BF16, 4, 40, 3, "batched"},   {DType::Q8_0, 8, 64, 9, "vecdot"}};
+  uint32_t seed = 900;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(testing::Message() << dtype_name(c.dt) << " N=" << c.n << " K=" << c.k << " T=" << c.t);
+    HostTensor w{"w", c.dt, Shape{c.n, c.k}, test::random_weight_row(c.dt, c.n * c.k, ++seed)};
+    const std::vector<float> x = random_vec(static_cast<size_t>(c.t * c.k), ++seed, -3.0f, 3.0f);
+    std::vector<float> out = nan_vec(static_cast<size_t>(c.t * c.n));
+    cpu::matmul_fast(x.data(), c.t, w.view(), out.data(), pool, scratch);
+    const DType p = quant::dot_partner(c.dt);
+    const int64_t a_row = dtype_bytes(p, c.k), w_row = dtype_bytes(c.dt, c.k);
+    std::vector<std::byte> a(static_cast<size_t>(c.t * a_row));
+    for (int64_t i = 0; i < c.t; ++i) quant::quantize_activations(p, x.data() + i * c.k, c.k, a.data() + i * a_row);
+    std::vector<float> want(static_cast<size_t>(c.t * c.n));
+    const std::string kind = c.expect;
+    if (kind == "group") {
+      const quant::RowGroupDot dot(c.dt, c.k);
+      for (int64_t g = 0; g < c.n / quant::kRowGroup; ++g)
+        for (int64_t i = 0; i < c.t; ++i)
+          dot(w.bytes.data() + g * quant::kRowGroup * w_row, w_row, a.data() + i * a_row, a_row, 1,
+              quant::fold_grain(i, c.t), want.data() + i * c.n + g * quant::kRowGroup, c.n);
+    } else {
+      const quant::RowDot dot(c.dt, c.k, quant::dot_isa(), kind == "batched" ? quant::DotOrder::Batched : quant::DotOrder::VecDot);
+      for (int64_t j = 0; j < c.n; ++j) dot(w.bytes.data() + j * w_row, a.data(), a_row, c.t, want.data() + j, c.n);
+    }
+    EXPECT_EQ(out, want);
+  }
+}
+
 TEST(CpuKernels, GeluF16TableRoundsInputAndOutputToF16) {
   const std::vector<float> xs = random_vec(2000, 77, -12.0f, 12.0f);
   for (float x : xs) {
     float want;
     if (x <= -10.0f) want = 0.0f;
     else if (x >= 10.0f) want = x;
-    else want = f16_to_f32(f32_to_f16(cpu::gelu_tanh(f16_to_f32(f32_to_f16(x)))));
+    else {
+      // llama.cpp's table entry: its GELU formula in float32 as its build evaluates it (one FMA).
+      const float h = f16_to_f32(f32_to_f16(x));
+      const float g = 0.5f * h * (1.0f + std::tanh((0.7978845608f * h) * std::fma(0.044715f * h, h, 1.0f)));
+      want = f16_to_f32(f32_to_f16(g));
+    }
     ASSERT_EQ(cpu::gelu_tanh_f16_table(x), want) << x;
     // Within f16 rounding of the exact GELU (input and output rounding: a few units of 2^-11).
     if (std::fabs(x) < 10.0f) {

@@ -10,8 +10,8 @@
 //            s_L = (a0_L + a2_L) + (a1_L + a3_L);  t_L = s_L + s_{L+4};
 //            result = (t_0 + t_1) + (t_2 + t_3), in float64 with the elements past the last whole
 //            chunk of 32 added one by one (float32 products)
-// Scores always use the single order with an F32 cache (llama.cpp converts nothing then, which
-// keeps the batched kernel out). For V^T p the index is the key position: llama.cpp's cache cell,
+// The batched order applies to the scores only with a 16-bit cache (with an F32 cache llama.cpp
+// converts nothing, which keeps the batched kernel out) and 8 | d, to the output only for 4 | d. For V^T p the index is the key position: llama.cpp's cache cell,
 // the position itself in a fresh single-sequence cache.
 // Softmax (ggml_vec_soft_max_f32): e = expf_approx(s - max) in chunks of 8 aligned on position 0,
 // each chunk's sum taken as in the batched order above and added to a float64 total;

@@ -171,7 +171,10 @@ void attend(const gemrt::cpu::FastHead& h) {
   const auto* const* keys = reinterpret_cast<const T* const*>(h.k);
   const auto* const* vals = reinterpret_cast<const T* const*>(h.v);
   float* s = h.scores;
-  const bool batched_scores = h.batched && h.kv != DType::F32;
+  // llama.cpp's batched kernel takes the scores only from a converted (16-bit) query and 8 | d, and
+  // the output only for 4 | d; otherwise those products use its one-row kernel.
+  const bool batched_scores = h.batched && h.kv != DType::F32 && d % 8 == 0;
+  const bool batched_out = h.batched && d % 4 == 0;
   float max_s = -INFINITY;
   for (int64_t i = 0; i < n; ++i) {
     float v = batched_scores ? dot_batched(h.q, keys[i], d, h.kv) : dot_single(h.q, keys[i], d, h.kv);
@@ -205,7 +208,7 @@ void attend(const gemrt::cpu::FastHead& h) {
     else s[i] = p;
   }
   // V^T p: accumulator rows of d floats, row = position mod 8 (batched) or mod 32 (single).
-  const int rows = h.batched ? 8 : 32;
+  const int rows = batched_out ? 8 : 32;
   float* acc = h.acc;
   std::memset(acc, 0, static_cast<size_t>(rows * d) * sizeof(float));
   for (int64_t i = 0; i < n; ++i) {
@@ -218,7 +221,7 @@ void attend(const gemrt::cpu::FastHead& h) {
   for (int64_t x = 0; x < d; ++x) {
     float a[32];
     for (int r = 0; r < rows; ++r) a[r] = acc[r * d + x];
-    if (h.batched) {
+    if (batched_out) {
       const float t0 = a[4] + a[0], t1 = a[5] + a[1], t2 = a[6] + a[2], t3 = a[7] + a[3];
       h.out[x] = (t0 + t2) + (t1 + t3);
     } else {
