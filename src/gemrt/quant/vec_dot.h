@@ -56,9 +56,16 @@ class RowDot {
   // weight block once per tile of activation rows.
   void operator()(const std::byte* w, const std::byte* a, int64_t a_stride, int64_t rows, float* out,
                   int64_t out_stride) const;
+  // Several weight rows: out[r * out_stride + j] for weight row w + j * w_stride (j < w_rows) and
+  // activation row r < rows. The same bits as operator() row by row; ISAs with a block kernel
+  // share each activation load and scale across weight rows.
+  void block(const std::byte* w, int64_t w_stride, int64_t w_rows, const std::byte* a, int64_t a_stride, int64_t rows,
+             float* out, int64_t out_stride) const;
 
  private:
   void (*fn_)(int64_t, const std::byte*, const std::byte*, int64_t, int, float*);  // detail::TileFn
+  void (*block_fn_)(int64_t, const std::byte*, int64_t, int64_t, const std::byte*, int64_t, int64_t, float*,
+                    int64_t);  // detail::BlockFn, or null
   int64_t n_;
 };
 

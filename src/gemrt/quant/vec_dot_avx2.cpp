@@ -164,6 +164,105 @@ void tile_small(int64_t n, const std::byte* w, const std::byte* a, int64_t a_str
   }
 }
 
+// Block kernel for the 32-value formats: two weight rows decoded (|code| and code, or unsigned
+// codes, plus scales) and three activation rows at a time, all six products' float lanes in
+// registers; the activation scales are converted once per call. Per (weight row, activation row)
+// the float steps are tile_small's, in the same order.
+template <typename WBlock>
+struct SmallBlockData {
+  static constexpr bool kOffset = std::is_same_v<WBlock, BlockQ4_1> || std::is_same_v<WBlock, BlockQ5_1>;
+  using ABlock = std::conditional_t<kOffset, BlockQ8_1, BlockQ8_0>;
+  int64_t nb;
+  const float* da;        // [rows][nb] activation scales
+  const float* sa;        // [rows][nb] activation block sums (offset formats)
+  const uint8_t* mag;     // [2][nb][32] |codes| (offset formats: the unsigned codes)
+  const uint8_t* sgn;     // [2][nb][32] signed codes
+  const float* dw;        // [2][nb]
+  const float* mw;        // [2][nb]
+};
+
+// JN weight rows x RN activation rows (compile-time, so the accumulators stay in registers).
+template <typename WBlock, int JN, int RN>
+void small_tile(const SmallBlockData<WBlock>& s, const std::byte* a, int64_t a_stride, int64_t r0, float* out,
+                int64_t out_stride) {
+  using D = SmallBlockData<WBlock>;
+  constexpr int64_t kAB = sizeof(typename D::ABlock);
+  const int64_t nb = s.nb;
+  __m256 acc[JN][RN];
+  float offsets[JN][RN] = {};
+  for (int jj = 0; jj < JN; ++jj)
+    for (int i = 0; i < RN; ++i) acc[jj][i] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    __m256i av[RN];
+    for (int i = 0; i < RN; ++i) av[i] = loadu(a + (r0 + i) * a_stride + b * kAB + offsetof(typename D::ABlock, qs));
+    for (int jj = 0; jj < JN; ++jj) {
+      const size_t at = static_cast<size_t>((jj * nb + b) * 32);
+      const __m256i m = loadu(s.mag + at);
+      const __m256i sg = loadu(s.sgn + at);
+      const __m256 dwv = _mm256_set1_ps(s.dw[jj * nb + b]);
+      for (int i = 0; i < RN; ++i) {
+        const __m256i p = dot_u8s8(m, D::kOffset ? av[i] : _mm256_sign_epi8(av[i], sg));
+        const __m256 d = _mm256_mul_ps(dwv, _mm256_broadcast_ss(s.da + (r0 + i) * nb + b));
+        acc[jj][i] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[jj][i]);
+        if constexpr (D::kOffset) offsets[jj][i] += s.mw[jj * nb + b] * s.sa[(r0 + i) * nb + b];
+      }
+    }
+  }
+  for (int jj = 0; jj < JN; ++jj)
+    for (int i = 0; i < RN; ++i) out[(r0 + i) * out_stride + jj] = hsum_f32(acc[jj][i]) + offsets[jj][i];
+}
+
+template <typename WBlock, int JN>
+void small_rows(const SmallBlockData<WBlock>& s, const std::byte* a, int64_t a_stride, int64_t rows, float* out,
+                int64_t out_stride) {
+  // 2 x 3 accumulators plus operands fit AVX2's 16 vector registers (2 x 4 spills).
+  int64_t r0 = 0;
+  for (; r0 + 3 <= rows; r0 += 3) small_tile<WBlock, JN, 3>(s, a, a_stride, r0, out, out_stride);
+  for (; r0 < rows; ++r0) small_tile<WBlock, JN, 1>(s, a, a_stride, r0, out, out_stride);
+}
+
+template <typename WBlock>
+void block_small(int64_t n, const std::byte* w, int64_t w_stride, int64_t w_rows, const std::byte* a, int64_t a_stride,
+                 int64_t rows, float* out, int64_t out_stride) {
+  using D = SmallBlockData<WBlock>;
+  constexpr int64_t kWB = sizeof(WBlock), kAB = sizeof(typename D::ABlock);
+  const int64_t nb = n / kQK;
+  thread_local std::vector<float> da, sa, dw, mw;
+  thread_local std::vector<uint8_t> mag, sgn;
+  if (da.size() < static_cast<size_t>(rows * nb)) {
+    da.resize(static_cast<size_t>(rows * nb));
+    sa.resize(static_cast<size_t>(rows * nb));
+  }
+  if (dw.size() < static_cast<size_t>(2 * nb)) {
+    mag.resize(static_cast<size_t>(64 * nb));
+    sgn.resize(static_cast<size_t>(64 * nb));
+    dw.resize(static_cast<size_t>(2 * nb));
+    mw.resize(static_cast<size_t>(2 * nb));
+  }
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t b = 0; b < nb; ++b) {
+      const std::byte* ap = a + r * a_stride + b * kAB;
+      da[static_cast<size_t>(r * nb + b)] = f16(load_u16(ap));
+      if constexpr (D::kOffset) sa[static_cast<size_t>(r * nb + b)] = f16(load_u16(ap + offsetof(BlockQ8_1, s)));
+    }
+  const D s{nb, da.data(), sa.data(), mag.data(), sgn.data(), dw.data(), mw.data()};
+  for (int64_t j0 = 0; j0 < w_rows; j0 += 2) {
+    const int jn = static_cast<int>(std::min<int64_t>(2, w_rows - j0));
+    for (int jj = 0; jj < jn; ++jj)
+      for (int64_t b = 0; b < nb; ++b) {
+        const std::byte* wp = w + (j0 + jj) * w_stride + b * kWB;
+        const __m256i c = small_codes<WBlock>(wp);
+        const size_t at = static_cast<size_t>((jj * nb + b) * 32);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(mag.data() + at), D::kOffset ? c : _mm256_sign_epi8(c, c));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(sgn.data() + at), c);
+        dw[static_cast<size_t>(jj * nb + b)] = f16(load_u16(wp));
+        if constexpr (D::kOffset) mw[static_cast<size_t>(jj * nb + b)] = f16(load_u16(wp + offsetof(WBlock, m)));
+      }
+    if (jn == 2) small_rows<WBlock, 2>(s, a, a_stride, rows, out + j0, out_stride);
+    else small_rows<WBlock, 1>(s, a, a_stride, rows, out + j0, out_stride);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // K-quants against Q8_K. A super-block is 8 chunks of 32 values; chunk c's codes come straight
 // from the block bytes as 32 unsigned bytes u (value code = u - offset). Per activation row:
@@ -441,25 +540,28 @@ void tile_k_batched(int64_t n, const std::byte* w, const std::byte* a, int64_t a
       u[c] = chunk_codes<WBlock>(blk, c);
       scales[c] = chunk_scales<WBlock>(k, c);
     }
+    // Per 16-value group g of activation codes (the bsums): Q6_K's code offset 32 * sc, the mins.
+    alignas(32) int16_t off16[16], mn16[16];
+    for (int g = 0; g < 16; ++g) {
+      const int s = g * 16 / kSub<WBlock>;
+      off16[g] = static_cast<int16_t>(std::is_same_v<WBlock, BlockQ6_K> ? k.sc[s] : 0);
+      mn16[g] = static_cast<int16_t>(kMins ? k.mn[s] : 0);
+    }
+    const __m256i off_v = _mm256_load_si256(reinterpret_cast<const __m256i*>(off16));
+    const __m256i mn_v = _mm256_load_si256(reinterpret_cast<const __m256i*>(mn16));
     for (int r = 0; r < rows; ++r) {
       const std::byte* ap = a + r * a_stride + b * kAB;
       const auto* q = reinterpret_cast<const int8_t*>(ap + offsetof(BlockQ8_K, qs));
       __m256i lanes = _mm256_setzero_si256();
       for (int c = 0; c < 8; ++c)
         lanes = _mm256_add_epi32(lanes, _mm256_madd_epi16(chunk_products<WBlock>(u[c], loadu(q + 32 * c)), scales[c]));
-      int isum = hsum_i32(lanes);
-      int16_t bsums[16];
-      std::memcpy(bsums, ap + offsetof(BlockQ8_K, bsums), sizeof bsums);
-      if constexpr (std::is_same_v<WBlock, BlockQ6_K>) {  // codes are offset by 32
-        for (int s = 0; s < 16; ++s) isum -= 32 * k.sc[s] * bsums[s];
-      }
+      const __m256i bsums = loadu(ap + offsetof(BlockQ8_K, bsums));
+      if constexpr (std::is_same_v<WBlock, BlockQ6_K>)  // codes are offset by 32: - 32 * sum_g sc * bsum_g
+        lanes = _mm256_sub_epi32(lanes, _mm256_slli_epi32(_mm256_madd_epi16(bsums, off_v), 5));
+      const int isum = hsum_i32(lanes);  // exact integers: any summation order gives the same sum
       float res = k.d * static_cast<float>(isum);
       if constexpr (kMins) {
-        int msum = 0;
-        for (int s = 0; s < kQK_K / kSub<WBlock>; ++s) {
-          const int bsum = kSub<WBlock> == 32 ? bsums[2 * s] + bsums[2 * s + 1] : bsums[s];
-          msum += k.mn[s] * bsum;
-        }
+        const int msum = hsum_i32(_mm256_madd_epi16(bsums, mn_v));
         res = std::fma(-k.dmin, static_cast<float>(msum), res);
       }
       float da;
@@ -471,6 +573,18 @@ void tile_k_batched(int64_t n, const std::byte* w, const std::byte* a, int64_t a
 }
 
 }  // namespace
+
+BlockFn block_fn_avx2(DType weight, DotOrder order) {
+  if (order != DotOrder::VecDot) return nullptr;
+  switch (weight) {
+    case DType::Q4_0: return block_small<BlockQ4_0>;
+    case DType::Q4_1: return block_small<BlockQ4_1>;
+    case DType::Q5_0: return block_small<BlockQ5_0>;
+    case DType::Q5_1: return block_small<BlockQ5_1>;
+    case DType::Q8_0: return block_small<BlockQ8_0>;
+    default: return nullptr;
+  }
+}
 
 TileFn tile_fn_avx2(DType weight, DotOrder order) {
   if (order == DotOrder::Batched) {

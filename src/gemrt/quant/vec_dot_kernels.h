@@ -21,6 +21,14 @@ inline constexpr int kRowTile = 16;
 
 using TileFn = void (*)(int64_t n, const std::byte* w, const std::byte* a, int64_t a_stride, int rows, float* out);
 
+// A block kernel: weight rows w + j * w_stride (j < w_rows) against activation rows a + r * a_stride
+// (r < rows), out[r * out_stride + j]; bit-identical to the ISA's tile kernel row by row.
+using BlockFn = void (*)(int64_t n, const std::byte* w, int64_t w_stride, int64_t w_rows, const std::byte* a,
+                         int64_t a_stride, int64_t rows, float* out, int64_t out_stride);
+
+// AVX2 block kernels (nullptr where there is none; callers then loop over weight rows).
+BlockFn block_fn_avx2(DType weight, DotOrder order);
+
 // Portable C++ kernels; every weight format with a partner has one (VecDot order), and every
 // format with a batched order has a Batched one.
 TileFn tile_fn_scalar(DType weight, DotOrder order);

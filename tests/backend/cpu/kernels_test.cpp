@@ -161,7 +161,9 @@ TEST(CpuKernels, MatMulFastUsesLlamaCppsKernelForEachShape) {
                         {DType::Q4_K, 12, 256, 9, "batched"}, {DType::Q4_K, 12, 256, 3, "vecdot"},
                         {DType::Q6_K, 5, 256, 8, "batched"},  {DType::Q6_K, 5, 256, 7, "vecdot"},
                         {DType::F16, 8, 64, 2, "batched"},    {DType::F16, 6, 64, 2, "vecdot"},
-                        {DType::BF16, 4, 40, 3, "batched"},   {DType::Q8_0, 8, 64, 9, "vecdot"}};
+                        {DType::BF16, 4, 40, 3, "batched"},   {DType::Q8_0, 8, 64, 9, "vecdot"},
+                        {DType::Q5_0, 7, 96, 6, "vecdot"},    {DType::Q4_1, 5, 64, 5, "vecdot"},
+                        {DType::Q4_0, 12, 64, 9, "vecdot"},   {DType::Q5_1, 3, 32, 1, "vecdot"}};
   uint32_t seed = 900;
   for (const Case& c : cases) {
     SCOPED_TRACE(testing::Message() << dtype_name(c.dt) << " N=" << c.n << " K=" << c.k << " T=" << c.t);

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <vector>
 
 #include "gemrt/backend/cpu/kernels.h"
@@ -22,6 +23,17 @@ void matmul(const float* x, int64_t t, const TensorView& w, float* out, ThreadPo
   }, 16);
 }
 
+namespace {
+
+// Rounded activation rows per block: about 192 KiB of them (a share of a core's L2 that leaves room
+// for the weight rows passing through), a multiple of 4 rows (llama.cpp's GEMM row groups), 4-256.
+int64_t act_block_rows(int64_t a_row_bytes) {
+  const int64_t rows = (192 * 1024 / a_row_bytes) / 4 * 4;
+  return std::clamp<int64_t>(rows, 4, 256);
+}
+
+}  // namespace
+
 void matmul_fast(const float* x, int64_t t, const TensorView& w, float* out, ThreadPool& pool,
                  std::vector<std::byte>& scratch) {
   if (w.dtype == DType::F32) {
@@ -38,21 +50,26 @@ void matmul_fast(const float* x, int64_t t, const TensorView& w, float* out, Thr
   pool.parallel_for(t, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) quant::quantize_activations(partner, x + i * k, k, a + i * a_row);
   });
+  // Activation rows go in blocks that stay in L2 while every weight row streams past them once per
+  // block (a weight row read from memory serves the whole block; without blocking each weight row
+  // would pull all T rounded rows through the cache hierarchy again).
+  const int64_t block = act_block_rows(a_row);
   if (quant::has_row_group_dot(w.dtype) && n_out % quant::kRowGroup == 0) {
     // llama.cpp keeps these matrices interleaved 8 rows at a time and sums in that kernel's
     // order (quant/row_group_dot.h); so do we, with its split of the activation rows.
     const quant::RowGroupDot dot(w.dtype, k);
     const int64_t batched = t - t % 4;
-    pool.parallel_for(n_out / quant::kRowGroup, [&](int64_t b, int64_t e) {
-      for (int64_t g = b; g < e; ++g) {
-        const int64_t n = g * quant::kRowGroup;
-        const std::byte* wg = w.data + n * w_row;
-        if (batched > 0) dot(wg, w_row, a, a_row, batched, quant::fold_grain(0, t), out + n, n_out);
-        if (batched < t)
-          dot(wg, w_row, a + batched * a_row, a_row, t - batched, quant::fold_grain(batched, t), out + batched * n_out + n,
-              n_out);
-      }
-    }, 2);
+    for (int64_t r0 = 0; r0 < t;) {
+      const int64_t r1 = r0 < batched ? std::min(batched, r0 + block) : t;
+      const quant::FoldGrain grain = quant::fold_grain(r0, t);
+      pool.parallel_for(n_out / quant::kRowGroup, [&](int64_t b, int64_t e) {
+        for (int64_t g = b; g < e; ++g) {
+          const int64_t n = g * quant::kRowGroup;
+          dot(w.data + n * w_row, w_row, a + r0 * a_row, a_row, r1 - r0, grain, out + r0 * n_out + n, n_out);
+        }
+      }, 2);
+      r0 = r1;
+    }
     return;
   }
   // llama.cpp runs enough activation rows through batched kernels with their own float32 order
@@ -60,9 +77,12 @@ void matmul_fast(const float* x, int64_t t, const TensorView& w, float* out, Thr
   const int64_t min_rows = quant::batched_order_min_rows(w.dtype);
   const bool batched = min_rows > 0 && t >= min_rows && (dtype_is_quantized(w.dtype) || (k % 8 == 0 && n_out % 4 == 0));
   const quant::RowDot dot(w.dtype, k, quant::dot_isa(), batched ? quant::DotOrder::Batched : quant::DotOrder::VecDot);
-  pool.parallel_for(n_out, [&](int64_t b, int64_t e) {
-    for (int64_t n = b; n < e; ++n) dot(w.data + n * w_row, a, a_row, t, out + n, n_out);
-  }, 16);
+  for (int64_t r0 = 0; r0 < t; r0 += block) {
+    const int64_t rows = std::min(block, t - r0);
+    pool.parallel_for(n_out, [&](int64_t b, int64_t e) {
+      dot.block(w.data + b * w_row, w_row, e - b, a + r0 * a_row, a_row, rows, out + r0 * n_out + b, n_out);
+    }, 16);
+  }
 }
 
 }  // namespace gemrt::cpu
