@@ -10,6 +10,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstring>
 
@@ -83,9 +84,61 @@ void group_q4_0(int64_t n, const std::byte* w, int64_t w_stride, const std::byte
   }
 }
 
+int hsum_i32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+  return _mm_cvtsi128_si32(s);
+}
+
+// FoldGrain::Single for one activation row, weight row after weight row: the same operations as
+// the grouped kernel, but reading the 8 rows one after another (a single sequential stream, which
+// is what a memory-bound decode step wants) instead of 8 interleaved streams.
+void q4_k_single_rows(int64_t n, const std::byte* w, int64_t w_stride, const std::byte* a, float* out) {
+  constexpr int64_t kWB = sizeof(BlockQ4_K), kAB = sizeof(BlockQ8_K);
+  const __m256i m15 = _mm256_set1_epi8(15);
+  for (int j = 0; j < kRowGroup; ++j) {
+    float acc = 0.0f, acc_min = 0.0f;
+    for (int64_t b = 0; b < n / kQK_K; ++b) {
+      const std::byte* blk = w + j * w_stride + b * kWB;
+      const std::byte* ab = a + b * kAB;
+      uint8_t scales[kKScaleBytes];
+      std::memcpy(scales, blk + offsetof(BlockQ4_K, scales), sizeof scales);
+      alignas(32) int16_t mn16[16];
+      __m256i lanes = _mm256_setzero_si256();
+      for (int c = 0; c < 4; ++c) {
+        int sc0, mn0, sc1, mn1;
+        k_scale_min(scales, 2 * c, &sc0, &mn0);
+        k_scale_min(scales, 2 * c + 1, &sc1, &mn1);
+        mn16[4 * c] = mn16[4 * c + 1] = static_cast<int16_t>(mn0);
+        mn16[4 * c + 2] = mn16[4 * c + 3] = static_cast<int16_t>(mn1);
+        const __m256i q = loadu(blk + offsetof(BlockQ4_K, qs) + 32 * c);
+        const __m256i p0 = _mm256_maddubs_epi16(_mm256_and_si256(q, m15), loadu(ab + offsetof(BlockQ8_K, qs) + 64 * c));
+        const __m256i p1 = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(q, 4), m15),
+                                                loadu(ab + offsetof(BlockQ8_K, qs) + 64 * c + 32));
+        lanes = _mm256_add_epi32(lanes, _mm256_madd_epi16(p0, _mm256_set1_epi16(static_cast<int16_t>(sc0))));
+        lanes = _mm256_add_epi32(lanes, _mm256_madd_epi16(p1, _mm256_set1_epi16(static_cast<int16_t>(sc1))));
+      }
+      const int isum = hsum_i32(lanes);
+      const int msum = hsum_i32(_mm256_madd_epi16(loadu(ab + offsetof(BlockQ8_K, bsums)),
+                                                  _mm256_load_si256(reinterpret_cast<const __m256i*>(mn16))));
+      const float da = load_unaligned<float>(ab);
+      const float scale = _cvtsh_ss(load_unaligned<uint16_t>(blk + offsetof(BlockQ4_K, d))) * da;
+      const float scale_min = _cvtsh_ss(load_unaligned<uint16_t>(blk + offsetof(BlockQ4_K, dmin))) * da;
+      acc = std::fma(static_cast<float>(isum), scale, acc);
+      acc_min = std::fma(static_cast<float>(msum), scale_min, acc_min);
+    }
+    out[j] = acc - acc_min;
+  }
+}
+
 void group_q4_k(int64_t n, const std::byte* w, int64_t w_stride, const std::byte* a, int64_t a_stride, int64_t rows,
                 FoldGrain grain, float* out, int64_t out_stride) {
   constexpr int64_t kWB = sizeof(BlockQ4_K), kAB = sizeof(BlockQ8_K);
+  if (grain == FoldGrain::Single) {
+    for (int64_t r = 0; r < rows; ++r) q4_k_single_rows(n, w, w_stride, a + r * a_stride, out + r * out_stride);
+    return;
+  }
   const int subs_per_chunk = grain == FoldGrain::Batched ? 2 : 8;
   const __m256i m15 = _mm256_set1_epi8(15);
   for (int64_t r0 = 0; r0 < rows; r0 += kRowTile) {

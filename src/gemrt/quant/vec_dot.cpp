@@ -328,7 +328,9 @@ RowDot::RowDot(DType weight, int64_t n, DotIsa isa, DotOrder order) : fn_(nullpt
 
 void RowDot::block(const std::byte* w, int64_t w_stride, int64_t w_rows, const std::byte* a, int64_t a_stride,
                    int64_t rows, float* out, int64_t out_stride) const {
-  if (block_fn_ != nullptr && rows > 1) {  // one row: the tile kernels stream codes straight into products
+  // One activation row (decode) is memory-bound: the tile kernels read the weight rows as one
+  // sequential stream, which the hardware prefetcher serves best; blocks interleave rows.
+  if (block_fn_ != nullptr && rows > 1) {
     block_fn_(n_, w, w_stride, w_rows, a, a_stride, rows, out, out_stride);
     return;
   }

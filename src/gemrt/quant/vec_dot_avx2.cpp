@@ -523,6 +523,51 @@ void tile_float_batched(int64_t n, const std::byte* w, const std::byte* a, int64
   }
 }
 
+// Block kernel of the F16 / BF16 batched order: JN weight rows widened to float32 once (a panel in
+// L1), RN activation rows at a time, one 8-lane accumulator per (weight row, activation row) as in
+// tile_float_batched (same FMA sequence, same reduction), JN x RN of them in registers.
+template <DType kType, int JN, int RN>
+void float_tile(const float* panel, int64_t n, const std::byte* a, int64_t a_stride, int64_t r0, float* out,
+                int64_t out_stride) {
+  __m256 acc[JN][RN];
+  for (int j = 0; j < JN; ++j)
+    for (int r = 0; r < RN; ++r) acc[j][r] = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n; i += 8) {
+    __m256 av[RN];
+    for (int r = 0; r < RN; ++r) av[r] = load8<kType>(a + (r0 + r) * a_stride + 2 * i);
+    for (int j = 0; j < JN; ++j) {
+      const __m256 wv = _mm256_loadu_ps(panel + j * n + i);
+      for (int r = 0; r < RN; ++r) acc[j][r] = _mm256_fmadd_ps(wv, av[r], acc[j][r]);
+    }
+  }
+  for (int j = 0; j < JN; ++j)
+    for (int r = 0; r < RN; ++r) out[(r0 + r) * out_stride + j] = hsum_f32(acc[j][r]);
+}
+
+template <DType kType, int JN>
+void float_rows(const float* panel, int64_t n, const std::byte* a, int64_t a_stride, int64_t rows, float* out,
+                int64_t out_stride) {
+  int64_t r0 = 0;
+  for (; r0 + 3 <= rows; r0 += 3) float_tile<kType, JN, 3>(panel, n, a, a_stride, r0, out, out_stride);
+  for (; r0 < rows; ++r0) float_tile<kType, JN, 1>(panel, n, a, a_stride, r0, out, out_stride);
+}
+
+template <DType kType>
+void block_float_batched(int64_t n, const std::byte* w, int64_t w_stride, int64_t w_rows, const std::byte* a,
+                         int64_t a_stride, int64_t rows, float* out, int64_t out_stride) {
+  thread_local std::vector<float> panel;
+  if (panel.size() < static_cast<size_t>(3 * n)) panel.resize(static_cast<size_t>(3 * n));
+  for (int64_t j0 = 0; j0 < w_rows; j0 += 3) {
+    const int jn = static_cast<int>(std::min<int64_t>(3, w_rows - j0));
+    for (int j = 0; j < jn; ++j)
+      for (int64_t i = 0; i < n; i += 8)
+        _mm256_storeu_ps(panel.data() + j * n + i, load8<kType>(w + (j0 + j) * w_stride + 2 * i));
+    if (jn == 3) float_rows<kType, 3>(panel.data(), n, a, a_stride, rows, out + j0, out_stride);
+    else if (jn == 2) float_rows<kType, 2>(panel.data(), n, a, a_stride, rows, out + j0, out_stride);
+    else float_rows<kType, 1>(panel.data(), n, a, a_stride, rows, out + j0, out_stride);
+  }
+}
+
 // DotOrder::Batched for the K-quants: per super-block and row, the exact integer sums, then
 // res = dw * isum, res = fma(-dminw, msum, res), acc = fma(res, da, acc).
 template <typename WBlock>
@@ -575,7 +620,11 @@ void tile_k_batched(int64_t n, const std::byte* w, const std::byte* a, int64_t a
 }  // namespace
 
 BlockFn block_fn_avx2(DType weight, DotOrder order) {
-  if (order != DotOrder::VecDot) return nullptr;
+  if (order == DotOrder::Batched) {
+    if (weight == DType::F16) return block_float_batched<DType::F16>;
+    if (weight == DType::BF16) return block_float_batched<DType::BF16>;
+    return nullptr;
+  }
   switch (weight) {
     case DType::Q4_0: return block_small<BlockQ4_0>;
     case DType::Q4_1: return block_small<BlockQ4_1>;
