@@ -102,6 +102,7 @@ void q4_k_single_rows(int64_t n, const std::byte* w, int64_t w_stride, const std
     for (int64_t b = 0; b < n / kQK_K; ++b) {
       const std::byte* blk = w + j * w_stride + b * kWB;
       const std::byte* ab = a + b * kAB;
+      for (int o = 0; o < kWB; o += 64) _mm_prefetch(reinterpret_cast<const char*>(blk) + 2048 + o, _MM_HINT_T0);
       uint8_t scales[kKScaleBytes];
       std::memcpy(scales, blk + offsetof(BlockQ4_K, scales), sizeof scales);
       alignas(32) int16_t mn16[16];
