@@ -129,10 +129,11 @@ std::vector<float> reference(const Case& c) {
   return out;
 }
 
-std::vector<float> run(const Case& c, void (*fn)(const FastHead&)) {
+std::vector<float> run(const Case& c, void (*fn)(const FastHead*, int)) {
   std::vector<float> scores(static_cast<size_t>(c.n + 16)), acc(static_cast<size_t>(32 * c.d)), out(static_cast<size_t>(c.d));
-  fn(FastHead{c.q.data(), c.krows.data(), c.vrows.data(), c.lo, c.n, c.d, c.kv, c.batched, c.softcap, scores.data(),
-              acc.data(), out.data()});
+  const FastHead h{c.q.data(), c.krows.data(), c.vrows.data(), c.lo, c.n, c.d, c.kv, c.batched, c.softcap, scores.data(),
+                   acc.data(), out.data()};
+  fn(&h, 1);
   return out;
 }
 
@@ -169,7 +170,7 @@ TEST(CpuAttentionFast, FollowsTheDocumentedOrderBitForBit) {
           const Case c = make_case(kv, sh.lo, sh.n, sh.d, batched, cap, seed++);
           SCOPED_TRACE(testing::Message() << dtype_name(kv) << (batched ? " batched" : " single") << " lo=" << sh.lo
                                           << " n=" << sh.n << " d=" << sh.d << " cap=" << cap);
-          const std::vector<float> got = run(c, attend_head_fast), want = reference(c);
+          const std::vector<float> got = run(c, attend_heads_fast), want = reference(c);
           for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], want[i]) << "output " << i;
           // and it is attention: close to the exact result (16-bit probabilities: 2^-8 of |v| <= 1.5)
           const std::vector<double> ex = exact(c);
@@ -188,9 +189,33 @@ TEST(CpuAttentionFast, PortableAndAvx2BuildsAgreeBitForBit) {
     for (bool batched : {false, true})
       for (const Shape3& sh : kShapes) {
         const Case c = make_case(kv, sh.lo, sh.n, sh.d, batched, 0.0f, seed++);
-        EXPECT_EQ(run(c, detail::attend_head_fast_portable), run(c, detail::attend_head_fast_avx2))
+        EXPECT_EQ(run(c, detail::attend_heads_fast_portable), run(c, detail::attend_heads_fast_avx2))
             << dtype_name(kv) << " n=" << sh.n;
       }
+}
+
+// Heads that share K/V (one KV head's query heads) get exactly what each gets alone.
+TEST(CpuAttentionFast, HeadGroupsEqualSingleHeads) {
+  for (bool batched : {false, true}) {
+    for (int g : {2, 4, 9}) {
+      const Case base = make_case(DType::F16, 5, 23, 64, batched, 0.0f, 77);
+      std::vector<Case> qs;
+      for (int i = 0; i < g; ++i) qs.push_back(make_case(DType::F16, 5, 23, 64, batched, 0.0f, 100 + static_cast<uint32_t>(i)));
+      std::vector<std::vector<float>> scores(static_cast<size_t>(g), std::vector<float>(23 + 16)),
+          acc(static_cast<size_t>(g), std::vector<float>(32 * 64)), out(static_cast<size_t>(g), std::vector<float>(64));
+      std::vector<FastHead> heads;
+      for (int i = 0; i < g; ++i)
+        heads.push_back(FastHead{qs[static_cast<size_t>(i)].q.data(), base.krows.data(), base.vrows.data(), 5, 23, 64,
+                                 DType::F16, batched, 0.0f, scores[static_cast<size_t>(i)].data(),
+                                 acc[static_cast<size_t>(i)].data(), out[static_cast<size_t>(i)].data()});
+      attend_heads_fast(heads.data(), g);
+      for (int i = 0; i < g; ++i) {
+        Case one = base;
+        one.q = qs[static_cast<size_t>(i)].q;
+        EXPECT_EQ(out[static_cast<size_t>(i)], run(one, attend_heads_fast)) << "group " << g << " head " << i;
+      }
+    }
+  }
 }
 
 TEST(CpuAttentionFast, ExpApproximation) {

@@ -108,33 +108,38 @@ void attend_fast(const float* q, const KvRows<S>& kv, int64_t t, const Attention
                  ThreadPool& pool) {
   const int64_t d = a.head_dim;
   const int group = a.n_heads / a.n_kv_heads;
-  pool.parallel_for(t * a.n_heads, [&](int64_t b, int64_t e) {
+  // One work item = one query row and one KV head, with all the query heads that read it.
+  pool.parallel_for(t * a.n_kv_heads, [&](int64_t b, int64_t e) {
     thread_local std::vector<float> scores, qbuf, acc;
     thread_local std::vector<const void*> keys, values;
-    if (qbuf.size() < static_cast<size_t>(d)) {
-      qbuf.resize(static_cast<size_t>(d));
-      acc.resize(static_cast<size_t>(32 * d));
-    }
+    thread_local std::vector<FastHead> heads;
     for (int64_t idx = b; idx < e; ++idx) {
-      const int64_t r = idx / a.n_heads;
-      const int h = static_cast<int>(idx % a.n_heads);
-      const int kvh = h / group;
+      const int64_t r = idx / a.n_kv_heads;
+      const int kvh = static_cast<int>(idx % a.n_kv_heads);
       const int64_t p = kv.p0 + r;
       const int64_t lo = a.window > 0 ? std::max<int64_t>(0, p - a.window + 1) : 0;
       const int64_t n = p - lo + 1;
-      const float* qh = q + r * a.n_heads * d + h * d;
-      for (int64_t x = 0; x < d; ++x) qbuf[static_cast<size_t>(x)] = S::get(S::put(qh[x] * a.scale));
-      scores.resize(static_cast<size_t>(n + 16));
+      if (qbuf.size() < static_cast<size_t>(group * d)) {
+        qbuf.resize(static_cast<size_t>(group * d));
+        acc.resize(static_cast<size_t>(group * 32 * d));
+      }
+      if (scores.size() < static_cast<size_t>(group * (n + 16))) scores.resize(static_cast<size_t>(group * (n + 16)));
       keys.resize(static_cast<size_t>(n));
       values.resize(static_cast<size_t>(n));
       for (int64_t i = 0; i < n; ++i) {
         keys[static_cast<size_t>(i)] = kv.row(lo + i, kv.fresh_k, kv.ring_k) + kvh * d;
         values[static_cast<size_t>(i)] = kv.row(lo + i, kv.fresh_v, kv.ring_v) + kvh * d;
       }
-      const FastHead head{qbuf.data(), keys.data(), values.data(), lo,           n,
-                          d,           S::kType,    t >= 2,        a.softcap,    scores.data(),
-                          acc.data(),  out + r * a.n_heads * d + h * d};
-      attend_head_fast(head);
+      heads.clear();
+      for (int g = 0; g < group; ++g) {
+        const int h = kvh * group + g;
+        const float* qh = q + r * a.n_heads * d + h * d;
+        float* qb = qbuf.data() + g * d;
+        for (int64_t x = 0; x < d; ++x) qb[x] = S::get(S::put(qh[x] * a.scale));
+        heads.push_back(FastHead{qb, keys.data(), values.data(), lo, n, d, S::kType, t >= 2, a.softcap,
+                                 scores.data() + g * (n + 16), acc.data() + g * 32 * d, out + r * a.n_heads * d + h * d});
+      }
+      attend_heads_fast(heads.data(), group);
     }
   });
 }

@@ -42,10 +42,13 @@ struct FastHead {
 float expf_approx(float x);
 
 void attend_head_fast(const FastHead& h);
+// Several heads that share keys, values and shape (lo, n, d, kv, batched, softcap): the query heads
+// of one KV head. Each gets exactly attend_head_fast's result; K and V rows are read once for all.
+void attend_heads_fast(const FastHead* heads, int count);
 
 namespace detail {
-void attend_head_fast_portable(const FastHead& h);
-void attend_head_fast_avx2(const FastHead& h);
+void attend_heads_fast_portable(const FastHead* heads, int count);
+void attend_heads_fast_avx2(const FastHead* heads, int count);
 }  // namespace detail
 
 }  // namespace gemrt::cpu

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
+#include <vector>
 
 #if GEMRT_FAST_ATTN_AVX2
 #include <immintrin.h>
@@ -94,50 +96,68 @@ inline double reduce_single(V8 a0, V8 a1, V8 a2, V8 a3) {
   return static_cast<double>((t0 + t1) + (t2 + t3));
 }
 
-template <typename T>
-inline V8 load_kv(const T* p, DType t) {
-  if constexpr (sizeof(T) == 4) {
-    (void)t;
-    return load8(p);
-  } else {
-    return load8(p, t);
-  }
+// The storage element of a KV dtype, and reads of 8 / 1 values as float32 (K is a compile-time
+// constant so the inner loops carry no dtype test).
+template <DType K>
+using KvElem = std::conditional_t<K == DType::F32, float, uint16_t>;
+
+template <DType K>
+inline V8 load_kv(const KvElem<K>* p) {
+  if constexpr (K == DType::F32) return load8(p);
+  else return load8(p, K);
 }
 
-template <typename T>
-inline float elem(const T* p, int64_t i, DType t) {
-  if constexpr (sizeof(T) == 4) {
-    (void)t;
-    return p[i];
-  } else {
-    return t == DType::F16 ? gemrt::f16_to_f32(p[i]) : gemrt::bf16_to_f32(p[i]);
-  }
+template <DType K>
+inline float elem(const KvElem<K>* p, int64_t i) {
+  if constexpr (K == DType::F32) return p[i];
+  else if constexpr (K == DType::F16) return gemrt::f16_to_f32(p[i]);
+  else return gemrt::bf16_to_f32(p[i]);
 }
 
-template <typename T>
-float dot_batched(const float* x, const T* y, int64_t n, DType t) {
-  V8 a = zero8();
-  for (int64_t i = 0; i + 8 <= n; i += 8) a = fma8(load8(x + i), load_kv(y + i, t), a);
-  return hsum_batched(a);
-}
-
-template <typename T>
-float dot_single(const float* x, const T* y, int64_t n, DType t) {
+template <DType K>
+float dot_single(const float* x, const KvElem<K>* y, int64_t n) {
   V8 a0 = zero8(), a1 = zero8(), a2 = zero8(), a3 = zero8();
   int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
-    a0 = fma8(load8(x + i), load_kv(y + i, t), a0);
-    a1 = fma8(load8(x + i + 8), load_kv(y + i + 8, t), a1);
-    a2 = fma8(load8(x + i + 16), load_kv(y + i + 16, t), a2);
-    a3 = fma8(load8(x + i + 24), load_kv(y + i + 24, t), a3);
+    a0 = fma8(load8(x + i), load_kv<K>(y + i), a0);
+    a1 = fma8(load8(x + i + 8), load_kv<K>(y + i + 8), a1);
+    a2 = fma8(load8(x + i + 16), load_kv<K>(y + i + 16), a2);
+    a3 = fma8(load8(x + i + 24), load_kv<K>(y + i + 24), a3);
   }
   double s = reduce_single(a0, a1, a2, a3);
-  for (; i < n; ++i) s += static_cast<double>(x[i] * elem(y, i, t));
+  for (; i < n; ++i) s += static_cast<double>(x[i] * elem<K>(y, i));
   return static_cast<float>(s);
 }
 
 // ggml_v_expf on 8 lanes: x = n ln2 + b (n integral, b reduced in two steps), 2^n * (1 + poly(b)),
 // with the large-|n| cases scaled in two factors (or flushed) to avoid overflow in 2^n.
+#if GEMRT_FAST_ATTN_AVX2
+inline V8 expf8(V8 xv) {  // the lane-wise steps of the portable version below, as vector operations
+  const __m256 x = xv.v;
+  const __m256 shift = _mm256_set1_ps(0x1.8p23f);
+  const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), shift);
+  const __m256 n = _mm256_sub_ps(z, shift);
+  const __m256 b = _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.7f7d1cp-20f), _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.62e4p-1f), x));
+  const __m256i e = _mm256_slli_epi32(_mm256_castps_si256(z), 23);
+  const __m256 k = _mm256_castsi256_ps(_mm256_add_epi32(e, _mm256_castps_si256(_mm256_set1_ps(1.0f))));
+  const __m256 u = _mm256_mul_ps(b, b);
+  const __m256 j = _mm256_fmadd_ps(
+      _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b, _mm256_set1_ps(0x1.573e2ep-5f)), u,
+                      _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b, _mm256_set1_ps(0x1.fffdb6p-2f))),
+      u, _mm256_mul_ps(_mm256_set1_ps(0x1.ffffecp-1f), b));
+  const __m256 an = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), n);
+  const __m256 c = _mm256_cmp_ps(an, _mm256_set1_ps(126.0f), _CMP_GT_OQ);
+  const __m256 normal = _mm256_fmadd_ps(j, k, k);
+  if (!_mm256_movemask_ps(c)) return {normal};
+  const __m256i g = _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(n, _mm256_setzero_ps(), _CMP_LE_OQ)),
+                                     _mm256_set1_epi32(static_cast<int>(0x82000000u)));
+  const __m256 s1 = _mm256_castsi256_ps(_mm256_add_epi32(g, _mm256_set1_epi32(0x7f000000)));
+  const __m256 s2 = _mm256_castsi256_ps(_mm256_sub_epi32(e, g));
+  const __m256 dd = _mm256_cmp_ps(an, _mm256_set1_ps(192.0f), _CMP_GT_OQ);
+  const __m256 big = _mm256_blendv_ps(_mm256_mul_ps(_mm256_fmadd_ps(s2, j, s2), s1), _mm256_mul_ps(s1, s1), dd);
+  return {_mm256_blendv_ps(normal, big, c)};
+}
+#else
 inline V8 expf8(V8 x) {
   const float shift = 0x1.8p23f;
   float xs[8], out[8];
@@ -164,26 +184,12 @@ inline V8 expf8(V8 x) {
   }
   return load8(out);
 }
+#endif
 
-template <typename T>
-void attend(const gemrt::cpu::FastHead& h) {
-  const int64_t d = h.d, n = h.n, lo = h.lo;
-  const auto* const* keys = reinterpret_cast<const T* const*>(h.k);
-  const auto* const* vals = reinterpret_cast<const T* const*>(h.v);
-  float* s = h.scores;
-  // llama.cpp's batched kernel takes the scores only from a converted (16-bit) query and 8 | d, and
-  // the output only for 4 | d; otherwise those products use its one-row kernel.
-  const bool batched_scores = h.batched && h.kv != DType::F32 && d % 8 == 0;
-  const bool batched_out = h.batched && d % 4 == 0;
-  float max_s = -INFINITY;
-  for (int64_t i = 0; i < n; ++i) {
-    float v = batched_scores ? dot_batched(h.q, keys[i], d, h.kv) : dot_single(h.q, keys[i], d, h.kv);
-    if (h.softcap > 0.0f) v = std::tanh(v * (1.0f / h.softcap)) * h.softcap;
-    s[i] = v;
-    max_s = std::max(max_s, v);
-  }
-  // Softmax in chunks of 8 positions aligned on position 0; positions outside lo .. lo + n - 1
-  // are masked (-inf -> 0).
+// Softmax of one head's scores in place (see attention_fast.h), then rounded to the cache type.
+inline void softmax_llama(float* s, int64_t lo, int64_t n, float max_s, DType kv) {
+  // Chunks of 8 positions aligned on position 0; positions outside lo .. lo + n - 1 are masked
+  // (-inf -> 0).
   double total = 0.0;
   const int64_t c_first = lo / 8, c_last = (lo + n - 1) / 8;
   for (int64_t c = c_first; c <= c_last; ++c) {
@@ -203,39 +209,128 @@ void attend(const gemrt::cpu::FastHead& h) {
   const auto inv = static_cast<float>(1.0 / total);
   for (int64_t i = 0; i < n; ++i) {
     const float p = s[i] * inv;
-    if (h.kv == DType::F16) s[i] = gemrt::f16_to_f32(gemrt::f32_to_f16(p));
-    else if (h.kv == DType::BF16) s[i] = gemrt::bf16_to_f32(gemrt::f32_to_bf16(p));
+    if (kv == DType::F16) s[i] = gemrt::f16_to_f32(gemrt::f32_to_f16(p));
+    else if (kv == DType::BF16) s[i] = gemrt::bf16_to_f32(gemrt::f32_to_bf16(p));
     else s[i] = p;
   }
-  // V^T p: accumulator rows of d floats, row = position mod 8 (batched) or mod 32 (single).
-  const int rows = batched_out ? 8 : 32;
-  float* acc = h.acc;
-  std::memset(acc, 0, static_cast<size_t>(rows * d) * sizeof(float));
+}
+
+// The heads h[0..G) share keys, values, positions and shape (the query heads of one KV head): each
+// key and value row is loaded once for all of them. Per head the operations are exactly those of
+// attention_fast.h.
+template <DType K>
+void attend(const gemrt::cpu::FastHead* h, int G) {
+  using T = KvElem<K>;
+  const gemrt::cpu::FastHead& h0 = h[0];
+  const int64_t d = h0.d, n = h0.n, lo = h0.lo;
+  constexpr DType kvt = K;
+  const auto* const* keys = reinterpret_cast<const T* const*>(h0.k);
+  const auto* const* vals = reinterpret_cast<const T* const*>(h0.v);
+  // llama.cpp's batched kernel takes the scores only from a converted (16-bit) query and 8 | d, and
+  // the output only for 4 | d; otherwise those products use its one-row kernel.
+  const bool batched_scores = h0.batched && kvt != DType::F32 && d % 8 == 0;
+  const bool batched_out = h0.batched && d % 4 == 0;
+  constexpr int kMaxG = 8;
+  float max_s[kMaxG];
+  for (int g = 0; g < G; ++g) max_s[g] = -INFINITY;
   for (int64_t i = 0; i < n; ++i) {
-    float* row = acc + ((lo + i) % rows) * d;
-    const V8 p = set8(s[i]);
-    const T* v = vals[i];
-    for (int64_t x = 0; x + 8 <= d; x += 8) store8(row + x, fma8(p, load_kv(v + x, h.kv), load8(row + x)));
-    for (int64_t x = d - d % 8; x < d; ++x) row[x] = std::fma(s[i], elem(v, x, h.kv), row[x]);
-  }
-  for (int64_t x = 0; x < d; ++x) {
-    float a[32];
-    for (int r = 0; r < rows; ++r) a[r] = acc[r * d + x];
-    if (batched_out) {
-      const float t0 = a[4] + a[0], t1 = a[5] + a[1], t2 = a[6] + a[2], t3 = a[7] + a[3];
-      h.out[x] = (t0 + t2) + (t1 + t3);
+    float v[kMaxG];
+    if (batched_scores) {
+      V8 acc[kMaxG];
+      for (int g = 0; g < G; ++g) acc[g] = zero8();
+      for (int64_t x = 0; x < d; x += 8) {
+        const V8 kx = load_kv<K>(keys[i] + x);
+        for (int g = 0; g < G; ++g) acc[g] = fma8(load8(h[g].q + x), kx, acc[g]);
+      }
+      for (int g = 0; g < G; ++g) v[g] = hsum_batched(acc[g]);
     } else {
+      for (int g = 0; g < G; ++g) v[g] = dot_single<K>(h[g].q, keys[i], d);
+    }
+    for (int g = 0; g < G; ++g) {
+      if (h0.softcap > 0.0f) v[g] = std::tanh(v[g] * (1.0f / h0.softcap)) * h0.softcap;
+      h[g].scores[i] = v[g];
+      max_s[g] = std::max(max_s[g], v[g]);
+    }
+  }
+  for (int g = 0; g < G; ++g) softmax_llama(h[g].scores, lo, n, max_s[g], kvt);
+  if (batched_out) {
+    // V^T p, batched order: per 8 output dims, 8 accumulators (lane L = positions = L mod 8) in
+    // registers over the keys in position order; masked positions add p = 0 times a zero row, as
+    // llama.cpp's padded product does.
+    thread_local std::vector<T> zeros;
+    if (zeros.size() < static_cast<size_t>(d)) zeros.assign(static_cast<size_t>(d), T{});
+    const int64_t c_first = lo / 8, c_last = (lo + n - 1) / 8;
+    for (int g = 0; g < G; ++g) {
+      const float* p = h[g].scores;
+      for (int64_t x = 0; x + 8 <= d; x += 8) {
+        V8 acc[8];
+        for (auto& v : acc) v = zero8();
+        for (int64_t c = c_first; c <= c_last; ++c) {
+          for (int l = 0; l < 8; ++l) {
+            const int64_t i = 8 * c + l - lo;
+            const bool vis = i >= 0 && i < n;
+            acc[l] = fma8(set8(vis ? p[i] : 0.0f), load_kv<K>((vis ? vals[i] : zeros.data()) + x), acc[l]);
+          }
+        }
+        const V8 t0 = add8(acc[4], acc[0]), t1 = add8(acc[5], acc[1]), t2 = add8(acc[6], acc[2]), t3 = add8(acc[7], acc[3]);
+        store8(h[g].out + x, add8(add8(t0, t2), add8(t1, t3)));
+      }
+      for (int64_t x = d - d % 8; x < d; ++x) {  // the last d % 8 dims one at a time
+        float a[8] = {};
+        for (int64_t i = 0; i < n; ++i) a[(lo + i) % 8] = std::fma(p[i], elem<K>(vals[i], x), a[(lo + i) % 8]);
+        const float t0 = a[4] + a[0], t1 = a[5] + a[1], t2 = a[6] + a[2], t3 = a[7] + a[3];
+        h[g].out[x] = (t0 + t2) + (t1 + t3);
+      }
+    }
+    return;
+  }
+  // V^T p, single-row order: accumulator rows of d floats per head, row = position mod 32.
+  const int rows = 32;
+  for (int g = 0; g < G; ++g) std::memset(h[g].acc, 0, static_cast<size_t>(rows * d) * sizeof(float));
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t r = (lo + i) % rows;
+    const T* v = vals[i];
+    V8 p[kMaxG];
+    for (int g = 0; g < G; ++g) p[g] = set8(h[g].scores[i]);
+    for (int64_t x = 0; x + 8 <= d; x += 8) {
+      const V8 vx = load_kv<K>(v + x);
+      for (int g = 0; g < G; ++g) {
+        float* row = h[g].acc + r * d + x;
+        store8(row, fma8(p[g], vx, load8(row)));
+      }
+    }
+    for (int64_t x = d - d % 8; x < d; ++x)
+      for (int g = 0; g < G; ++g) h[g].acc[r * d + x] = std::fma(h[g].scores[i], elem<K>(v, x), h[g].acc[r * d + x]);
+  }
+  for (int g = 0; g < G; ++g) {
+    const float* acc = h[g].acc;
+    float* out = h[g].out;
+    int64_t x = 0;
+    const auto row = [&](int r, int64_t at) { return load8(acc + r * d + at); };
+    for (; x + 8 <= d; x += 8) {  // the reduction below, for 8 output dims at once
+      V8 sl[8];
+      for (int l = 0; l < 8; ++l) sl[l] = add8(add8(row(l, x), row(16 + l, x)), add8(row(8 + l, x), row(24 + l, x)));
+      const V8 t0 = add8(sl[0], sl[4]), t1 = add8(sl[1], sl[5]), t2 = add8(sl[2], sl[6]), t3 = add8(sl[3], sl[7]);
+      store8(out + x, add8(add8(t0, t1), add8(t2, t3)));  // (float) of the float64 sum: the same value
+    }
+    for (; x < d; ++x) {
+      float a[32];
+      for (int r = 0; r < rows; ++r) a[r] = acc[r * d + x];
       float sl[8];
       for (int l = 0; l < 8; ++l) sl[l] = (a[l] + a[16 + l]) + (a[8 + l] + a[24 + l]);
       const float t0 = sl[0] + sl[4], t1 = sl[1] + sl[5], t2 = sl[2] + sl[6], t3 = sl[3] + sl[7];
-      h.out[x] = static_cast<float>(static_cast<double>((t0 + t1) + (t2 + t3)));
+      out[x] = (t0 + t1) + (t2 + t3);
     }
   }
 }
 
-inline void attend_any(const gemrt::cpu::FastHead& h) {
-  if (h.kv == DType::F32) attend<float>(h);
-  else attend<uint16_t>(h);
+inline void attend_any(const gemrt::cpu::FastHead* h, int G) {
+  for (int g0 = 0; g0 < G; g0 += 8) {
+    const int gn = std::min(8, G - g0);
+    if (h[0].kv == DType::F32) attend<DType::F32>(h + g0, gn);
+    else if (h[0].kv == DType::F16) attend<DType::F16>(h + g0, gn);
+    else attend<DType::BF16>(h + g0, gn);
+  }
 }
 
 }  // namespace
