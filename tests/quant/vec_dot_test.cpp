@@ -99,6 +99,30 @@ TEST(QuantActivations, RoundTripWithinHalfAStep) {
   }
 }
 
+// The AVX2 rounding writes the portable code's bytes, on data with ties (equal magnitudes of both
+// signs, values exactly halfway between codes), zero blocks and outliers.
+TEST(QuantActivationsIsa, Avx2WritesThePortableBytes) {
+  if (!detail::quantize_activations_avx2_available()) GTEST_SKIP() << "this CPU has no AVX2 + FMA + F16C";
+  std::mt19937 rng(17);
+  for (DType p : {DType::Q8_0, DType::Q8_1, DType::Q8_K}) {
+    for (int trial = 0; trial < 20; ++trial) {
+      const int64_t n = 3 * dtype_info(p).block_elems;
+      std::vector<float> x = activations(n, rng);
+      if (trial % 4 == 1) std::fill(x.begin(), x.begin() + dtype_info(p).block_elems, 0.0f);
+      if (trial % 4 == 2) {  // +-m ties, the negative one first
+        x[5] = -50.0f;
+        x[9] = 50.0f;
+      }
+      if (trial % 4 == 3)
+        for (int64_t i = 0; i < n; ++i) x[static_cast<size_t>(i)] = 0.5f * static_cast<float>(static_cast<int>(i % 255) - 127);
+      std::vector<std::byte> a(static_cast<size_t>(dtype_bytes(p, n))), b(a.size());
+      detail::quantize_activations_portable(p, x.data(), n, a.data());
+      detail::quantize_activations_avx2(p, x.data(), n, b.data());
+      ASSERT_EQ(a, b) << dtype_name(p) << " trial " << trial;
+    }
+  }
+}
+
 TEST(QuantActivations, RoundsHalfToEvenAndHandlesZeroBlocks) {
   // Block whose max is 127: codes equal the values, and x.5 rounds to even.
   std::vector<float> x(32, 0.0f);

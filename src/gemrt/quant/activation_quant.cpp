@@ -10,10 +10,31 @@
 #include "gemrt/quant/block_formats.h"
 
 namespace gemrt::quant {
+namespace detail {
+// AVX2 versions (activation_quant_avx2.cpp): the same bytes as the portable code below.
+void quantize_q8_0_avx2(const float* x, int64_t n, std::byte* out);
+void quantize_q8_1_avx2(const float* x, int64_t n, std::byte* out);
+void quantize_q8_k_avx2(const float* x, int64_t n, std::byte* out);
+}  // namespace detail
 namespace {
 
-// Round half to even, as the SIMD conversions do (std::nearbyint in the default rounding mode).
-int round_even(float v) { return static_cast<int>(std::nearbyint(v)); }
+// Round half to even, as the SIMD conversions do, for |v| < 2^22 (adding and removing 1.5 * 2^23
+// leaves the nearest integer in the default rounding mode; no libm call in the hot loop).
+int round_even(float v) {
+  constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23
+  const float r = (v + kMagic) - kMagic;
+  return static_cast<int>(r);
+}
+
+#if defined(__x86_64__) && defined(GEMRT_HAVE_AVX2_KERNELS)
+bool use_avx2_quant() {
+  static const bool yes = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+  }();
+  return yes;
+}
+#endif
 
 template <typename Block>
 void quantize_q8_32(const float* x, int64_t n, std::byte* out) {
@@ -81,11 +102,19 @@ DType dot_partner(DType weight) {
   }
 }
 
-void quantize_activations(DType partner, const float* x, int64_t n, std::byte* out) {
+namespace {
+
+void check_whole_blocks(DType partner, int64_t n) {
   const DTypeInfo& info = dtype_info(partner);
   if (n % info.block_elems != 0)
     fail("quantize_activations: ", n, " values are not a whole number of ", info.name, " blocks of ",
          info.block_elems);
+}
+
+}  // namespace
+
+void detail::quantize_activations_portable(DType partner, const float* x, int64_t n, std::byte* out) {
+  check_whole_blocks(partner, n);
   switch (partner) {
     case DType::F32:
       if (n > 0) std::memcpy(out, x, static_cast<size_t>(n) * sizeof(float));
@@ -102,8 +131,34 @@ void quantize_activations(DType partner, const float* x, int64_t n, std::byte* o
     case DType::Q8_0: quantize_q8_32<BlockQ8_0>(x, n, out); return;
     case DType::Q8_1: quantize_q8_32<BlockQ8_1>(x, n, out); return;
     case DType::Q8_K: quantize_q8_k(x, n, out); return;
-    default: fail("quantize_activations: ", info.name, " is not an activation partner type");
+    default: fail("quantize_activations: ", dtype_name(partner), " is not an activation partner type");
   }
+}
+
+bool detail::quantize_activations_avx2_available() {
+#if defined(__x86_64__) && defined(GEMRT_HAVE_AVX2_KERNELS)
+  return use_avx2_quant();
+#else
+  return false;
+#endif
+}
+
+void detail::quantize_activations_avx2(DType partner, const float* x, int64_t n, std::byte* out) {
+#if defined(__x86_64__) && defined(GEMRT_HAVE_AVX2_KERNELS)
+  check_whole_blocks(partner, n);
+  switch (partner) {
+    case DType::Q8_0: quantize_q8_0_avx2(x, n, out); return;
+    case DType::Q8_1: quantize_q8_1_avx2(x, n, out); return;
+    case DType::Q8_K: quantize_q8_k_avx2(x, n, out); return;
+    default: break;
+  }
+#endif
+  quantize_activations_portable(partner, x, n, out);
+}
+
+void quantize_activations(DType partner, const float* x, int64_t n, std::byte* out) {
+  if (detail::quantize_activations_avx2_available()) detail::quantize_activations_avx2(partner, x, n, out);
+  else detail::quantize_activations_portable(partner, x, n, out);
 }
 
 }  // namespace gemrt::quant

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "gemrt/backend/cpu/half_table.h"
+#include "gemrt/backend/cpu/vec_ops.h"
 #include "gemrt/core/half.h"
 
 #include "gemrt/backend/cpu/kernels.h"
@@ -29,22 +30,26 @@ float gelu_tanh_llama(float x) {
 }
 }  // namespace
 
-float gelu_tanh_f16_table(float x) {
+const uint16_t* gelu_f16_table() {
   static const std::vector<uint16_t> table = [] {
     std::vector<uint16_t> t(65536);
     for (uint32_t h = 0; h < 65536; ++h) t[h] = f32_to_f16(gelu_tanh_llama(f16_to_f32(static_cast<uint16_t>(h))));
     return t;
   }();
+  return table.data();
+}
+
+float gelu_tanh_f16_table(float x) {
   if (x <= -10.0f) return 0.0f;
   if (x >= 10.0f) return x;
-  return f16_lookup(table[f32_to_f16(x)]);
+  return f16_lookup(gelu_f16_table()[f32_to_f16(x)]);
 }
 
 void gated_act(const float* gate, const float* up, int64_t n, Activation act, Numerics numerics, float* out,
                ThreadPool& pool) {
   pool.parallel_for(n, [&](int64_t b, int64_t e) {
     if (act == Activation::GeluTanh && numerics == Numerics::Fast) {
-      for (int64_t i = b; i < e; ++i) out[i] = gelu_tanh_f16_table(gate[i]) * up[i];
+      gelu_table_mul(gate + b, up + b, e - b, gelu_f16_table(), out + b);
     } else if (act == Activation::GeluTanh) {
       for (int64_t i = b; i < e; ++i) out[i] = gelu_tanh(gate[i]) * up[i];
     } else {

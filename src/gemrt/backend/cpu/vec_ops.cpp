@@ -13,6 +13,7 @@ float dot_bf16_avx2(const float* x, const uint16_t* y, int64_t n);
 void axpy_avx2(float* acc, float a, const float* y, int64_t n);
 void axpy_f16_avx2(float* acc, float a, const uint16_t* y, int64_t n);
 void axpy_bf16_avx2(float* acc, float a, const uint16_t* y, int64_t n);
+void gelu_table_mul_avx2(const float* gate, const float* up, int64_t n, const uint16_t* table, float* out);
 }  // namespace detail
 
 namespace {
@@ -62,6 +63,15 @@ float dot_f16(const float* x, const uint16_t* y, int64_t n) {
 float dot_bf16(const float* x, const uint16_t* y, int64_t n) {
   GEMRT_DISPATCH(dot_bf16_avx2(x, y, n));
   return dot_scalar(x, [y](int64_t i) { return bf16_to_f32(y[i]); }, n);
+}
+
+void gelu_table_mul(const float* gate, const float* up, int64_t n, const uint16_t* table, float* out) {
+  GEMRT_DISPATCH(gelu_table_mul_avx2(gate, up, n, table, out));
+  for (int64_t i = 0; i < n; ++i) {
+    const float x = gate[i];
+    const float g = x <= -10.0f ? 0.0f : x >= 10.0f ? x : f16_lookup(table[f32_to_f16(x)]);
+    out[i] = g * up[i];
+  }
 }
 
 void axpy(float* acc, float a, const float* y, int64_t n) {

@@ -13,6 +13,10 @@ float dot(const float* x, const float* y, int64_t n);
 float dot_f16(const float* x, const uint16_t* y, int64_t n);
 float dot_bf16(const float* x, const uint16_t* y, int64_t n);
 
+// out[i] = g(gate[i]) * up[i] with llama.cpp's f16 GELU table: g = 0 for gate <= -10, gate for
+// gate >= 10, else table[f16(gate)] (an f16 value). The same bits on every ISA.
+void gelu_table_mul(const float* gate, const float* up, int64_t n, const uint16_t* table, float* out);
+
 // acc[i] += a * y[i].
 void axpy(float* acc, float a, const float* y, int64_t n);
 void axpy_f16(float* acc, float a, const uint16_t* y, int64_t n);

@@ -52,6 +52,25 @@ float f32s(float f) { return f; }
 
 }  // namespace
 
+void gelu_table_mul_avx2(const float* gate, const float* up, int64_t n, const uint16_t* table, float* out) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 x = _mm256_loadu_ps(gate + i);
+    alignas(16) uint16_t h[8], t[8];
+    _mm_store_si128(reinterpret_cast<__m128i*>(h), _mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT));
+    for (int k = 0; k < 8; ++k) t[k] = table[h[k]];
+    __m256 g = _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(t)));
+    g = _mm256_blendv_ps(g, x, _mm256_cmp_ps(x, _mm256_set1_ps(10.0f), _CMP_GE_OQ));
+    g = _mm256_blendv_ps(g, _mm256_setzero_ps(), _mm256_cmp_ps(x, _mm256_set1_ps(-10.0f), _CMP_LE_OQ));
+    _mm256_storeu_ps(out + i, _mm256_mul_ps(g, _mm256_loadu_ps(up + i)));
+  }
+  for (; i < n; ++i) {
+    const float x = gate[i];
+    const float g = x <= -10.0f ? 0.0f : x >= 10.0f ? x : _cvtsh_ss(table[_cvtss_sh(x, _MM_FROUND_TO_NEAREST_INT)]);
+    out[i] = g * up[i];
+  }
+}
+
 float dot_avx2(const float* x, const float* y, int64_t n) { return dot_impl(x, y, n, load_f32, f32s); }
 float dot_f16_avx2(const float* x, const uint16_t* y, int64_t n) { return dot_impl(x, y, n, load_f16, f16s); }
 float dot_bf16_avx2(const float* x, const uint16_t* y, int64_t n) { return dot_impl(x, y, n, load_bf16, bf16s); }
