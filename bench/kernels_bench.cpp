@@ -1,6 +1,8 @@
 // Micro-benchmarks of the dot-product kernels (Google Benchmark): one thread, a weight matrix
-// larger than the caches streamed row by row against one (decode) or 16 (prefill tile)
-// activation rows. Reports bytes of weights read per second.
+// larger than the caches against one (decode) or 16 (a prefill block) activation rows, through
+// the kernel the fast matmul picks for that shape (8-row groups for Q4_0 / Q4_K, llama.cpp's
+// batched order for the K-quants and F16 / BF16 at 16 rows, block kernels for several rows).
+// Reports bytes of weights read per second.
 //   build/bin/gemrt_bench_kernels [--benchmark_filter=Q4_K]
 #include <benchmark/benchmark.h>
 
@@ -9,6 +11,7 @@
 
 #include "gemrt/core/dtype.h"
 #include "gemrt/quant/activation_quant.h"
+#include "gemrt/quant/row_group_dot.h"
 #include "gemrt/quant/vec_dot.h"
 
 namespace {
@@ -32,11 +35,22 @@ void BM_RowDot(benchmark::State& state, DType t, gemrt::quant::DotIsa isa) {
   for (auto& v : x) v = g(rng);
   std::vector<std::byte> a(static_cast<size_t>(a_row * rows_a));
   for (int64_t r = 0; r < rows_a; ++r) gemrt::quant::quantize_activations(p, x.data() + r * k, k, a.data() + r * a_row);
-  const gemrt::quant::RowDot dot(t, k, isa);
-  std::vector<float> out(static_cast<size_t>(rows_a));
-  for (auto _ : state) {
-    for (int64_t n = 0; n < rows_w; ++n) dot(w.data() + n * w_row, a.data(), a_row, rows_a, out.data(), 1);
-    benchmark::DoNotOptimize(out.data());
+  namespace q = gemrt::quant;
+  std::vector<float> out(static_cast<size_t>(rows_a * rows_w));
+  if (q::has_row_group_dot(t)) {
+    const q::RowGroupDot dot(t, k, isa);
+    for (auto _ : state) {
+      for (int64_t n = 0; n < rows_w; n += q::kRowGroup)
+        dot(w.data() + n * w_row, w_row, a.data(), a_row, rows_a, q::fold_grain(0, rows_a), out.data() + n, rows_w);
+      benchmark::DoNotOptimize(out.data());
+    }
+  } else {
+    const int64_t min_rows = q::batched_order_min_rows(t);
+    const q::RowDot dot(t, k, isa, min_rows > 0 && rows_a >= min_rows ? q::DotOrder::Batched : q::DotOrder::VecDot);
+    for (auto _ : state) {
+      dot.block(w.data(), w_row, rows_w, a.data(), a_row, rows_a, out.data(), rows_w);
+      benchmark::DoNotOptimize(out.data());
+    }
   }
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(w.size()));
 }

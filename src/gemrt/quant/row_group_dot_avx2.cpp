@@ -55,10 +55,55 @@ __m256 row_scales(const std::byte* w, int64_t w_stride, int64_t blk_offset, size
   return _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(h)));
 }
 
+// One activation row (decode): weight row after weight row, one sequential stream with prefetch,
+// the same per-row operations as the grouped kernel below (isum per block, one FMA per block).
+void q4_0_single_rows(int64_t n, const std::byte* w, int64_t w_stride, const std::byte* a, float* out) {
+  constexpr int64_t kWB = sizeof(BlockQ4_0), kAB = sizeof(BlockQ8_0);
+  const __m256i m15 = _mm256_set1_epi8(15);
+  const int64_t nb = n / kQK;
+  for (int j = 0; j < kRowGroup; ++j) {
+    float acc = 0.0f;
+    // Eight blocks' lane vectors reduced together (one transpose-reduction instead of eight
+    // horizontal sums), then folded block by block in order.
+    for (int64_t b0 = 0; b0 < nb; b0 += kRowGroup) {
+      const int m = static_cast<int>(std::min<int64_t>(kRowGroup, nb - b0));
+      __m256i lanes[kRowGroup];
+      alignas(16) uint16_t dw[kRowGroup], da[kRowGroup];
+      for (int k = 0; k < kRowGroup; ++k) {
+        if (k >= m) {
+          lanes[k] = _mm256_setzero_si256();
+          dw[k] = da[k] = 0;
+          continue;
+        }
+        const std::byte* blk = w + j * w_stride + (b0 + k) * kWB;
+        const std::byte* ab = a + (b0 + k) * kAB;
+        _mm_prefetch(reinterpret_cast<const char*>(blk) + 2048, _MM_HINT_T0);
+        const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + offsetof(BlockQ4_0, qs)));
+        const __m256i codes = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), m15);
+        const __m256i av = loadu(ab + offsetof(BlockQ8_0, qs));
+        lanes[k] = _mm256_sub_epi32(dot_u8s8(codes, av), _mm256_slli_epi32(dot_u8s8(_mm256_set1_epi8(1), av), 3));
+        dw[k] = load_unaligned<uint16_t>(blk);
+        da[k] = load_unaligned<uint16_t>(ab);
+      }
+      alignas(32) int32_t isum[kRowGroup];
+      alignas(32) float scale[kRowGroup];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(isum), reduce_rows(lanes));
+      _mm256_store_ps(scale, _mm256_mul_ps(_mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(dw))),
+                                           _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(da)))));
+      for (int k = 0; k < m; ++k) acc = std::fma(static_cast<float>(isum[k]), scale[k], acc);
+    }
+    out[j] = acc;
+  }
+}
+
 void group_q4_0(int64_t n, const std::byte* w, int64_t w_stride, const std::byte* a, int64_t a_stride, int64_t rows,
                 FoldGrain, float* out, int64_t out_stride) {
   constexpr int64_t kWB = sizeof(BlockQ4_0), kAB = sizeof(BlockQ8_0);
   const __m256i m15 = _mm256_set1_epi8(15);
+  if (rows < 4) {  // decode and short tails: one row stream at a time
+    for (int64_t r = 0; r < rows; ++r) q4_0_single_rows(n, w, w_stride, a + r * a_stride, out + r * out_stride);
+    return;
+  }
   for (int64_t r0 = 0; r0 < rows; r0 += kRowTile) {
     const int tile = static_cast<int>(std::min<int64_t>(kRowTile, rows - r0));
     __m256 acc[kRowTile];
@@ -103,16 +148,22 @@ void q4_k_single_rows(int64_t n, const std::byte* w, int64_t w_stride, const std
       const std::byte* blk = w + j * w_stride + b * kWB;
       const std::byte* ab = a + b * kAB;
       for (int o = 0; o < kWB; o += 64) _mm_prefetch(reinterpret_cast<const char*>(blk) + 2048 + o, _MM_HINT_T0);
-      uint8_t scales[kKScaleBytes];
-      std::memcpy(scales, blk + offsetof(BlockQ4_K, scales), sizeof scales);
+      // The 8 six-bit scales and mins at once: bytes 0-7 of u = scales, bytes 8-15 = mins.
+      uint32_t u[4];
+      std::memcpy(u, blk + offsetof(BlockQ4_K, scales), 12);
+      constexpr uint32_t kLow6 = 0x3f3f3f3f, kLow4 = 0x0f0f0f0f, kLow2 = 0x03030303;
+      u[3] = ((u[2] >> 4) & kLow4) | (((u[1] >> 6) & kLow2) << 4);
+      const uint32_t mins_lo = u[1] & kLow6;
+      u[1] = (u[2] & kLow4) | (((u[0] >> 6) & kLow2) << 4);
+      u[2] = mins_lo;
+      u[0] &= kLow6;
+      uint8_t sm[16];
+      std::memcpy(sm, u, 16);
       alignas(32) int16_t mn16[16];
+      for (int s = 0; s < 8; ++s) mn16[2 * s] = mn16[2 * s + 1] = sm[8 + s];
       __m256i lanes = _mm256_setzero_si256();
       for (int c = 0; c < 4; ++c) {
-        int sc0, mn0, sc1, mn1;
-        k_scale_min(scales, 2 * c, &sc0, &mn0);
-        k_scale_min(scales, 2 * c + 1, &sc1, &mn1);
-        mn16[4 * c] = mn16[4 * c + 1] = static_cast<int16_t>(mn0);
-        mn16[4 * c + 2] = mn16[4 * c + 3] = static_cast<int16_t>(mn1);
+        const int sc0 = sm[2 * c], sc1 = sm[2 * c + 1];
         const __m256i q = loadu(blk + offsetof(BlockQ4_K, qs) + 32 * c);
         const __m256i p0 = _mm256_maddubs_epi16(_mm256_and_si256(q, m15), loadu(ab + offsetof(BlockQ8_K, qs) + 64 * c));
         const __m256i p1 = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(q, 4), m15),
