@@ -9,7 +9,10 @@
 //                                             - dminw_b * sum_s mn_s sum_j qa_j)
 //   F16 x F16, BF16 x BF16, F32 x F32: float32 products summed in float32.
 // It equals the float64 dot product of the dequantized rows up to float32 rounding of the
-// per-block terms. SIMD kernels are tested against it.
+// per-block terms. SIMD kernels are tested against it. The AVX2 kernels (DotOrder::VecDot) sum in
+// the order of llama.cpp's AVX2 vec_dot kernels (its one-row path): block scales FMA'd into 8
+// float lanes, its lane layout, mins and offsets entering as it enters them; for F16 / BF16 /
+// F32 its ggml_vec_dot_* reductions.
 //
 // DotOrder::Batched is the float32 order of llama.cpp's kernels for matmuls over many activation
 // rows (batched_order_min_rows), fully specified, so every ISA gives the same bits:
