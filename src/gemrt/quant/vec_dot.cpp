@@ -145,22 +145,29 @@ void decode(const BlockQ6_K& b, KBlock* k) {
   }
 }
 
+// A super-block's exact integer sums against one activation block: isum = sum_s sc_s * sum_j q_j a_j,
+// msum = sum_s mn_s * sum_j a_j (the activation sums from its 16-value bsums).
+void k_block_sums(const KBlock& k, const BlockQ8_K& ab, int* isum, int* msum) {
+  *isum = 0;
+  *msum = 0;
+  for (int s = 0; s < kQK_K / k.sub; ++s) {
+    *isum += k.scale[s] * dot_i8(k.code + s * k.sub, ab.qs + s * k.sub, k.sub);
+    int asum = 0;
+    for (int g = s * k.sub / 16; g < (s + 1) * k.sub / 16; ++g) asum += ab.bsums[g];
+    *msum += k.min[s] * asum;
+  }
+}
+
 template <typename WBlock>
 void dot_k_blocks(int64_t n, const std::byte* w, const std::byte* a, int64_t a_stride, int rows, float* out) {
   float sum[kRowTile] = {};
   KBlock k;
   for (int64_t b = 0; b < n / kQK_K; ++b) {
     decode(load_unaligned<WBlock>(w + b * static_cast<int64_t>(sizeof(WBlock))), &k);
-    const int n_sub = kQK_K / k.sub;
     for (int r = 0; r < rows; ++r) {
       const auto ab = load_unaligned<BlockQ8_K>(a + r * a_stride + b * static_cast<int64_t>(sizeof(BlockQ8_K)));
-      int isum = 0, msum = 0;
-      for (int s = 0; s < n_sub; ++s) {
-        isum += k.scale[s] * dot_i8(k.code + s * k.sub, ab.qs + s * k.sub, k.sub);
-        int asum = 0;  // sum of the sub-block's activation codes, from the 16-value sums
-        for (int g = s * k.sub / 16; g < (s + 1) * k.sub / 16; ++g) asum += ab.bsums[g];
-        msum += k.min[s] * asum;
-      }
+      int isum, msum;
+      k_block_sums(k, ab, &isum, &msum);
       sum[r] += ab.d * (k.d * static_cast<float>(isum) - k.dmin * static_cast<float>(msum));
     }
   }
@@ -177,16 +184,10 @@ void dot_k_batched(int64_t n, const std::byte* w, const std::byte* a, int64_t a_
   KBlock k;
   for (int64_t b = 0; b < n / kQK_K; ++b) {
     decode(load_unaligned<WBlock>(w + b * static_cast<int64_t>(sizeof(WBlock))), &k);
-    const int n_sub = kQK_K / k.sub;
     for (int r = 0; r < rows; ++r) {
       const auto ab = load_unaligned<BlockQ8_K>(a + r * a_stride + b * static_cast<int64_t>(sizeof(BlockQ8_K)));
-      int isum = 0, msum = 0;
-      for (int s = 0; s < n_sub; ++s) {
-        isum += k.scale[s] * dot_i8(k.code + s * k.sub, ab.qs + s * k.sub, k.sub);
-        int asum = 0;
-        for (int g = s * k.sub / 16; g < (s + 1) * k.sub / 16; ++g) asum += ab.bsums[g];
-        msum += k.min[s] * asum;
-      }
+      int isum, msum;
+      k_block_sums(k, ab, &isum, &msum);
       float res = k.d * static_cast<float>(isum);
       if constexpr (kMins) res = std::fma(-k.dmin, static_cast<float>(msum), res);
       acc[r] = std::fma(res, ab.d, acc[r]);
