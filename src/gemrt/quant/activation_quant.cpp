@@ -8,6 +8,7 @@
 #include "gemrt/core/error.h"
 #include "gemrt/core/half.h"
 #include "gemrt/quant/block_formats.h"
+#include "gemrt/quant/vec_dot.h"
 
 namespace gemrt::quant {
 namespace detail {
@@ -26,15 +27,6 @@ int round_even(float v) {
   return static_cast<int>(r);
 }
 
-#if defined(__x86_64__) && defined(GEMRT_HAVE_AVX2_KERNELS)
-bool use_avx2_quant() {
-  static const bool yes = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
-  }();
-  return yes;
-}
-#endif
 
 template <typename Block>
 void quantize_q8_32(const float* x, int64_t n, std::byte* out) {
@@ -135,13 +127,7 @@ void detail::quantize_activations_portable(DType partner, const float* x, int64_
   }
 }
 
-bool detail::quantize_activations_avx2_available() {
-#if defined(__x86_64__) && defined(GEMRT_HAVE_AVX2_KERNELS)
-  return use_avx2_quant();
-#else
-  return false;
-#endif
-}
+bool detail::quantize_activations_avx2_available() { return dot_isa_available(DotIsa::Avx2); }
 
 void detail::quantize_activations_avx2(DType partner, const float* x, int64_t n, std::byte* out) {
 #if defined(__x86_64__) && defined(GEMRT_HAVE_AVX2_KERNELS)

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "gemrt/quant/avx2_common.h"
 #include "gemrt/quant/block_formats.h"
 
 namespace gemrt::quant::detail {
@@ -32,14 +33,7 @@ __m256i round_pack32(const float* x, __m256 scale) {
 
 __m256 abs8(const float* x) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), _mm256_loadu_ps(x)); }
 
-int sum_i8(__m256i q) {  // sum of 32 signed bytes
-  const __m256i s16 = _mm256_maddubs_epi16(_mm256_set1_epi8(1), q);
-  __m256i s32 = _mm256_madd_epi16(s16, _mm256_set1_epi16(1));
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(s32), _mm256_extracti128_si256(s32, 1));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
-  return _mm_cvtsi128_si32(s);
-}
+int sum_i8(__m256i q) { return avx2::hsum_i32(avx2::dot_u8s8(_mm256_set1_epi8(1), q)); }  // 32 signed bytes
 
 template <bool kSums>
 void quantize_q8_32(const float* x, int64_t n, std::byte* out) {

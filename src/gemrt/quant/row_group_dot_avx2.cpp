@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstring>
 
+#include "gemrt/quant/avx2_common.h"
 #include "gemrt/quant/block_formats.h"
 #include "gemrt/quant/row_group_dot.h"
 
@@ -22,12 +23,7 @@ namespace {
 
 constexpr int kRowTile = 16;  // activation rows whose accumulators live on the stack at once
 
-__m256i loadu(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
-
-// 8 s32 partial sums of u[i] * s[i] over 32 byte pairs (u unsigned <= 15, s signed).
-__m256i dot_u8s8(__m256i u, __m256i s) {
-  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
-}
+using namespace avx2;
 
 // Lane j of the result = the sum of the 8 lanes of p[j].
 __m256i reduce_rows(const __m256i* p) {
@@ -77,7 +73,7 @@ void q4_0_single_rows(int64_t n, const std::byte* w, int64_t w_stride, const std
         }
         const std::byte* blk = w + j * w_stride + (b0 + k) * kWB;
         const std::byte* ab = a + (b0 + k) * kAB;
-        _mm_prefetch(reinterpret_cast<const char*>(blk) + 2048, _MM_HINT_T0);
+        prefetch_ahead(blk, kWB);
         const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + offsetof(BlockQ4_0, qs)));
         const __m256i codes = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), m15);
         const __m256i av = loadu(ab + offsetof(BlockQ8_0, qs));
@@ -129,13 +125,6 @@ void group_q4_0(int64_t n, const std::byte* w, int64_t w_stride, const std::byte
   }
 }
 
-int hsum_i32(__m256i v) {
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
-  return _mm_cvtsi128_si32(s);
-}
-
 // FoldGrain::Single for one activation row, weight row after weight row: the same operations as
 // the grouped kernel, but reading the 8 rows one after another (a single sequential stream, which
 // is what a memory-bound decode step wants) instead of 8 interleaved streams.
@@ -147,7 +136,7 @@ void q4_k_single_rows(int64_t n, const std::byte* w, int64_t w_stride, const std
     for (int64_t b = 0; b < n / kQK_K; ++b) {
       const std::byte* blk = w + j * w_stride + b * kWB;
       const std::byte* ab = a + b * kAB;
-      for (int o = 0; o < kWB; o += 64) _mm_prefetch(reinterpret_cast<const char*>(blk) + 2048 + o, _MM_HINT_T0);
+      prefetch_ahead(blk, kWB);
       // The 8 six-bit scales and mins at once: bytes 0-7 of u = scales, bytes 8-15 = mins.
       uint32_t u[4];
       std::memcpy(u, blk + offsetof(BlockQ4_K, scales), 12);

@@ -276,10 +276,14 @@ BlockFn block_fn_avx2(DType, DotOrder) { return nullptr; }
 
 namespace {
 
+// The one CPU check of the library's AVX2 code (every AVX2 kernel family asks dot_isa_available).
 bool cpu_supports_avx2() {
 #if defined(__x86_64__) && defined(GEMRT_HAVE_AVX2_KERNELS)
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+  static const bool yes = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+  }();
+  return yes;
 #else
   return false;
 #endif

@@ -19,46 +19,16 @@
 #include <vector>
 
 #include "gemrt/core/half.h"
+#include "gemrt/quant/avx2_common.h"
 #include "gemrt/quant/block_formats.h"
 #include "gemrt/quant/vec_dot_kernels.h"
 
 namespace gemrt::quant::detail {
 namespace {
 
+using namespace avx2;
+
 float f16(uint16_t h) { return _cvtsh_ss(h); }
-
-float hsum_f32(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
-const __m256i kOnes16 = _mm256_set1_epi16(1);
-
-// One-row (decode) kernels are memory-bound: they prefetch the weight bytes this far ahead of the
-// block they compute (measured on the 1B-shape files: +25% decode speed at 2 KiB, no gain beyond).
-constexpr int64_t kPrefetchAhead = 2048;
-
-// Prefetches the cache lines of [p + kPrefetchAhead, p + kPrefetchAhead + bytes).
-inline void prefetch_ahead(const std::byte* p, int64_t bytes) {
-  for (int64_t o = 0; o < bytes; o += 64) _mm_prefetch(reinterpret_cast<const char*>(p) + kPrefetchAhead + o, _MM_HINT_T0);
-}
-
-int hsum_i32(__m256i v) {
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
-  return _mm_cvtsi128_si32(s);
-}
-
-// 8 s32 partial sums of u[i] * s[i] over 32 byte pairs (u unsigned, s signed).
-__m256i dot_u8s8(__m256i u, __m256i s) { return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), kOnes16); }
-
-// The same for two signed operands (sign trick: |w| * (a * sign w)).
-__m256i dot_s8s8(__m256i w, __m256i a) { return dot_u8s8(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w)); }
-
-__m256i loadu(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 
 // 32 4-bit codes of a Q4_0 / Q4_1 / Q5_0 / Q5_1 block: values 0-15 from the low nibbles,
 // 16-31 from the high nibbles of the 16 code bytes.

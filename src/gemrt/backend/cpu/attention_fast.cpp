@@ -1,6 +1,7 @@
 // attend_heads_fast: the portable build of attention_fast_impl.h and the run-time choice of build.
 #define GEMRT_FAST_ATTN_AVX2 0
 #include "gemrt/backend/cpu/attention_fast_impl.h"
+#include "gemrt/quant/vec_dot.h"
 
 namespace gemrt::cpu {
 
@@ -14,14 +15,8 @@ void attend_heads_fast_avx2(const FastHead* heads, int count) { attend_any(heads
 float expf_approx(float x) { return lane(expf8(set8(x)), 0); }
 
 void attend_heads_fast(const FastHead* heads, int count) {
-#if defined(__x86_64__) && defined(GEMRT_HAVE_AVX2_KERNELS)
-  static const bool avx2 = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
-  }();
-  if (avx2) return detail::attend_heads_fast_avx2(heads, count);
-#endif
-  detail::attend_heads_fast_portable(heads, count);
+  if (quant::dot_isa_available(quant::DotIsa::Avx2)) detail::attend_heads_fast_avx2(heads, count);
+  else detail::attend_heads_fast_portable(heads, count);
 }
 
 void attend_head_fast(const FastHead& h) { attend_heads_fast(&h, 1); }

@@ -2,6 +2,7 @@
 
 #include "gemrt/backend/cpu/half_table.h"
 #include "gemrt/core/half.h"
+#include "gemrt/quant/vec_dot.h"
 
 namespace gemrt::cpu {
 
@@ -18,17 +19,7 @@ void gelu_table_mul_avx2(const float* gate, const float* up, int64_t n, const ui
 
 namespace {
 
-bool use_avx2() {
-#if defined(__x86_64__) && defined(GEMRT_HAVE_AVX2_KERNELS)
-  static const bool yes = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
-  }();
-  return yes;
-#else
-  return false;
-#endif
-}
+bool use_avx2() { return quant::dot_isa_available(quant::DotIsa::Avx2); }
 
 template <typename Get>
 float dot_scalar(const float* x, Get get, int64_t n) {

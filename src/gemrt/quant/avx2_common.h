@@ -1,0 +1,48 @@
+// Small AVX2 building blocks shared by the quant/ kernels. Include only from files compiled with
+// -mavx2 -mfma -mf16c, whose functions run after a CPU check (quant::dot_isa_available).
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace gemrt::quant::detail::avx2 {
+
+inline __m256i loadu(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+
+// 8 s32 partial sums of u[i] * s[i] over 32 byte pairs (u unsigned, s signed): lane L holds
+// bytes 4L .. 4L + 3, the lane layout of llama.cpp's kernels.
+inline __m256i dot_u8s8(__m256i u, __m256i s) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+
+// The same for two signed operands (sign trick: |w| * (a * sign w)).
+inline __m256i dot_s8s8(__m256i w, __m256i a) { return dot_u8s8(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w)); }
+
+// Sum of the 8 s32 lanes (exact: any order gives the same integer).
+inline int hsum_i32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+  return _mm_cvtsi128_si32(s);
+}
+
+// Sum of the 8 float lanes in llama.cpp's order: t_L = a_L + a_{L+4}, (t_0 + t_2) + (t_1 + t_3).
+inline float hsum_f32(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// One-row (decode) kernels are memory-bound: they prefetch the weight bytes this far ahead of the
+// block they compute (measured on the 1B-shape files: +25% decode speed at 2 KiB, no gain beyond).
+inline constexpr int64_t kPrefetchAhead = 2048;
+
+// Prefetches the cache lines of [p + kPrefetchAhead, p + kPrefetchAhead + bytes).
+inline void prefetch_ahead(const std::byte* p, int64_t bytes) {
+  for (int64_t o = 0; o < bytes; o += 64) _mm_prefetch(reinterpret_cast<const char*>(p) + kPrefetchAhead + o, _MM_HINT_T0);
+}
+
+}  // namespace gemrt::quant::detail::avx2
