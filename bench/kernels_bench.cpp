@@ -1,5 +1,5 @@
 // Micro-benchmarks of the dot-product kernels (Google Benchmark): one thread, a weight matrix
-// larger than the caches against one (decode) or 16 (a prefill block) activation rows, through
+// larger than the caches against one (decode), 16 or 128 (prefill blocks) activation rows, through
 // the kernel the fast matmul picks for that shape (8-row groups for Q4_0 / Q4_K, llama.cpp's
 // batched order for the K-quants and F16 / BF16 at 16 rows, block kernels for several rows).
 // Reports bytes of weights read per second.
@@ -61,7 +61,7 @@ void register_all() {
     for (auto isa : {gemrt::quant::DotIsa::Scalar, gemrt::quant::DotIsa::Avx2}) {
       const std::string name = "RowDot/" + std::string(gemrt::dtype_name(t)) + "/" +
                                std::string(gemrt::quant::dot_isa_name(isa));
-      benchmark::RegisterBenchmark(name.c_str(), BM_RowDot, t, isa)->Arg(1)->Arg(16)->Unit(benchmark::kMillisecond);
+      benchmark::RegisterBenchmark(name.c_str(), BM_RowDot, t, isa)->Arg(1)->Arg(16)->Arg(128)->Unit(benchmark::kMillisecond);
     }
   }
 }

@@ -55,22 +55,31 @@ __m256i fifth_bits_32(const uint8_t* qh_bytes) {
 
 uint16_t load_u16(const std::byte* p) { return load_unaligned<uint16_t>(p); }
 
+// Q4_0 / Q4_1 / Q5_0 / Q5_1: the 32 unsigned codes of block `wp` (0..15 or 0..31; a value is
+// code - 8 / code - 16 for Q4_0 / Q5_0, d * code + m for Q4_1 / Q5_1).
+template <typename WBlock>
+__m256i unsigned_codes(const std::byte* wp) {
+  const auto* qs = reinterpret_cast<const uint8_t*>(wp + offsetof(WBlock, qs));
+  if constexpr (std::is_same_v<WBlock, BlockQ4_0> || std::is_same_v<WBlock, BlockQ4_1>) {
+    return nibbles_32(qs);
+  } else {
+    const auto* qh = reinterpret_cast<const uint8_t*>(wp + offsetof(WBlock, qh));
+    return _mm256_or_si256(nibbles_32(qs), fifth_bits_32(qh));
+  }
+}
+
 // The 32 codes of block `wp` of a 32-value format: signed with the offset removed, or (Q4_1,
 // Q5_1) unsigned.
 template <typename WBlock>
 __m256i small_codes(const std::byte* wp) {
-  const auto* qs = reinterpret_cast<const uint8_t*>(wp + offsetof(WBlock, qs));
   if constexpr (std::is_same_v<WBlock, BlockQ8_0>) {
-    return loadu(qs);
+    return loadu(wp + offsetof(BlockQ8_0, qs));
   } else if constexpr (std::is_same_v<WBlock, BlockQ4_0>) {
-    return _mm256_sub_epi8(nibbles_32(qs), _mm256_set1_epi8(8));
-  } else if constexpr (std::is_same_v<WBlock, BlockQ4_1>) {
-    return nibbles_32(qs);
+    return _mm256_sub_epi8(unsigned_codes<WBlock>(wp), _mm256_set1_epi8(8));
+  } else if constexpr (std::is_same_v<WBlock, BlockQ5_0>) {
+    return _mm256_sub_epi8(unsigned_codes<WBlock>(wp), _mm256_set1_epi8(16));
   } else {
-    const auto* qh = reinterpret_cast<const uint8_t*>(wp + offsetof(WBlock, qh));
-    const __m256i u = _mm256_or_si256(nibbles_32(qs), fifth_bits_32(qh));
-    if constexpr (std::is_same_v<WBlock, BlockQ5_0>) return _mm256_sub_epi8(u, _mm256_set1_epi8(16));
-    else return u;
+    return unsigned_codes<WBlock>(wp);
   }
 }
 
@@ -151,53 +160,88 @@ void tile_small(int64_t n, const std::byte* w, const std::byte* a, int64_t a_str
 template <typename WBlock>
 struct SmallBlockData {
   static constexpr bool kOffset = std::is_same_v<WBlock, BlockQ4_1> || std::is_same_v<WBlock, BlockQ5_1>;
+  // Q4_0 / Q5_0: the panel keeps the unsigned codes u = code + kBias (0..15 / 0..31), so a block
+  // product needs no sign trick: lanes(u . a) - kBias * lanes(a) equals lanes(code . a) exactly
+  // (integers; no s16 pair can saturate: 31 * 127 * 2 < 32767). kBias * lanes(a) is computed once
+  // per activation block. This frees the vector registers the sign trick needs, so the 2 x 3
+  // accumulators stay in registers.
+  static constexpr int kBias = std::is_same_v<WBlock, BlockQ4_0> ? 8 : std::is_same_v<WBlock, BlockQ5_0> ? 16 : 0;
   using ABlock = std::conditional_t<kOffset, BlockQ8_1, BlockQ8_0>;
   int64_t nb;
   const float* da;        // [rows][nb] activation scales
   const float* sa;        // [rows][nb] activation block sums (offset formats)
-  const uint8_t* mag;     // [2][nb][32] |codes| (offset formats: the unsigned codes)
-  const uint8_t* sgn;     // [2][nb][32] signed codes
-  const float* dw;        // [2][nb]
-  const float* mw;        // [2][nb]
+  const int32_t* bias;    // [rows][nb][8] kBias * lanes(a) (kBias != 0)
+  const uint8_t* mag;     // [nb][JN][32] |codes| (offset formats and kBias != 0: the unsigned codes)
+  const uint8_t* sgn;     // [nb][JN][32] signed codes (Q8_0 only)
+  const float* dw;        // [nb][JN] weight scales
+  const float* mw;        // [nb][JN] weight offsets (offset formats)
 };
 
 // JN weight rows x RN activation rows (compile-time, so the accumulators stay in registers).
+// Written with running pointers and row strides (addresses p + stride * i) so that the compiler
+// needs few general registers and keeps all JN x RN accumulators in vector registers.
 template <typename WBlock, int JN, int RN>
 void small_tile(const SmallBlockData<WBlock>& s, const std::byte* a, int64_t a_stride, int64_t r0, float* out,
                 int64_t out_stride) {
   using D = SmallBlockData<WBlock>;
+  constexpr bool kUnsigned = D::kOffset || D::kBias != 0;
   constexpr int64_t kAB = sizeof(typename D::ABlock);
   const int64_t nb = s.nb;
   __m256 acc[JN][RN];
   float offsets[JN][RN] = {};
   for (int jj = 0; jj < JN; ++jj)
     for (int i = 0; i < RN; ++i) acc[jj][i] = _mm256_setzero_ps();
+  const std::byte* ap = a + r0 * a_stride + offsetof(typename D::ABlock, qs);
+  const float* dap = s.da + r0 * nb;
+  const float* sap = s.sa + r0 * nb;
+  const int32_t* bp = s.bias + r0 * nb * 8;
+  const uint8_t* mp = s.mag;
+  const uint8_t* sp = s.sgn;
+  const float* dwp = s.dw;
+  const float* mwp = s.mw;
+  const int64_t bs = nb * 8;
   for (int64_t b = 0; b < nb; ++b) {
     __m256i av[RN];
-    for (int i = 0; i < RN; ++i) av[i] = loadu(a + (r0 + i) * a_stride + b * kAB + offsetof(typename D::ABlock, qs));
+    for (int i = 0; i < RN; ++i) av[i] = loadu(ap + i * a_stride);
     for (int jj = 0; jj < JN; ++jj) {
-      const size_t at = static_cast<size_t>((jj * nb + b) * 32);
-      const __m256i m = loadu(s.mag + at);
-      const __m256i sg = loadu(s.sgn + at);
-      const __m256 dwv = _mm256_set1_ps(s.dw[jj * nb + b]);
+      const __m256i m = loadu(mp + 32 * jj);
+      const __m256 dwv = _mm256_broadcast_ss(dwp + jj);
       for (int i = 0; i < RN; ++i) {
-        const __m256i p = dot_u8s8(m, D::kOffset ? av[i] : _mm256_sign_epi8(av[i], sg));
-        const __m256 d = _mm256_mul_ps(dwv, _mm256_broadcast_ss(s.da + (r0 + i) * nb + b));
+        __m256i p;
+        if constexpr (kUnsigned) {
+          p = dot_u8s8(m, av[i]);
+          if constexpr (D::kBias != 0) p = _mm256_sub_epi32(p, loadu(bp + i * bs));
+        } else {
+          p = dot_u8s8(m, _mm256_sign_epi8(av[i], loadu(sp + 32 * jj)));
+        }
+        const __m256 d = _mm256_mul_ps(dwv, _mm256_broadcast_ss(dap + i * nb));
         acc[jj][i] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[jj][i]);
-        if constexpr (D::kOffset) offsets[jj][i] += s.mw[jj * nb + b] * s.sa[(r0 + i) * nb + b];
+        if constexpr (D::kOffset) offsets[jj][i] += mwp[jj] * sap[i * nb];
       }
     }
+    ap += kAB;
+    dap += 1;
+    sap += 1;
+    bp += 8;
+    mp += 32 * JN;
+    sp += 32 * JN;
+    dwp += JN;
+    mwp += JN;
   }
   for (int jj = 0; jj < JN; ++jj)
     for (int i = 0; i < RN; ++i) out[(r0 + i) * out_stride + jj] = hsum_f32(acc[jj][i]) + offsets[jj][i];
 }
 
+// Weight rows x activation rows per register tile: 3 x 2 accumulators leave room for the
+// operands in AVX2's 16 vector registers (the compiler spills with 2 x 3 or 4 x 2).
+constexpr int kSmallJN = 3, kSmallRN = 2;
+
+// All activation rows against one decoded panel of JN weight rows.
 template <typename WBlock, int JN>
 void small_rows(const SmallBlockData<WBlock>& s, const std::byte* a, int64_t a_stride, int64_t rows, float* out,
                 int64_t out_stride) {
-  // 2 x 3 accumulators plus operands fit AVX2's 16 vector registers (2 x 4 spills).
   int64_t r0 = 0;
-  for (; r0 + 3 <= rows; r0 += 3) small_tile<WBlock, JN, 3>(s, a, a_stride, r0, out, out_stride);
+  for (; r0 + kSmallRN <= rows; r0 += kSmallRN) small_tile<WBlock, JN, kSmallRN>(s, a, a_stride, r0, out, out_stride);
   for (; r0 < rows; ++r0) small_tile<WBlock, JN, 1>(s, a, a_stride, r0, out, out_stride);
 }
 
@@ -205,40 +249,51 @@ template <typename WBlock>
 void block_small(int64_t n, const std::byte* w, int64_t w_stride, int64_t w_rows, const std::byte* a, int64_t a_stride,
                  int64_t rows, float* out, int64_t out_stride) {
   using D = SmallBlockData<WBlock>;
+  constexpr bool kUnsigned = D::kOffset || D::kBias != 0;
   constexpr int64_t kWB = sizeof(WBlock), kAB = sizeof(typename D::ABlock);
   const int64_t nb = n / kQK;
   thread_local std::vector<float> da, sa, dw, mw;
+  thread_local std::vector<int32_t> bias;
   thread_local std::vector<uint8_t> mag, sgn;
   if (da.size() < static_cast<size_t>(rows * nb)) {
     da.resize(static_cast<size_t>(rows * nb));
     sa.resize(static_cast<size_t>(rows * nb));
+    if (D::kBias != 0) bias.resize(static_cast<size_t>(8 * rows * nb));
   }
-  if (dw.size() < static_cast<size_t>(2 * nb)) {
-    mag.resize(static_cast<size_t>(64 * nb));
-    sgn.resize(static_cast<size_t>(64 * nb));
-    dw.resize(static_cast<size_t>(2 * nb));
-    mw.resize(static_cast<size_t>(2 * nb));
+  if (dw.size() < static_cast<size_t>(kSmallJN * nb)) {
+    mag.resize(static_cast<size_t>(32 * kSmallJN * nb));
+    sgn.resize(static_cast<size_t>(32 * kSmallJN * nb));
+    dw.resize(static_cast<size_t>(kSmallJN * nb));
+    mw.resize(static_cast<size_t>(kSmallJN * nb));
   }
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t b = 0; b < nb; ++b) {
       const std::byte* ap = a + r * a_stride + b * kAB;
       da[static_cast<size_t>(r * nb + b)] = f16(load_u16(ap));
       if constexpr (D::kOffset) sa[static_cast<size_t>(r * nb + b)] = f16(load_u16(ap + offsetof(BlockQ8_1, s)));
+      if constexpr (D::kBias != 0)
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(bias.data() + (r * nb + b) * 8),
+                            dot_u8s8(_mm256_set1_epi8(D::kBias), loadu(ap + offsetof(BlockQ8_0, qs))));
     }
-  const D s{nb, da.data(), sa.data(), mag.data(), sgn.data(), dw.data(), mw.data()};
-  for (int64_t j0 = 0; j0 < w_rows; j0 += 2) {
-    const int jn = static_cast<int>(std::min<int64_t>(2, w_rows - j0));
+  const D s{nb, da.data(), sa.data(), bias.data(), mag.data(), sgn.data(), dw.data(), mw.data()};
+  for (int64_t j0 = 0; j0 < w_rows; j0 += kSmallJN) {
+    const int jn = static_cast<int>(std::min<int64_t>(kSmallJN, w_rows - j0));
     for (int jj = 0; jj < jn; ++jj)
       for (int64_t b = 0; b < nb; ++b) {
         const std::byte* wp = w + (j0 + jj) * w_stride + b * kWB;
-        const __m256i c = small_codes<WBlock>(wp);
-        const size_t at = static_cast<size_t>((jj * nb + b) * 32);
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(mag.data() + at), D::kOffset ? c : _mm256_sign_epi8(c, c));
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(sgn.data() + at), c);
-        dw[static_cast<size_t>(jj * nb + b)] = f16(load_u16(wp));
-        if constexpr (D::kOffset) mw[static_cast<size_t>(jj * nb + b)] = f16(load_u16(wp + offsetof(WBlock, m)));
+        const size_t at = static_cast<size_t>((b * jn + jj) * 32);
+        if constexpr (kUnsigned) {
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(mag.data() + at), unsigned_codes<WBlock>(wp));
+        } else {
+          const __m256i c = small_codes<WBlock>(wp);
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(mag.data() + at), _mm256_sign_epi8(c, c));
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(sgn.data() + at), c);
+        }
+        dw[static_cast<size_t>(b * jn + jj)] = f16(load_u16(wp));
+        if constexpr (D::kOffset) mw[static_cast<size_t>(b * jn + jj)] = f16(load_u16(wp + offsetof(WBlock, m)));
       }
-    if (jn == 2) small_rows<WBlock, 2>(s, a, a_stride, rows, out + j0, out_stride);
+    if (jn == 3) small_rows<WBlock, 3>(s, a, a_stride, rows, out + j0, out_stride);
+    else if (jn == 2) small_rows<WBlock, 2>(s, a, a_stride, rows, out + j0, out_stride);
     else small_rows<WBlock, 1>(s, a, a_stride, rows, out + j0, out_stride);
   }
 }
