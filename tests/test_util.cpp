@@ -7,17 +7,30 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <random>
 
+#include "gemrt/backend/cuda/cuda_backend.h"
 #include "gemrt/core/half.h"
 #include "gemrt/io/safetensors.h"
 
 namespace gemrt::test {
 
-std::string shared_fixtures() { return GEMRT_SHARED_FIXTURES; }
-std::string test_data() { return GEMRT_TEST_DATA; }
+std::string shared_fixtures() {
+  const char* env = std::getenv("GEMRT_FIXTURES");
+  return env && *env ? env : GEMRT_SHARED_FIXTURES;
+}
+
+std::unique_ptr<Backend> cuda_backend(std::string* why, Numerics numerics) {
+  if (!cuda::device_available(why)) return nullptr;
+  return cuda::make_backend(0, numerics);
+}
+std::string test_data() {
+  const char* env = std::getenv("GEMRT_TEST_DATA");
+  return env && *env ? env : GEMRT_TEST_DATA;
+}
 std::string cli_path() { return GEMRT_CLI_PATH; }
 
 TempDir::TempDir() {

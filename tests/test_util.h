@@ -6,16 +6,27 @@
 #include <string>
 #include <vector>
 
+#include "gemrt/backend/backend.h"
 #include "gemrt/core/tensor.h"
 
 namespace gemrt::test {
 
-// ../shared/fixtures of the checkout (read-only).
+// ../shared/fixtures of the checkout (read-only); GEMRT_FIXTURES overrides it (the GPU machine
+// gets a copy of the fixtures inside the working tree).
 std::string shared_fixtures();
-// tests/data of the checkout.
+// tests/data of the checkout (GEMRT_TEST_DATA overrides it, as GEMRT_FIXTURES above).
 std::string test_data();
 // The built gemrt CLI.
 std::string cli_path();
+
+// The CUDA backend on device 0, or null with `why` saying why none can be used (no CUDA in the
+// build, no device): GPU tests then skip with that reason (GEMRT_CUDA_OR_SKIP).
+std::unique_ptr<Backend> cuda_backend(std::string* why, Numerics numerics = Numerics::Precise);
+
+#define GEMRT_CUDA_OR_SKIP(var)                                                 \
+  std::string var##_why;                                                         \
+  std::unique_ptr<Backend> var = ::gemrt::test::cuda_backend(&var##_why);        \
+  if (!var) GTEST_SKIP() << "CUDA test skipped: " << var##_why
 
 // A fresh folder removed when the object dies.
 class TempDir {

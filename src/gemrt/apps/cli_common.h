@@ -1,6 +1,7 @@
 // Helpers shared by the gemrt subcommands.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -29,16 +30,21 @@ struct SamplingFlags {
   SamplingParams apply(SamplingParams defaults) const;
 };
 
-// How the CPU backend computes: --threads, --numerics fast|precise, --kv-type f32|f16|bf16
-// (default f16 under fast numerics, f32 under precise). The text commands (run, chat) and bench
-// default to fast numerics; the parity tools (logits, generate) to precise.
+// Where and how a model computes: --device cpu|cuda, --threads (CPU), --numerics fast|precise,
+// --kv-type f32|f16|bf16 (default f16 under fast numerics, f32 under precise). The text commands
+// (run, chat) and bench default to fast numerics on the CPU; the parity tools (logits, generate)
+// to precise; the CUDA backend implements precise numerics (its default).
 struct ComputeFlags {
+  std::string device = "cpu";
   int threads = 0;
   std::string numerics;
   std::string kv_type;
+  CLI::Option* numerics_option = nullptr;
   void add_to(CLI::App* cmd, Numerics default_numerics);
   Numerics numerics_mode() const;
   DType kv_dtype() const;
+  // The backend these flags describe (throws gemrt::Error naming the reason if it is unavailable).
+  std::unique_ptr<Backend> make_backend() const;
 };
 
 // Reads a large model file once with a progress line on stderr (when stderr is a terminal), so

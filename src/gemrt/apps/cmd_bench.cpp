@@ -104,7 +104,9 @@ int64_t peak_rss_bytes() {
 void run_bench(const BenchArgs& a) {
   preload_with_progress(a.model);
   auto model = GemmaModel::load(a.model);
-  cpu::CpuBackend backend(a.compute.threads, a.compute.numerics_mode());
+  const std::unique_ptr<Backend> backend = a.compute.make_backend();
+  const auto* cpu_backend = dynamic_cast<const cpu::CpuBackend*>(backend.get());
+  const int threads = cpu_backend ? cpu_backend->threads() : 0;
   int budget = 1;
   for (int p : a.prompt) budget = std::max(budget, p);
   for (int g : a.gen)
@@ -112,7 +114,7 @@ void run_bench(const BenchArgs& a) {
   SessionOptions opts;
   opts.max_tokens = budget;
   opts.kv_dtype = a.compute.kv_dtype();
-  Session session(*model, backend, opts);
+  Session session(*model, *backend, opts);
   std::mt19937 rng(1234);
 
   std::vector<TestResult> results;
@@ -139,12 +141,13 @@ void run_bench(const BenchArgs& a) {
   for (const std::string& name : model->store().names()) weight_bytes += model->store().find(name)->nbytes();
   const std::string numerics = a.compute.numerics_mode() == Numerics::Fast ? "fast" : "precise";
   const std::string kv(dtype_name(a.compute.kv_dtype()));
-  const std::string isa(quant::dot_isa_name(quant::dot_isa()));
+  const std::string isa = cpu_backend ? std::string(quant::dot_isa_name(quant::dot_isa())) : backend->name();
   if (a.json) {
     nlohmann::json out;
     out["model"] = a.model;
     out["model_bytes"] = weight_bytes;
-    out["threads"] = backend.threads();
+    out["threads"] = threads;
+    out["backend"] = backend->name();
     out["numerics"] = numerics;
     out["kv_type"] = kv;
     out["isa"] = isa;
@@ -164,7 +167,7 @@ void run_bench(const BenchArgs& a) {
     char ts[64];
     std::snprintf(ts, sizeof(ts), "%.2f ± %.2f", r.mean(), r.sd());
     std::printf("| %-40s | %5.0f MiB | %7d | %-22s | %-14s | %16s |\n", name.c_str(),
-                static_cast<double>(weight_bytes) / (1 << 20), backend.threads(),
+                static_cast<double>(weight_bytes) / (1 << 20), threads,
                 (numerics + ", kv " + kv + ", " + isa).c_str(), r.name.c_str(), ts);
   }
   std::printf("peak RSS %.1f MiB (weights %.1f MiB, KV cache %.1f MiB)\n", peak_mib,

@@ -20,11 +20,11 @@ struct GenerateArgs {
 void run_generate(const GenerateArgs& a) {
   const std::vector<int32_t> ids = parse_id_list(a.ids);
   auto model = GemmaModel::load(a.model);
-  cpu::CpuBackend backend(a.compute.threads, a.compute.numerics_mode());
+  const std::unique_ptr<Backend> backend = a.compute.make_backend();
   SessionOptions opts;
   opts.max_tokens = static_cast<int>(ids.size()) + a.n;
   opts.kv_dtype = a.compute.kv_dtype();
-  Session session(*model, backend, opts);
+  Session session(*model, *backend, opts);
   bool first = true;
   generate_greedy(session, ids, a.n, false, [&](int32_t id) {
     std::cout << (first ? "" : " ") << id << std::flush;

@@ -35,11 +35,11 @@ void run_logits(const LogitsArgs& a) {
   const std::vector<int32_t> ids = a.inputs.empty() ? parse_id_list(a.ids) : read_input_ids(a.inputs);
   if (ids.empty()) fail("no input ids");
   auto model = GemmaModel::load(a.model, {.rope_freqs_in_weight_dtype = a.rope_freqs_in_weight_dtype});
-  cpu::CpuBackend backend(a.compute.threads, a.compute.numerics_mode());
+  const std::unique_ptr<Backend> backend = a.compute.make_backend();
   SessionOptions opts;
   opts.max_tokens = static_cast<int>(ids.size()) + std::max(a.greedy, 0);
   opts.kv_dtype = a.compute.kv_dtype();
-  Session session(*model, backend, opts);
+  Session session(*model, *backend, opts);
 
   const int64_t t = static_cast<int64_t>(ids.size());
   const int64_t vocab = model->spec().vocab_size;

@@ -18,8 +18,8 @@ TextSession::TextSession(const std::string& model_path, const ComputeFlags& comp
                          const SamplingFlags& flags)
     : model_(load_model(model_path)),
       assets_(load_model_assets(model_path, *model_)),
-      backend_(compute.threads, compute.numerics_mode()) {
-  session_ = std::make_unique<Session>(*model_, backend_,
+      backend_(compute.make_backend()) {
+  session_ = std::make_unique<Session>(*model_, *backend_,
                                        SessionOptions{.max_tokens = ctx, .kv_dtype = compute.kv_dtype()});
   sampler_ = std::make_unique<Sampler>(flags.apply(assets_.sampling));
 }

@@ -39,7 +39,7 @@ class TextSession {
  private:
   std::unique_ptr<GemmaModel> model_;
   ModelAssets assets_;
-  cpu::CpuBackend backend_;
+  std::unique_ptr<Backend> backend_;
   std::unique_ptr<Session> session_;
   std::unique_ptr<Sampler> sampler_;
   int32_t pending_ = -1;

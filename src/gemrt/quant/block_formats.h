@@ -20,6 +20,14 @@
 #include <cstdint>
 #include <cstring>
 
+// Block helpers below are shared with the CUDA kernels (backend/cuda), which read the same
+// layouts on the device.
+#if defined(__CUDACC__)
+#define GEMRT_HOST_DEVICE __host__ __device__
+#else
+#define GEMRT_HOST_DEVICE
+#endif
+
 namespace gemrt::quant {
 
 static_assert(std::endian::native == std::endian::little, "GGUF blocks are little-endian");
@@ -216,7 +224,7 @@ inline T load_unaligned(const std::byte* p) {
 }
 
 // Unpacks sub-block j's 6-bit scale and min codes (j 0..7) from a Q4_K / Q5_K scales block.
-inline void k_scale_min(const uint8_t* scales, int j, int* sc, int* mn) {
+GEMRT_HOST_DEVICE inline void k_scale_min(const uint8_t* scales, int j, int* sc, int* mn) {
   if (j < 4) {
     *sc = scales[j] & 63;
     *mn = scales[j + 4] & 63;
@@ -227,7 +235,7 @@ inline void k_scale_min(const uint8_t* scales, int j, int* sc, int* mn) {
 }
 
 // Q3_K's sub-block s scale code (s 0..15), already minus 32: -32..31.
-inline int q3k_scale(const uint8_t* scales, int s) {
+GEMRT_HOST_DEVICE inline int q3k_scale(const uint8_t* scales, int s) {
   const int low = s < 8 ? (scales[s] & 15) : (scales[s - 8] >> 4);
   const int high = (scales[8 + s % 4] >> (2 * (s / 4))) & 3;
   return (low | (high << 4)) - 32;

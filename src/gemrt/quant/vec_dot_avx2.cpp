@@ -153,18 +153,18 @@ void tile_small(int64_t n, const std::byte* w, const std::byte* a, int64_t a_str
   }
 }
 
-// Block kernel for the 32-value formats: two weight rows decoded (|code| and code, or unsigned
-// codes, plus scales) and three activation rows at a time, all six products' float lanes in
-// registers; the activation scales are converted once per call. Per (weight row, activation row)
-// the float steps are tile_small's, in the same order.
+// Block kernel for the 32-value formats: kSmallJN weight rows decoded into a panel (|code| and code,
+// or unsigned codes, plus scales) and kSmallRN activation rows at a time, every product's float
+// lanes in registers; the activation scales are converted once per call. Per (weight row,
+// activation row) the float steps are tile_small's, in the same order.
 template <typename WBlock>
 struct SmallBlockData {
   static constexpr bool kOffset = std::is_same_v<WBlock, BlockQ4_1> || std::is_same_v<WBlock, BlockQ5_1>;
   // Q4_0 / Q5_0: the panel keeps the unsigned codes u = code + kBias (0..15 / 0..31), so a block
   // product needs no sign trick: lanes(u . a) - kBias * lanes(a) equals lanes(code . a) exactly
   // (integers; no s16 pair can saturate: 31 * 127 * 2 < 32767). kBias * lanes(a) is computed once
-  // per activation block. This frees the vector registers the sign trick needs, so the 2 x 3
-  // accumulators stay in registers.
+  // per activation block. This frees the vector registers the sign trick needs, so the
+  // accumulators of a register tile stay in registers.
   static constexpr int kBias = std::is_same_v<WBlock, BlockQ4_0> ? 8 : std::is_same_v<WBlock, BlockQ5_0> ? 16 : 0;
   using ABlock = std::conditional_t<kOffset, BlockQ8_1, BlockQ8_0>;
   int64_t nb;

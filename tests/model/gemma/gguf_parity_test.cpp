@@ -38,17 +38,16 @@ std::span<const float> row(const std::vector<float>& m, int64_t vocab, int64_t i
 
 class GgufParity : public testing::TestWithParam<std::string> {};
 
-TEST_P(GgufParity, MatchesLlamaCppOnDequantizedWeights) {
-  const std::string ref = base(GetParam()) + ".reference.safetensors";
+void matches_dequantized_reference(Backend& backend, const std::string& fmt) {
+  const std::string ref = base(fmt) + ".reference.safetensors";
   const auto ids = values<int32_t>(ref, "input_ids");
   const auto want_logits = values<float>(ref, "dequant_logits");
   const auto want_steps = values<float>(ref, "dequant_step_logits");
   const auto want_greedy = values<int32_t>(ref, "dequant_greedy_ids");
 
-  auto model = GemmaModel::load(base(GetParam()) + ".gguf");
+  auto model = GemmaModel::load(base(fmt) + ".gguf");
   const int64_t vocab = model->spec().vocab_size;
   ASSERT_EQ(static_cast<size_t>(vocab * static_cast<int64_t>(ids.size())), want_logits.size());
-  cpu::CpuBackend backend(2);
   const int n = static_cast<int>(want_greedy.size());
   Session session(*model, backend, {.max_tokens = static_cast<int>(ids.size()) + n});
   const std::vector<float> logits = session.prefill(ids, LogitsRows::All);
@@ -60,6 +59,17 @@ TEST_P(GgufParity, MatchesLlamaCppOnDequantizedWeights) {
   for (int i = 0; i < n; ++i)
     EXPECT_LT(test::relative_error(g.step_logits[static_cast<size_t>(i)], row(want_steps, vocab, i)), kMaxRelError)
         << "step " << i;
+}
+
+TEST_P(GgufParity, MatchesLlamaCppOnDequantizedWeights) {
+  cpu::CpuBackend backend(2);
+  matches_dequantized_reference(backend, GetParam());
+}
+
+// The GPU reads the same packed blocks (dequantized in its kernels): same contract.
+TEST_P(GgufParity, CudaMatchesLlamaCppOnDequantizedWeights) {
+  GEMRT_CUDA_OR_SKIP(backend);
+  matches_dequantized_reference(*backend, GetParam());
 }
 
 // Numerics::Fast rounds activations as llama.cpp's CPU kernels do (the fixture's K/V cache is

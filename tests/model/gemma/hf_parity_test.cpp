@@ -84,16 +84,11 @@ std::string fixture_name(const testing::TestParamInfo<Fixture>& info) {
   return n;
 }
 
-class HfParity : public testing::TestWithParam<Fixture> {
- protected:
-  std::unique_ptr<GemmaModel> load() const { return GemmaModel::load(GetParam().dir, GetParam().options); }
-  Reference reference() const { return load_reference(GetParam().dir); }
-};
+class HfParity : public testing::TestWithParam<Fixture> {};
 
-TEST_P(HfParity, PrefillLogitsMatchEveryRow) {
-  const Reference ref = reference();
-  auto model = load();
-  cpu::CpuBackend backend(2);
+void prefill_matches(Backend& backend, const Fixture& f) {
+  const Reference ref = load_reference(f.dir);
+  auto model = GemmaModel::load(f.dir, f.options);
   Session session(*model, backend, {.max_tokens = static_cast<int>(ref.input_ids.size())});
   const std::vector<float> logits = session.prefill(ref.input_ids, LogitsRows::All);
   ASSERT_EQ(logits.size(), ref.logits.size());
@@ -102,10 +97,9 @@ TEST_P(HfParity, PrefillLogitsMatchEveryRow) {
         << "row " << i;
 }
 
-TEST_P(HfParity, GreedyDecodeMatchesStepByStep) {
-  const Reference ref = reference();
-  auto model = load();
-  cpu::CpuBackend backend(2);
+void greedy_matches(Backend& backend, const Fixture& f) {
+  const Reference ref = load_reference(f.dir);
+  auto model = GemmaModel::load(f.dir, f.options);
   const int n = static_cast<int>(ref.greedy_ids.size());
   const auto t = static_cast<int64_t>(ref.input_ids.size());
   Session session(*model, backend, {.max_tokens = static_cast<int>(t) + n});
@@ -121,10 +115,9 @@ TEST_P(HfParity, GreedyDecodeMatchesStepByStep) {
 // Chunked prefill (chunks of 3, crossing the sliding windows) and token-by-token decode of the
 // whole prompt must give the same logits as one prefill: the ring buffers keep exactly what
 // later queries need.
-TEST_P(HfParity, ChunkedAndTokenByTokenPrefillAgree) {
-  const Reference ref = reference();
-  auto model = load();
-  cpu::CpuBackend backend(2);
+void chunked_and_stepwise_agree(Backend& backend, const Fixture& f) {
+  const Reference ref = load_reference(f.dir);
+  auto model = GemmaModel::load(f.dir, f.options);
   const auto t = static_cast<int64_t>(ref.input_ids.size());
   Session chunked(*model, backend, {.max_tokens = static_cast<int>(t), .prefill_chunk = 3});
   const std::vector<float> logits = chunked.prefill(ref.input_ids, LogitsRows::All);
@@ -135,6 +128,37 @@ TEST_P(HfParity, ChunkedAndTokenByTokenPrefillAgree) {
     const std::vector<float> step = stepwise.decode(ref.input_ids[static_cast<size_t>(i)]);
     EXPECT_LT(test::relative_error(step, row(ref.logits, ref.vocab, i)), kMaxRelError) << "token-by-token row " << i;
   }
+}
+
+TEST_P(HfParity, PrefillLogitsMatchEveryRow) {
+  cpu::CpuBackend backend(2);
+  prefill_matches(backend, GetParam());
+}
+
+TEST_P(HfParity, GreedyDecodeMatchesStepByStep) {
+  cpu::CpuBackend backend(2);
+  greedy_matches(backend, GetParam());
+}
+
+TEST_P(HfParity, ChunkedAndTokenByTokenPrefillAgree) {
+  cpu::CpuBackend backend(2);
+  chunked_and_stepwise_agree(backend, GetParam());
+}
+
+// The same contract on the GPU (precise numerics: float32 arithmetic), same tolerances.
+TEST_P(HfParity, CudaPrefillLogitsMatchEveryRow) {
+  GEMRT_CUDA_OR_SKIP(backend);
+  prefill_matches(*backend, GetParam());
+}
+
+TEST_P(HfParity, CudaGreedyDecodeMatchesStepByStep) {
+  GEMRT_CUDA_OR_SKIP(backend);
+  greedy_matches(*backend, GetParam());
+}
+
+TEST_P(HfParity, CudaChunkedAndTokenByTokenPrefillAgree) {
+  GEMRT_CUDA_OR_SKIP(backend);
+  chunked_and_stepwise_agree(*backend, GetParam());
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, HfParity, testing::ValuesIn(fixtures()), fixture_name);

@@ -9,6 +9,7 @@
 #include "gemrt/backend/cpu/kernels.h"
 #include "gemrt/backend/cpu/kv_cache.h"
 #include "gemrt/backend/cpu/vec_ops.h"
+#include "gemrt/backend/run_checks.h"
 #include "gemrt/core/error.h"
 #include "gemrt/core/half.h"
 
@@ -187,24 +188,9 @@ void attend_and_append(const float* q, const float* k, const float* v, int64_t p
 
 void attention(const float* q, const float* k, const float* v, const int32_t* positions, int64_t t,
                const AttentionAttrs& a, CpuKvCache& kv, Numerics numerics, float* out, ThreadPool& pool) {
-  const KvSlotLayout& slot = kv.slot(a.kv_slot);
-  if (slot.kv_heads != a.n_kv_heads || slot.head_dim != a.head_dim)
-    fail("attention: kv slot ", a.kv_slot, " holds ", slot.kv_heads, "x", slot.head_dim, ", op wants ", a.n_kv_heads,
-         "x", a.head_dim);
-  const int64_t cap = slot.capacity;
+  const KvSlotLayout& slot = kv.slot(a.kv_slot);  // first: names a missing slot
+  check_attention_run(a, slot, kv.next_position(a.kv_slot), std::span<const int32_t>(positions, static_cast<size_t>(t)));
   const int64_t p0 = positions[0];
-  const int64_t cached = kv.next_position(a.kv_slot);
-  if (p0 != cached)
-    fail("attention: this run starts at position ", p0, " but the KV cache of slot ", a.kv_slot, " continues at ", cached);
-  for (int64_t i = 1; i < t; ++i)
-    if (positions[i] != p0 + i) fail("attention: positions must be consecutive (position ", i, " is ", positions[i], ")");
-  // The oldest key any query of this run needs must still be in the ring (or in this run).
-  const int64_t oldest_needed = a.window > 0 ? std::max<int64_t>(0, p0 - a.window + 1) : 0;
-  if (oldest_needed < cached && oldest_needed < cached - cap)
-    fail("attention: the KV cache budget of ", cap, " positions is exceeded (sequence reaches position ", p0 + t - 1,
-         "); allocate a larger budget");
-  if (a.window == 0 && p0 + t > cap)
-    fail("attention: the KV cache budget of ", cap, " positions is exceeded (sequence would reach ", p0 + t, " tokens)");
 
   switch (kv.dtype()) {
     case DType::F32: attend_and_append<F32Kv>(q, k, v, p0, t, a, kv, numerics, out, pool); break;

@@ -7,6 +7,7 @@
 
 #include "gemrt/backend/cpu/kernels.h"
 #include "gemrt/backend/cpu/kv_cache.h"
+#include "gemrt/backend/run_checks.h"
 #include "gemrt/core/error.h"
 #include "gemrt/graph/plan.h"
 
@@ -70,11 +71,8 @@ class CpuExecutable final : public Executable {
   }
 
   void bind_input(ValueId i, const Node& n, const RunInputs& inputs) {
-    auto it = inputs.find(n.name);
-    if (it == inputs.end()) fail("graph input '", n.name, "' was not supplied");
-    if (static_cast<int64_t>(it->second.size()) != n.shape.numel())
-      fail("graph input '", n.name, "' has ", it->second.size(), " values, expected ", n.shape.numel());
-    std::memcpy(i32(i), it->second.data(), it->second.size_bytes());
+    const std::span<const int32_t> values = graph_input(inputs, n);
+    std::memcpy(i32(i), values.data(), values.size_bytes());
   }
 
   void execute(ValueId i, const Node& n, KvCache* kv) {

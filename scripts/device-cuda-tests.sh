@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# On the GPU machine (device tool, carry build-carry): runs the CUDA tests over the fixtures that
+# scripts/pack-for-device.sh carried; GGUF formats whose files were not carried are left out.
+# Writes the whole log to $OUT/cuda_tests.log when OUT is set.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export GEMRT_FIXTURES=$PWD/build-carry/fixtures GEMRT_TEST_DATA=$PWD/tests/data
+chmod +x build-carry/bin/*
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+filter='CudaOps*'
+[[ -d build-carry/fixtures/hf/gemma3-pub ]] && filter+=':Fixtures/HfParity.Cuda*'
+formats=(F16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K Q4_K Q5_K Q6_K)
+for i in "${!formats[@]}"; do
+  [[ -f build-carry/fixtures/gguf/gemma3-tiny-pub-${formats[$i]}.gguf ]] &&
+    filter+=":Formats/GgufParity.CudaMatchesLlamaCppOnDequantizedWeights/$i"
+done
+build-carry/bin/gemrt_tests --gtest_filter="$filter" 2>&1 | tee "${OUT:-/tmp}/cuda_tests.log" |
+  grep -E '^\[ +(OK|FAILED|PASSED|SKIPPED) |tests ran'

@@ -1,0 +1,382 @@
+#include "gemrt/backend/cuda/kernels.cuh"
+
+#include <cmath>
+
+#include "gemrt/backend/cuda/cuda_check.h"
+#include "gemrt/backend/cuda/dequant.cuh"
+#include "gemrt/core/error.h"
+
+namespace gemrt::cuda {
+namespace {
+
+constexpr int kWarp = 32;
+
+__device__ inline float warp_sum(float v) {
+  for (int o = kWarp / 2; o > 0; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+template <typename F>
+void weight_kernel(DType t, const char* what, F&& launch) {
+  if (!dispatch_weight_dtype(t, launch)) fail("cuda backend: ", what, " cannot read weights of dtype ", dtype_name(t));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Embedding gather.
+
+template <DType kType>
+__global__ void embed_kernel(const uint8_t* table, int64_t row_bytes, int64_t d, const int32_t* ids, float scale,
+                             float* out) {
+  const int64_t r = blockIdx.x;
+  const uint8_t* row = table + static_cast<int64_t>(ids[r]) * row_bytes;
+  for (int64_t j = threadIdx.x; j < d; j += blockDim.x) out[r * d + j] = weight_value<kType>(row, j) * scale;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Matrix products. Many rows: 64 x 64 output tiles, 32-wide k slices of x and of the weights
+// (dequantized once into shared memory), 4 x 4 outputs per thread. Few rows (decode): one warp
+// per weight row, lanes striding over k, every activation row at once.
+
+constexpr int kTile = 64, kSlice = 32, kGemvRows = 4;
+
+template <DType kType>
+__global__ void __launch_bounds__(256) matmul_tiled(const float* __restrict__ x, int64_t t, const uint8_t* __restrict__ w,
+                                                    int64_t row_bytes, int64_t n, int64_t k, float* __restrict__ out) {
+  __shared__ float xs[kTile][kSlice + 1];
+  __shared__ float ws[kTile][kSlice + 1];
+  const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
+  const int64_t t0 = static_cast<int64_t>(blockIdx.y) * kTile, n0 = static_cast<int64_t>(blockIdx.x) * kTile;
+  float acc[4][4] = {};
+  for (int64_t k0 = 0; k0 < k; k0 += kSlice) {
+    for (int e = threadIdx.x; e < kTile * kSlice; e += blockDim.x) {
+      const int r = e / kSlice, c = e % kSlice;
+      const int64_t kk = k0 + c;
+      xs[r][c] = (t0 + r < t && kk < k) ? x[(t0 + r) * k + kk] : 0.0f;
+      ws[r][c] = (n0 + r < n && kk < k) ? weight_value<kType>(w + (n0 + r) * row_bytes, kk) : 0.0f;
+    }
+    __syncthreads();
+#pragma unroll 8
+    for (int c = 0; c < kSlice; ++c) {
+      float a[4], b[4];
+      for (int i = 0; i < 4; ++i) a[i] = xs[ty * 4 + i][c];
+      for (int j = 0; j < 4; ++j) b[j] = ws[tx * 4 + j][c];
+      for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < 4; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
+    }
+    __syncthreads();
+  }
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 4; ++j) {
+      const int64_t r = t0 + ty * 4 + i, c = n0 + tx * 4 + j;
+      if (r < t && c < n) out[r * n + c] = acc[i][j];
+    }
+}
+
+template <DType kType>
+__global__ void matmul_gemv(const float* __restrict__ x, int t, const uint8_t* __restrict__ w, int64_t row_bytes,
+                            int64_t n, int64_t k, float* __restrict__ out) {
+  const int64_t row = static_cast<int64_t>(blockIdx.x) * (blockDim.x / kWarp) + threadIdx.x / kWarp;
+  const int lane = threadIdx.x % kWarp;
+  if (row >= n) return;
+  const uint8_t* wr = w + row * row_bytes;
+  float acc[kGemvRows] = {};
+  for (int64_t kk = lane; kk < k; kk += kWarp) {
+    const float wv = weight_value<kType>(wr, kk);
+    for (int i = 0; i < kGemvRows; ++i)
+      if (i < t) acc[i] = fmaf(x[i * k + kk], wv, acc[i]);
+  }
+  for (int i = 0; i < kGemvRows; ++i) {
+    const float s = warp_sum(acc[i]);
+    if (lane == 0 && i < t) out[i * n + row] = s;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// RMSNorm: one block per group.
+
+template <DType kType>
+__global__ void rms_norm_kernel(const float* x, int64_t dim, const uint8_t* w, bool has_w, float offset, float eps,
+                                float* out) {
+  const int64_t g = blockIdx.x;
+  const float* xr = x + g * dim;
+  float ss = 0.0f;
+  for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) ss += xr[i] * xr[i];
+  __shared__ float part[32];
+  ss = warp_sum(ss);
+  if (threadIdx.x % kWarp == 0) part[threadIdx.x / kWarp] = ss;
+  __syncthreads();
+  if (threadIdx.x < kWarp) {
+    float v = threadIdx.x < blockDim.x / kWarp ? part[threadIdx.x] : 0.0f;
+    v = warp_sum(v);
+    if (threadIdx.x == 0) part[0] = v;
+  }
+  __syncthreads();
+  const float mean = part[0] / static_cast<float>(dim);
+  const float inv = 1.0f / sqrtf(mean + eps);
+  for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) {
+    const float gain = has_w ? offset + weight_value<kType>(w, i) : 1.0f;
+    out[g * dim + i] = (xr[i] * inv) * gain;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// RoPE.
+
+__global__ void rope_kernel(const float* x, const int32_t* positions, int64_t t, int n_heads, int head_dim,
+                            const float* inv_freq, float* out) {
+  const int half = head_dim / 2;
+  const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (idx >= t * n_heads * half) return;
+  const int i = static_cast<int>(idx % half);
+  const int64_t rh = idx / half;  // row * n_heads + head
+  const int64_t r = rh / n_heads;
+  const float angle = static_cast<float>(positions[r]) * inv_freq[i];
+  const auto c = static_cast<float>(cos(static_cast<double>(angle)));
+  const auto s = static_cast<float>(sin(static_cast<double>(angle)));
+  const float* xh = x + rh * head_dim;
+  float* yh = out + rh * head_dim;
+  const float x1 = xh[i], x2 = xh[i + half];
+  yh[i] = __fsub_rn(__fmul_rn(x1, c), __fmul_rn(x2, s));
+  yh[i + half] = __fadd_rn(__fmul_rn(x1, s), __fmul_rn(x2, c));
+}
+
+// ---------------------------------------------------------------------------------------------
+// KV storage types.
+
+template <DType kKv>
+__device__ inline float kv_get(const void* base, int64_t i) {
+  if constexpr (kKv == DType::F32) return static_cast<const float*>(base)[i];
+  else if constexpr (kKv == DType::F16) return __half2float(static_cast<const __half*>(base)[i]);
+  else return __bfloat162float(static_cast<const __nv_bfloat16*>(base)[i]);
+}
+
+template <DType kKv>
+__device__ inline void kv_put(void* base, int64_t i, float v) {
+  if constexpr (kKv == DType::F32) static_cast<float*>(base)[i] = v;
+  else if constexpr (kKv == DType::F16) static_cast<__half*>(base)[i] = __float2half_rn(v);
+  else static_cast<__nv_bfloat16*>(base)[i] = __float2bfloat16_rn(v);
+}
+
+template <DType kKv>
+__global__ void to_kv_kernel(const float* src, int64_t n, void* dst) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) kv_put<kKv>(dst, i, src[i]);
+}
+
+template <typename F>
+void dispatch_kv(DType t, F&& f) {
+  switch (t) {
+    case DType::F32: f.template operator()<DType::F32>(); break;
+    case DType::F16: f.template operator()<DType::F16>(); break;
+    case DType::BF16: f.template operator()<DType::BF16>(); break;
+    default: fail("cuda backend: KV cache dtype ", dtype_name(t), " is not supported");
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attention: one block of kAttnWarps warps per (query row, head). Each warp walks every
+// kAttnWarps-th visible key with an online softmax (running max, running sum, running weighted
+// values; lane l owns value elements l, l + 32, ...); the warps' partial results are merged at
+// the end. Head dims up to kMaxHeadDim.
+
+constexpr int kAttnWarps = 4, kMaxHeadDim = 512, kPerLane = kMaxHeadDim / kWarp;
+
+template <DType kKv>
+__global__ void __launch_bounds__(kAttnWarps * kWarp) attention_kernel(const float* q, KvView kv, AttentionAttrs a,
+                                                                      float* out) {
+  const int64_t r = blockIdx.x / a.n_heads;
+  const int h = static_cast<int>(blockIdx.x % a.n_heads);
+  const int d = a.head_dim;
+  const int kvh = h / (a.n_heads / a.n_kv_heads);
+  const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
+  const int64_t p = kv.p0 + r;
+  const int64_t lo = a.window > 0 ? max(static_cast<int64_t>(0), p - a.window + 1) : 0;
+
+  __shared__ float qs[kMaxHeadDim];
+  __shared__ float wm[kAttnWarps], wl[kAttnWarps];
+  __shared__ float wacc[kAttnWarps][kMaxHeadDim];
+  const float* qh = q + (r * a.n_heads + h) * d;
+  for (int i = threadIdx.x; i < d; i += blockDim.x) qs[i] = qh[i];
+  __syncthreads();
+
+  float m = -INFINITY, l = 0.0f;
+  float acc[kPerLane];
+  for (int i = 0; i < kPerLane; ++i) acc[i] = 0.0f;
+  for (int64_t j = lo + warp; j <= p; j += kAttnWarps) {
+    const bool fresh = j >= kv.p0;
+    const int64_t base = (fresh ? (j - kv.p0) : (j % kv.cap)) * kv.kv_w + static_cast<int64_t>(kvh) * d;
+    const void* kb = fresh ? kv.fresh_k : kv.ring_k;
+    const void* vb = fresh ? kv.fresh_v : kv.ring_v;
+    float part = 0.0f;
+    for (int i = lane; i < d; i += kWarp) part += qs[i] * kv_get<kKv>(kb, base + i);
+    float s = warp_sum(part) * a.scale;
+    if (a.softcap > 0.0f) s = tanhf(s / a.softcap) * a.softcap;
+    const float m_new = fmaxf(m, s);
+    const float keep = expf(m - m_new);  // 0 on the first key (m = -inf)
+    const float e = expf(s - m_new);
+    l = l * keep + e;
+#pragma unroll
+    for (int i = 0; i < kPerLane; ++i) {
+      const int c = lane + i * kWarp;
+      if (c < d) acc[i] = acc[i] * keep + e * kv_get<kKv>(vb, base + c);
+    }
+    m = m_new;
+  }
+  if (lane == 0) {
+    wm[warp] = m;
+    wl[warp] = l;
+  }
+#pragma unroll
+  for (int i = 0; i < kPerLane; ++i) {
+    const int c = lane + i * kWarp;
+    if (c < d) wacc[warp][c] = acc[i];
+  }
+  __syncthreads();
+  float mx = -INFINITY;
+  for (int w = 0; w < kAttnWarps; ++w) mx = fmaxf(mx, wm[w]);
+  float denom = 0.0f, f[kAttnWarps];
+  for (int w = 0; w < kAttnWarps; ++w) {
+    f[w] = wm[w] == -INFINITY ? 0.0f : expf(wm[w] - mx);
+    denom += wl[w] * f[w];
+  }
+  float* oh = out + (r * a.n_heads + h) * d;
+  for (int c = threadIdx.x; c < d; c += blockDim.x) {
+    float v = 0.0f;
+    for (int w = 0; w < kAttnWarps; ++w) v += wacc[w][c] * f[w];
+    oh[c] = v / denom;
+  }
+}
+
+template <DType kKv>
+__global__ void append_kernel(KvView kv, int64_t r0, int64_t t, void* ring_k, void* ring_v) {
+  const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  const int64_t n = (t - r0) * kv.kv_w;
+  if (idx >= n) return;
+  const int64_t r = r0 + idx / kv.kv_w, c = idx % kv.kv_w;
+  const int64_t dst = ((kv.p0 + r) % kv.cap) * kv.kv_w + c;
+  const int64_t src = r * kv.kv_w + c;
+  kv_put<kKv>(ring_k, dst, kv_get<kKv>(kv.fresh_k, src));
+  kv_put<kKv>(ring_v, dst, kv_get<kKv>(kv.fresh_v, src));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Elementwise.
+
+__global__ void gated_act_kernel(const float* gate, const float* up, int64_t n, Activation act, float* out) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  const float x = gate[i];
+  float g;
+  if (act == Activation::GeluTanh) {
+    const float beta = 0.7978845608028654f;  // sqrt(2 / pi), as the CPU's float32 constant
+    const float inner = __fmul_rn(beta, __fadd_rn(x, __fmul_rn(__fmul_rn(__fmul_rn(0.044715f, x), x), x)));
+    g = __fmul_rn(__fmul_rn(0.5f, x), __fadd_rn(1.0f, tanhf(inner)));
+  } else {
+    g = __fmul_rn(__fmul_rn(0.5f, x), __fadd_rn(1.0f, erff(__fmul_rn(x, 0.7071067811865476f))));
+  }
+  out[i] = __fmul_rn(g, up[i]);
+}
+
+__global__ void add_kernel(const float* a, const float* b, int64_t n, float* out) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) out[i] = a[i] + b[i];
+}
+
+__global__ void soft_cap_kernel(const float* x, int64_t n, float cap, float* out) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) out[i] = tanhf(x[i] / cap) * cap;
+}
+
+unsigned blocks_for(int64_t n, int threads) { return static_cast<unsigned>((n + threads - 1) / threads); }
+
+}  // namespace
+
+void embed(const DeviceWeight& table, const int32_t* ids, int64_t t, float scale, float* out, cudaStream_t stream) {
+  if (t == 0) return;
+  weight_kernel(table.dtype, "embed", [&]<DType kType>() {
+    embed_kernel<kType><<<static_cast<unsigned>(t), 256, 0, stream>>>(static_cast<const uint8_t*>(table.data),
+                                                                      table.row_bytes, table.cols, ids, scale, out);
+  });
+  check_launch("embed");
+}
+
+void matmul(const float* x, int64_t t, const DeviceWeight& w, float* out, cudaStream_t stream) {
+  if (t == 0 || w.rows == 0) return;
+  const auto* wd = static_cast<const uint8_t*>(w.data);
+  weight_kernel(w.dtype, "matmul", [&]<DType kType>() {
+    if (t <= kGemvRows) {
+      constexpr int kWarpsPerBlock = 8;
+      matmul_gemv<kType><<<blocks_for(w.rows, kWarpsPerBlock), kWarpsPerBlock * kWarp, 0, stream>>>(
+          x, static_cast<int>(t), wd, w.row_bytes, w.rows, w.cols, out);
+    } else {
+      const dim3 grid(blocks_for(w.rows, kTile), blocks_for(t, kTile));
+      matmul_tiled<kType><<<grid, 256, 0, stream>>>(x, t, wd, w.row_bytes, w.rows, w.cols, out);
+    }
+  });
+  check_launch("matmul");
+}
+
+void rms_norm(const float* x, int64_t n_values, const DeviceWeight* w, const RmsNormAttrs& a, float* out,
+              cudaStream_t stream) {
+  const int64_t groups = n_values / a.dim;
+  if (groups == 0) return;
+  const int threads = a.dim >= 1024 ? 1024 : 256;
+  weight_kernel(w ? w->dtype : DType::F32, "rms_norm", [&]<DType kType>() {
+    rms_norm_kernel<kType><<<static_cast<unsigned>(groups), threads, 0, stream>>>(
+        x, a.dim, w ? static_cast<const uint8_t*>(w->data) : nullptr, w != nullptr, a.weight_offset, a.eps, out);
+  });
+  check_launch("rms_norm");
+}
+
+void rope(const float* x, const int32_t* positions, int64_t t, int n_heads, int head_dim, const float* inv_freq,
+          float* out, cudaStream_t stream) {
+  const int64_t n = t * n_heads * (head_dim / 2);
+  if (n == 0) return;
+  rope_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(x, positions, t, n_heads, head_dim, inv_freq, out);
+  check_launch("rope");
+}
+
+void to_kv_dtype(const float* src, int64_t n, DType kv, void* dst, cudaStream_t stream) {
+  if (n == 0) return;
+  dispatch_kv(kv, [&]<DType kKv>() { to_kv_kernel<kKv><<<blocks_for(n, 256), 256, 0, stream>>>(src, n, dst); });
+  check_launch("to_kv_dtype");
+}
+
+void attention(const float* q, const KvView& kv, int64_t t, const AttentionAttrs& a, float* out, cudaStream_t stream) {
+  if (a.head_dim > kMaxHeadDim) fail("cuda backend: attention head_dim ", a.head_dim, " > ", kMaxHeadDim);
+  if (t == 0) return;
+  dispatch_kv(kv.dtype, [&]<DType kKv>() {
+    attention_kernel<kKv><<<static_cast<unsigned>(t * a.n_heads), kAttnWarps * kWarp, 0, stream>>>(q, kv, a, out);
+  });
+  check_launch("attention");
+}
+
+void append_kv(const KvView& kv, int64_t t, void* ring_k, void* ring_v, cudaStream_t stream) {
+  const int64_t r0 = t > kv.cap ? t - kv.cap : 0;
+  const int64_t n = (t - r0) * kv.kv_w;
+  if (n == 0) return;
+  dispatch_kv(kv.dtype, [&]<DType kKv>() {
+    append_kernel<kKv><<<blocks_for(n, 256), 256, 0, stream>>>(kv, r0, t, ring_k, ring_v);
+  });
+  check_launch("append_kv");
+}
+
+void gated_act(const float* gate, const float* up, int64_t n, Activation act, float* out, cudaStream_t stream) {
+  if (n == 0) return;
+  gated_act_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(gate, up, n, act, out);
+  check_launch("gated_act");
+}
+
+void add(const float* a, const float* b, int64_t n, float* out, cudaStream_t stream) {
+  if (n == 0) return;
+  add_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(a, b, n, out);
+  check_launch("add");
+}
+
+void soft_cap(const float* x, int64_t n, float cap, float* out, cudaStream_t stream) {
+  if (n == 0) return;
+  soft_cap_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(x, n, cap, out);
+  check_launch("soft_cap");
+}
+
+}  // namespace gemrt::cuda

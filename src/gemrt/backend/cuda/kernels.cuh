@@ -1,0 +1,64 @@
+// Kernels of the CUDA backend, precise numerics: float32 activations and float32 arithmetic
+// (no TF32, no half-precision math), weights read in their stored dtype (dequant.cuh). Each
+// launcher enqueues on `stream` and checks the launch; shapes follow backend/cpu/kernels.h, whose
+// functions these mirror op for op (the CPU versions are the reference the tests compare with).
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "gemrt/core/dtype.h"
+#include "gemrt/graph/ir.h"
+
+namespace gemrt::cuda {
+
+// A stored weight on the device: `data` points to rows of `row_bytes` bytes each.
+struct DeviceWeight {
+  DType dtype = DType::F32;
+  const void* data = nullptr;
+  int64_t rows = 0, cols = 0, row_bytes = 0;
+};
+
+// out[t, :] = table[ids[t], :] * scale, table [V, D]; ids already checked to lie in [0, V).
+void embed(const DeviceWeight& table, const int32_t* ids, int64_t t, float scale, float* out, cudaStream_t stream);
+
+// out [T, N] = x [T, K] @ w^T, w [N, K]: float32 products and sums.
+void matmul(const float* x, int64_t t, const DeviceWeight& w, float* out, cudaStream_t stream);
+
+// RMSNorm over consecutive groups of a.dim values; gain = weight_offset + w (w null: no gain).
+void rms_norm(const float* x, int64_t n_values, const DeviceWeight* w, const RmsNormAttrs& a, float* out,
+              cudaStream_t stream);
+
+// Rotate-half RoPE on x [T, n_heads * head_dim] at positions[T]; inv_freq [head_dim / 2] on the
+// device; angle = float(pos) * inv_freq[i], cos / sin evaluated in double and rounded (as HF and
+// the CPU backend's precise path).
+void rope(const float* x, const int32_t* positions, int64_t t, int n_heads, int head_dim, const float* inv_freq,
+          float* out, cudaStream_t stream);
+
+// Converts n float32 values to the KV storage dtype (F32, F16 or BF16) at `dst`.
+void to_kv_dtype(const float* src, int64_t n, DType kv, void* dst, cudaStream_t stream);
+
+// One attention call's view of the keys and values: positions >= p0 are this run's rows
+// (`fresh_*`, already in the storage dtype), older ones live in the ring at row pos % cap.
+struct KvView {
+  DType dtype = DType::F32;
+  const void* fresh_k = nullptr;
+  const void* fresh_v = nullptr;
+  const void* ring_k = nullptr;
+  const void* ring_v = nullptr;
+  int64_t p0 = 0, cap = 0, kv_w = 0;
+};
+
+// Attention of q [T, H*D] (spec §1.4-1.5): scores q.k * scale, optional soft-cap, causal /
+// sliding-window mask, softmax in float32, weighted sum of values -> out [T, H*D].
+void attention(const float* q, const KvView& kv, int64_t t, const AttentionAttrs& a, float* out, cudaStream_t stream);
+
+// Copies this run's last min(t, cap) key / value rows (storage dtype) into the ring.
+void append_kv(const KvView& kv, int64_t t, void* ring_k, void* ring_v, cudaStream_t stream);
+
+void gated_act(const float* gate, const float* up, int64_t n, Activation act, float* out, cudaStream_t stream);
+void add(const float* a, const float* b, int64_t n, float* out, cudaStream_t stream);
+void soft_cap(const float* x, int64_t n, float cap, float* out, cudaStream_t stream);
+
+}  // namespace gemrt::cuda

@@ -1,0 +1,24 @@
+// Checks every backend makes before it runs a graph: run-time inputs against the graph, and an
+// attention op's positions against its KV slot. Shared so that every backend refuses the same
+// runs with the same messages.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "gemrt/backend/backend.h"
+#include "gemrt/graph/ir.h"
+#include "gemrt/graph/kv_layout.h"
+
+namespace gemrt {
+
+// The values supplied for Input node `n`; throws if they are missing or of the wrong count.
+std::span<const int32_t> graph_input(const RunInputs& inputs, const Node& n);
+
+// An attention op's run over KV slot `slot` (which holds positions [0, cached)): the slot's shape
+// matches the op, positions are consecutive and continue the slot's sequence, and the ring still
+// holds every key the run's queries need (sliding layers) or has room for them (global layers).
+void check_attention_run(const AttentionAttrs& a, const KvSlotLayout& slot, int64_t cached,
+                         std::span<const int32_t> positions);
+
+}  // namespace gemrt
