@@ -122,7 +122,9 @@ TEST(CudaOps, EmbedNormActivationAndSoftCapMatchTheCpu) {
 
 // RoPE and attention with a KV cache: a prompt chunk, then single steps, through sliding and global
 // layers, grouped-query heads, soft-capping and every KV dtype; the ring of the sliding layer
-// wraps. q, k, v are gathered from random tables; outputs compared with the CPU's per step.
+// wraps. The long cases give decode steps over hundreds of keys, which the GPU splits over
+// several blocks per head (attention_splits). q, k, v are gathered from random tables; outputs
+// compared with the CPU's per step.
 TEST(CudaOps, RopeAndAttentionOverTheKvCacheMatchTheCpu) {
   GEMRT_CUDA_OR_SKIP(gpu);
   cpu::CpuBackend cpu_backend(2);
@@ -130,14 +132,18 @@ TEST(CudaOps, RopeAndAttentionOverTheKvCacheMatchTheCpu) {
     int heads, kv_heads, head_dim, window;
     float softcap;
     DType kv;
+    int prompt, steps;
   };
-  const Case cases[] = {{4, 1, 256, 0, 0.0f, DType::F32}, {4, 2, 64, 5, 50.0f, DType::F32},
-                        {2, 2, 32, 3, 0.0f, DType::F16}, {8, 4, 128, 6, 0.0f, DType::BF16}};
-  constexpr int kVocab = 64, kPrompt = 9, kSteps = 7, kBudget = kPrompt + kSteps;
+  const Case cases[] = {{4, 1, 256, 0, 0.0f, DType::F32, 9, 7},     {4, 2, 64, 5, 50.0f, DType::F32, 9, 7},
+                        {2, 2, 32, 3, 0.0f, DType::F16, 9, 7},      {8, 4, 128, 6, 0.0f, DType::BF16, 9, 7},
+                        {4, 1, 256, 0, 30.0f, DType::F16, 700, 5},  {2, 1, 512, 300, 0.0f, DType::F32, 420, 5}};
+  constexpr int kVocab = 64;
   uint32_t seed = 300;
   for (const Case& c : cases) {
     SCOPED_TRACE(testing::Message() << c.heads << "/" << c.kv_heads << " heads, d " << c.head_dim << ", window "
-                                    << c.window << ", cap " << c.softcap << ", kv " << dtype_name(c.kv));
+                                    << c.window << ", cap " << c.softcap << ", kv " << dtype_name(c.kv) << ", prompt "
+                                    << c.prompt);
+    const int n_prompt = c.prompt, n_steps = c.steps, budget = n_prompt + n_steps;
     const int64_t qw = int64_t{c.heads} * c.head_dim, kw = int64_t{c.kv_heads} * c.head_dim;
     const std::vector<std::byte> tq = as_bytes(random_floats(kVocab * qw, ++seed));
     const std::vector<std::byte> tk = as_bytes(random_floats(kVocab * kw, ++seed));
@@ -166,21 +172,21 @@ TEST(CudaOps, RopeAndAttentionOverTheKvCacheMatchTheCpu) {
     };
     KvLayout layout;
     layout.dtype = c.kv;
-    layout.slots.push_back({c.window > 0 ? c.window : kBudget, c.kv_heads, c.head_dim, c.window});
+    layout.slots.push_back({c.window > 0 ? c.window : budget, c.kv_heads, c.head_dim, c.window});
     auto kv_cpu = cpu_backend.allocate_kv(layout);
     auto kv_gpu = gpu->allocate_kv(layout);
     std::mt19937 rng(seed);
-    std::vector<int32_t> ids(kPrompt), pos(kPrompt);
-    for (int i = 0; i < kPrompt; ++i) {
+    std::vector<int32_t> ids(n_prompt), pos(n_prompt);
+    for (int i = 0; i < n_prompt; ++i) {
       ids[static_cast<size_t>(i)] = static_cast<int32_t>(rng() % kVocab);
       pos[static_cast<size_t>(i)] = i;
     }
-    const Graph prompt = build(kPrompt);
+    const Graph prompt = build(n_prompt);
     const RunInputs in{{"ids", ids}, {"positions", pos}};
     EXPECT_LT(test::relative_error(run(*gpu, prompt, in, kv_gpu.get()), run(cpu_backend, prompt, in, kv_cpu.get())), kTol);
     const Graph step = build(1);
-    for (int s = 0; s < kSteps; ++s) {
-      const std::vector<int32_t> id = {static_cast<int32_t>(rng() % kVocab)}, p = {kPrompt + s};
+    for (int s = 0; s < n_steps; ++s) {
+      const std::vector<int32_t> id = {static_cast<int32_t>(rng() % kVocab)}, p = {n_prompt + s};
       const RunInputs si{{"ids", id}, {"positions", p}};
       EXPECT_LT(test::relative_error(run(*gpu, step, si, kv_gpu.get()), run(cpu_backend, step, si, kv_cpu.get())), kTol)
           << "step " << s;

@@ -3,9 +3,11 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -24,25 +26,21 @@ class DeviceBuffer {
   DeviceBuffer() = default;
   explicit DeviceBuffer(int64_t bytes, const char* what) {
     if (bytes > 0) check(cudaMalloc(&ptr_, static_cast<size_t>(bytes)), what);
-    bytes_ = bytes;
   }
   DeviceBuffer(const DeviceBuffer&) = delete;
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  DeviceBuffer(DeviceBuffer&& o) noexcept : ptr_(o.ptr_), bytes_(o.bytes_) { o.ptr_ = nullptr; }
+  DeviceBuffer(DeviceBuffer&& o) noexcept : ptr_(o.ptr_) { o.ptr_ = nullptr; }
   DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
     std::swap(ptr_, o.ptr_);
-    std::swap(bytes_, o.bytes_);
     return *this;
   }
   ~DeviceBuffer() {
     if (ptr_) cudaFree(ptr_);
   }
   void* get() const { return ptr_; }
-  int64_t bytes() const { return bytes_; }
 
  private:
   void* ptr_ = nullptr;
-  int64_t bytes_ = 0;
 };
 
 // Weights on the device, shared by every graph of a backend that reads them (all graphs of a
@@ -148,6 +146,13 @@ class CudaExecutable final : public Executable {
           rope_tables_.emplace(i, std::move(b));
         }
       }
+      int64_t fresh_bytes = 0;  // both halves, float32 (the widest KV dtype)
+      for (const Node& n : g_.nodes())
+        if (n.op == OpKind::Attention) {
+          const auto& a = std::get<AttentionAttrs>(n.attrs);
+          fresh_bytes = std::max<int64_t>(fresh_bytes, 2 * n.shape[0] * a.n_kv_heads * a.head_dim * 4);
+        }
+      fresh_ = DeviceBuffer(fresh_bytes, "cudaMalloc for attention scratch");
       check(cudaStreamSynchronize(stream_), "uploading weights");
     } catch (...) {
       cudaStreamSynchronize(stream_);
@@ -159,6 +164,7 @@ class CudaExecutable final : public Executable {
 
   ~CudaExecutable() override {
     cudaStreamSynchronize(stream_);  // nothing of this graph may still be running when its buffers go
+    if (graph_) cudaGraphExecDestroy(graph_);
     for (const Node& n : g_.nodes())
       if (n.op == OpKind::Weight) weights_->release(n.weight);
   }
@@ -167,17 +173,29 @@ class CudaExecutable final : public Executable {
 
   int64_t arena_bytes() const override { return plan_.arena_bytes; }
 
+  // 1. inputs to the device (kept on the host too, for the checks); 2. every op's host-side
+  // checks, before anything runs; 3. the kernels: launched one by one on the first run, captured
+  // into a CUDA graph on the second and replayed from then on (every address is fixed at compile
+  // time and positions are read on the device, so one launch sequence serves every run; a new KV
+  // cache means a new capture); 4. the KV slots advance; 5. outputs to the host.
   void run(const RunInputs& inputs, KvCache* kv, RunOutputs* outputs) override {
     host_inputs_.clear();
-    for (int i = 0; i < g_.size(); ++i) {
-      const Node& n = g_.node(i);
-      if (n.op == OpKind::Weight) continue;
-      if (n.op == OpKind::Input) {
-        bind_input(i, n, inputs);
-        continue;
-      }
-      execute(i, n, kv);
+    for (int i = 0; i < g_.size(); ++i)
+      if (g_.node(i).op == OpKind::Input) bind_input(i, g_.node(i), inputs);
+    auto* cache = dynamic_cast<CudaKvCache*>(kv);
+    std::vector<std::pair<int, int64_t>> advance;  // (slot, next position) per attention op
+    for (int i = 0; i < g_.size(); ++i) check_op(g_.node(i), cache, &advance);
+
+    reserve_partials(cache);
+    if (runs_ == 0 || !use_graphs_) {
+      launch_all(cache);
+    } else {
+      if (!graph_ || graph_kv_ != cache) capture(cache);
+      check(cudaGraphLaunch(graph_, stream_), "cudaGraphLaunch");
     }
+    ++runs_;
+    for (const auto& [slot, next] : advance) cache->set_next_position(slot, next);
+
     if (outputs) {
       for (const auto& o : g_.outputs()) {
         const Node& n = g_.node(o.value);
@@ -217,21 +235,78 @@ class CudaExecutable final : public Executable {
           "copying a graph input to the device");
   }
 
-  void execute(ValueId i, const Node& n, KvCache* kv) {
+  // Host-side checks of one op; attention ops also record where their slot will continue.
+  void check_op(const Node& n, CudaKvCache* cache, std::vector<std::pair<int, int64_t>>* advance) const {
+    if (n.op == OpKind::Embed) {
+      const DeviceWeight& table = weight(n.inputs[0]);
+      const auto ids = host_input(n.inputs[1]);
+      for (size_t r = 0; r < ids.size(); ++r)
+        if (ids[r] < 0 || ids[r] >= table.rows)
+          fail("token id ", ids[r], " at position ", r, " is outside the vocabulary [0, ", table.rows, ") of ",
+               g_.node(n.inputs[0]).name);
+    } else if (n.op == OpKind::Attention) {
+      if (!cache) fail("cuda backend: attention op '", n.name, "' needs a KV cache from the CUDA backend");
+      const auto& a = std::get<AttentionAttrs>(n.attrs);
+      const KvSlotLayout& slot = cache->slot(a.kv_slot);
+      const auto positions = host_input(n.inputs[3]);
+      check_attention_run(a, slot, cache->next_position(a.kv_slot), positions);
+      if (!positions.empty()) advance->emplace_back(a.kv_slot, positions[0] + static_cast<int64_t>(positions.size()));
+    }
+  }
+
+  // Scratch for split attention, sized by the KV slots' capacities (known once a cache is given);
+  // allocated before any capture (no allocation inside a CUDA graph), which a reallocation voids.
+  void reserve_partials(const CudaKvCache* cache) {
+    if (!cache) return;
+    int64_t floats = 0;
+    for (const Node& n : g_.nodes())
+      if (n.op == OpKind::Attention) {
+        const auto& a = std::get<AttentionAttrs>(n.attrs);
+        floats = std::max(floats, cuda::attention_partial_floats(n.shape[0], a, cache->slot(a.kv_slot).capacity));
+      }
+    if (floats > partial_floats_) {
+      partial_ = DeviceBuffer(floats * 4, "cudaMalloc for attention partials");
+      partial_floats_ = floats;
+      if (graph_) {
+        cudaGraphExecDestroy(graph_);
+        graph_ = nullptr;
+      }
+    }
+  }
+
+  void launch_all(CudaKvCache* cache) {
+    for (int i = 0; i < g_.size(); ++i) launch(i, g_.node(i), cache);
+  }
+
+  void capture(CudaKvCache* cache) {
+    if (graph_) {
+      cudaGraphExecDestroy(graph_);
+      graph_ = nullptr;
+    }
+    check(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
+    cudaGraph_t g = nullptr;
+    try {
+      launch_all(cache);
+    } catch (...) {
+      cudaStreamEndCapture(stream_, &g);
+      if (g) cudaGraphDestroy(g);
+      throw;
+    }
+    check(cudaStreamEndCapture(stream_, &g), "cudaStreamEndCapture");
+    const cudaError_t e = cudaGraphInstantiate(&graph_, g, 0);
+    cudaGraphDestroy(g);
+    check(e, "cudaGraphInstantiate");
+    graph_kv_ = cache;
+  }
+
+  void launch(ValueId i, const Node& n, CudaKvCache* cache) {
     const auto& in = n.inputs;
     float* out = f32(i);
     const int64_t numel = n.shape.numel();
     switch (n.op) {
-      case OpKind::Embed: {
-        const DeviceWeight& table = weight(in[0]);
-        const auto ids = host_input(in[1]);
-        for (size_t r = 0; r < ids.size(); ++r)
-          if (ids[r] < 0 || ids[r] >= table.rows)
-            fail("token id ", ids[r], " at position ", r, " is outside the vocabulary [0, ", table.rows, ") of ",
-                 g_.node(in[0]).name);
-        cuda::embed(table, i32(in[1]), n.shape[0], std::get<EmbedAttrs>(n.attrs).scale, out, stream_);
+      case OpKind::Embed:
+        cuda::embed(weight(in[0]), i32(in[1]), n.shape[0], std::get<EmbedAttrs>(n.attrs).scale, out, stream_);
         break;
-      }
       case OpKind::MatMul:
         cuda::matmul(f32(in[0]), n.shape[0], weight(in[1]), out, stream_);
         break;
@@ -247,7 +322,7 @@ class CudaExecutable final : public Executable {
         break;
       }
       case OpKind::Attention:
-        attention(i, n, kv);
+        attention(i, n, *cache);
         break;
       case OpKind::GatedAct:
         cuda::gated_act(f32(in[0]), f32(in[1]), numel, std::get<GatedActAttrs>(n.attrs).act, out, stream_);
@@ -271,39 +346,30 @@ class CudaExecutable final : public Executable {
     }
   }
 
-  // The same checks and ring discipline as the CPU backend (backend/cpu/attention.cpp): this
-  // run's keys and values are rounded to the cache dtype, attended to, then appended.
-  void attention(ValueId i, const Node& n, KvCache* kv_base) {
-    auto* kv = dynamic_cast<CudaKvCache*>(kv_base);
-    if (!kv) fail("cuda backend: attention op '", n.name, "' needs a KV cache from the CUDA backend");
+  // The CPU backend's ring discipline (backend/cpu/attention.cpp): this run's keys and values are
+  // rounded to the cache dtype, attended to, then appended. Checked beforehand by check_op.
+  void attention(ValueId i, const Node& n, CudaKvCache& kv) {
     const auto& a = std::get<AttentionAttrs>(n.attrs);
-    const KvSlotLayout& slot = kv->slot(a.kv_slot);
-    const auto positions = host_input(n.inputs[3]);
-    check_attention_run(a, slot, kv->next_position(a.kv_slot), positions);
+    const KvSlotLayout& slot = kv.slot(a.kv_slot);
     const int64_t t = n.shape[0];
     if (t == 0) return;
-    const int64_t cap = slot.capacity;
-    const int64_t p0 = positions[0];
-
     const int64_t kv_w = slot.row_width();
-    const int64_t fresh_bytes = dtype_bytes(kv->layout().dtype, t * kv_w);
-    if (fresh_.bytes() < 2 * fresh_bytes) fresh_ = DeviceBuffer(2 * fresh_bytes, "cudaMalloc for attention scratch");
+    const DType dt = kv.layout().dtype;
     std::byte* fk = static_cast<std::byte*>(fresh_.get());
-    std::byte* fv = fk + fresh_bytes;
-    cuda::to_kv_dtype(f32(n.inputs[1]), t * kv_w, kv->layout().dtype, fk, stream_);
-    cuda::to_kv_dtype(f32(n.inputs[2]), t * kv_w, kv->layout().dtype, fv, stream_);
+    std::byte* fv = fk + dtype_bytes(dt, t * kv_w);
+    cuda::to_kv_dtype(f32(n.inputs[1]), t * kv_w, dt, fk, stream_);
+    cuda::to_kv_dtype(f32(n.inputs[2]), t * kv_w, dt, fv, stream_);
     KvView view;
-    view.dtype = kv->layout().dtype;
+    view.dtype = dt;
     view.fresh_k = fk;
     view.fresh_v = fv;
-    view.ring_k = kv->keys(a.kv_slot);
-    view.ring_v = kv->values(a.kv_slot);
-    view.p0 = p0;
-    view.cap = cap;
+    view.ring_k = kv.keys(a.kv_slot);
+    view.ring_v = kv.values(a.kv_slot);
+    view.positions = i32(n.inputs[3]);
+    view.cap = slot.capacity;
     view.kv_w = kv_w;
-    cuda::attention(f32(n.inputs[0]), view, t, a, f32(i), stream_);
-    cuda::append_kv(view, t, kv->keys(a.kv_slot), kv->values(a.kv_slot), stream_);
-    kv->set_next_position(a.kv_slot, p0 + t);
+    cuda::attention(f32(n.inputs[0]), view, t, a, f32(i), static_cast<float*>(partial_.get()), stream_);
+    cuda::append_kv(view, t, kv.keys(a.kv_slot), kv.values(a.kv_slot), stream_);
   }
 
   Graph g_;
@@ -311,7 +377,16 @@ class CudaExecutable final : public Executable {
   std::shared_ptr<WeightStore> weights_;
   cudaStream_t stream_;
   DeviceBuffer arena_;
-  DeviceBuffer fresh_;  // this run's keys and values in the cache dtype (grown as needed)
+  DeviceBuffer fresh_;  // this run's keys and values in the cache dtype (sized for float32)
+  DeviceBuffer partial_;  // split attention's partial results
+  int64_t partial_floats_ = 0;
+  cudaGraphExec_t graph_ = nullptr;
+  const CudaKvCache* graph_kv_ = nullptr;  // the cache the graph was captured with
+  int64_t runs_ = 0;
+  bool use_graphs_ = [] {
+    const char* e = std::getenv("GEMRT_CUDA_GRAPHS");  // 0: launch kernels one by one (debugging)
+    return !(e && std::string(e) == "0");
+  }();
   std::vector<DeviceWeight> dev_weights_;
   std::map<ValueId, DeviceBuffer> rope_tables_;
   std::map<ValueId, std::span<const int32_t>> host_inputs_;

@@ -1,5 +1,6 @@
 #include "gemrt/backend/cuda/kernels.cuh"
 
+#include <algorithm>
 #include <cmath>
 
 #include "gemrt/backend/cuda/cuda_check.h"
@@ -91,6 +92,59 @@ __global__ void matmul_gemv(const float* __restrict__ x, int t, const uint8_t* _
   }
 }
 
+// Few rows against F32 / F16 / BF16 weights whose rows are whole 16-byte chunks: each lane reads
+// 16 bytes of the row at a time (the decode path is bound by these reads), x in float4s.
+template <DType kType>
+__device__ inline void unpack16(const uint4& raw, float* v) {
+  const uint32_t u[4] = {raw.x, raw.y, raw.z, raw.w};
+  if constexpr (kType == DType::F32) {
+    for (int i = 0; i < 4; ++i) v[i] = __uint_as_float(u[i]);
+  } else if constexpr (kType == DType::F16) {
+    for (int i = 0; i < 4; ++i) {
+      const float2 f = __half22float2(*reinterpret_cast<const __half2*>(&u[i]));
+      v[2 * i] = f.x;
+      v[2 * i + 1] = f.y;
+    }
+  } else {
+    for (int i = 0; i < 4; ++i) {
+      v[2 * i] = __uint_as_float(u[i] << 16);
+      v[2 * i + 1] = __uint_as_float(u[i] & 0xffff0000u);
+    }
+  }
+}
+
+template <DType kType>
+__global__ void matmul_gemv_16b(const float* __restrict__ x, int t, const uint8_t* __restrict__ w, int64_t row_bytes,
+                                int64_t n, int64_t k, float* __restrict__ out) {
+  constexpr int kPer = kType == DType::F32 ? 4 : 8;  // values per 16-byte chunk
+  const int64_t row = static_cast<int64_t>(blockIdx.x) * (blockDim.x / kWarp) + threadIdx.x / kWarp;
+  const int lane = threadIdx.x % kWarp;
+  if (row >= n) return;
+  const auto* wr = reinterpret_cast<const uint4*>(w + row * row_bytes);
+  const int64_t chunks = k / kPer;
+  float acc[kGemvRows] = {};
+#pragma unroll 2
+  for (int64_t c = lane; c < chunks; c += kWarp) {
+    float wv[kPer];
+    unpack16<kType>(__ldg(wr + c), wv);
+    for (int i = 0; i < kGemvRows; ++i) {
+      if (i >= t) break;
+      const auto* xp = reinterpret_cast<const float4*>(x + i * k + c * kPer);
+      for (int q = 0; q < kPer / 4; ++q) {
+        const float4 xv = xp[q];
+        acc[i] = fmaf(xv.x, wv[4 * q], acc[i]);
+        acc[i] = fmaf(xv.y, wv[4 * q + 1], acc[i]);
+        acc[i] = fmaf(xv.z, wv[4 * q + 2], acc[i]);
+        acc[i] = fmaf(xv.w, wv[4 * q + 3], acc[i]);
+      }
+    }
+  }
+  for (int i = 0; i < kGemvRows; ++i) {
+    const float s = warp_sum(acc[i]);
+    if (lane == 0 && i < t) out[i * n + row] = s;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // RMSNorm: one block per group.
 
@@ -174,23 +228,31 @@ void dispatch_kv(DType t, F&& f) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Attention: one block of kAttnWarps warps per (query row, head). Each warp walks every
-// kAttnWarps-th visible key with an online softmax (running max, running sum, running weighted
-// values; lane l owns value elements l, l + 32, ...); the warps' partial results are merged at
-// the end. Head dims up to kMaxHeadDim.
+// Attention: one block of kAttnWarps warps per (query row, head, key split). The visible keys
+// [lo, p] are cut into `splits` contiguous ranges (one when there are enough (row, head) pairs to
+// fill the GPU; more for decode, where a single block per head would walk the whole cache alone).
+// Each warp walks every kAttnWarps-th key of its block's range with an online softmax (running
+// max, running sum, running weighted values; lane l owns value elements l, l + 32, ...); the
+// block merges its warps. With one split it writes the output; otherwise it writes (values,
+// max, sum) to `partial` and attention_combine merges the splits. Head dims up to kMaxHeadDim.
 
 constexpr int kAttnWarps = 4, kMaxHeadDim = 512, kPerLane = kMaxHeadDim / kWarp;
 
 template <DType kKv>
 __global__ void __launch_bounds__(kAttnWarps * kWarp) attention_kernel(const float* q, KvView kv, AttentionAttrs a,
-                                                                      float* out) {
+                                                                      float* out, float* partial) {
   const int64_t r = blockIdx.x / a.n_heads;
   const int h = static_cast<int>(blockIdx.x % a.n_heads);
   const int d = a.head_dim;
   const int kvh = h / (a.n_heads / a.n_kv_heads);
   const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
-  const int64_t p = kv.p0 + r;
+  const int64_t p0 = kv.positions[0];
+  const int64_t p = p0 + r;
   const int64_t lo = a.window > 0 ? max(static_cast<int64_t>(0), p - a.window + 1) : 0;
+  const int splits = static_cast<int>(gridDim.y);
+  const int64_t chunk = (p - lo + splits) / splits;  // ceil((p - lo + 1) / splits)
+  const int64_t j_begin = lo + blockIdx.y * chunk;
+  const int64_t j_end = min(p, j_begin + chunk - 1);
 
   __shared__ float qs[kMaxHeadDim];
   __shared__ float wm[kAttnWarps], wl[kAttnWarps];
@@ -202,9 +264,9 @@ __global__ void __launch_bounds__(kAttnWarps * kWarp) attention_kernel(const flo
   float m = -INFINITY, l = 0.0f;
   float acc[kPerLane];
   for (int i = 0; i < kPerLane; ++i) acc[i] = 0.0f;
-  for (int64_t j = lo + warp; j <= p; j += kAttnWarps) {
-    const bool fresh = j >= kv.p0;
-    const int64_t base = (fresh ? (j - kv.p0) : (j % kv.cap)) * kv.kv_w + static_cast<int64_t>(kvh) * d;
+  for (int64_t j = j_begin + warp; j <= j_end; j += kAttnWarps) {
+    const bool fresh = j >= p0;
+    const int64_t base = (fresh ? (j - p0) : (j % kv.cap)) * kv.kv_w + static_cast<int64_t>(kvh) * d;
     const void* kb = fresh ? kv.fresh_k : kv.ring_k;
     const void* vb = fresh ? kv.fresh_v : kv.ring_v;
     float part = 0.0f;
@@ -239,10 +301,44 @@ __global__ void __launch_bounds__(kAttnWarps * kWarp) attention_kernel(const flo
     f[w] = wm[w] == -INFINITY ? 0.0f : expf(wm[w] - mx);
     denom += wl[w] * f[w];
   }
-  float* oh = out + (r * a.n_heads + h) * d;
+  if (splits == 1) {
+    float* oh = out + (r * a.n_heads + h) * d;
+    for (int c = threadIdx.x; c < d; c += blockDim.x) {
+      float v = 0.0f;
+      for (int w = 0; w < kAttnWarps; ++w) v += wacc[w][c] * f[w];
+      oh[c] = v / denom;
+    }
+    return;
+  }
+  float* ph = partial + (static_cast<int64_t>(blockIdx.x) * splits + blockIdx.y) * (d + 2);
   for (int c = threadIdx.x; c < d; c += blockDim.x) {
     float v = 0.0f;
     for (int w = 0; w < kAttnWarps; ++w) v += wacc[w][c] * f[w];
+    ph[c] = v;
+  }
+  if (threadIdx.x == 0) {
+    ph[d] = mx;  // -inf for a split with no keys (then denom = 0 and every value 0)
+    ph[d + 1] = denom;
+  }
+}
+
+// Merges the key splits of one (query row, head): out = sum_s v_s e^(m_s - M) / sum_s l_s e^(m_s - M).
+__global__ void attention_combine(const float* partial, int splits, int d, float* out) {
+  const float* ph = partial + static_cast<int64_t>(blockIdx.x) * splits * (d + 2);
+  float mx = -INFINITY;
+  for (int s = 0; s < splits; ++s) mx = fmaxf(mx, ph[s * (d + 2) + d]);
+  float denom = 0.0f;
+  for (int s = 0; s < splits; ++s) {
+    const float m = ph[s * (d + 2) + d];
+    if (m != -INFINITY) denom += ph[s * (d + 2) + d + 1] * expf(m - mx);
+  }
+  float* oh = out + static_cast<int64_t>(blockIdx.x) * d;
+  for (int c = threadIdx.x; c < d; c += blockDim.x) {
+    float v = 0.0f;
+    for (int s = 0; s < splits; ++s) {
+      const float m = ph[s * (d + 2) + d];
+      if (m != -INFINITY) v += ph[s * (d + 2) + c] * expf(m - mx);
+    }
     oh[c] = v / denom;
   }
 }
@@ -253,7 +349,7 @@ __global__ void append_kernel(KvView kv, int64_t r0, int64_t t, void* ring_k, vo
   const int64_t n = (t - r0) * kv.kv_w;
   if (idx >= n) return;
   const int64_t r = r0 + idx / kv.kv_w, c = idx % kv.kv_w;
-  const int64_t dst = ((kv.p0 + r) % kv.cap) * kv.kv_w + c;
+  const int64_t dst = ((kv.positions[0] + r) % kv.cap) * kv.kv_w + c;
   const int64_t src = r * kv.kv_w + c;
   kv_put<kKv>(ring_k, dst, kv_get<kKv>(kv.fresh_k, src));
   kv_put<kKv>(ring_v, dst, kv_get<kKv>(kv.fresh_v, src));
@@ -304,8 +400,14 @@ void matmul(const float* x, int64_t t, const DeviceWeight& w, float* out, cudaSt
   if (t == 0 || w.rows == 0) return;
   const auto* wd = static_cast<const uint8_t*>(w.data);
   weight_kernel(w.dtype, "matmul", [&]<DType kType>() {
-    if (t <= kGemvRows) {
-      constexpr int kWarpsPerBlock = 8;
+    constexpr int kWarpsPerBlock = 8;
+    constexpr bool k16 = kType == DType::F32 || kType == DType::F16 || kType == DType::BF16;
+    const bool aligned = w.row_bytes % 16 == 0 && reinterpret_cast<uintptr_t>(wd) % 16 == 0 &&
+                         reinterpret_cast<uintptr_t>(x) % 16 == 0;
+    if (t <= kGemvRows && k16 && aligned) {
+      matmul_gemv_16b<kType><<<blocks_for(w.rows, kWarpsPerBlock), kWarpsPerBlock * kWarp, 0, stream>>>(
+          x, static_cast<int>(t), wd, w.row_bytes, w.rows, w.cols, out);
+    } else if (t <= kGemvRows) {
       matmul_gemv<kType><<<blocks_for(w.rows, kWarpsPerBlock), kWarpsPerBlock * kWarp, 0, stream>>>(
           x, static_cast<int>(t), wd, w.row_bytes, w.rows, w.cols, out);
     } else {
@@ -342,13 +444,25 @@ void to_kv_dtype(const float* src, int64_t n, DType kv, void* dst, cudaStream_t 
   check_launch("to_kv_dtype");
 }
 
-void attention(const float* q, const KvView& kv, int64_t t, const AttentionAttrs& a, float* out, cudaStream_t stream) {
+int attention_splits(int64_t t, const AttentionAttrs& a, int64_t cap) {
+  if (t * a.n_heads >= 256) return 1;  // enough blocks already
+  return static_cast<int>(std::clamp<int64_t>(cap / 128, 1, 32));
+}
+
+void attention(const float* q, const KvView& kv, int64_t t, const AttentionAttrs& a, float* out, float* partial,
+               cudaStream_t stream) {
   if (a.head_dim > kMaxHeadDim) fail("cuda backend: attention head_dim ", a.head_dim, " > ", kMaxHeadDim);
   if (t == 0) return;
+  const int splits = attention_splits(t, a, kv.cap);
+  const dim3 grid(static_cast<unsigned>(t * a.n_heads), static_cast<unsigned>(splits));
   dispatch_kv(kv.dtype, [&]<DType kKv>() {
-    attention_kernel<kKv><<<static_cast<unsigned>(t * a.n_heads), kAttnWarps * kWarp, 0, stream>>>(q, kv, a, out);
+    attention_kernel<kKv><<<grid, kAttnWarps * kWarp, 0, stream>>>(q, kv, a, out, partial);
   });
   check_launch("attention");
+  if (splits > 1) {
+    attention_combine<<<static_cast<unsigned>(t * a.n_heads), 128, 0, stream>>>(partial, splits, a.head_dim, out);
+    check_launch("attention_combine");
+  }
 }
 
 void append_kv(const KvView& kv, int64_t t, void* ring_k, void* ring_v, cudaStream_t stream) {

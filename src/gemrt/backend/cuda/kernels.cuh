@@ -41,18 +41,29 @@ void to_kv_dtype(const float* src, int64_t n, DType kv, void* dst, cudaStream_t 
 
 // One attention call's view of the keys and values: positions >= p0 are this run's rows
 // (`fresh_*`, already in the storage dtype), older ones live in the ring at row pos % cap.
+// p0 = positions[0] is read on the device, so a captured graph replays for any position.
 struct KvView {
   DType dtype = DType::F32;
   const void* fresh_k = nullptr;
   const void* fresh_v = nullptr;
   const void* ring_k = nullptr;
   const void* ring_v = nullptr;
-  int64_t p0 = 0, cap = 0, kv_w = 0;
+  const int32_t* positions = nullptr;  // device, this run's [T] positions (consecutive)
+  int64_t cap = 0, kv_w = 0;
 };
 
 // Attention of q [T, H*D] (spec §1.4-1.5): scores q.k * scale, optional soft-cap, causal /
-// sliding-window mask, softmax in float32, weighted sum of values -> out [T, H*D].
-void attention(const float* q, const KvView& kv, int64_t t, const AttentionAttrs& a, float* out, cudaStream_t stream);
+// sliding-window mask, softmax in float32, weighted sum of values -> out [T, H*D]. When few
+// (row, head) pairs would leave the GPU idle, the keys are split over attention_splits() blocks
+// per pair, whose partial results go to `partial` (attention_partial_floats() floats) and are
+// merged by a second kernel.
+void attention(const float* q, const KvView& kv, int64_t t, const AttentionAttrs& a, float* out, float* partial,
+               cudaStream_t stream);
+int attention_splits(int64_t t, const AttentionAttrs& a, int64_t cap);
+inline int64_t attention_partial_floats(int64_t t, const AttentionAttrs& a, int64_t cap) {
+  const int splits = attention_splits(t, a, cap);
+  return splits > 1 ? t * a.n_heads * splits * (a.head_dim + 2) : 0;
+}
 
 // Copies this run's last min(t, cap) key / value rows (storage dtype) into the ring.
 void append_kv(const KvView& kv, int64_t t, void* ring_k, void* ring_v, cudaStream_t stream);
