@@ -14,6 +14,13 @@ std::span<const int32_t> graph_input(const RunInputs& inputs, const Node& n) {
   return it->second;
 }
 
+void check_token_ids(const TensorView& table, std::span<const int32_t> ids) {
+  const int64_t vocab = table.shape[0];
+  for (size_t i = 0; i < ids.size(); ++i)
+    if (ids[i] < 0 || ids[i] >= vocab)
+      fail("token id ", ids[i], " at position ", i, " is outside the vocabulary [0, ", vocab, ") of ", table.name);
+}
+
 void check_attention_run(const AttentionAttrs& a, const KvSlotLayout& slot, int64_t cached,
                          std::span<const int32_t> positions) {
   if (slot.kv_heads != a.n_kv_heads || slot.head_dim != a.head_dim)

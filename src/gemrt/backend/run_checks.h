@@ -15,6 +15,10 @@ namespace gemrt {
 // The values supplied for Input node `n`; throws if they are missing or of the wrong count.
 std::span<const int32_t> graph_input(const RunInputs& inputs, const Node& n);
 
+// Token ids for a gather from `table` ([V, D]): each in [0, V); the error names the id, its
+// position and the table.
+void check_token_ids(const TensorView& table, std::span<const int32_t> ids);
+
 // An attention op's run over KV slot `slot` (which holds positions [0, cached)): the slot's shape
 // matches the op, positions are consecutive and continue the slot's sequence, and the ring still
 // holds every key the run's queries need (sliding layers) or has room for them (global layers).

@@ -179,12 +179,11 @@ class CudaExecutable final : public Executable {
   // time and positions are read on the device, so one launch sequence serves every run; a new KV
   // cache means a new capture); 4. the KV slots advance; 5. outputs to the host.
   void run(const RunInputs& inputs, KvCache* kv, RunOutputs* outputs) override {
-    host_inputs_.clear();
     for (int i = 0; i < g_.size(); ++i)
       if (g_.node(i).op == OpKind::Input) bind_input(i, g_.node(i), inputs);
     auto* cache = dynamic_cast<CudaKvCache*>(kv);
-    std::vector<std::pair<int, int64_t>> advance;  // (slot, next position) per attention op
-    for (int i = 0; i < g_.size(); ++i) check_op(g_.node(i), cache, &advance);
+    advance_.clear();
+    for (int i = 0; i < g_.size(); ++i) check_op(g_.node(i), cache, &advance_);
 
     reserve_partials(cache);
     if (runs_ == 0 || !use_graphs_) {
@@ -194,7 +193,7 @@ class CudaExecutable final : public Executable {
       check(cudaGraphLaunch(graph_, stream_), "cudaGraphLaunch");
     }
     ++runs_;
-    for (const auto& [slot, next] : advance) cache->set_next_position(slot, next);
+    for (const auto& [slot, next] : advance_) cache->set_next_position(slot, next);
 
     if (outputs) {
       for (const auto& o : g_.outputs()) {
@@ -223,14 +222,13 @@ class CudaExecutable final : public Executable {
   // Run-time int32 inputs are also kept on the host: token ids are checked against the vocabulary
   // and positions against the KV cache before any kernel reads them.
   std::span<const int32_t> host_input(ValueId v) const {
-    auto it = host_inputs_.find(v);
-    if (it == host_inputs_.end()) fail("cuda backend: node '", g_.node(v).name, "' must be a graph input");
-    return it->second;
+    if (g_.node(v).op != OpKind::Input) fail("cuda backend: node '", g_.node(v).name, "' must be a graph input");
+    return host_inputs_[static_cast<size_t>(v)];
   }
 
   void bind_input(ValueId i, const Node& n, const RunInputs& inputs) {
     const std::span<const int32_t> values = graph_input(inputs, n);
-    host_inputs_[i] = values;
+    host_inputs_[static_cast<size_t>(i)] = values;
     check(cudaMemcpyAsync(i32(i), values.data(), values.size_bytes(), cudaMemcpyHostToDevice, stream_),
           "copying a graph input to the device");
   }
@@ -238,12 +236,7 @@ class CudaExecutable final : public Executable {
   // Host-side checks of one op; attention ops also record where their slot will continue.
   void check_op(const Node& n, CudaKvCache* cache, std::vector<std::pair<int, int64_t>>* advance) const {
     if (n.op == OpKind::Embed) {
-      const DeviceWeight& table = weight(n.inputs[0]);
-      const auto ids = host_input(n.inputs[1]);
-      for (size_t r = 0; r < ids.size(); ++r)
-        if (ids[r] < 0 || ids[r] >= table.rows)
-          fail("token id ", ids[r], " at position ", r, " is outside the vocabulary [0, ", table.rows, ") of ",
-               g_.node(n.inputs[0]).name);
+      check_token_ids(g_.node(n.inputs[0]).weight, host_input(n.inputs[1]));
     } else if (n.op == OpKind::Attention) {
       if (!cache) fail("cuda backend: attention op '", n.name, "' needs a KV cache from the CUDA backend");
       const auto& a = std::get<AttentionAttrs>(n.attrs);
@@ -389,7 +382,8 @@ class CudaExecutable final : public Executable {
   }();
   std::vector<DeviceWeight> dev_weights_;
   std::map<ValueId, DeviceBuffer> rope_tables_;
-  std::map<ValueId, std::span<const int32_t>> host_inputs_;
+  std::vector<std::span<const int32_t>> host_inputs_ = std::vector<std::span<const int32_t>>(static_cast<size_t>(g_.size()));  // by node
+  std::vector<std::pair<int, int64_t>> advance_;  // (KV slot, next position) per attention op of this run
 };
 
 class CudaBackend final : public Backend {
