@@ -10,7 +10,8 @@ cache (the issue's peer setup); gemrt runs `gemrt bench --device cuda` on the sa
     tg N:  N greedy decode steps after a 1-token prompt, tok/s
 
 Usage (on the device machine, with a CUDA build of gemrt carried in build-carry/bin):
-    python3 bench/cuda_side_by_side.py --shape 1b --gemrt build-carry/bin/gemrt -p 512 -n 128 -r 3
+    python3 bench/cuda_side_by_side.py --shape 1b --gemrt build-carry/bin/gemrt -p 512,4096 -n 128 -r 3
+gemrt runs its bf16 mode (--numerics fast, the default here) or precise numerics (--numerics precise).
 Needs: torch and transformers (both on the device image).
 """
 import argparse
@@ -68,7 +69,7 @@ def make_checkpoint(shape: str, out_dir: str):
     return model
 
 
-def time_transformers(model, n_prompt: int, n_gen: int, reps: int) -> dict:
+def time_transformers(model, prompts: list, n_gen: int, reps: int) -> dict:
     import torch
 
     model.eval()
@@ -76,7 +77,7 @@ def time_transformers(model, n_prompt: int, n_gen: int, reps: int) -> dict:
     vocab = model.config.vocab_size
     res = {}
     with torch.inference_mode():
-        if n_prompt > 0:
+        for n_prompt in prompts:
             samples = []
             for i in range(reps + 1):
                 ids = torch.randint(0, vocab, (1, n_prompt), device="cuda", generator=gen)
@@ -103,9 +104,9 @@ def time_transformers(model, n_prompt: int, n_gen: int, reps: int) -> dict:
     return res
 
 
-def time_gemrt(gemrt: str, model_dir: str, n_prompt: int, n_gen: int, reps: int) -> dict:
-    cmd = [gemrt, "bench", "--device", "cuda", model_dir, "-p", str(n_prompt), "-n", str(n_gen), "-r", str(reps),
-           "--json"]
+def time_gemrt(gemrt: str, model_dir: str, prompts: list, n_gen: int, reps: int, numerics: str) -> dict:
+    cmd = [gemrt, "bench", "--device", "cuda", "--numerics", numerics, model_dir,
+           "-p", ",".join(str(p) for p in prompts) or "0", "-n", str(n_gen), "-r", str(reps), "--json"]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return {t["test"]: t["samples_ts"] for t in json.loads(out)["tests"]}
 
@@ -115,22 +116,25 @@ def main() -> None:
     ap.add_argument("--shape", choices=sorted(SHAPES), default="1b")
     ap.add_argument("--gemrt", required=True)
     ap.add_argument("--out-dir", default="/tmp/gemrt-side-by-side")
-    ap.add_argument("-p", type=int, default=512)
+    ap.add_argument("-p", default="512", help="prompt sizes, comma-separated (0 = none)")
     ap.add_argument("-n", type=int, default=128)
     ap.add_argument("-r", type=int, default=3)
+    ap.add_argument("--numerics", choices=["fast", "precise"], default="fast")
     a = ap.parse_args()
+    prompts = [int(x) for x in a.p.split(",") if int(x) > 0]
 
     import torch
     import transformers
 
     model_dir = os.path.join(a.out_dir, f"gemma3-{a.shape}-random-bf16")
     model = make_checkpoint(a.shape, model_dir)
-    hf = time_transformers(model, a.p, a.n, a.r)
+    hf = time_transformers(model, prompts, a.n, a.r)
     del model
     torch.cuda.empty_cache()
-    ours = time_gemrt(a.gemrt, model_dir, a.p, a.n, a.r)
+    ours = time_gemrt(a.gemrt, model_dir, prompts, a.n, a.r, a.numerics)
 
-    print(f"gemrt (CUDA, precise numerics) vs transformers {transformers.__version__} (torch {torch.__version__}, "
+    mode = "bf16 mode" if a.numerics == "fast" else "precise numerics"
+    print(f"gemrt (CUDA, {mode}) vs transformers {transformers.__version__} (torch {torch.__version__}, "
           f"bf16, sdpa, static cache) on {torch.cuda.get_device_name()}, random Gemma 3 {a.shape} checkpoint")
     print(f"command: {' '.join(sys.argv)}")
     print("| test | transformers t/s | gemrt t/s | gemrt / transformers |")

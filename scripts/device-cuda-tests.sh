@@ -5,14 +5,22 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export GEMRT_FIXTURES=$PWD/build-carry/fixtures GEMRT_TEST_DATA=$PWD/tests/data
+[[ -f build-carry/bin.tar.xz ]] && mkdir -p build-carry/bin && tar -C build-carry/bin -xJf build-carry/bin.tar.xz
 chmod +x build-carry/bin/*
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 filter='CudaOps*'
-[[ -d build-carry/fixtures/hf/gemma3-pub ]] && filter+=':Fixtures/HfParity.Cuda*'
+[[ -d build-carry/fixtures/hf/gemma3-pub ]] && filter+=':Fixtures/HfParity.Cuda*:HfParityBf16.*'
 formats=(F16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K Q4_K Q5_K Q6_K)
+all_formats=1
 for i in "${!formats[@]}"; do
-  [[ -f build-carry/fixtures/gguf/gemma3-tiny-pub-${formats[$i]}.gguf ]] &&
+  if [[ -f build-carry/fixtures/gguf/gemma3-tiny-pub-${formats[$i]}.gguf ]]; then
     filter+=":Formats/GgufParity.CudaMatchesLlamaCppOnDequantizedWeights/$i"
+  else
+    all_formats=0
+  fi
 done
+(( all_formats )) && filter+=':GgufParityBf16.*'
+filter+=':Fusion.*'
+build-carry/bin/gemrt_tests --gtest_filter="$filter" --gtest_list_tests | grep -c '^  ' | sed 's/^/tests selected: /'
 build-carry/bin/gemrt_tests --gtest_filter="$filter" 2>&1 | tee "${OUT:-/tmp}/cuda_tests.log" |
-  grep -E '^\[ +(OK|FAILED|PASSED|SKIPPED) |tests ran'
+  grep -E '^\[ +(OK|FAILED|PASSED|SKIPPED) |tests ran|^\[ bf16'

@@ -4,20 +4,20 @@
 # the fixtures the GPU tests read (../shared does not travel). The GPU machine runs
 # scripts/device-cuda-tests.sh over the carried folder.
 #
-#   bash scripts/pack-for-device.sh [hf|gguf|all]   (default hf: a call carries at most 64 MiB,
-#                                                   repository included, so the fixture sets go
-#                                                   in separate calls)
+#   bash scripts/pack-for-device.sh [hf|gguf|all]   (default all: the binaries travel xz-compressed,
+#                                                   which keeps every fixture, the repository and
+#                                                   them under a call's 64 MiB)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-what=${1:-hf}
+what=${1:-all}
 fixtures=../shared/fixtures
 cmake -S . -B build-cuda -DCMAKE_BUILD_TYPE=Release -DGEMRT_CUDA=ON >/dev/null
 grep -q "GEMRT_WITH_CUDA:INTERNAL=ON\|CMAKE_CUDA_COMPILER:.*nvcc" build-cuda/CMakeCache.txt ||
   { echo "no CUDA compiler found: cannot build the CUDA backend here" >&2; exit 1; }
 cmake --build build-cuda -j"$(nproc)" --target gemrt_cli gemrt_tests
 rm -rf build-carry
-mkdir -p build-carry/bin build-carry/fixtures/hf build-carry/fixtures/gguf
-cp build-cuda/bin/gemrt build-cuda/bin/gemrt_tests build-carry/bin/
+mkdir -p build-carry/fixtures/hf build-carry/fixtures/gguf
+tar -C build-cuda/bin -cJf build-carry/bin.tar.xz gemrt gemrt_tests
 if [[ $what == hf || $what == all ]]; then
   for f in gemma1-pub gemma2-pub gemma3-pub gemma3-linrope-pub gemma3-bf16-pub; do
     cp -r "$fixtures/hf/$f" build-carry/fixtures/hf/

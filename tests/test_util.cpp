@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -15,6 +16,9 @@
 #include "gemrt/backend/cuda/cuda_backend.h"
 #include "gemrt/core/half.h"
 #include "gemrt/io/safetensors.h"
+#include "gemrt/model/gemma/model.h"
+#include "gemrt/runtime/generator.h"
+#include "gemrt/runtime/session.h"
 
 namespace gemrt::test {
 
@@ -56,6 +60,41 @@ double relative_error(std::span<const float> a, std::span<const float> ref) {
     den += static_cast<double>(ref[i]) * static_cast<double>(ref[i]);
   }
   return std::sqrt(num) / std::sqrt(den);
+}
+
+ReferenceDistance compare_with_reference(Backend& backend, const GemmaModel& model, const ReferenceRun& ref,
+                                         double max_rel) {
+  const int64_t vocab = model.spec().vocab_size;
+  const auto t = static_cast<int64_t>(ref.ids.size());
+  const auto n = static_cast<int64_t>(ref.greedy.size());
+  const auto row = [vocab](std::span<const float> m, int64_t i) {
+    return m.subspan(static_cast<size_t>(i * vocab), static_cast<size_t>(vocab));
+  };
+  EXPECT_EQ(ref.logits.size(), static_cast<size_t>(t * vocab));
+  EXPECT_EQ(ref.steps.size(), static_cast<size_t>(n * vocab));
+  ReferenceDistance d;
+  if (ref.logits.size() != static_cast<size_t>(t * vocab) || ref.steps.size() != static_cast<size_t>(n * vocab))
+    return d;
+
+  Session forced(model, backend, {.max_tokens = static_cast<int>(t + n)});
+  std::vector<float> logits = forced.prefill(ref.ids, LogitsRows::All);
+  for (int64_t i = 0; i < t; ++i) {
+    const double e = relative_error(row(logits, i), row(ref.logits, i));
+    EXPECT_LT(e, max_rel) << "prompt row " << i;
+    d.worst_row = std::max(d.worst_row, e);
+  }
+  std::vector<float> step(logits.end() - vocab, logits.end());
+  for (int64_t i = 0; i < n; ++i) {
+    const double e = relative_error(step, row(ref.steps, i));
+    EXPECT_LT(e, max_rel) << "decode step " << i;
+    d.worst_step = std::max(d.worst_step, e);
+    if (i + 1 < n) step = forced.decode(ref.greedy[static_cast<size_t>(i)]);
+  }
+
+  Session free_running(model, backend, {.max_tokens = static_cast<int>(t + n)});
+  const GreedyResult g = generate_greedy(free_running, ref.ids, static_cast<int>(n), false);
+  d.greedy_ids_match = std::equal(g.ids.begin(), g.ids.end(), ref.greedy.begin(), ref.greedy.end());
+  return d;
 }
 
 HostTensor load_tensor(const std::string& path, const std::string& name) {

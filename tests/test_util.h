@@ -9,6 +9,10 @@
 #include "gemrt/backend/backend.h"
 #include "gemrt/core/tensor.h"
 
+namespace gemrt {
+class GemmaModel;
+}
+
 namespace gemrt::test {
 
 // ../shared/fixtures of the checkout (read-only); GEMRT_FIXTURES overrides it (the GPU machine
@@ -23,10 +27,32 @@ std::string cli_path();
 // build, no device): GPU tests then skip with that reason (GEMRT_CUDA_OR_SKIP).
 std::unique_ptr<Backend> cuda_backend(std::string* why, Numerics numerics = Numerics::Precise);
 
-#define GEMRT_CUDA_OR_SKIP(var)                                                 \
-  std::string var##_why;                                                         \
-  std::unique_ptr<Backend> var = ::gemrt::test::cuda_backend(&var##_why);        \
+// GEMRT_CUDA_OR_SKIP(backend) or GEMRT_CUDA_OR_SKIP(backend, Numerics::Fast).
+#define GEMRT_CUDA_OR_SKIP(var, ...)                                                              \
+  std::string var##_why;                                                                           \
+  std::unique_ptr<Backend> var = ::gemrt::test::cuda_backend(&var##_why __VA_OPT__(, ) __VA_ARGS__); \
   if (!var) GTEST_SKIP() << "CUDA test skipped: " << var##_why
+
+// A reference run of a fixture: logits of every prompt row [T, V]; the greedy continuation and,
+// for each of its tokens, the logits that chose it [N, V] (row 0 is the last prompt row's).
+struct ReferenceRun {
+  std::span<const int32_t> ids;
+  std::span<const float> logits;
+  std::span<const int32_t> greedy;
+  std::span<const float> steps;
+};
+
+// How far a backend is from a reference run: the worst prompt row and the worst decode step
+// (decoding the reference's greedy tokens, so a different pick does not derail the comparison),
+// each as ||delta|| / ||ref||, and whether free-running greedy decoding picked the same tokens.
+// Adds a test failure for every row or step at or above `max_rel`.
+struct ReferenceDistance {
+  double worst_row = 0.0;
+  double worst_step = 0.0;
+  bool greedy_ids_match = false;
+};
+ReferenceDistance compare_with_reference(Backend& backend, const GemmaModel& model, const ReferenceRun& ref,
+                                         double max_rel);
 
 // A fresh folder removed when the object dies.
 class TempDir {

@@ -95,22 +95,19 @@ void preload_with_progress(const std::string& path) {
 
 void ComputeFlags::add_to(CLI::App* cmd, Numerics default_numerics) {
   numerics = default_numerics == Numerics::Fast ? "fast" : "precise";
-  cmd->add_option("--device", device, "Where to compute: cpu, or cuda (the first GPU; precise numerics)")
+  cmd->add_option("--device", device, "Where to compute: cpu, or cuda (the first GPU)")
       ->check(CLI::IsMember({"cpu", "cuda"}));
   cmd->add_option("--threads", threads, "CPU threads (0 = all)");
-  numerics_option =
-      cmd->add_option("--numerics", numerics,
-                      "fast: activations rounded to each weight format's partner type before integer dot products, as "
-                      "llama.cpp computes; precise: float32 activations (default: " + numerics + " on the CPU, precise on CUDA)")
-          ->check(CLI::IsMember({"fast", "precise"}));
+  cmd->add_option("--numerics", numerics,
+                  "fast: on the CPU, activations rounded to each weight format's partner type before integer dot "
+                  "products, as llama.cpp computes; on CUDA, bf16 tensor-core products with float32 sums (bf16 "
+                  "mode); precise: float32 activations and arithmetic (default: " + numerics + ")")
+      ->check(CLI::IsMember({"fast", "precise"}));
   cmd->add_option("--kv-type", kv_type, "KV cache storage: f32, f16 or bf16 (default: f16 with fast numerics, f32 with precise)")
       ->check(CLI::IsMember({"f32", "f16", "bf16"}));
 }
 
-Numerics ComputeFlags::numerics_mode() const {
-  if (device == "cuda" && (numerics_option == nullptr || numerics_option->count() == 0)) return Numerics::Precise;
-  return numerics == "fast" ? Numerics::Fast : Numerics::Precise;
-}
+Numerics ComputeFlags::numerics_mode() const { return numerics == "fast" ? Numerics::Fast : Numerics::Precise; }
 
 std::unique_ptr<Backend> ComputeFlags::make_backend() const {
   if (device == "cuda") return cuda::make_backend(0, numerics_mode());

@@ -32,14 +32,13 @@ struct SamplingFlags {
 
 // Where and how a model computes: --device cpu|cuda, --threads (CPU), --numerics fast|precise,
 // --kv-type f32|f16|bf16 (default f16 under fast numerics, f32 under precise). The text commands
-// (run, chat) and bench default to fast numerics on the CPU; the parity tools (logits, generate)
-// to precise; the CUDA backend implements precise numerics (its default).
+// (run, chat) and bench default to fast numerics; the parity tools (logits, generate) to precise,
+// on either device.
 struct ComputeFlags {
   std::string device = "cpu";
   int threads = 0;
   std::string numerics;
   std::string kv_type;
-  CLI::Option* numerics_option = nullptr;
   void add_to(CLI::App* cmd, Numerics default_numerics);
   Numerics numerics_mode() const;
   DType kv_dtype() const;

@@ -23,6 +23,9 @@ namespace gemrt {
 //            (gemrt/quant/activation_quant.h) so matmuls run on integers / 16-bit floats, GELU
 //            through a float16 table, and attention rounds the query and the probabilities to
 //            the KV cache's dtype when it is 16-bit. The same roundings as llama.cpp's CPU path.
+//            On CUDA, the bf16 mode: float32 matrices stored as bfloat16, products of more than
+//            a few rows on tensor cores with bfloat16 inputs and float32 sums (cuBLASLt), the rest
+//            in float32 (backend/cuda/cuda_backend.h).
 enum class Numerics { Precise, Fast };
 
 // Per-sequence KV storage, allocated by a backend for a KvLayout. Each slot remembers how many

@@ -4,6 +4,8 @@
 #include <iterator>
 #include <map>
 
+#include "gemrt/core/error.h"
+
 namespace gemrt {
 namespace {
 
@@ -60,7 +62,7 @@ class ArenaAllocator {
 
 }  // namespace
 
-BufferPlan plan_buffers(const Graph& g) {
+BufferPlan plan_buffers(const Graph& g, std::span<const MovedRead> moved_reads) {
   const int n = g.size();
   BufferPlan p;
   p.offset.assign(static_cast<size_t>(n), -1);
@@ -68,23 +70,33 @@ BufferPlan plan_buffers(const Graph& g) {
   p.last_use.assign(static_cast<size_t>(n), -1);
   for (int i = 0; i < n; ++i)
     for (ValueId in : g.node(i).inputs) p.last_use[static_cast<size_t>(in)] = i;
+  for (const MovedRead& r : moved_reads) {
+    if (r.value < 0 || r.at <= r.value || r.at >= n) fail("plan_buffers: a moved read must come after its value, inside the graph");
+    int32_t& last = p.last_use[static_cast<size_t>(r.value)];
+    last = std::max(last, r.at);
+  }
   for (const auto& o : g.outputs()) p.last_use[static_cast<size_t>(o.value)] = n;
+  // Values to release after node i is placed: those whose last reader is i.
+  std::vector<std::vector<ValueId>> release_at(static_cast<size_t>(n));
+  for (int v = 0; v < n; ++v) {
+    const int32_t last = p.last_use[static_cast<size_t>(v)];
+    if (last >= 0 && last < n && g.node(v).op != OpKind::Weight) release_at[static_cast<size_t>(last)].push_back(v);
+  }
 
   ArenaAllocator arena;
   auto release = [&](int v) { arena.release(p.offset[static_cast<size_t>(v)], p.bytes[static_cast<size_t>(v)]); };
   for (int i = 0; i < n; ++i) {
     const Node& node = g.node(i);
-    if (node.op == OpKind::Weight) continue;
     const auto ui = static_cast<size_t>(i);
+    if (node.op == OpKind::Weight) {
+      for (ValueId v : release_at[ui]) release(v);
+      continue;
+    }
     p.bytes[ui] = round_up(dtype_bytes(node.dtype, node.shape.numel()), BufferPlan::kAlign);
     p.offset[ui] = arena.allocate(p.bytes[ui]);
     p.unshared_bytes += p.bytes[ui];
-    // Inputs of this node whose last reader is this node are released after its output is placed.
-    std::vector<ValueId> ins = node.inputs;
-    std::sort(ins.begin(), ins.end());
-    ins.erase(std::unique(ins.begin(), ins.end()), ins.end());
-    for (ValueId in : ins)
-      if (g.node(in).op != OpKind::Weight && p.last_use[static_cast<size_t>(in)] == i) release(in);
+    // Values whose last reader is this node are released after its output is placed.
+    for (ValueId v : release_at[ui]) release(v);
     if (p.last_use[ui] < 0) release(i);  // nobody reads it: dead after it is written
   }
   p.arena_bytes = arena.end();

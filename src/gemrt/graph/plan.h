@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "gemrt/graph/ir.h"
@@ -22,6 +23,14 @@ struct BufferPlan {
   int64_t unshared_bytes = 0;            // what the values would take with no reuse (for reports/tests)
 };
 
-BufferPlan plan_buffers(const Graph& g);
+// A read of `value` performed at node `at` although `at` does not list it as an input: a backend
+// that fuses ops (graph/fusion.h) runs some nodes' work at a later node's place, and the values it
+// then reads must stay live until there.
+struct MovedRead {
+  ValueId value = -1;
+  int32_t at = -1;
+};
+
+BufferPlan plan_buffers(const Graph& g, std::span<const MovedRead> moved_reads = {});
 
 }  // namespace gemrt

@@ -47,8 +47,10 @@ std::vector<float> run(Backend& b, const Graph& g, const RunInputs& inputs, KvCa
   return out.at("y");
 }
 
-TEST(CudaOps, MatMulMatchesTheCpuForEveryWeightFormat) {
-  GEMRT_CUDA_OR_SKIP(gpu);
+// Every weight format at odd shapes against the CPU's float32 product. Each output may differ by
+// 2 K u sum_k |w_k x_k| (two float32 summation orders) plus `rounding` sum_k |w_k x_k| (what
+// rounding the inputs costs: 0 in precise numerics).
+void matmul_matches_cpu(Backend& gpu, double rounding) {
   cpu::CpuBackend cpu_backend(2);
   uint32_t seed = 1;
   for (DType dt : {DType::F32, DType::F16, DType::BF16, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0,
@@ -69,7 +71,7 @@ TEST(CudaOps, MatMulMatchesTheCpuForEveryWeightFormat) {
           std::vector<int32_t> ids(static_cast<size_t>(t));
           for (int64_t i = 0; i < t; ++i) ids[static_cast<size_t>(i)] = static_cast<int32_t>(i);
           const std::vector<float> want = run(cpu_backend, g, {{"ids", ids}});
-          const std::vector<float> got = run(*gpu, g, {{"ids", ids}});
+          const std::vector<float> got = run(gpu, g, {{"ids", ids}});
           std::vector<float> wd(static_cast<size_t>(n * k)), xd(static_cast<size_t>(t * k));
           quant::dequantize_row(dt, w.data(), wd.data(), n * k);
           std::memcpy(xd.data(), table.data(), table.size());
@@ -81,12 +83,25 @@ TEST(CudaOps, MatMulMatchesTheCpuForEveryWeightFormat) {
                 mag += std::fabs(static_cast<double>(wd[static_cast<size_t>(j * k + c)]) *
                                 static_cast<double>(xd[static_cast<size_t>(i * k + c)]));
               const size_t o = static_cast<size_t>(i * n + j);
-              ASSERT_NEAR(got[o], want[o], 2.0 * static_cast<double>(k) * u * mag) << "output " << i << ", " << j;
+              ASSERT_NEAR(got[o], want[o], (2.0 * static_cast<double>(k) * u + rounding) * mag) << "output " << i << ", " << j;
             }
         }
       }
     }
   }
+}
+
+TEST(CudaOps, MatMulMatchesTheCpuForEveryWeightFormat) {
+  GEMRT_CUDA_OR_SKIP(gpu);
+  matmul_matches_cpu(*gpu, 0.0);
+}
+
+// The bf16 mode: x and w each rounded to bfloat16 (relative 2^-9 each) before float32 sums, on
+// tensor cores for T > kMatVecMaxRows (T = 5, 70 here) and in the matrix-vector kernels below.
+TEST(CudaOps, Bf16ModeMatMulIsTheProductOfRoundedInputs) {
+  GEMRT_CUDA_OR_SKIP(gpu, Numerics::Fast);
+  const double u_bf16 = std::ldexp(1.0, -9);
+  matmul_matches_cpu(*gpu, 2.0 * u_bf16 + u_bf16 * u_bf16);
 }
 
 TEST(CudaOps, EmbedNormActivationAndSoftCapMatchTheCpu) {

@@ -132,6 +132,30 @@ TEST_P(GgufParity, FastNumericsMatchLlamaCppLogits) {
 
 INSTANTIATE_TEST_SUITE_P(Formats, GgufParity, testing::ValuesIn(formats()));
 
+// The bf16 mode (fast numerics on CUDA; issue 5's contract) against the float32 evaluation of
+// each file's weights: every prompt row and decode step within 3e-2, the same greedy ids on at
+// least 80% of the formats.
+TEST(GgufParityBf16, CudaBf16ModeOnEveryFormat) {
+  GEMRT_CUDA_OR_SKIP(backend, Numerics::Fast);
+  int same_ids = 0, total = 0;
+  for (const std::string& fmt : formats()) {
+    SCOPED_TRACE(fmt);
+    const std::string ref = base(fmt) + ".reference.safetensors";
+    const auto ids = values<int32_t>(ref, "input_ids");
+    const auto logits = values<float>(ref, "dequant_logits");
+    const auto steps = values<float>(ref, "dequant_step_logits");
+    const auto greedy = values<int32_t>(ref, "dequant_greedy_ids");
+    auto model = GemmaModel::load(base(fmt) + ".gguf");
+    const test::ReferenceDistance d =
+        test::compare_with_reference(*backend, *model, {ids, logits, greedy, steps}, 3e-2);
+    std::printf("[ bf16 vs float32 ] %-4s worst row %.2e, worst step %.2e, greedy ids %s\n", fmt.c_str(), d.worst_row,
+                d.worst_step, d.greedy_ids_match ? "same" : "differ");
+    same_ids += d.greedy_ids_match ? 1 : 0;
+    ++total;
+  }
+  EXPECT_GE(same_ids * 10, total * 8) << same_ids << " of " << total << " formats kept the greedy ids";
+}
+
 // tools/hf_to_gguf.py wrote tests/data/gguf/NAME-F32.gguf from ../shared/fixtures/hf/NAME with the
 // registry's gguf package (norms stored as 1 + w, llama.cpp tensor names). The same weights must
 // give the same logits as the safetensors checkpoint (rel err < 1e-5 per row).

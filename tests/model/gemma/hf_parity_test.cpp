@@ -6,6 +6,7 @@
 // `full_logits`, ||delta|| / ||ref|| < 1e-4 on every row, and greedy ids identical.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
 
 #include "gemrt/backend/cpu/cpu_backend.h"
@@ -162,6 +163,32 @@ TEST_P(HfParity, CudaChunkedAndTokenByTokenPrefillAgree) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, HfParity, testing::ValuesIn(fixtures()), fixture_name);
+
+// The bf16 mode (fast numerics on CUDA; issue 5's contract): every prompt row and decode step
+// within ||delta|| / ||ref|| < 3e-2 of the float32 reference, and the reference's greedy ids on at
+// least 80% of the checkpoints (on random weights the top logits can be nearer each other than
+// bf16 rounding moves them, so a pick may flip; the issue allows that on one in five).
+TEST(HfParityBf16, CudaBf16ModeOnEveryCheckpoint) {
+  GEMRT_CUDA_OR_SKIP(backend, Numerics::Fast);
+  int same_ids = 0, total = 0;
+  for (const Fixture& f : fixtures()) {
+    SCOPED_TRACE(f.dir);
+    const Reference ref = load_reference(f.dir);
+    auto model = GemmaModel::load(f.dir, f.options);
+    const auto t = static_cast<int64_t>(ref.input_ids.size());
+    const auto n = static_cast<int64_t>(ref.greedy_ids.size());
+    const test::ReferenceRun run{ref.input_ids, ref.logits, ref.greedy_ids,
+                                 std::span<const float>(ref.full_logits)
+                                     .subspan(static_cast<size_t>((t - 1) * ref.vocab), static_cast<size_t>(n * ref.vocab))};
+    const test::ReferenceDistance d = test::compare_with_reference(*backend, *model, run, 3e-2);
+    std::printf("[ bf16 vs HF float32 ] %-28s worst row %.2e, worst step %.2e, greedy ids %s\n",
+                std::filesystem::path(f.dir).filename().c_str(), d.worst_row, d.worst_step,
+                d.greedy_ids_match ? "same" : "differ");
+    same_ids += d.greedy_ids_match ? 1 : 0;
+    ++total;
+  }
+  EXPECT_GE(same_ids * 10, total * 8) << same_ids << " of " << total << " checkpoints kept the greedy ids";
+}
 
 }  // namespace
 }  // namespace gemrt

@@ -11,10 +11,13 @@
 #include <utility>
 #include <vector>
 
+#include "gemrt/backend/cuda/blas_lt.h"
 #include "gemrt/backend/cuda/cuda_check.h"
+#include "gemrt/backend/cuda/fused_kernels.cuh"
 #include "gemrt/backend/cuda/kernels.cuh"
 #include "gemrt/backend/run_checks.h"
 #include "gemrt/core/error.h"
+#include "gemrt/graph/fusion.h"
 #include "gemrt/graph/plan.h"
 
 namespace gemrt::cuda {
@@ -48,29 +51,45 @@ class DeviceBuffer {
 // freed when the last one holding it is destroyed. Keyed by host address and size, which are
 // stable while any executable holds them (the model's mapping outlives its graphs); a later
 // model mapped at the same address after all its graphs died gets a fresh upload.
+//
+// Stored dtype on the device: the file's, except under fast numerics, where float32 matrices
+// (rank >= 2) become bfloat16 (the bf16 mode of issue 5: what `model.to(torch.bfloat16)` runs);
+// float32 vectors (norm gains) stay float32.
 class WeightStore {
  public:
   using Key = std::pair<const std::byte*, int64_t>;
   static Key key(const TensorView& w) { return {w.data, w.nbytes()}; }
 
+  explicit WeightStore(Numerics numerics) : numerics_(numerics) {}
+
   DeviceWeight acquire(const TensorView& w, cudaStream_t stream) {
     std::lock_guard<std::mutex> lock(mu_);
+    const DType stored = numerics_ == Numerics::Fast && w.dtype == DType::F32 && w.shape.rank() >= 2 ? DType::BF16
+                                                                                                      : w.dtype;
     auto it = weights_.find(key(w));
     if (it == weights_.end()) {
       if (!dtype_info(w.dtype).is_float)
         fail("cuda backend: weight ", w.name, " has dtype ", dtype_name(w.dtype), ", not a real-number format");
-      DeviceBuffer buf(w.nbytes(), ("cudaMalloc for weight " + w.name).c_str());
-      check(cudaMemcpyAsync(buf.get(), w.data, static_cast<size_t>(w.nbytes()), cudaMemcpyHostToDevice, stream),
-            "copying a weight to the device");
+      DeviceBuffer buf(dtype_bytes(stored, w.shape.numel()), ("cudaMalloc for weight " + w.name).c_str());
+      if (stored == w.dtype) {
+        check(cudaMemcpyAsync(buf.get(), w.data, static_cast<size_t>(w.nbytes()), cudaMemcpyHostToDevice, stream),
+              "copying a weight to the device");
+      } else {
+        DeviceBuffer staging(w.nbytes(), ("cudaMalloc for weight " + w.name).c_str());
+        check(cudaMemcpyAsync(staging.get(), w.data, static_cast<size_t>(w.nbytes()), cudaMemcpyHostToDevice, stream),
+              "copying a weight to the device");
+        cuda::cast_f32(static_cast<const float*>(staging.get()), w.shape.numel(), stored, buf.get(), stream);
+        check(cudaStreamSynchronize(stream), "converting a weight to bfloat16");
+      }
       it = weights_.emplace(key(w), Entry{std::move(buf), 0}).first;
     }
     ++it->second.holders;
     DeviceWeight d;
-    d.dtype = w.dtype;
+    d.dtype = stored;
     d.data = it->second.buffer.get();
     d.rows = w.shape.rank() >= 2 ? w.shape[0] : 1;
     d.cols = w.shape.rank() >= 2 ? w.shape.numel() / d.rows : w.shape.numel();
-    d.row_bytes = dtype_bytes(w.dtype, d.cols);
+    d.row_bytes = dtype_bytes(stored, d.cols);
     return d;
   }
 
@@ -85,6 +104,7 @@ class WeightStore {
     DeviceBuffer buffer;
     int holders = 0;
   };
+  Numerics numerics_;
   std::mutex mu_;
   std::map<Key, Entry> weights_;
 };
@@ -124,8 +144,9 @@ class CudaKvCache final : public KvCache {
 
 class CudaExecutable final : public Executable {
  public:
-  CudaExecutable(const Graph& g, std::shared_ptr<WeightStore> weights, cudaStream_t stream)
-      : g_(g), plan_(plan_buffers(g)), weights_(std::move(weights)), stream_(stream),
+  CudaExecutable(const Graph& g, std::shared_ptr<WeightStore> weights, Numerics numerics, cudaStream_t stream)
+      : g_(g), fusion_(fusion_plan(g)), plan_(plan_buffers(g, fusion_.moved_reads)), weights_(std::move(weights)),
+        numerics_(numerics), stream_(stream),
         arena_(plan_.arena_bytes, "cudaMalloc for the activation arena") {
     // Weights and per-op constant tables go to the device at compile time, not per run.
     dev_weights_.resize(static_cast<size_t>(g_.size()));
@@ -153,6 +174,7 @@ class CudaExecutable final : public Executable {
           fresh_bytes = std::max<int64_t>(fresh_bytes, 2 * n.shape[0] * a.n_kv_heads * a.head_dim * 4);
         }
       fresh_ = DeviceBuffer(fresh_bytes, "cudaMalloc for attention scratch");
+      reserve_gemm_scratch();
       check(cudaStreamSynchronize(stream_), "uploading weights");
     } catch (...) {
       cudaStreamSynchronize(stream_);
@@ -267,8 +289,77 @@ class CudaExecutable final : public Executable {
     }
   }
 
+  // The fused steps of graph/fusion.h (GEMRT_CUDA_FUSION=0: every node alone, for debugging and
+  // for measuring what fusion gains).
+  static FusionPlan fusion_plan(const Graph& g) {
+    const char* e = std::getenv("GEMRT_CUDA_FUSION");
+    if (!(e && std::string(e) == "0")) return plan_fusions(g, cuda::kMatVecMaxRows);
+    FusionPlan p;
+    p.steps.resize(static_cast<size_t>(g.size()));
+    for (int i = 0; i < g.size(); ++i) p.steps[static_cast<size_t>(i)].at = i;
+    return p;
+  }
+
   void launch_all(CudaKvCache* cache) {
-    for (int i = 0; i < g_.size(); ++i) launch(i, g_.node(i), cache);
+    for (const FusedStep& s : fusion_.steps) {
+      switch (s.kind) {
+        case FusedStep::Kind::Node: launch(s.at, g_.node(s.at), cache); break;
+        case FusedStep::Kind::MatVec: launch_matvec(s); break;
+        case FusedStep::Kind::NormAdd: {
+          const Node& add = g_.node(s.at);
+          const NormSpec norm = norm_spec(s.norm);
+          cuda::norm_add(f32(s.x), f32(s.residual), add.shape[0], add.shape[1], norm, f32(s.at), stream_);
+          break;
+        }
+        case FusedStep::Kind::NormRope: {
+          const Node& rope = g_.node(s.at);
+          const auto& a = std::get<RopeAttrs>(rope.attrs);
+          const NormSpec norm = norm_spec(s.norm);
+          cuda::norm_rope(f32(s.x), i32(rope.inputs[1]), rope.shape[0], a.n_heads, a.head_dim, norm,
+                          static_cast<const float*>(rope_tables_.at(s.at).get()), f32(s.at), stream_);
+          break;
+        }
+      }
+    }
+  }
+
+  NormSpec norm_spec(ValueId norm) const {
+    const Node& n = g_.node(norm);
+    const auto& a = std::get<RmsNormAttrs>(n.attrs);
+    NormSpec spec;
+    spec.eps = a.eps;
+    spec.offset = a.weight_offset;
+    if (a.has_weight) {
+      const DeviceWeight& w = weight(n.inputs[1]);
+      if (w.dtype != DType::F32 && w.dtype != DType::F16 && w.dtype != DType::BF16)
+        fail("cuda backend: norm '", n.name, "' has a ", dtype_name(w.dtype), " gain (F32, F16 or BF16 expected)");
+      spec.gain = w.data;
+      spec.gain_dtype = w.dtype;
+    }
+    return spec;
+  }
+
+  void launch_matvec(const FusedStep& s) {
+    MatVecJob job;
+    job.x = f32(s.x);
+    job.t = g_.node(s.products[0]).shape[0];
+    job.k = g_.node(s.x).shape[1];
+    NormSpec norm;
+    if (s.norm >= 0) {
+      norm = norm_spec(s.norm);
+      job.norm = &norm;
+    }
+    job.n_weights = static_cast<int>(s.products.size());
+    for (int m = 0; m < job.n_weights; ++m) {
+      job.w[m] = weight(g_.node(s.products[static_cast<size_t>(m)]).inputs[1]);
+      job.out[m] = f32(s.products[static_cast<size_t>(m)]);
+    }
+    if (s.gated >= 0) {
+      job.gated = true;
+      job.act = std::get<GatedActAttrs>(g_.node(s.gated).attrs).act;
+      job.out[0] = f32(s.gated);
+    }
+    cuda::matvec(job, stream_);
   }
 
   void capture(CudaKvCache* cache) {
@@ -301,7 +392,8 @@ class CudaExecutable final : public Executable {
         cuda::embed(weight(in[0]), i32(in[1]), n.shape[0], std::get<EmbedAttrs>(n.attrs).scale, out, stream_);
         break;
       case OpKind::MatMul:
-        cuda::matmul(f32(in[0]), n.shape[0], weight(in[1]), out, stream_);
+        if (uses_gemm(n)) gemm(f32(in[0]), n.shape[0], weight(in[1]), out);
+        else cuda::matmul(f32(in[0]), n.shape[0], weight(in[1]), out, stream_);
         break;
       case OpKind::RmsNorm: {
         const auto& a = std::get<RmsNormAttrs>(n.attrs);
@@ -339,6 +431,50 @@ class CudaExecutable final : public Executable {
     }
   }
 
+  // Fast numerics run products of more than a few rows on tensor cores (cuBLASLt, bf16 inputs,
+  // float32 sums); fewer rows (decode) stay on the matrix-vector kernels, which read the stored
+  // weights once and are bound by that read.
+  bool uses_gemm(const Node& n) const { return numerics_ == Numerics::Fast && n.shape[0] > cuda::kMatVecMaxRows; }
+
+  // Rows of a weight that is not bfloat16 are converted in chunks of about kDequantChunkBytes.
+  int64_t dequant_chunk_rows(const DeviceWeight& w) const {
+    return std::clamp<int64_t>(kDequantChunkBytes / std::max<int64_t>(1, 2 * w.cols), 1, w.rows);
+  }
+
+  void reserve_gemm_scratch() {
+    int64_t act = 0, deq = 0;
+    bool any = false;
+    for (const Node& n : g_.nodes()) {
+      if (n.op != OpKind::MatMul || !uses_gemm(n)) continue;
+      any = true;
+      const DeviceWeight& w = weight(n.inputs[1]);
+      act = std::max(act, 2 * n.shape[0] * w.cols);
+      if (w.dtype != DType::BF16) deq = std::max(deq, 2 * dequant_chunk_rows(w) * w.cols);
+    }
+    if (!any) return;
+    act16_ = DeviceBuffer(act, "cudaMalloc for bfloat16 activations");
+    dequant_ = DeviceBuffer(deq, "cudaMalloc for bfloat16 weight rows");
+    workspace_ = DeviceBuffer(static_cast<int64_t>(cuda::kBlasWorkspaceBytes), "cudaMalloc for the cuBLASLt workspace");
+  }
+
+  // out [t, n] = x [t, k] @ w^T with x and w rounded to bfloat16; w converted chunk by chunk
+  // unless it is stored as bfloat16 already (packed formats stay packed in memory).
+  void gemm(const float* x, int64_t t, const DeviceWeight& w, float* out) {
+    cuda::cast_f32(x, t * w.cols, DType::BF16, act16_.get(), stream_);
+    if (w.dtype == DType::BF16) {
+      cuda::gemm_half(DType::BF16, act16_.get(), w.data, t, w.rows, w.cols, w.cols, out, w.rows, workspace_.get(),
+                      stream_);
+      return;
+    }
+    const int64_t chunk = dequant_chunk_rows(w);
+    for (int64_t r0 = 0; r0 < w.rows; r0 += chunk) {
+      const int64_t rows = std::min(chunk, w.rows - r0);
+      cuda::weight_rows_to_bf16(w, r0, rows, dequant_.get(), stream_);
+      cuda::gemm_half(DType::BF16, act16_.get(), dequant_.get(), t, rows, w.cols, w.cols, out + r0, w.rows,
+                      workspace_.get(), stream_);
+    }
+  }
+
   // The CPU backend's ring discipline (backend/cpu/attention.cpp): this run's keys and values are
   // rounded to the cache dtype, attended to, then appended. Checked beforehand by check_op.
   void attention(ValueId i, const Node& n, CudaKvCache& kv) {
@@ -350,8 +486,6 @@ class CudaExecutable final : public Executable {
     const DType dt = kv.layout().dtype;
     std::byte* fk = static_cast<std::byte*>(fresh_.get());
     std::byte* fv = fk + dtype_bytes(dt, t * kv_w);
-    cuda::to_kv_dtype(f32(n.inputs[1]), t * kv_w, dt, fk, stream_);
-    cuda::to_kv_dtype(f32(n.inputs[2]), t * kv_w, dt, fv, stream_);
     KvView view;
     view.dtype = dt;
     view.fresh_k = fk;
@@ -361,17 +495,33 @@ class CudaExecutable final : public Executable {
     view.positions = i32(n.inputs[3]);
     view.cap = slot.capacity;
     view.kv_w = kv_w;
+    if (t == 1) {
+      // One token: its row goes to the ring first (it overwrites position p - cap, which no query
+      // of this run sees: a sliding ring holds the window, a global one the whole budget), and
+      // the attention reads every key from the ring. One launch instead of three.
+      view.ring_only = true;
+      cuda::store_kv_row(f32(n.inputs[1]), f32(n.inputs[2]), view, kv.keys(a.kv_slot), kv.values(a.kv_slot), stream_);
+      cuda::attention(f32(n.inputs[0]), view, t, a, f32(i), static_cast<float*>(partial_.get()), stream_);
+      return;
+    }
+    cuda::cast_f32(f32(n.inputs[1]), t * kv_w, dt, fk, stream_);
+    cuda::cast_f32(f32(n.inputs[2]), t * kv_w, dt, fv, stream_);
     cuda::attention(f32(n.inputs[0]), view, t, a, f32(i), static_cast<float*>(partial_.get()), stream_);
     cuda::append_kv(view, t, kv.keys(a.kv_slot), kv.values(a.kv_slot), stream_);
   }
 
+  static constexpr int64_t kDequantChunkBytes = int64_t{64} << 20;
+
   Graph g_;
+  FusionPlan fusion_;
   BufferPlan plan_;
   std::shared_ptr<WeightStore> weights_;
+  Numerics numerics_;
   cudaStream_t stream_;
   DeviceBuffer arena_;
   DeviceBuffer fresh_;  // this run's keys and values in the cache dtype (sized for float32)
   DeviceBuffer partial_;  // split attention's partial results
+  DeviceBuffer act16_, dequant_, workspace_;  // fast numerics' tensor-core products
   int64_t partial_floats_ = 0;
   cudaGraphExec_t graph_ = nullptr;
   const CudaKvCache* graph_kv_ = nullptr;  // the cache the graph was captured with
@@ -388,14 +538,13 @@ class CudaExecutable final : public Executable {
 
 class CudaBackend final : public Backend {
  public:
-  CudaBackend(int device, Numerics numerics) {
-    if (numerics != Numerics::Precise)
-      fail("the CUDA backend implements precise numerics only so far (float32 arithmetic); use --numerics precise");
+  CudaBackend(int device, Numerics numerics) : numerics_(numerics), weights_(std::make_shared<WeightStore>(numerics)) {
     check(cudaSetDevice(device), "cudaSetDevice");
     check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
     cudaDeviceProp prop{};
     check(cudaGetDeviceProperties(&prop, device), "cudaGetDeviceProperties");
-    name_ = std::string("cuda:") + std::to_string(device) + " (" + prop.name + ")";
+    name_ = std::string("cuda:") + std::to_string(device) + " (" + prop.name + ", " +
+            (numerics == Numerics::Fast ? "bf16" : "float32") + ")";
   }
   ~CudaBackend() override {
     weights_.reset();
@@ -403,14 +552,15 @@ class CudaBackend final : public Backend {
   }
   std::string name() const override { return name_; }
   std::unique_ptr<Executable> compile(const Graph& g) override {
-    return std::make_unique<CudaExecutable>(g, weights_, stream_);
+    return std::make_unique<CudaExecutable>(g, weights_, numerics_, stream_);
   }
   std::unique_ptr<KvCache> allocate_kv(const KvLayout& layout) override { return std::make_unique<CudaKvCache>(layout); }
 
  private:
+  Numerics numerics_;
   cudaStream_t stream_ = nullptr;
   std::string name_;
-  std::shared_ptr<WeightStore> weights_ = std::make_shared<WeightStore>();
+  std::shared_ptr<WeightStore> weights_;
 };
 
 }  // namespace

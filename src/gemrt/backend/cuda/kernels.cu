@@ -4,23 +4,11 @@
 #include <cmath>
 
 #include "gemrt/backend/cuda/cuda_check.h"
-#include "gemrt/backend/cuda/dequant.cuh"
+#include "gemrt/backend/cuda/device_util.cuh"
 #include "gemrt/core/error.h"
 
 namespace gemrt::cuda {
 namespace {
-
-constexpr int kWarp = 32;
-
-__device__ inline float warp_sum(float v) {
-  for (int o = kWarp / 2; o > 0; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
-
-template <typename F>
-void weight_kernel(DType t, const char* what, F&& launch) {
-  if (!dispatch_weight_dtype(t, launch)) fail("cuda backend: ", what, " cannot read weights of dtype ", dtype_name(t));
-}
 
 // ---------------------------------------------------------------------------------------------
 // Embedding gather.
@@ -33,12 +21,21 @@ __global__ void embed_kernel(const uint8_t* table, int64_t row_bytes, int64_t d,
   for (int64_t j = threadIdx.x; j < d; j += blockDim.x) out[r * d + j] = weight_value<kType>(row, j) * scale;
 }
 
+// Rows of a stored weight as bfloat16 (round to nearest even), for the tensor-core products of
+// fast numerics: one block per row.
+template <DType kType>
+__global__ void rows_to_bf16_kernel(const uint8_t* w, int64_t row_bytes, int64_t k, __nv_bfloat16* out) {
+  const int64_t r = blockIdx.x;
+  const uint8_t* row = w + r * row_bytes;
+  for (int64_t j = threadIdx.x; j < k; j += blockDim.x) out[r * k + j] = __float2bfloat16_rn(weight_value<kType>(row, j));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Matrix products. Many rows: 64 x 64 output tiles, 32-wide k slices of x and of the weights
 // (dequantized once into shared memory), 4 x 4 outputs per thread. Few rows (decode): one warp
 // per weight row, lanes striding over k, every activation row at once.
 
-constexpr int kTile = 64, kSlice = 32, kGemvRows = 4;
+constexpr int kTile = 64, kSlice = 32, kGemvRows = static_cast<int>(kMatVecMaxRows);
 
 template <DType kType>
 __global__ void __launch_bounds__(256) matmul_tiled(const float* __restrict__ x, int64_t t, const uint8_t* __restrict__ w,
@@ -92,26 +89,6 @@ __global__ void matmul_gemv(const float* __restrict__ x, int t, const uint8_t* _
   }
 }
 
-// Few rows against F32 / F16 / BF16 weights whose rows are whole 16-byte chunks: each lane reads
-// 16 bytes of the row at a time (the decode path is bound by these reads), x in float4s.
-template <DType kType>
-__device__ inline void unpack16(const uint4& raw, float* v) {
-  const uint32_t u[4] = {raw.x, raw.y, raw.z, raw.w};
-  if constexpr (kType == DType::F32) {
-    for (int i = 0; i < 4; ++i) v[i] = __uint_as_float(u[i]);
-  } else if constexpr (kType == DType::F16) {
-    for (int i = 0; i < 4; ++i) {
-      const float2 f = __half22float2(*reinterpret_cast<const __half2*>(&u[i]));
-      v[2 * i] = f.x;
-      v[2 * i + 1] = f.y;
-    }
-  } else {
-    for (int i = 0; i < 4; ++i) {
-      v[2 * i] = __uint_as_float(u[i] << 16);
-      v[2 * i + 1] = __uint_as_float(u[i] & 0xffff0000u);
-    }
-  }
-}
 
 template <DType kType>
 __global__ void matmul_gemv_16b(const float* __restrict__ x, int t, const uint8_t* __restrict__ w, int64_t row_bytes,
@@ -195,36 +172,12 @@ __global__ void rope_kernel(const float* x, const int32_t* positions, int64_t t,
 }
 
 // ---------------------------------------------------------------------------------------------
-// KV storage types.
+// Conversions to 16-bit storage types.
 
 template <DType kKv>
-__device__ inline float kv_get(const void* base, int64_t i) {
-  if constexpr (kKv == DType::F32) return static_cast<const float*>(base)[i];
-  else if constexpr (kKv == DType::F16) return __half2float(static_cast<const __half*>(base)[i]);
-  else return __bfloat162float(static_cast<const __nv_bfloat16*>(base)[i]);
-}
-
-template <DType kKv>
-__device__ inline void kv_put(void* base, int64_t i, float v) {
-  if constexpr (kKv == DType::F32) static_cast<float*>(base)[i] = v;
-  else if constexpr (kKv == DType::F16) static_cast<__half*>(base)[i] = __float2half_rn(v);
-  else static_cast<__nv_bfloat16*>(base)[i] = __float2bfloat16_rn(v);
-}
-
-template <DType kKv>
-__global__ void to_kv_kernel(const float* src, int64_t n, void* dst) {
+__global__ void cast_kernel(const float* src, int64_t n, void* dst) {
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) kv_put<kKv>(dst, i, src[i]);
-}
-
-template <typename F>
-void dispatch_kv(DType t, F&& f) {
-  switch (t) {
-    case DType::F32: f.template operator()<DType::F32>(); break;
-    case DType::F16: f.template operator()<DType::F16>(); break;
-    case DType::BF16: f.template operator()<DType::BF16>(); break;
-    default: fail("cuda backend: KV cache dtype ", dtype_name(t), " is not supported");
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -265,7 +218,7 @@ __global__ void __launch_bounds__(kAttnWarps * kWarp) attention_kernel(const flo
   float acc[kPerLane];
   for (int i = 0; i < kPerLane; ++i) acc[i] = 0.0f;
   for (int64_t j = j_begin + warp; j <= j_end; j += kAttnWarps) {
-    const bool fresh = j >= p0;
+    const bool fresh = !kv.ring_only && j >= p0;
     const int64_t base = (fresh ? (j - p0) : (j % kv.cap)) * kv.kv_w + static_cast<int64_t>(kvh) * d;
     const void* kb = fresh ? kv.fresh_k : kv.ring_k;
     const void* vb = fresh ? kv.fresh_v : kv.ring_v;
@@ -361,16 +314,7 @@ __global__ void append_kernel(KvView kv, int64_t r0, int64_t t, void* ring_k, vo
 __global__ void gated_act_kernel(const float* gate, const float* up, int64_t n, Activation act, float* out) {
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n) return;
-  const float x = gate[i];
-  float g;
-  if (act == Activation::GeluTanh) {
-    const float beta = 0.7978845608028654f;  // sqrt(2 / pi), as the CPU's float32 constant
-    const float inner = __fmul_rn(beta, __fadd_rn(x, __fmul_rn(__fmul_rn(__fmul_rn(0.044715f, x), x), x)));
-    g = __fmul_rn(__fmul_rn(0.5f, x), __fadd_rn(1.0f, tanhf(inner)));
-  } else {
-    g = __fmul_rn(__fmul_rn(0.5f, x), __fadd_rn(1.0f, erff(__fmul_rn(x, 0.7071067811865476f))));
-  }
-  out[i] = __fmul_rn(g, up[i]);
+  out[i] = gated_value(gate[i], up[i], act);
 }
 
 __global__ void add_kernel(const float* a, const float* b, int64_t n, float* out) {
@@ -383,7 +327,6 @@ __global__ void soft_cap_kernel(const float* x, int64_t n, float cap, float* out
   if (i < n) out[i] = tanhf(x[i] / cap) * cap;
 }
 
-unsigned blocks_for(int64_t n, int threads) { return static_cast<unsigned>((n + threads - 1) / threads); }
 
 }  // namespace
 
@@ -438,10 +381,20 @@ void rope(const float* x, const int32_t* positions, int64_t t, int n_heads, int 
   check_launch("rope");
 }
 
-void to_kv_dtype(const float* src, int64_t n, DType kv, void* dst, cudaStream_t stream) {
+void cast_f32(const float* src, int64_t n, DType to, void* dst, cudaStream_t stream) {
   if (n == 0) return;
-  dispatch_kv(kv, [&]<DType kKv>() { to_kv_kernel<kKv><<<blocks_for(n, 256), 256, 0, stream>>>(src, n, dst); });
-  check_launch("to_kv_dtype");
+  dispatch_kv(to, [&]<DType kKv>() { cast_kernel<kKv><<<blocks_for(n, 256), 256, 0, stream>>>(src, n, dst); });
+  check_launch("cast_f32");
+}
+
+void weight_rows_to_bf16(const DeviceWeight& w, int64_t row0, int64_t rows, void* out, cudaStream_t stream) {
+  if (rows == 0) return;
+  weight_kernel(w.dtype, "weight_rows_to_bf16", [&]<DType kType>() {
+    rows_to_bf16_kernel<kType><<<static_cast<unsigned>(rows), 256, 0, stream>>>(
+        static_cast<const uint8_t*>(w.data) + row0 * w.row_bytes, w.row_bytes, w.cols,
+        static_cast<__nv_bfloat16*>(out));
+  });
+  check_launch("weight_rows_to_bf16");
 }
 
 int attention_splits(int64_t t, const AttentionAttrs& a, int64_t cap) {

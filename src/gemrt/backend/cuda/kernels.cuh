@@ -23,7 +23,9 @@ struct DeviceWeight {
 // out[t, :] = table[ids[t], :] * scale, table [V, D]; ids already checked to lie in [0, V).
 void embed(const DeviceWeight& table, const int32_t* ids, int64_t t, float scale, float* out, cudaStream_t stream);
 
-// out [T, N] = x [T, K] @ w^T, w [N, K]: float32 products and sums.
+// out [T, N] = x [T, K] @ w^T, w [N, K]: float32 products and sums. Up to kMatVecMaxRows rows run
+// on matrix-vector kernels (one pass over the weights), more on a tiled kernel.
+inline constexpr int64_t kMatVecMaxRows = 4;
 void matmul(const float* x, int64_t t, const DeviceWeight& w, float* out, cudaStream_t stream);
 
 // RMSNorm over consecutive groups of a.dim values; gain = weight_offset + w (w null: no gain).
@@ -36,8 +38,11 @@ void rms_norm(const float* x, int64_t n_values, const DeviceWeight* w, const Rms
 void rope(const float* x, const int32_t* positions, int64_t t, int n_heads, int head_dim, const float* inv_freq,
           float* out, cudaStream_t stream);
 
-// Converts n float32 values to the KV storage dtype (F32, F16 or BF16) at `dst`.
-void to_kv_dtype(const float* src, int64_t n, DType kv, void* dst, cudaStream_t stream);
+// Converts n float32 values to `to` (F32, F16 or BF16; round to nearest even) at `dst`.
+void cast_f32(const float* src, int64_t n, DType to, void* dst, cudaStream_t stream);
+
+// Rows [row0, row0 + rows) of a stored weight (any dtype) as bfloat16 [rows, w.cols] at `out`.
+void weight_rows_to_bf16(const DeviceWeight& w, int64_t row0, int64_t rows, void* out, cudaStream_t stream);
 
 // One attention call's view of the keys and values: positions >= p0 are this run's rows
 // (`fresh_*`, already in the storage dtype), older ones live in the ring at row pos % cap.
@@ -50,6 +55,7 @@ struct KvView {
   const void* ring_v = nullptr;
   const int32_t* positions = nullptr;  // device, this run's [T] positions (consecutive)
   int64_t cap = 0, kv_w = 0;
+  bool ring_only = false;  // this run's rows are in the ring already (store_kv_row); fresh_* unused
 };
 
 // Attention of q [T, H*D] (spec §1.4-1.5): scores q.k * scale, optional soft-cap, causal /

@@ -1,0 +1,251 @@
+#include "gemrt/backend/cuda/fused_kernels.cuh"
+
+#include <algorithm>
+
+#include "gemrt/backend/cuda/cuda_check.h"
+#include "gemrt/backend/cuda/device_util.cuh"
+
+namespace gemrt::cuda {
+namespace {
+
+constexpr int kMatVecWarps = 8;                           // rows per block, one warp each
+constexpr int64_t kStageBytes = int64_t{96} << 10;        // activation staged in shared memory up to this
+constexpr int kMaxRows = static_cast<int>(kMatVecMaxRows);
+
+struct MatVecParams {
+  const float* x;
+  int t;
+  int64_t k;
+  bool normed;
+  NormSpec norm;
+  int n_weights;
+  const uint8_t* w[3];
+  int64_t rows[3];
+  float* out[3];
+  int64_t row_bytes;
+  bool gated;
+  Activation act;
+};
+
+__device__ inline float gain_at(const NormSpec& n, int64_t i) {
+  if (!n.gain) return 1.0f;
+  float g;
+  if (n.gain_dtype == DType::F32) g = static_cast<const float*>(n.gain)[i];
+  else if (n.gain_dtype == DType::BF16) g = __bfloat162float(static_cast<const __nv_bfloat16*>(n.gain)[i]);
+  else g = __half2float(static_cast<const __half*>(n.gain)[i]);
+  return n.offset + g;
+}
+
+// 1 / sqrt(mean(x^2) + eps) of a row of `dim` values, to every thread of the block.
+__device__ inline float row_inv_rms(const float* xr, int64_t dim, float eps) {
+  float ss = 0.0f;
+  for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) ss += xr[i] * xr[i];
+  ss = block_sum(ss);
+  return 1.0f / sqrtf(ss / static_cast<float>(dim) + eps);
+}
+
+// One warp per output row (of the concatenated weights, or of gate/up when gated). With kStaged
+// the (normalised) activation rows are first written to shared memory by the whole block;
+// otherwise they are read from global memory (and normalised value by value).
+template <DType kType, bool kVec16, bool kStaged>
+__global__ void __launch_bounds__(kMatVecWarps * kWarp) matvec_kernel(MatVecParams p) {
+  extern __shared__ float xs[];  // [t, k] when staged
+  __shared__ float inv[kMaxRows];
+  if (p.normed) {
+    for (int i = 0; i < p.t; ++i) {
+      const float r = row_inv_rms(p.x + i * p.k, p.k, p.norm.eps);
+      if (threadIdx.x == 0) inv[i] = r;
+    }
+    __syncthreads();
+  }
+  if constexpr (kStaged) {
+    for (int i = 0; i < p.t; ++i)
+      for (int64_t c = threadIdx.x; c < p.k; c += blockDim.x) {
+        float v = p.x[i * p.k + c];
+        if (p.normed) v = (v * inv[i]) * gain_at(p.norm, c);
+        xs[i * p.k + c] = v;
+      }
+    __syncthreads();
+  }
+  const auto xval = [&](int i, int64_t c) {
+    if constexpr (kStaged) {
+      return xs[i * p.k + c];
+    } else {
+      float v = p.x[i * p.k + c];
+      if (p.normed) v = (v * inv[i]) * gain_at(p.norm, c);
+      return v;
+    }
+  };
+
+  int64_t row = static_cast<int64_t>(blockIdx.x) * kMatVecWarps + threadIdx.x / kWarp;
+  const int lane = static_cast<int>(threadIdx.x) % kWarp;
+  int m = 0;
+  if (p.gated) {
+    if (row >= p.rows[0]) return;
+  } else {
+    while (m < p.n_weights && row >= p.rows[m]) row -= p.rows[m++];
+    if (m == p.n_weights) return;
+  }
+  const uint8_t* wa = p.w[m] + row * p.row_bytes;
+  const uint8_t* wb = p.gated ? p.w[1] + row * p.row_bytes : nullptr;
+  float acc_a[kMaxRows] = {}, acc_b[kMaxRows] = {};
+  if constexpr (kVec16) {
+    constexpr int kPer = kType == DType::F32 ? 4 : 8;  // values per 16-byte chunk
+    const int64_t chunks = p.k / kPer;
+    const auto* ca = reinterpret_cast<const uint4*>(wa);
+    const auto* cb = reinterpret_cast<const uint4*>(wb);
+#pragma unroll 2
+    for (int64_t c = lane; c < chunks; c += kWarp) {
+      float va[kPer], vb[kPer];
+      unpack16<kType>(__ldg(ca + c), va);
+      if (p.gated) unpack16<kType>(__ldg(cb + c), vb);
+      for (int i = 0; i < kMaxRows; ++i) {
+        if (i >= p.t) break;
+        for (int e = 0; e < kPer; ++e) {
+          const float xv = xval(i, c * kPer + e);
+          acc_a[i] = fmaf(xv, va[e], acc_a[i]);
+          if (p.gated) acc_b[i] = fmaf(xv, vb[e], acc_b[i]);
+        }
+      }
+    }
+  } else {
+    for (int64_t c = lane; c < p.k; c += kWarp) {
+      const float va = weight_value<kType>(wa, c);
+      const float vb = p.gated ? weight_value<kType>(wb, c) : 0.0f;
+      for (int i = 0; i < kMaxRows; ++i) {
+        if (i >= p.t) break;
+        const float xv = xval(i, c);
+        acc_a[i] = fmaf(xv, va, acc_a[i]);
+        if (p.gated) acc_b[i] = fmaf(xv, vb, acc_b[i]);
+      }
+    }
+  }
+  for (int i = 0; i < kMaxRows; ++i) {
+    if (i >= p.t) break;
+    const float a = warp_sum(acc_a[i]);
+    const float b = p.gated ? warp_sum(acc_b[i]) : 0.0f;
+    if (lane == 0) {
+      if (p.gated) p.out[0][i * p.rows[0] + row] = gated_value(a, b, p.act);
+      else p.out[m][i * p.rows[m] + row] = a;
+    }
+  }
+}
+
+__global__ void norm_add_kernel(const float* x, const float* residual, int64_t dim, NormSpec n, float* out) {
+  const int64_t r = blockIdx.x;
+  const float* xr = x + r * dim;
+  const float inv = row_inv_rms(xr, dim, n.eps);
+  for (int64_t i = threadIdx.x; i < dim; i += blockDim.x)
+    out[r * dim + i] = residual[r * dim + i] + (xr[i] * inv) * gain_at(n, i);
+}
+
+// One block per (row, head); thread i rotates pair (i, i + head_dim / 2) of the normalised head.
+__global__ void norm_rope_kernel(const float* x, const int32_t* positions, int n_heads, int head_dim, NormSpec n,
+                                 const float* inv_freq, float* out) {
+  const int64_t rh = blockIdx.x;  // row * n_heads + head
+  const int64_t r = rh / n_heads;
+  const int half = head_dim / 2;
+  const float* xh = x + rh * head_dim;
+  const float inv = row_inv_rms(xh, head_dim, n.eps);
+  for (int i = threadIdx.x; i < half; i += blockDim.x) {
+    const float x1 = (xh[i] * inv) * gain_at(n, i);
+    const float x2 = (xh[i + half] * inv) * gain_at(n, i + half);
+    const float angle = static_cast<float>(positions[r]) * inv_freq[i];
+    const auto c = static_cast<float>(cos(static_cast<double>(angle)));
+    const auto s = static_cast<float>(sin(static_cast<double>(angle)));
+    float* yh = out + rh * head_dim;
+    yh[i] = __fsub_rn(__fmul_rn(x1, c), __fmul_rn(x2, s));
+    yh[i + half] = __fadd_rn(__fmul_rn(x1, s), __fmul_rn(x2, c));
+  }
+}
+
+template <DType kKv>
+__global__ void store_kv_row_kernel(const float* k, const float* v, KvView kv, void* ring_k, void* ring_v) {
+  const int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (c >= kv.kv_w) return;
+  const int64_t dst = (kv.positions[0] % kv.cap) * kv.kv_w + c;
+  kv_put<kKv>(ring_k, dst, k[c]);
+  kv_put<kKv>(ring_v, dst, v[c]);
+}
+
+int norm_threads(int64_t dim) { return dim >= 1024 ? 1024 : dim >= 256 ? 256 : 128; }
+
+}  // namespace
+
+void matvec(const MatVecJob& job, cudaStream_t stream) {
+  if (job.t == 0 || job.n_weights == 0) return;
+  if (job.t > kMatVecMaxRows) fail("cuda backend: matvec of ", job.t, " rows (at most ", kMatVecMaxRows, ")");
+  if (job.gated && job.n_weights != 2) fail("cuda backend: a gated matvec takes two weights");
+  MatVecParams p{};
+  p.x = job.x;
+  p.t = static_cast<int>(job.t);
+  p.k = job.k;
+  p.normed = job.norm != nullptr;
+  if (job.norm) p.norm = *job.norm;
+  p.n_weights = job.n_weights;
+  p.gated = job.gated;
+  p.act = job.act;
+  const DType dt = job.w[0].dtype;
+  p.row_bytes = job.w[0].row_bytes;
+  int64_t total_rows = 0;
+  bool aligned = p.row_bytes % 16 == 0;
+  for (int m = 0; m < job.n_weights; ++m) {
+    const DeviceWeight& w = job.w[m];
+    if (w.dtype != dt || w.cols != job.k || w.row_bytes != p.row_bytes)
+      fail("cuda backend: the weights of one matvec must share dtype and width");
+    p.w[m] = static_cast<const uint8_t*>(w.data);
+    p.rows[m] = w.rows;
+    p.out[m] = job.out[m];
+    total_rows += w.rows;
+    aligned = aligned && reinterpret_cast<uintptr_t>(w.data) % 16 == 0;
+  }
+  if (job.gated) {
+    if (job.w[1].rows != job.w[0].rows) fail("cuda backend: gate and up weights differ in rows");
+    total_rows = job.w[0].rows;
+  }
+  const int64_t stage = job.t * job.k * static_cast<int64_t>(sizeof(float));
+  const bool staged = stage <= kStageBytes;
+  const unsigned blocks = blocks_for(total_rows, kMatVecWarps);
+  weight_kernel(dt, "matvec", [&]<DType kType>() {
+    constexpr bool k16 = kType == DType::F32 || kType == DType::F16 || kType == DType::BF16;
+    const auto launch = [&](auto kernel, size_t smem) {
+      if (smem > 48 * 1024) check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                        static_cast<int>(kStageBytes)),
+                                  "raising the matvec's shared memory");
+      kernel<<<blocks, kMatVecWarps * kWarp, smem, stream>>>(p);
+    };
+    if (k16 && aligned) {
+      if (staged) launch(matvec_kernel<kType, true, true>, static_cast<size_t>(stage));
+      else launch(matvec_kernel<kType, true, false>, 0);
+    } else {
+      if (staged) launch(matvec_kernel<kType, false, true>, static_cast<size_t>(stage));
+      else launch(matvec_kernel<kType, false, false>, 0);
+    }
+  });
+  check_launch("matvec");
+}
+
+void norm_add(const float* x, const float* residual, int64_t rows, int64_t dim, const NormSpec& norm, float* out,
+              cudaStream_t stream) {
+  if (rows == 0) return;
+  norm_add_kernel<<<static_cast<unsigned>(rows), norm_threads(dim), 0, stream>>>(x, residual, dim, norm, out);
+  check_launch("norm_add");
+}
+
+void norm_rope(const float* x, const int32_t* positions, int64_t t, int n_heads, int head_dim, const NormSpec& norm,
+               const float* inv_freq, float* out, cudaStream_t stream) {
+  if (t == 0) return;
+  const int threads = std::clamp((head_dim / 2 + kWarp - 1) / kWarp * kWarp, kWarp, 256);
+  norm_rope_kernel<<<static_cast<unsigned>(t * n_heads), threads, 0, stream>>>(x, positions, n_heads, head_dim, norm,
+                                                                              inv_freq, out);
+  check_launch("norm_rope");
+}
+
+void store_kv_row(const float* k, const float* v, const KvView& kv, void* ring_k, void* ring_v, cudaStream_t stream) {
+  dispatch_kv(kv.dtype, [&]<DType kKv>() {
+    store_kv_row_kernel<kKv><<<blocks_for(kv.kv_w, 256), 256, 0, stream>>>(k, v, kv, ring_k, ring_v);
+  });
+  check_launch("store_kv_row");
+}
+
+}  // namespace gemrt::cuda

@@ -1,0 +1,51 @@
+// Fused kernels of the CUDA backend (the steps of graph/fusion.h): several graph nodes in one
+// launch, for decode, where a step is bound by launch latency as much as by weight bytes. Each
+// computes what the unfused kernels (kernels.cuh) compute, in float32, with the same operation
+// order inside each value (sums may associate differently: float32 noise).
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "gemrt/backend/cuda/kernels.cuh"
+
+namespace gemrt::cuda {
+
+// An RMSNorm applied on the fly: y = x * rsqrt(mean(x^2) + eps) * (offset + gain), gain of
+// dtype F32 / F16 / BF16 (null: no gain), one group per row of the activation.
+struct NormSpec {
+  const void* gain = nullptr;
+  DType gain_dtype = DType::F32;
+  float offset = 0.0f;
+  float eps = 1e-6f;
+};
+
+// Matrix-vector products of one activation x [t, k] (t <= kMatVecMaxRows), optionally normalised
+// as it is loaded: out[m] [t, w[m].rows] = norm(x) @ w[m]^T for up to 3 weights of one dtype; or,
+// with `gated`, out[0] [t, w[0].rows] = act(norm(x) @ w[0]^T) * (norm(x) @ w[1]^T).
+struct MatVecJob {
+  const float* x = nullptr;
+  int64_t t = 0, k = 0;
+  const NormSpec* norm = nullptr;
+  int n_weights = 0;
+  DeviceWeight w[3];
+  float* out[3] = {};
+  bool gated = false;
+  Activation act = Activation::GeluTanh;
+};
+void matvec(const MatVecJob& job, cudaStream_t stream);
+
+// out [rows, dim] = residual + rms_norm(x) (one group per row).
+void norm_add(const float* x, const float* residual, int64_t rows, int64_t dim, const NormSpec& norm, float* out,
+              cudaStream_t stream);
+
+// out = rope(rms_norm(x)) for x [t, n_heads * head_dim], one norm group per head; RoPE as rope().
+void norm_rope(const float* x, const int32_t* positions, int64_t t, int n_heads, int head_dim, const NormSpec& norm,
+               const float* inv_freq, float* out, cudaStream_t stream);
+
+// For a one-token run: rounds k and v [kv_w] to the cache dtype and writes them to ring row
+// positions[0] % cap (attention then reads every key from the ring; KvView::ring_only).
+void store_kv_row(const float* k, const float* v, const KvView& kv, void* ring_k, void* ring_v, cudaStream_t stream);
+
+}  // namespace gemrt::cuda

@@ -1,0 +1,133 @@
+#include "gemrt/graph/fusion.h"
+
+#include <algorithm>
+#include <map>
+#include <utility>
+
+namespace gemrt {
+
+FusionPlan plan_fusions(const Graph& g, int64_t max_rows) {
+  const int n = g.size();
+  const auto at = [](auto& v, ValueId i) -> auto& { return v[static_cast<size_t>(i)]; };
+  std::vector<std::vector<ValueId>> users(static_cast<size_t>(n));
+  std::vector<char> is_output(static_cast<size_t>(n), 0);
+  for (int i = 0; i < n; ++i)
+    for (ValueId in : g.node(i).inputs) at(users, in).push_back(i);
+  for (const auto& o : g.outputs()) at(is_output, o.value) = 1;
+
+  const auto only_user = [&](ValueId v, ValueId u) {
+    return !at(is_output, v) && at(users, v).size() == 1 && at(users, v)[0] == u;
+  };
+  const auto is_matvec = [&](ValueId v) {
+    const Node& m = g.node(v);
+    return max_rows > 0 && m.op == OpKind::MatMul && m.shape[0] <= max_rows && g.node(m.inputs[1]).op == OpKind::Weight;
+  };
+  const auto weight_dtype = [&](ValueId m) { return g.node(g.node(m).inputs[1]).dtype; };
+  // An RMSNorm with one group per row (what the matrix-vector and add fusions normalise).
+  const auto is_row_norm = [&](ValueId v) {
+    const Node& r = g.node(v);
+    return r.op == OpKind::RmsNorm && std::get<RmsNormAttrs>(r.attrs).dim == r.shape[1];
+  };
+
+  const auto step = [](FusedStep::Kind kind, ValueId pos, ValueId x) {
+    FusedStep s;
+    s.kind = kind;
+    s.at = pos;
+    s.x = x;
+    return s;
+  };
+  FusionPlan plan;
+  std::vector<char> absorbed(static_cast<size_t>(n), 0);
+  std::map<ValueId, FusedStep> placed;  // steps by the node at whose place they run
+
+  // Gated activations of two products of one activation.
+  for (int a = 0; a < n; ++a) {
+    const Node& act = g.node(a);
+    if (act.op != OpKind::GatedAct) continue;
+    const ValueId gate = act.inputs[0], up = act.inputs[1];
+    if (gate == up || !is_matvec(gate) || !is_matvec(up)) continue;
+    if (g.node(gate).inputs[0] != g.node(up).inputs[0] || weight_dtype(gate) != weight_dtype(up)) continue;
+    if (g.node(gate).shape != g.node(up).shape || !only_user(gate, a) || !only_user(up, a)) continue;
+    FusedStep s = step(FusedStep::Kind::MatVec, a, g.node(gate).inputs[0]);
+    s.products = {gate, up};
+    s.gated = a;
+    at(absorbed, gate) = at(absorbed, up) = 1;
+    placed[a] = std::move(s);
+  }
+
+  // The other products, grouped by activation and weight dtype; a group runs at its last member,
+  // so every reader of every member must come after it (else each member runs alone).
+  std::map<std::pair<ValueId, DType>, std::vector<ValueId>> groups;
+  for (int m = 0; m < n; ++m)
+    if (is_matvec(m) && !at(absorbed, m)) groups[{g.node(m).inputs[0], weight_dtype(m)}].push_back(m);
+  for (auto& [key, members] : groups) {
+    const ValueId last = members.back();
+    bool readers_after = true;
+    for (ValueId m : members)
+      for (ValueId u : at(users, m)) readers_after = readers_after && u > last;
+    if (readers_after) {
+      for (ValueId m : members) at(absorbed, m) = m != last;
+      placed[last] = step(FusedStep::Kind::MatVec, last, key.first);
+      placed[last].products = members;
+    } else {
+      for (ValueId m : members) {
+        placed[m] = step(FusedStep::Kind::MatVec, m, key.first);
+        placed[m].products = {m};
+      }
+    }
+  }
+
+  // Norms read only by matrix-vector products: applied as those load their activation.
+  for (int r = 0; r < n; ++r) {
+    if (!is_row_norm(r) || at(is_output, r) || at(users, r).empty()) continue;
+    const bool all_products = std::all_of(at(users, r).begin(), at(users, r).end(), [&](ValueId u) {
+      return is_matvec(u) && g.node(u).inputs[0] == r;
+    });
+    if (!all_products) continue;
+    at(absorbed, r) = 1;
+    for (auto& [pos, s] : placed)
+      if (s.kind == FusedStep::Kind::MatVec && s.x == r) {
+        s.norm = r;
+        s.x = g.node(r).inputs[0];
+      }
+  }
+
+  // a + rms_norm(b), and rope(rms_norm(x)) with one norm group per head.
+  for (int i = 0; i < n; ++i) {
+    const Node& node = g.node(i);
+    if (node.op == OpKind::Add) {
+      for (int side = 0; side < 2; ++side) {
+        const ValueId r = node.inputs[static_cast<size_t>(side)];
+        if (!is_row_norm(r) || at(absorbed, r) || !only_user(r, i)) continue;
+        at(absorbed, r) = 1;
+        placed[i] = step(FusedStep::Kind::NormAdd, i, g.node(r).inputs[0]);
+        placed[i].norm = r;
+        placed[i].residual = node.inputs[static_cast<size_t>(1 - side)];
+        break;
+      }
+    } else if (node.op == OpKind::Rope) {
+      const ValueId r = node.inputs[0];
+      const Node& rn = g.node(r);
+      if (rn.op != OpKind::RmsNorm || at(absorbed, r) || !only_user(r, i)) continue;
+      if (std::get<RmsNormAttrs>(rn.attrs).dim != std::get<RopeAttrs>(node.attrs).head_dim) continue;
+      at(absorbed, r) = 1;
+      placed[i] = step(FusedStep::Kind::NormRope, i, rn.inputs[0]);
+      placed[i].norm = r;
+    }
+  }
+
+  for (int i = 0; i < n; ++i) {
+    auto it = placed.find(i);
+    if (it != placed.end()) {
+      FusedStep& s = it->second;
+      if (s.x >= 0 && s.x < s.at) plan.moved_reads.push_back({s.x, s.at});
+      if (s.residual >= 0) plan.moved_reads.push_back({s.residual, s.at});
+      plan.steps.push_back(std::move(s));
+    } else if (!at(absorbed, i)) {
+      plan.steps.push_back(step(FusedStep::Kind::Node, i, -1));
+    }
+  }
+  return plan;
+}
+
+}  // namespace gemrt

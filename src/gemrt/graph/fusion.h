@@ -1,0 +1,47 @@
+// Kernel fusion for few-row runs (decode): which nodes of a graph a backend may run as one
+// launch. Pure graph analysis; the CUDA backend acts on it (backend/cuda), where a decode step is
+// bound by launch latency as much as by weight bytes (issue 5).
+//
+// Fusions, each applied only where the nodes' values have no other reader:
+//   MatVec    one launch for every matrix-vector product (rows <= max_rows) that reads the same
+//             activation with weights of one dtype (q, k, v); an RMSNorm (one group per row) whose
+//             only readers are such products is applied as the activation is loaded, and never
+//             written; a gated activation act(x Wg^T) * (x Wu^T) becomes one product that writes
+//             act(g) * u, the gate and up values never written.
+//   NormAdd   a + rms_norm(b) (Gemma 2/3's post-norms before the residual add).
+//   NormRope  rope(rms_norm(x)) over heads (Gemma 3's q/k norms).
+// A fused step runs at the place of its last node; the values it reads there are listed as moved
+// reads for the buffer plan (graph/plan.h), so they stay live until then.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "gemrt/graph/ir.h"
+#include "gemrt/graph/plan.h"
+
+namespace gemrt {
+
+struct FusedStep {
+  enum class Kind : uint8_t { Node, MatVec, NormAdd, NormRope };
+  Kind kind = Kind::Node;
+  ValueId at = -1;  // Node: the node. Otherwise the node at whose place the step runs
+  // MatVec: the activation read (the absorbed norm's input when norm >= 0); the products it
+  // writes (nodes of OpKind::MatMul), or, when gated >= 0, that GatedAct node written from
+  // products[0] = gate and products[1] = up.
+  ValueId x = -1;
+  ValueId norm = -1;  // MatVec / NormAdd / NormRope: the RmsNorm applied (never written)
+  std::vector<ValueId> products;
+  ValueId gated = -1;
+  ValueId residual = -1;  // NormAdd: the value added to the normalised one
+};
+
+struct FusionPlan {
+  std::vector<FusedStep> steps;       // in run order; every node not absorbed appears once
+  std::vector<MovedRead> moved_reads;
+};
+
+// `max_rows`: products with more rows (prefill) are left alone. 0 disables MatVec fusions.
+FusionPlan plan_fusions(const Graph& g, int64_t max_rows);
+
+}  // namespace gemrt

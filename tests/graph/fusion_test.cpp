@@ -1,0 +1,145 @@
+// Fusion planning (graph/fusion.h) on real decoder graphs and on hand-built corner cases; the
+// buffer plan with the moved reads it declares.
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "gemrt/core/error.h"
+#include "gemrt/graph/builder.h"
+#include "gemrt/graph/fusion.h"
+#include "gemrt/graph/plan.h"
+#include "gemrt/model/gemma/model.h"
+#include "test_util.h"
+
+namespace gemrt {
+namespace {
+
+using Kind = FusedStep::Kind;
+
+std::map<Kind, int> count_kinds(const FusionPlan& p) {
+  std::map<Kind, int> c;
+  for (const FusedStep& s : p.steps) ++c[s.kind];
+  return c;
+}
+
+// Every node is either a step's own node or absorbed by exactly one fused step, and steps run in
+// increasing node order.
+void expect_covers_every_node_once(const Graph& g, const FusionPlan& p) {
+  std::vector<int> seen(static_cast<size_t>(g.size()), 0);
+  ValueId prev = -1;
+  for (const FusedStep& s : p.steps) {
+    EXPECT_GT(s.at, prev);
+    prev = s.at;
+    ++seen[static_cast<size_t>(s.at)];
+    if (s.norm >= 0) ++seen[static_cast<size_t>(s.norm)];
+    for (ValueId m : s.products)
+      if (m != s.at) ++seen[static_cast<size_t>(m)];
+  }
+  for (int i = 0; i < g.size(); ++i) EXPECT_EQ(seen[static_cast<size_t>(i)], 1) << g.node(i).name;
+}
+
+// A value read at a moved place must keep its bytes until then: nothing produced after it and up
+// to that place may overlap it.
+void expect_moved_reads_stay_live(const Graph& g, const BufferPlan& plan, const FusionPlan& f) {
+  for (const MovedRead& r : f.moved_reads) {
+    const int64_t a0 = plan.offset[static_cast<size_t>(r.value)], a1 = a0 + plan.bytes[static_cast<size_t>(r.value)];
+    for (ValueId j = r.value + 1; j <= r.at; ++j) {
+      if (plan.bytes[static_cast<size_t>(j)] == 0) continue;
+      const int64_t b0 = plan.offset[static_cast<size_t>(j)], b1 = b0 + plan.bytes[static_cast<size_t>(j)];
+      EXPECT_TRUE(b1 <= a0 || a1 <= b0) << g.node(j).name << " overwrites " << g.node(r.value).name
+                                        << " before " << g.node(r.at).name << " reads it";
+    }
+  }
+}
+
+TEST(Fusion, Gemma3DecodeStepFusesEveryLayerAlike) {
+  auto model = GemmaModel::load(test::shared_fixtures() + "/hf/gemma3-pub");
+  const Graph g = model->forward_graph(1, LogitsRows::Last);
+  const FusionPlan f = plan_fusions(g, 4);
+  expect_covers_every_node_once(g, f);
+  const int layers = static_cast<int>(model->spec().layers.size());
+  const auto c = count_kinds(f);
+  // Per layer: q/k/v with the attention norm, o_proj, gate/up/act with the MLP norm, down_proj;
+  // plus the LM head (its final norm read by it alone).
+  EXPECT_EQ(c.at(Kind::MatVec), 4 * layers + 1);
+  EXPECT_EQ(c.at(Kind::NormRope), 2 * layers);  // q_norm + rope, k_norm + rope
+  EXPECT_EQ(c.at(Kind::NormAdd), 2 * layers);   // post-attention and post-MLP norms into the residual
+  int normed = 0, gated = 0, qkv = 0;
+  for (const FusedStep& s : f.steps) {
+    if (s.kind != Kind::MatVec) continue;
+    normed += s.norm >= 0;
+    gated += s.gated >= 0;
+    qkv += s.products.size() == 3;
+  }
+  EXPECT_EQ(normed, 2 * layers + 1);
+  EXPECT_EQ(gated, layers);
+  EXPECT_EQ(qkv, layers);
+  // Launches (steps other than inputs and weights) against ops: 11 per layer instead of 21.
+  const auto is_op = [&](ValueId v) { return g.node(v).op != OpKind::Input && g.node(v).op != OpKind::Weight; };
+  int ops = 0, launches = 0;
+  for (int i = 0; i < g.size(); ++i) ops += is_op(i);
+  for (const FusedStep& s : f.steps) launches += is_op(s.at);
+  EXPECT_LT(launches * 2, ops + 8) << launches << " launches for " << ops << " ops";
+  expect_moved_reads_stay_live(g, plan_buffers(g, f.moved_reads), f);
+}
+
+TEST(Fusion, PrefillKeepsProductsButFusesNorms) {
+  auto model = GemmaModel::load(test::shared_fixtures() + "/hf/gemma3-pub");
+  const Graph g = model->forward_graph(20, LogitsRows::All);
+  const FusionPlan f = plan_fusions(g, 4);
+  expect_covers_every_node_once(g, f);
+  const auto c = count_kinds(f);
+  EXPECT_EQ(c.count(Kind::MatVec), 0u);
+  EXPECT_GT(c.at(Kind::NormAdd), 0);
+  expect_moved_reads_stay_live(g, plan_buffers(g, f.moved_reads), f);
+  // max_rows 0 leaves every product alone whatever its rows.
+  EXPECT_EQ(count_kinds(plan_fusions(model->forward_graph(1, LogitsRows::Last), 0)).count(Kind::MatVec), 0u);
+}
+
+TensorView shape_only(const std::string& name, Shape shape, DType dtype = DType::F32) {
+  return TensorView{name, dtype, std::move(shape), nullptr};
+}
+
+TEST(Fusion, ProductsRunTogetherOnlyWhenNoReaderComesBetween) {
+  Graph g;
+  GraphBuilder b(g);
+  const ValueId x = b.embed(b.weight(shape_only("table", Shape{10, 8})), b.input("ids", Shape{1}), 1.0f);
+  const ValueId p1 = b.matmul(x, b.weight(shape_only("w1", Shape{8, 8})));
+  const ValueId early = b.add(p1, x);  // reads p1 before the second product exists
+  const ValueId p2 = b.matmul(x, b.weight(shape_only("w2", Shape{8, 8})));
+  const ValueId p3 = b.matmul(x, b.weight(shape_only("w3", Shape{8, 8}, DType::BF16)));  // another dtype
+  b.output("y", b.add(b.add(early, p2), p3));
+  const FusionPlan f = plan_fusions(g, 4);
+  expect_covers_every_node_once(g, f);
+  for (const FusedStep& s : f.steps) {
+    if (s.kind == Kind::MatVec) {
+      EXPECT_EQ(s.products.size(), 1u) << g.node(s.at).name;
+    }
+  }
+  EXPECT_EQ(count_kinds(f).at(Kind::MatVec), 3);
+}
+
+TEST(Fusion, ANormWithAnotherReaderIsNotAbsorbed) {
+  Graph g;
+  GraphBuilder b(g);
+  const ValueId x = b.embed(b.weight(shape_only("table", Shape{10, 8})), b.input("ids", Shape{1}), 1.0f);
+  const ValueId xn = b.rms_norm(x, b.weight(shape_only("g", Shape{8})), 8, 1e-6f, 1.0f);
+  const ValueId p = b.matmul(xn, b.weight(shape_only("w", Shape{8, 8})));
+  b.output("y", b.add(p, xn));
+  b.output("n", xn);
+  const FusionPlan f = plan_fusions(g, 4);
+  expect_covers_every_node_once(g, f);
+  for (const FusedStep& s : f.steps) EXPECT_EQ(s.norm, -1) << g.node(s.at).name;
+}
+
+TEST(Fusion, MovedReadsMustFollowTheirValue) {
+  Graph g;
+  GraphBuilder b(g);
+  const ValueId x = b.embed(b.weight(shape_only("table", Shape{10, 8})), b.input("ids", Shape{1}), 1.0f);
+  b.output("y", b.soft_cap(x, 2.0f));
+  const MovedRead bad[] = {{x, x}};
+  EXPECT_THROW(plan_buffers(g, bad), Error);
+}
+
+}  // namespace
+}  // namespace gemrt
