@@ -9,6 +9,8 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <span>
+#include <vector>
 
 #include "gemrt/backend/cpu/cpu_backend.h"
 #include "gemrt/core/error.h"
@@ -140,24 +142,24 @@ TEST(CudaOps, EmbedNormActivationAndSoftCapMatchTheCpu) {
 // wraps. The long cases give decode steps over hundreds of keys, which the GPU splits over
 // several blocks per head (attention_splits). q, k, v are gathered from random tables; outputs
 // compared with the CPU's per step.
-TEST(CudaOps, RopeAndAttentionOverTheKvCacheMatchTheCpu) {
-  GEMRT_CUDA_OR_SKIP(gpu);
+struct AttentionCase {
+  int heads, kv_heads, head_dim, window;
+  float softcap;
+  DType kv;
+  int prompt, steps;
+  int chunk = 0;  // > 0: the prompt runs in two parts, the first `chunk` tokens long
+};
+
+// RoPE'd q and k from embedding gathers, attention over a KV cache: a prompt (in one run or two),
+// then single steps, each within `tol` (||gpu - cpu|| / ||cpu||) of the CPU's precise result.
+void attention_matches_cpu(Backend& gpu, const std::vector<AttentionCase>& cases, double tol) {
   cpu::CpuBackend cpu_backend(2);
-  struct Case {
-    int heads, kv_heads, head_dim, window;
-    float softcap;
-    DType kv;
-    int prompt, steps;
-  };
-  const Case cases[] = {{4, 1, 256, 0, 0.0f, DType::F32, 9, 7},     {4, 2, 64, 5, 50.0f, DType::F32, 9, 7},
-                        {2, 2, 32, 3, 0.0f, DType::F16, 9, 7},      {8, 4, 128, 6, 0.0f, DType::BF16, 9, 7},
-                        {4, 1, 256, 0, 30.0f, DType::F16, 700, 5},  {2, 1, 512, 300, 0.0f, DType::F32, 420, 5}};
   constexpr int kVocab = 64;
   uint32_t seed = 300;
-  for (const Case& c : cases) {
+  for (const AttentionCase& c : cases) {
     SCOPED_TRACE(testing::Message() << c.heads << "/" << c.kv_heads << " heads, d " << c.head_dim << ", window "
                                     << c.window << ", cap " << c.softcap << ", kv " << dtype_name(c.kv) << ", prompt "
-                                    << c.prompt);
+                                    << c.prompt << " (chunk " << c.chunk << ")");
     const int n_prompt = c.prompt, n_steps = c.steps, budget = n_prompt + n_steps;
     const int64_t qw = int64_t{c.heads} * c.head_dim, kw = int64_t{c.kv_heads} * c.head_dim;
     const std::vector<std::byte> tq = as_bytes(random_floats(kVocab * qw, ++seed));
@@ -189,27 +191,62 @@ TEST(CudaOps, RopeAndAttentionOverTheKvCacheMatchTheCpu) {
     layout.dtype = c.kv;
     layout.slots.push_back({c.window > 0 ? c.window : budget, c.kv_heads, c.head_dim, c.window});
     auto kv_cpu = cpu_backend.allocate_kv(layout);
-    auto kv_gpu = gpu->allocate_kv(layout);
+    auto kv_gpu = gpu.allocate_kv(layout);
     std::mt19937 rng(seed);
     std::vector<int32_t> ids(n_prompt), pos(n_prompt);
     for (int i = 0; i < n_prompt; ++i) {
       ids[static_cast<size_t>(i)] = static_cast<int32_t>(rng() % kVocab);
       pos[static_cast<size_t>(i)] = i;
     }
-    const Graph prompt = build(n_prompt);
-    const RunInputs in{{"ids", ids}, {"positions", pos}};
-    EXPECT_LT(test::relative_error(run(*gpu, prompt, in, kv_gpu.get()), run(cpu_backend, prompt, in, kv_cpu.get())), kTol);
+    const int first = c.chunk > 0 ? c.chunk : n_prompt;
+    for (int begin = 0; begin < n_prompt; begin = begin == 0 ? first : n_prompt) {
+      const int len = (begin == 0 ? first : n_prompt) - begin;
+      const Graph prompt = build(len);
+      const RunInputs in{{"ids", std::span<const int32_t>(ids).subspan(static_cast<size_t>(begin), static_cast<size_t>(len))},
+                         {"positions", std::span<const int32_t>(pos).subspan(static_cast<size_t>(begin), static_cast<size_t>(len))}};
+      EXPECT_LT(test::relative_error(run(gpu, prompt, in, kv_gpu.get()), run(cpu_backend, prompt, in, kv_cpu.get())), tol)
+          << "prompt part at " << begin;
+    }
     const Graph step = build(1);
     for (int s = 0; s < n_steps; ++s) {
       const std::vector<int32_t> id = {static_cast<int32_t>(rng() % kVocab)}, p = {n_prompt + s};
       const RunInputs si{{"ids", id}, {"positions", p}};
-      EXPECT_LT(test::relative_error(run(*gpu, step, si, kv_gpu.get()), run(cpu_backend, step, si, kv_cpu.get())), kTol)
+      EXPECT_LT(test::relative_error(run(gpu, step, si, kv_gpu.get()), run(cpu_backend, step, si, kv_cpu.get())), tol)
           << "step " << s;
     }
     // A run that does not continue the cache's sequence is refused.
     const std::vector<int32_t> id = {1}, p = {3};
-    EXPECT_THROW(run(*gpu, step, {{"ids", id}, {"positions", p}}, kv_gpu.get()), Error);
+    EXPECT_THROW(run(gpu, step, {{"ids", id}, {"positions", p}}, kv_gpu.get()), Error);
   }
+}
+
+TEST(CudaOps, RopeAndAttentionOverTheKvCacheMatchTheCpu) {
+  GEMRT_CUDA_OR_SKIP(gpu);
+  attention_matches_cpu(*gpu,
+                        {{4, 1, 256, 0, 0.0f, DType::F32, 9, 7},
+                         {4, 2, 64, 5, 50.0f, DType::F32, 9, 7},
+                         {2, 2, 32, 3, 0.0f, DType::F16, 9, 7},
+                         {8, 4, 128, 6, 0.0f, DType::BF16, 9, 7},
+                         {4, 1, 256, 0, 30.0f, DType::F16, 700, 5},
+                         {2, 1, 512, 300, 0.0f, DType::F32, 420, 5},
+                         {4, 2, 128, 0, 0.0f, DType::F32, 150, 3, 90}},
+                        kTol);
+}
+
+// The bf16 mode runs prompts on tensor cores (flash_attention.cuh) for F16 / BF16 caches and
+// head_dim 128 / 256: q, k, v are bf16 (the embedding tables are stored as bf16), the cache and
+// the probabilities are rounded to its 16-bit type, so each output may move by a few bf16 units
+// (2^-9) of its size: 4 * 2^-9 relative. Prompts from one block of 64 rows to several, windows
+// cut inside a key tile, soft-cap, GQA / MQA, and a second prompt part reading the ring.
+TEST(CudaOps, Bf16ModeAttentionIsNearTheCpu) {
+  GEMRT_CUDA_OR_SKIP(gpu, Numerics::Fast);
+  attention_matches_cpu(*gpu,
+                        {{4, 1, 256, 0, 0.0f, DType::F16, 9, 3},
+                         {8, 4, 128, 37, 0.0f, DType::BF16, 200, 3},
+                         {4, 1, 256, 0, 30.0f, DType::F16, 700, 3},
+                         {4, 2, 256, 100, 0.0f, DType::BF16, 333, 3, 130},
+                         {2, 2, 128, 0, 0.0f, DType::F16, 150, 3, 90}},
+                        4.0 * std::ldexp(1.0, -9));
 }
 
 }  // namespace

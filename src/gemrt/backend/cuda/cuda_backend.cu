@@ -13,7 +13,9 @@
 
 #include "gemrt/backend/cuda/blas_lt.h"
 #include "gemrt/backend/cuda/cuda_check.h"
+#include "gemrt/backend/cuda/flash_attention.cuh"
 #include "gemrt/backend/cuda/fused_kernels.cuh"
+#include "gemrt/backend/cuda/step_profile.h"
 #include "gemrt/backend/cuda/kernels.cuh"
 #include "gemrt/backend/run_checks.h"
 #include "gemrt/core/error.h"
@@ -186,6 +188,7 @@ class CudaExecutable final : public Executable {
 
   ~CudaExecutable() override {
     cudaStreamSynchronize(stream_);  // nothing of this graph may still be running when its buffers go
+    if (profiler_) profiler_->report(str("graph of ", g_.size(), " nodes, ", fusion_.steps.size(), " steps"));
     if (graph_) cudaGraphExecDestroy(graph_);
     for (const Node& n : g_.nodes())
       if (n.op == OpKind::Weight) weights_->release(n.weight);
@@ -208,7 +211,11 @@ class CudaExecutable final : public Executable {
     for (int i = 0; i < g_.size(); ++i) check_op(g_.node(i), cache, &advance_);
 
     reserve_partials(cache);
-    if (runs_ == 0 || !use_graphs_) {
+    if (profiler_) {
+      profiler_->begin_run();
+      launch_all(cache);
+      profiler_->end_run(stream_);
+    } else if (runs_ == 0 || !use_graphs_) {
       launch_all(cache);
     } else {
       if (!graph_ || graph_kv_ != cache) capture(cache);
@@ -300,25 +307,62 @@ class CudaExecutable final : public Executable {
     return p;
   }
 
+  // "q_proj+k_proj+v_proj matvec+norm", "attention", ... (layer prefixes dropped, so that the
+  // profile sums a step over the layers).
+  std::string step_label(const FusedStep& s) const {
+    const auto bare = [&](ValueId v) {
+      const std::string& name = g_.node(v).name;
+      const size_t dot = name.find('.');
+      return dot == std::string::npos ? name : name.substr(dot + 1);
+    };
+    const Node& n = g_.node(s.at);
+    switch (s.kind) {
+      case FusedStep::Kind::Node:
+        if (n.op == OpKind::MatMul) return bare(s.at) + (uses_gemm(n) ? " gemm" : " matmul");
+        return bare(s.at);
+      case FusedStep::Kind::MatVec: {
+        std::string label;
+        for (ValueId m : s.products) {
+          if (!label.empty()) label += '+';
+          label += bare(m);
+        }
+        if (s.gated >= 0) label += "+act";
+        label += " matvec";
+        if (s.norm >= 0) label += "+norm";
+        return label;
+      }
+      case FusedStep::Kind::NormAdd: return bare(s.norm) + "+add";
+      case FusedStep::Kind::NormRope: return bare(s.norm) + "+rope";
+    }
+    return "?";
+  }
+
   void launch_all(CudaKvCache* cache) {
     for (const FusedStep& s : fusion_.steps) {
-      switch (s.kind) {
-        case FusedStep::Kind::Node: launch(s.at, g_.node(s.at), cache); break;
-        case FusedStep::Kind::MatVec: launch_matvec(s); break;
-        case FusedStep::Kind::NormAdd: {
-          const Node& add = g_.node(s.at);
-          const NormSpec norm = norm_spec(s.norm);
-          cuda::norm_add(f32(s.x), f32(s.residual), add.shape[0], add.shape[1], norm, f32(s.at), stream_);
-          break;
-        }
-        case FusedStep::Kind::NormRope: {
-          const Node& rope = g_.node(s.at);
-          const auto& a = std::get<RopeAttrs>(rope.attrs);
-          const NormSpec norm = norm_spec(s.norm);
-          cuda::norm_rope(f32(s.x), i32(rope.inputs[1]), rope.shape[0], a.n_heads, a.head_dim, norm,
-                          static_cast<const float*>(rope_tables_.at(s.at).get()), f32(s.at), stream_);
-          break;
-        }
+      const bool timed = profiler_ && g_.node(s.at).op != OpKind::Input && g_.node(s.at).op != OpKind::Weight;
+      if (timed) profiler_->begin_step(stream_);
+      launch_step(s, cache);
+      if (timed) profiler_->end_step(step_label(s), stream_);
+    }
+  }
+
+  void launch_step(const FusedStep& s, CudaKvCache* cache) {
+    switch (s.kind) {
+      case FusedStep::Kind::Node: launch(s.at, g_.node(s.at), cache); break;
+      case FusedStep::Kind::MatVec: launch_matvec(s); break;
+      case FusedStep::Kind::NormAdd: {
+        const Node& add = g_.node(s.at);
+        const NormSpec norm = norm_spec(s.norm);
+        cuda::norm_add(f32(s.x), f32(s.residual), add.shape[0], add.shape[1], norm, f32(s.at), stream_);
+        break;
+      }
+      case FusedStep::Kind::NormRope: {
+        const Node& rope = g_.node(s.at);
+        const auto& a = std::get<RopeAttrs>(rope.attrs);
+        const NormSpec norm = norm_spec(s.norm);
+        cuda::norm_rope(f32(s.x), i32(rope.inputs[1]), rope.shape[0], a.n_heads, a.head_dim, norm,
+                        static_cast<const float*>(rope_tables_.at(s.at).get()), f32(s.at), stream_);
+        break;
       }
     }
   }
@@ -506,7 +550,10 @@ class CudaExecutable final : public Executable {
     }
     cuda::cast_f32(f32(n.inputs[1]), t * kv_w, dt, fk, stream_);
     cuda::cast_f32(f32(n.inputs[2]), t * kv_w, dt, fv, stream_);
-    cuda::attention(f32(n.inputs[0]), view, t, a, f32(i), static_cast<float*>(partial_.get()), stream_);
+    if (numerics_ == Numerics::Fast && cuda::flash_attention_supports(a, dt))
+      cuda::flash_attention(f32(n.inputs[0]), view, t, a, f32(i), stream_);  // tensor cores (bf16 mode)
+    else
+      cuda::attention(f32(n.inputs[0]), view, t, a, f32(i), static_cast<float*>(partial_.get()), stream_);
     cuda::append_kv(view, t, kv.keys(a.kv_slot), kv.values(a.kv_slot), stream_);
   }
 
@@ -526,6 +573,7 @@ class CudaExecutable final : public Executable {
   cudaGraphExec_t graph_ = nullptr;
   const CudaKvCache* graph_kv_ = nullptr;  // the cache the graph was captured with
   int64_t runs_ = 0;
+  std::unique_ptr<StepProfiler> profiler_ = StepProfiler::enabled() ? std::make_unique<StepProfiler>() : nullptr;
   bool use_graphs_ = [] {
     const char* e = std::getenv("GEMRT_CUDA_GRAPHS");  // 0: launch kernels one by one (debugging)
     return !(e && std::string(e) == "0");

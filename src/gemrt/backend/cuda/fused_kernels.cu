@@ -8,9 +8,10 @@
 namespace gemrt::cuda {
 namespace {
 
-constexpr int kMatVecWarps = 8;                           // rows per block, one warp each
+constexpr int kMatVecWarps = 8;                           // 256 threads per block
 constexpr int64_t kStageBytes = int64_t{96} << 10;        // activation staged in shared memory up to this
 constexpr int kMaxRows = static_cast<int>(kMatVecMaxRows);
+constexpr int kUnroll = 4;                                // 16-byte weight loads in flight per thread
 
 struct MatVecParams {
   const float* x;
@@ -25,6 +26,9 @@ struct MatVecParams {
   int64_t row_bytes;
   bool gated;
   Activation act;
+  int warps_per_row;   // 1, 2, 4 or 8: warps sharing one row's k range
+  int64_t total_rows;  // rows of all weights (gated: of the gate)
+  int64_t row_groups;  // ceil(total_rows / (kMatVecWarps / warps_per_row))
 };
 
 __device__ inline float gain_at(const NormSpec& n, int64_t i) {
@@ -44,89 +48,131 @@ __device__ inline float row_inv_rms(const float* xr, int64_t dim, float eps) {
   return 1.0f / sqrtf(ss / static_cast<float>(dim) + eps);
 }
 
-// One warp per output row (of the concatenated weights, or of gate/up when gated). With kStaged
-// the (normalised) activation rows are first written to shared memory by the whole block;
-// otherwise they are read from global memory (and normalised value by value).
+// Blocks of 8 warps walk groups of rows (grid-stride, so the prologue is paid once per block):
+// a group is 8 / warps_per_row rows, each row's k range split over warps_per_row warps, whose
+// partial sums meet in shared memory. The norm's gain is folded into the staged activation and
+// its 1 / rms applied to each finished dot product: norm(x) . w = inv * sum_c (x_c g_c) w_c.
+// With kStaged the activation rows live in shared memory; otherwise they are read from global
+// memory (and scaled by the gain value by value).
 template <DType kType, bool kVec16, bool kStaged>
 __global__ void __launch_bounds__(kMatVecWarps * kWarp) matvec_kernel(MatVecParams p) {
   extern __shared__ float xs[];  // [t, k] when staged
   __shared__ float inv[kMaxRows];
-  if (p.normed) {
+  __shared__ float red[2][kMatVecWarps][kMaxRows];
+  if (kStaged || p.normed) {
     for (int i = 0; i < p.t; ++i) {
-      const float r = row_inv_rms(p.x + i * p.k, p.k, p.norm.eps);
-      if (threadIdx.x == 0) inv[i] = r;
-    }
-    __syncthreads();
-  }
-  if constexpr (kStaged) {
-    for (int i = 0; i < p.t; ++i)
+      float ss = 0.0f;
       for (int64_t c = threadIdx.x; c < p.k; c += blockDim.x) {
-        float v = p.x[i * p.k + c];
-        if (p.normed) v = (v * inv[i]) * gain_at(p.norm, c);
-        xs[i * p.k + c] = v;
+        const float v = p.x[i * p.k + c];
+        ss += v * v;
+        if constexpr (kStaged) xs[i * p.k + c] = p.normed ? v * gain_at(p.norm, c) : v;
       }
+      if (p.normed) {
+        ss = block_sum(ss);
+        if (threadIdx.x == 0) inv[i] = 1.0f / sqrtf(ss / static_cast<float>(p.k) + p.norm.eps);
+      }
+    }
     __syncthreads();
   }
   const auto xval = [&](int i, int64_t c) {
     if constexpr (kStaged) {
       return xs[i * p.k + c];
     } else {
-      float v = p.x[i * p.k + c];
-      if (p.normed) v = (v * inv[i]) * gain_at(p.norm, c);
-      return v;
+      const float v = p.x[i * p.k + c];
+      return p.normed ? v * gain_at(p.norm, c) : v;
     }
   };
 
-  int64_t row = static_cast<int64_t>(blockIdx.x) * kMatVecWarps + threadIdx.x / kWarp;
-  const int lane = static_cast<int>(threadIdx.x) % kWarp;
-  int m = 0;
-  if (p.gated) {
-    if (row >= p.rows[0]) return;
-  } else {
-    while (m < p.n_weights && row >= p.rows[m]) row -= p.rows[m++];
-    if (m == p.n_weights) return;
-  }
-  const uint8_t* wa = p.w[m] + row * p.row_bytes;
-  const uint8_t* wb = p.gated ? p.w[1] + row * p.row_bytes : nullptr;
-  float acc_a[kMaxRows] = {}, acc_b[kMaxRows] = {};
-  if constexpr (kVec16) {
-    constexpr int kPer = kType == DType::F32 ? 4 : 8;  // values per 16-byte chunk
-    const int64_t chunks = p.k / kPer;
-    const auto* ca = reinterpret_cast<const uint4*>(wa);
-    const auto* cb = reinterpret_cast<const uint4*>(wb);
-#pragma unroll 2
-    for (int64_t c = lane; c < chunks; c += kWarp) {
-      float va[kPer], vb[kPer];
-      unpack16<kType>(__ldg(ca + c), va);
-      if (p.gated) unpack16<kType>(__ldg(cb + c), vb);
-      for (int i = 0; i < kMaxRows; ++i) {
-        if (i >= p.t) break;
-        for (int e = 0; e < kPer; ++e) {
-          const float xv = xval(i, c * kPer + e);
-          acc_a[i] = fmaf(xv, va[e], acc_a[i]);
-          if (p.gated) acc_b[i] = fmaf(xv, vb[e], acc_b[i]);
+  const int warp = static_cast<int>(threadIdx.x) / kWarp, lane = static_cast<int>(threadIdx.x) % kWarp;
+  const int wpr = p.warps_per_row;
+  const int sub = warp % wpr, slot = warp / wpr;
+  const int rows_per_group = kMatVecWarps / wpr;
+  for (int64_t group = blockIdx.x; group < p.row_groups; group += gridDim.x) {
+    int64_t row = group * rows_per_group + slot;
+    const bool active = row < p.total_rows;
+    int m = 0;
+    if (active && !p.gated)
+      while (row >= p.rows[m]) row -= p.rows[m++];
+    float acc_a[kMaxRows] = {}, acc_b[kMaxRows] = {};
+    if (active) {
+      const uint8_t* wa = p.w[m] + row * p.row_bytes;
+      const uint8_t* wb = p.gated ? p.w[1] + row * p.row_bytes : nullptr;
+      if constexpr (kVec16) {
+        constexpr int kPer = kType == DType::F32 ? 4 : 8;  // values per 16-byte chunk
+        const int64_t chunks = p.k / kPer;
+        const auto* ca = reinterpret_cast<const uint4*>(wa);
+        const auto* cb = reinterpret_cast<const uint4*>(wb);
+        const int64_t step = static_cast<int64_t>(wpr) * kWarp;
+        const auto consume = [&](const uint4& raw_a, const uint4& raw_b, int64_t c) {
+          float va[kPer], vb[kPer];
+          unpack16<kType>(raw_a, va);
+          if (p.gated) unpack16<kType>(raw_b, vb);
+          for (int i = 0; i < kMaxRows; ++i) {
+            if (i >= p.t) break;
+#pragma unroll
+            for (int e = 0; e < kPer; ++e) {
+              const float xv = xval(i, c * kPer + e);
+              acc_a[i] = fmaf(xv, va[e], acc_a[i]);
+              if (p.gated) acc_b[i] = fmaf(xv, vb[e], acc_b[i]);
+            }
+          }
+        };
+        int64_t c = sub * kWarp + lane;
+        for (; c + (kUnroll - 1) * step < chunks; c += kUnroll * step) {
+          uint4 ra[kUnroll], rb[kUnroll];
+#pragma unroll
+          for (int u = 0; u < kUnroll; ++u) ra[u] = __ldg(ca + c + u * step);
+          if (p.gated) {
+#pragma unroll
+            for (int u = 0; u < kUnroll; ++u) rb[u] = __ldg(cb + c + u * step);
+          }
+#pragma unroll
+          for (int u = 0; u < kUnroll; ++u) consume(ra[u], rb[u], c + u * step);
+        }
+        for (; c < chunks; c += step) consume(__ldg(ca + c), p.gated ? __ldg(cb + c) : uint4{}, c);
+      } else {
+        for (int64_t c = sub * kWarp + lane; c < p.k; c += static_cast<int64_t>(wpr) * kWarp) {
+          const float va = weight_value<kType>(wa, c);
+          const float vb = p.gated ? weight_value<kType>(wb, c) : 0.0f;
+          for (int i = 0; i < kMaxRows; ++i) {
+            if (i >= p.t) break;
+            const float xv = xval(i, c);
+            acc_a[i] = fmaf(xv, va, acc_a[i]);
+            if (p.gated) acc_b[i] = fmaf(xv, vb, acc_b[i]);
+          }
         }
       }
     }
-  } else {
-    for (int64_t c = lane; c < p.k; c += kWarp) {
-      const float va = weight_value<kType>(wa, c);
-      const float vb = p.gated ? weight_value<kType>(wb, c) : 0.0f;
-      for (int i = 0; i < kMaxRows; ++i) {
-        if (i >= p.t) break;
-        const float xv = xval(i, c);
-        acc_a[i] = fmaf(xv, va, acc_a[i]);
-        if (p.gated) acc_b[i] = fmaf(xv, vb, acc_b[i]);
-      }
+    for (int i = 0; i < kMaxRows; ++i) {
+      if (i >= p.t) break;
+      acc_a[i] = warp_sum(acc_a[i]);
+      if (p.gated) acc_b[i] = warp_sum(acc_b[i]);
     }
-  }
-  for (int i = 0; i < kMaxRows; ++i) {
-    if (i >= p.t) break;
-    const float a = warp_sum(acc_a[i]);
-    const float b = p.gated ? warp_sum(acc_b[i]) : 0.0f;
-    if (lane == 0) {
-      if (p.gated) p.out[0][i * p.rows[0] + row] = gated_value(a, b, p.act);
-      else p.out[m][i * p.rows[m] + row] = a;
+    if (wpr > 1) {  // the row's warps meet in shared memory; the first of them finishes the row
+      if (lane == 0)
+        for (int i = 0; i < p.t; ++i) {
+          red[0][warp][i] = acc_a[i];
+          red[1][warp][i] = acc_b[i];
+        }
+      __syncthreads();
+      if (sub == 0 && lane == 0)
+        for (int i = 0; i < p.t; ++i) {
+          float a = 0.0f, b = 0.0f;
+          for (int s = 0; s < wpr; ++s) {
+            a += red[0][warp + s][i];
+            b += red[1][warp + s][i];
+          }
+          acc_a[i] = a;
+          acc_b[i] = b;
+        }
+      __syncthreads();
+    }
+    if (active && sub == 0 && lane == 0) {
+      for (int i = 0; i < p.t; ++i) {
+        const float scale = p.normed ? inv[i] : 1.0f;
+        if (p.gated) p.out[0][i * p.rows[0] + row] = gated_value(acc_a[i] * scale, acc_b[i] * scale, p.act);
+        else p.out[m][i * p.rows[m] + row] = acc_a[i] * scale;
+      }
     }
   }
 }
@@ -172,6 +218,16 @@ int norm_threads(int64_t dim) { return dim >= 1024 ? 1024 : dim >= 256 ? 256 : 1
 
 }  // namespace
 
+static int sm_count() {
+  static const int n = [] {
+    int dev = 0, count = 0;
+    check(cudaGetDevice(&dev), "cudaGetDevice");
+    check(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, dev), "reading the multiprocessor count");
+    return count;
+  }();
+  return n;
+}
+
 void matvec(const MatVecJob& job, cudaStream_t stream) {
   if (job.t == 0 || job.n_weights == 0) return;
   if (job.t > kMatVecMaxRows) fail("cuda backend: matvec of ", job.t, " rows (at most ", kMatVecMaxRows, ")");
@@ -187,7 +243,6 @@ void matvec(const MatVecJob& job, cudaStream_t stream) {
   p.act = job.act;
   const DType dt = job.w[0].dtype;
   p.row_bytes = job.w[0].row_bytes;
-  int64_t total_rows = 0;
   bool aligned = p.row_bytes % 16 == 0;
   for (int m = 0; m < job.n_weights; ++m) {
     const DeviceWeight& w = job.w[m];
@@ -196,16 +251,23 @@ void matvec(const MatVecJob& job, cudaStream_t stream) {
     p.w[m] = static_cast<const uint8_t*>(w.data);
     p.rows[m] = w.rows;
     p.out[m] = job.out[m];
-    total_rows += w.rows;
+    p.total_rows += w.rows;
     aligned = aligned && reinterpret_cast<uintptr_t>(w.data) % 16 == 0;
   }
   if (job.gated) {
     if (job.w[1].rows != job.w[0].rows) fail("cuda backend: gate and up weights differ in rows");
-    total_rows = job.w[0].rows;
+    p.total_rows = job.w[0].rows;
   }
+  // Warps per row: enough that each thread has about kUnroll 16-byte loads to make per row.
+  const int64_t chunks = p.row_bytes / 16;
+  p.warps_per_row = 1;
+  while (p.warps_per_row < kMatVecWarps && chunks >= int64_t{2} * p.warps_per_row * kWarp * kUnroll)
+    p.warps_per_row *= 2;
+  const int rows_per_group = kMatVecWarps / p.warps_per_row;
+  p.row_groups = (p.total_rows + rows_per_group - 1) / rows_per_group;
+  const auto blocks = static_cast<unsigned>(std::min<int64_t>(p.row_groups, int64_t{4} * sm_count()));
   const int64_t stage = job.t * job.k * static_cast<int64_t>(sizeof(float));
   const bool staged = stage <= kStageBytes;
-  const unsigned blocks = blocks_for(total_rows, kMatVecWarps);
   weight_kernel(dt, "matvec", [&]<DType kType>() {
     constexpr bool k16 = kType == DType::F32 || kType == DType::F16 || kType == DType::BF16;
     const auto launch = [&](auto kernel, size_t smem) {
