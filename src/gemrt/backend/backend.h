@@ -63,6 +63,9 @@ class Backend {
   virtual std::string name() const = 0;
   virtual std::unique_ptr<Executable> compile(const Graph& g) = 0;
   virtual std::unique_ptr<KvCache> allocate_kv(const KvLayout& layout) = 0;
+  // Tokens per prefill run a session uses unless told otherwise: long enough to keep the device
+  // busy, short enough to bound activation memory (which grows with the run's rows).
+  virtual int preferred_prefill_chunk() const { return 512; }
 };
 
 }  // namespace gemrt

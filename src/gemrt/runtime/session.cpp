@@ -10,7 +10,7 @@ Session::Session(const GemmaModel& model, Backend& backend, SessionOptions optio
     : model_(model),
       backend_(backend),
       max_tokens_(options.max_tokens > 0 ? options.max_tokens : model.spec().max_position_embeddings),
-      prefill_chunk_(std::max(1, options.prefill_chunk)) {
+      prefill_chunk_(options.prefill_chunk > 0 ? options.prefill_chunk : backend.preferred_prefill_chunk()) {
   KvLayout layout = model_.kv_layout(max_tokens_);
   layout.dtype = options.kv_dtype;
   kv_ = backend_.allocate_kv(layout);

@@ -20,7 +20,7 @@ namespace gemrt {
 
 struct SessionOptions {
   int max_tokens = 0;        // KV budget (prompt + generated); 0 = max_position_embeddings
-  int prefill_chunk = 512;   // tokens per prefill graph run
+  int prefill_chunk = 0;     // tokens per prefill graph run; 0 = the backend's preferred_prefill_chunk()
   DType kv_dtype = DType::F32;  // KV cache storage: F32, F16 or BF16
 };
 

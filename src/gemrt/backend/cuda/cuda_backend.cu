@@ -603,6 +603,9 @@ class CudaBackend final : public Backend {
     return std::make_unique<CudaExecutable>(g, weights_, numerics_, stream_);
   }
   std::unique_ptr<KvCache> allocate_kv(const KvLayout& layout) override { return std::make_unique<CudaKvCache>(layout); }
+  // A 4096-row run fills the GPU (tensor-core products, 64-row attention blocks per head); its
+  // activations take a few hundred MB for the largest Gemma shapes.
+  int preferred_prefill_chunk() const override { return 4096; }
 
  private:
   Numerics numerics_;

@@ -48,31 +48,77 @@ __device__ inline float row_inv_rms(const float* xr, int64_t dim, float eps) {
   return 1.0f / sqrtf(ss / static_cast<float>(dim) + eps);
 }
 
-// Blocks of 8 warps walk groups of rows (grid-stride, so the prologue is paid once per block):
+// `kPer` consecutive gain values from index c (c a multiple of kPer; gains are whole device
+// buffers, so 16-byte aligned), as offset + gain.
+template <int kPer>
+__device__ inline void gains(const NormSpec& n, int64_t c, float* g) {
+  if (!n.gain) {
+    for (int e = 0; e < kPer; ++e) g[e] = 1.0f;
+    return;
+  }
+  if (n.gain_dtype == DType::F32) {
+    const auto* p = reinterpret_cast<const float4*>(static_cast<const float*>(n.gain) + c);
+    for (int q = 0; q < kPer / 4; ++q) {
+      const float4 v = __ldg(p + q);
+      g[4 * q] = v.x;
+      g[4 * q + 1] = v.y;
+      g[4 * q + 2] = v.z;
+      g[4 * q + 3] = v.w;
+    }
+  } else {
+    const auto* h = static_cast<const uint16_t*>(n.gain) + c;
+    for (int e = 0; e < kPer; ++e) {
+      const uint16_t b = h[e];
+      g[e] = n.gain_dtype == DType::BF16 ? __uint_as_float(static_cast<uint32_t>(b) << 16)
+                                         : __half2float(__ushort_as_half(b));
+    }
+  }
+  for (int e = 0; e < kPer; ++e) g[e] += n.offset;
+}
+
+// Blocks of 8 warps walk groups of rows (grid-stride; the grid is what fits on the GPU at once):
 // a group is 8 / warps_per_row rows, each row's k range split over warps_per_row warps, whose
-// partial sums meet in shared memory. The norm's gain is folded into the staged activation and
-// its 1 / rms applied to each finished dot product: norm(x) . w = inv * sum_c (x_c g_c) w_c.
-// With kStaged the activation rows live in shared memory; otherwise they are read from global
-// memory (and scaled by the gain value by value).
+// partial sums meet in shared memory. The norm's gain is folded into the activation and its
+// 1 / rms applied to each finished dot product: norm(x) . w = inv * sum_c (x_c g_c) w_c.
+// kStaged (several activation rows): the block first writes x * gain to shared memory and
+// computes 1 / rms there. Otherwise (decode, one row) every warp reads x and the gain straight
+// from global memory (they stay in L1) and computes 1 / rms itself: no block-wide prologue stands
+// between a block's start and its first weight loads.
 template <DType kType, bool kVec16, bool kStaged>
 __global__ void __launch_bounds__(kMatVecWarps * kWarp) matvec_kernel(MatVecParams p) {
   extern __shared__ float xs[];  // [t, k] when staged
-  __shared__ float inv[kMaxRows];
+  __shared__ float inv_block[kMaxRows];
   __shared__ float red[2][kMatVecWarps][kMaxRows];
-  if (kStaged || p.normed) {
+  const int lane = static_cast<int>(threadIdx.x) % kWarp;
+  float inv[kMaxRows];
+  for (int i = 0; i < kMaxRows; ++i) inv[i] = 1.0f;
+  if constexpr (kStaged) {
     for (int i = 0; i < p.t; ++i) {
       float ss = 0.0f;
       for (int64_t c = threadIdx.x; c < p.k; c += blockDim.x) {
         const float v = p.x[i * p.k + c];
         ss += v * v;
-        if constexpr (kStaged) xs[i * p.k + c] = p.normed ? v * gain_at(p.norm, c) : v;
+        xs[i * p.k + c] = p.normed ? v * gain_at(p.norm, c) : v;
       }
       if (p.normed) {
         ss = block_sum(ss);
-        if (threadIdx.x == 0) inv[i] = 1.0f / sqrtf(ss / static_cast<float>(p.k) + p.norm.eps);
+        if (threadIdx.x == 0) inv_block[i] = 1.0f / sqrtf(ss / static_cast<float>(p.k) + p.norm.eps);
       }
     }
     __syncthreads();
+    if (p.normed) {
+#pragma unroll
+      for (int i = 0; i < kMaxRows; ++i)
+        if (i < p.t) inv[i] = inv_block[i];
+    }
+  } else if (p.normed) {
+#pragma unroll
+    for (int i = 0; i < kMaxRows; ++i) {
+      if (i >= p.t) continue;
+      float ss = 0.0f;
+      for (int64_t c = lane; c < p.k; c += kWarp) ss += p.x[i * p.k + c] * p.x[i * p.k + c];
+      inv[i] = 1.0f / sqrtf(warp_sum(ss) / static_cast<float>(p.k) + p.norm.eps);
+    }
   }
   const auto xval = [&](int i, int64_t c) {
     if constexpr (kStaged) {
@@ -83,7 +129,7 @@ __global__ void __launch_bounds__(kMatVecWarps * kWarp) matvec_kernel(MatVecPara
     }
   };
 
-  const int warp = static_cast<int>(threadIdx.x) / kWarp, lane = static_cast<int>(threadIdx.x) % kWarp;
+  const int warp = static_cast<int>(threadIdx.x) / kWarp;
   const int wpr = p.warps_per_row;
   const int sub = warp % wpr, slot = warp / wpr;
   const int rows_per_group = kMatVecWarps / wpr;
@@ -104,16 +150,31 @@ __global__ void __launch_bounds__(kMatVecWarps * kWarp) matvec_kernel(MatVecPara
         const auto* cb = reinterpret_cast<const uint4*>(wb);
         const int64_t step = static_cast<int64_t>(wpr) * kWarp;
         const auto consume = [&](const uint4& raw_a, const uint4& raw_b, int64_t c) {
-          float va[kPer], vb[kPer];
+          float va[kPer], vb[kPer], xv[kPer];
           unpack16<kType>(raw_a, va);
           if (p.gated) unpack16<kType>(raw_b, vb);
+#pragma unroll
           for (int i = 0; i < kMaxRows; ++i) {
-            if (i >= p.t) break;
+            if (i >= p.t) continue;
+            const float* src = (kStaged ? xs : p.x) + i * p.k + c * kPer;
+#pragma unroll
+            for (int q = 0; q < kPer / 4; ++q) {
+              const float4 v = reinterpret_cast<const float4*>(src)[q];
+              xv[4 * q] = v.x;
+              xv[4 * q + 1] = v.y;
+              xv[4 * q + 2] = v.z;
+              xv[4 * q + 3] = v.w;
+            }
+            if (!kStaged && p.normed) {
+              float gv[kPer];
+              gains<kPer>(p.norm, c * kPer, gv);
+#pragma unroll
+              for (int e = 0; e < kPer; ++e) xv[e] *= gv[e];
+            }
 #pragma unroll
             for (int e = 0; e < kPer; ++e) {
-              const float xv = xval(i, c * kPer + e);
-              acc_a[i] = fmaf(xv, va[e], acc_a[i]);
-              if (p.gated) acc_b[i] = fmaf(xv, vb[e], acc_b[i]);
+              acc_a[i] = fmaf(xv[e], va[e], acc_a[i]);
+              if (p.gated) acc_b[i] = fmaf(xv[e], vb[e], acc_b[i]);
             }
           }
         };
@@ -134,8 +195,9 @@ __global__ void __launch_bounds__(kMatVecWarps * kWarp) matvec_kernel(MatVecPara
         for (int64_t c = sub * kWarp + lane; c < p.k; c += static_cast<int64_t>(wpr) * kWarp) {
           const float va = weight_value<kType>(wa, c);
           const float vb = p.gated ? weight_value<kType>(wb, c) : 0.0f;
+#pragma unroll
           for (int i = 0; i < kMaxRows; ++i) {
-            if (i >= p.t) break;
+            if (i >= p.t) continue;
             const float xv = xval(i, c);
             acc_a[i] = fmaf(xv, va, acc_a[i]);
             if (p.gated) acc_b[i] = fmaf(xv, vb, acc_b[i]);
@@ -143,20 +205,24 @@ __global__ void __launch_bounds__(kMatVecWarps * kWarp) matvec_kernel(MatVecPara
         }
       }
     }
+#pragma unroll
     for (int i = 0; i < kMaxRows; ++i) {
-      if (i >= p.t) break;
+      if (i >= p.t) continue;
       acc_a[i] = warp_sum(acc_a[i]);
       if (p.gated) acc_b[i] = warp_sum(acc_b[i]);
     }
     if (wpr > 1) {  // the row's warps meet in shared memory; the first of them finishes the row
-      if (lane == 0)
-        for (int i = 0; i < p.t; ++i) {
+      if (lane == 0) {
+#pragma unroll
+        for (int i = 0; i < kMaxRows; ++i) {
           red[0][warp][i] = acc_a[i];
           red[1][warp][i] = acc_b[i];
         }
+      }
       __syncthreads();
-      if (sub == 0 && lane == 0)
-        for (int i = 0; i < p.t; ++i) {
+      if (sub == 0 && lane == 0) {
+#pragma unroll
+        for (int i = 0; i < kMaxRows; ++i) {
           float a = 0.0f, b = 0.0f;
           for (int s = 0; s < wpr; ++s) {
             a += red[0][warp + s][i];
@@ -165,11 +231,14 @@ __global__ void __launch_bounds__(kMatVecWarps * kWarp) matvec_kernel(MatVecPara
           acc_a[i] = a;
           acc_b[i] = b;
         }
+      }
       __syncthreads();
     }
     if (active && sub == 0 && lane == 0) {
-      for (int i = 0; i < p.t; ++i) {
-        const float scale = p.normed ? inv[i] : 1.0f;
+#pragma unroll
+      for (int i = 0; i < kMaxRows; ++i) {
+        if (i >= p.t) continue;
+        const float scale = inv[i];
         if (p.gated) p.out[0][i * p.rows[0] + row] = gated_value(acc_a[i] * scale, acc_b[i] * scale, p.act);
         else p.out[m][i * p.rows[m] + row] = acc_a[i] * scale;
       }
@@ -265,15 +334,19 @@ void matvec(const MatVecJob& job, cudaStream_t stream) {
     p.warps_per_row *= 2;
   const int rows_per_group = kMatVecWarps / p.warps_per_row;
   p.row_groups = (p.total_rows + rows_per_group - 1) / rows_per_group;
-  const auto blocks = static_cast<unsigned>(std::min<int64_t>(p.row_groups, int64_t{4} * sm_count()));
   const int64_t stage = job.t * job.k * static_cast<int64_t>(sizeof(float));
-  const bool staged = stage <= kStageBytes;
+  const bool staged = job.t > 1 && stage <= kStageBytes;
   weight_kernel(dt, "matvec", [&]<DType kType>() {
     constexpr bool k16 = kType == DType::F32 || kType == DType::F16 || kType == DType::BF16;
     const auto launch = [&](auto kernel, size_t smem) {
       if (smem > 48 * 1024) check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                                         static_cast<int>(kStageBytes)),
                                   "raising the matvec's shared memory");
+      int per_sm = 0;  // one wave of resident blocks: a second, partial wave would idle most SMs
+      check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kMatVecWarps * kWarp, smem),
+            "sizing the matvec grid");
+      const auto blocks =
+          static_cast<unsigned>(std::min<int64_t>(p.row_groups, int64_t{std::max(per_sm, 1)} * sm_count()));
       kernel<<<blocks, kMatVecWarps * kWarp, smem, stream>>>(p);
     };
     if (k16 && aligned) {
