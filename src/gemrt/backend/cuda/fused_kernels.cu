@@ -10,8 +10,7 @@ namespace {
 
 constexpr int kMatVecWarps = 8;                           // 256 threads per block
 constexpr int64_t kStageBytes = int64_t{96} << 10;        // activation staged in shared memory up to this
-constexpr int kMaxRows = static_cast<int>(kMatVecMaxRows);
-constexpr int kUnroll = 4;                                // 16-byte weight loads in flight per thread
+constexpr int kUnroll = 8;                                // 16-byte weight loads in flight per thread
 
 struct MatVecParams {
   const float* x;
@@ -26,9 +25,9 @@ struct MatVecParams {
   int64_t row_bytes;
   bool gated;
   Activation act;
-  int warps_per_row;   // 1, 2, 4 or 8: warps sharing one row's k range
-  int64_t total_rows;  // rows of all weights (gated: of the gate)
-  int64_t row_groups;  // ceil(total_rows / (kMatVecWarps / warps_per_row))
+  int threads_per_row;  // 8 .. 256 (a power of two): threads sharing one row's k range
+  int64_t total_rows;   // rows of all weights (gated: of the gate)
+  int64_t row_groups;   // ceil(total_rows / (256 / threads_per_row))
 };
 
 __device__ inline float gain_at(const NormSpec& n, int64_t i) {
@@ -76,24 +75,34 @@ __device__ inline void gains(const NormSpec& n, int64_t c, float* g) {
   for (int e = 0; e < kPer; ++e) g[e] += n.offset;
 }
 
-// Blocks of 8 warps walk groups of rows (grid-stride; the grid is what fits on the GPU at once):
-// a group is 8 / warps_per_row rows, each row's k range split over warps_per_row warps, whose
-// partial sums meet in shared memory. The norm's gain is folded into the activation and its
-// 1 / rms applied to each finished dot product: norm(x) . w = inv * sum_c (x_c g_c) w_c.
+// Sum over the `width` lanes (a power of two, <= 32) of an aligned lane group.
+__device__ inline float group_sum(float v, int width) {
+  for (int o = width / 2; o > 0; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+// A block of 256 threads walks groups of rows (grid-stride; the grid is one wave of resident
+// blocks): each row is given `tpr` threads (8 .. 256, chosen so that each thread has about
+// kUnroll 16-byte loads per row), so a group is 256 / tpr rows. Partial sums meet by shuffles
+// (tpr <= 32) or in shared memory. The norm's gain is folded into the activation and its 1 / rms
+// applied to each finished dot product: norm(x) . w = inv * sum_c (x_c g_c) w_c.
 // kStaged (several activation rows): the block first writes x * gain to shared memory and
-// computes 1 / rms there. Otherwise (decode, one row) every warp reads x and the gain straight
-// from global memory (they stay in L1) and computes 1 / rms itself: no block-wide prologue stands
-// between a block's start and its first weight loads.
-template <DType kType, bool kVec16, bool kStaged>
+// computes 1 / rms there. Otherwise (decode, one row) every thread reads x and the gain straight
+// from global memory (they stay in L1) and each warp computes 1 / rms itself: no block-wide
+// prologue stands between a block's start and its first weight loads. kRows = t and kGated are
+// fixed at compile time so that the accumulators and loads in flight stay in registers.
+template <DType kType, bool kVec16, bool kStaged, int kRows, bool kGated>
 __global__ void __launch_bounds__(kMatVecWarps * kWarp) matvec_kernel(MatVecParams p) {
+  constexpr int kLoads = kGated ? kUnroll / 2 : kUnroll;  // per weight row read
   extern __shared__ float xs[];  // [t, k] when staged
-  __shared__ float inv_block[kMaxRows];
-  __shared__ float red[2][kMatVecWarps][kMaxRows];
+  __shared__ float inv_block[kRows];
+  __shared__ float red[2][kMatVecWarps][kRows];
   const int lane = static_cast<int>(threadIdx.x) % kWarp;
-  float inv[kMaxRows];
-  for (int i = 0; i < kMaxRows; ++i) inv[i] = 1.0f;
+  float inv[kRows];
+#pragma unroll
+  for (int i = 0; i < kRows; ++i) inv[i] = 1.0f;
   if constexpr (kStaged) {
-    for (int i = 0; i < p.t; ++i) {
+    for (int i = 0; i < kRows; ++i) {
       float ss = 0.0f;
       for (int64_t c = threadIdx.x; c < p.k; c += blockDim.x) {
         const float v = p.x[i * p.k + c];
@@ -108,55 +117,46 @@ __global__ void __launch_bounds__(kMatVecWarps * kWarp) matvec_kernel(MatVecPara
     __syncthreads();
     if (p.normed) {
 #pragma unroll
-      for (int i = 0; i < kMaxRows; ++i)
-        if (i < p.t) inv[i] = inv_block[i];
+      for (int i = 0; i < kRows; ++i) inv[i] = inv_block[i];
     }
   } else if (p.normed) {
 #pragma unroll
-    for (int i = 0; i < kMaxRows; ++i) {
-      if (i >= p.t) continue;
+    for (int i = 0; i < kRows; ++i) {
       float ss = 0.0f;
       for (int64_t c = lane; c < p.k; c += kWarp) ss += p.x[i * p.k + c] * p.x[i * p.k + c];
       inv[i] = 1.0f / sqrtf(warp_sum(ss) / static_cast<float>(p.k) + p.norm.eps);
     }
   }
-  const auto xval = [&](int i, int64_t c) {
-    if constexpr (kStaged) {
-      return xs[i * p.k + c];
-    } else {
-      const float v = p.x[i * p.k + c];
-      return p.normed ? v * gain_at(p.norm, c) : v;
-    }
-  };
 
-  const int warp = static_cast<int>(threadIdx.x) / kWarp;
-  const int wpr = p.warps_per_row;
-  const int sub = warp % wpr, slot = warp / wpr;
-  const int rows_per_group = kMatVecWarps / wpr;
+  const int tpr = p.threads_per_row;
+  const int sub = static_cast<int>(threadIdx.x) % tpr, slot = static_cast<int>(threadIdx.x) / tpr;
+  const int rows_per_group = kMatVecWarps * kWarp / tpr;
   for (int64_t group = blockIdx.x; group < p.row_groups; group += gridDim.x) {
     int64_t row = group * rows_per_group + slot;
     const bool active = row < p.total_rows;
     int m = 0;
-    if (active && !p.gated)
+    if (active && !kGated)
       while (row >= p.rows[m]) row -= p.rows[m++];
-    float acc_a[kMaxRows] = {}, acc_b[kMaxRows] = {};
+    float acc_a[kRows], acc_b[kRows];
+#pragma unroll
+    for (int i = 0; i < kRows; ++i) acc_a[i] = acc_b[i] = 0.0f;
     if (active) {
       const uint8_t* wa = p.w[m] + row * p.row_bytes;
-      const uint8_t* wb = p.gated ? p.w[1] + row * p.row_bytes : nullptr;
+      const uint8_t* wb = kGated ? p.w[1] + row * p.row_bytes : nullptr;
       if constexpr (kVec16) {
         constexpr int kPer = kType == DType::F32 ? 4 : 8;  // values per 16-byte chunk
         const int64_t chunks = p.k / kPer;
         const auto* ca = reinterpret_cast<const uint4*>(wa);
         const auto* cb = reinterpret_cast<const uint4*>(wb);
-        const int64_t step = static_cast<int64_t>(wpr) * kWarp;
         const auto consume = [&](const uint4& raw_a, const uint4& raw_b, int64_t c) {
-          float va[kPer], vb[kPer], xv[kPer];
+          float va[kPer], vb[kPer], gv[kPer];
           unpack16<kType>(raw_a, va);
-          if (p.gated) unpack16<kType>(raw_b, vb);
+          if constexpr (kGated) unpack16<kType>(raw_b, vb);
+          if (!kStaged && p.normed) gains<kPer>(p.norm, c * kPer, gv);
 #pragma unroll
-          for (int i = 0; i < kMaxRows; ++i) {
-            if (i >= p.t) continue;
+          for (int i = 0; i < kRows; ++i) {
             const float* src = (kStaged ? xs : p.x) + i * p.k + c * kPer;
+            float xv[kPer];
 #pragma unroll
             for (int q = 0; q < kPer / 4; ++q) {
               const float4 v = reinterpret_cast<const float4*>(src)[q];
@@ -166,63 +166,62 @@ __global__ void __launch_bounds__(kMatVecWarps * kWarp) matvec_kernel(MatVecPara
               xv[4 * q + 3] = v.w;
             }
             if (!kStaged && p.normed) {
-              float gv[kPer];
-              gains<kPer>(p.norm, c * kPer, gv);
 #pragma unroll
               for (int e = 0; e < kPer; ++e) xv[e] *= gv[e];
             }
 #pragma unroll
             for (int e = 0; e < kPer; ++e) {
               acc_a[i] = fmaf(xv[e], va[e], acc_a[i]);
-              if (p.gated) acc_b[i] = fmaf(xv[e], vb[e], acc_b[i]);
+              if (kGated) acc_b[i] = fmaf(xv[e], vb[e], acc_b[i]);
             }
           }
         };
-        int64_t c = sub * kWarp + lane;
-        for (; c + (kUnroll - 1) * step < chunks; c += kUnroll * step) {
-          uint4 ra[kUnroll], rb[kUnroll];
+        int64_t c = sub;
+        for (; c + (kLoads - 1) * tpr < chunks; c += kLoads * tpr) {
+          uint4 ra[kLoads], rb[kLoads];
 #pragma unroll
-          for (int u = 0; u < kUnroll; ++u) ra[u] = __ldg(ca + c + u * step);
-          if (p.gated) {
+          for (int u = 0; u < kLoads; ++u) ra[u] = __ldg(ca + c + u * tpr);
+          if constexpr (kGated) {
 #pragma unroll
-            for (int u = 0; u < kUnroll; ++u) rb[u] = __ldg(cb + c + u * step);
+            for (int u = 0; u < kLoads; ++u) rb[u] = __ldg(cb + c + u * tpr);
           }
 #pragma unroll
-          for (int u = 0; u < kUnroll; ++u) consume(ra[u], rb[u], c + u * step);
+          for (int u = 0; u < kLoads; ++u) consume(ra[u], rb[u], c + u * tpr);
         }
-        for (; c < chunks; c += step) consume(__ldg(ca + c), p.gated ? __ldg(cb + c) : uint4{}, c);
+        for (; c < chunks; c += tpr) consume(__ldg(ca + c), kGated ? __ldg(cb + c) : uint4{}, c);
       } else {
-        for (int64_t c = sub * kWarp + lane; c < p.k; c += static_cast<int64_t>(wpr) * kWarp) {
+        for (int64_t c = sub; c < p.k; c += tpr) {
           const float va = weight_value<kType>(wa, c);
-          const float vb = p.gated ? weight_value<kType>(wb, c) : 0.0f;
+          const float vb = kGated ? weight_value<kType>(wb, c) : 0.0f;
 #pragma unroll
-          for (int i = 0; i < kMaxRows; ++i) {
-            if (i >= p.t) continue;
-            const float xv = xval(i, c);
+          for (int i = 0; i < kRows; ++i) {
+            float xv = kStaged ? xs[i * p.k + c] : p.x[i * p.k + c];
+            if (!kStaged && p.normed) xv *= gain_at(p.norm, c);
             acc_a[i] = fmaf(xv, va, acc_a[i]);
-            if (p.gated) acc_b[i] = fmaf(xv, vb, acc_b[i]);
+            if (kGated) acc_b[i] = fmaf(xv, vb, acc_b[i]);
           }
         }
       }
     }
+    const int width = tpr < kWarp ? tpr : kWarp;
 #pragma unroll
-    for (int i = 0; i < kMaxRows; ++i) {
-      if (i >= p.t) continue;
-      acc_a[i] = warp_sum(acc_a[i]);
-      if (p.gated) acc_b[i] = warp_sum(acc_b[i]);
+    for (int i = 0; i < kRows; ++i) {
+      acc_a[i] = group_sum(acc_a[i], width);
+      if (kGated) acc_b[i] = group_sum(acc_b[i], width);
     }
-    if (wpr > 1) {  // the row's warps meet in shared memory; the first of them finishes the row
+    if (tpr > kWarp) {  // the row's warps meet in shared memory; its first warp finishes the row
+      const int warp = static_cast<int>(threadIdx.x) / kWarp, wpr = tpr / kWarp;
       if (lane == 0) {
 #pragma unroll
-        for (int i = 0; i < kMaxRows; ++i) {
+        for (int i = 0; i < kRows; ++i) {
           red[0][warp][i] = acc_a[i];
           red[1][warp][i] = acc_b[i];
         }
       }
       __syncthreads();
-      if (sub == 0 && lane == 0) {
+      if (sub == 0) {
 #pragma unroll
-        for (int i = 0; i < kMaxRows; ++i) {
+        for (int i = 0; i < kRows; ++i) {
           float a = 0.0f, b = 0.0f;
           for (int s = 0; s < wpr; ++s) {
             a += red[0][warp + s][i];
@@ -234,13 +233,11 @@ __global__ void __launch_bounds__(kMatVecWarps * kWarp) matvec_kernel(MatVecPara
       }
       __syncthreads();
     }
-    if (active && sub == 0 && lane == 0) {
+    if (active && sub == 0) {
 #pragma unroll
-      for (int i = 0; i < kMaxRows; ++i) {
-        if (i >= p.t) continue;
-        const float scale = inv[i];
-        if (p.gated) p.out[0][i * p.rows[0] + row] = gated_value(acc_a[i] * scale, acc_b[i] * scale, p.act);
-        else p.out[m][i * p.rows[m] + row] = acc_a[i] * scale;
+      for (int i = 0; i < kRows; ++i) {
+        if (kGated) p.out[0][i * p.rows[0] + row] = gated_value(acc_a[i] * inv[i], acc_b[i] * inv[i], p.act);
+        else p.out[m][i * p.rows[m] + row] = acc_a[i] * inv[i];
       }
     }
   }
@@ -327,12 +324,12 @@ void matvec(const MatVecJob& job, cudaStream_t stream) {
     if (job.w[1].rows != job.w[0].rows) fail("cuda backend: gate and up weights differ in rows");
     p.total_rows = job.w[0].rows;
   }
-  // Warps per row: enough that each thread has about kUnroll 16-byte loads to make per row.
-  const int64_t chunks = p.row_bytes / 16;
-  p.warps_per_row = 1;
-  while (p.warps_per_row < kMatVecWarps && chunks >= int64_t{2} * p.warps_per_row * kWarp * kUnroll)
-    p.warps_per_row *= 2;
-  const int rows_per_group = kMatVecWarps / p.warps_per_row;
+  // Threads per row: about kUnroll 16-byte loads each (8 lanes at least: short rows share warps).
+  const int64_t chunks = std::max<int64_t>(1, p.row_bytes / 16);
+  p.threads_per_row = 8;
+  while (p.threads_per_row < kMatVecWarps * kWarp && chunks >= int64_t{2} * p.threads_per_row * kUnroll)
+    p.threads_per_row *= 2;
+  const int rows_per_group = kMatVecWarps * kWarp / p.threads_per_row;
   p.row_groups = (p.total_rows + rows_per_group - 1) / rows_per_group;
   const int64_t stage = job.t * job.k * static_cast<int64_t>(sizeof(float));
   const bool staged = job.t > 1 && stage <= kStageBytes;
@@ -349,12 +346,28 @@ void matvec(const MatVecJob& job, cudaStream_t stream) {
           static_cast<unsigned>(std::min<int64_t>(p.row_groups, int64_t{std::max(per_sm, 1)} * sm_count()));
       kernel<<<blocks, kMatVecWarps * kWarp, smem, stream>>>(p);
     };
-    if (k16 && aligned) {
-      if (staged) launch(matvec_kernel<kType, true, true>, static_cast<size_t>(stage));
-      else launch(matvec_kernel<kType, true, false>, 0);
+    const auto rows = [&]<bool kVec16, bool kStaged, bool kGated>() {
+      const size_t smem = kStaged ? static_cast<size_t>(stage) : 0;
+      switch (job.t) {
+        case 1: launch(matvec_kernel<kType, kVec16, kStaged, 1, kGated>, smem); break;
+        case 2: launch(matvec_kernel<kType, kVec16, kStaged, 2, kGated>, smem); break;
+        case 3: launch(matvec_kernel<kType, kVec16, kStaged, 3, kGated>, smem); break;
+        default: launch(matvec_kernel<kType, kVec16, kStaged, 4, kGated>, smem); break;
+      }
+    };
+    const auto gated = [&]<bool kVec16, bool kStaged>() {
+      if (job.gated) rows.template operator()<kVec16, kStaged, true>();
+      else rows.template operator()<kVec16, kStaged, false>();
+    };
+    const auto staging = [&]<bool kVec16>() {
+      if (staged) gated.template operator()<kVec16, true>();
+      else gated.template operator()<kVec16, false>();
+    };
+    if constexpr (k16) {
+      if (aligned) staging.template operator()<true>();
+      else staging.template operator()<false>();
     } else {
-      if (staged) launch(matvec_kernel<kType, false, true>, static_cast<size_t>(stage));
-      else launch(matvec_kernel<kType, false, false>, 0);
+      staging.template operator()<false>();
     }
   });
   check_launch("matvec");
