@@ -88,8 +88,8 @@ __device__ inline float group_sum(float v, int width) {
 // applied to each finished dot product: norm(x) . w = inv * sum_c (x_c g_c) w_c.
 // kStaged (several activation rows): the block first writes x * gain to shared memory and
 // computes 1 / rms there. Otherwise (decode, one row) every thread reads x and the gain straight
-// from global memory (they stay in L1) and each warp computes 1 / rms itself: no block-wide
-// prologue stands between a block's start and its first weight loads. kRows = t and kGated are
+// from global memory (they stay in L1) and each warp computes 1 / rms itself once its first row is
+// summed: nothing stands between a block's start and its first weight loads. kRows = t and kGated are
 // fixed at compile time so that the accumulators and loads in flight stay in registers.
 template <DType kType, bool kVec16, bool kStaged, int kRows, bool kGated>
 __global__ void __launch_bounds__(kMatVecWarps * kWarp) matvec_kernel(MatVecParams p) {
@@ -119,14 +119,19 @@ __global__ void __launch_bounds__(kMatVecWarps * kWarp) matvec_kernel(MatVecPara
 #pragma unroll
       for (int i = 0; i < kRows; ++i) inv[i] = inv_block[i];
     }
-  } else if (p.normed) {
+  }
+  // Unstaged: each warp computes 1 / rms when its first row is summed (x is in L1 by then, and
+  // the row's weight loads were not held up behind it).
+  bool inv_ready = kStaged || !p.normed;
+  const auto warp_inv_rms = [&]() {
 #pragma unroll
     for (int i = 0; i < kRows; ++i) {
       float ss = 0.0f;
       for (int64_t c = lane; c < p.k; c += kWarp) ss += p.x[i * p.k + c] * p.x[i * p.k + c];
       inv[i] = 1.0f / sqrtf(warp_sum(ss) / static_cast<float>(p.k) + p.norm.eps);
     }
-  }
+    inv_ready = true;
+  };
 
   const int tpr = p.threads_per_row;
   const int sub = static_cast<int>(threadIdx.x) % tpr, slot = static_cast<int>(threadIdx.x) / tpr;
@@ -233,6 +238,7 @@ __global__ void __launch_bounds__(kMatVecWarps * kWarp) matvec_kernel(MatVecPara
       }
       __syncthreads();
     }
+    if (!inv_ready) warp_inv_rms();  // every lane of the warp takes part (warp_sum)
     if (active && sub == 0) {
 #pragma unroll
       for (int i = 0; i < kRows; ++i) {
