@@ -38,12 +38,24 @@ std::span<const float> row(const std::vector<float>& m, int64_t vocab, int64_t i
 
 class GgufParity : public testing::TestWithParam<std::string> {};
 
-void matches_dequantized_reference(Backend& backend, const std::string& fmt) {
+// llama.cpp's run of a format's dequantized weights (the float32 evaluation of the file).
+struct DequantReference {
+  std::vector<int32_t> ids, greedy;
+  std::vector<float> logits, steps;
+};
+
+DequantReference dequant_reference(const std::string& fmt) {
   const std::string ref = base(fmt) + ".reference.safetensors";
-  const auto ids = values<int32_t>(ref, "input_ids");
-  const auto want_logits = values<float>(ref, "dequant_logits");
-  const auto want_steps = values<float>(ref, "dequant_step_logits");
-  const auto want_greedy = values<int32_t>(ref, "dequant_greedy_ids");
+  return {values<int32_t>(ref, "input_ids"), values<int32_t>(ref, "dequant_greedy_ids"),
+          values<float>(ref, "dequant_logits"), values<float>(ref, "dequant_step_logits")};
+}
+
+void matches_dequantized_reference(Backend& backend, const std::string& fmt) {
+  const DequantReference r = dequant_reference(fmt);
+  const auto& ids = r.ids;
+  const auto& want_logits = r.logits;
+  const auto& want_steps = r.steps;
+  const auto& want_greedy = r.greedy;
 
   auto model = GemmaModel::load(base(fmt) + ".gguf");
   const int64_t vocab = model->spec().vocab_size;
@@ -140,14 +152,10 @@ TEST(GgufParityBf16, CudaBf16ModeOnEveryFormat) {
   int same_ids = 0, total = 0;
   for (const std::string& fmt : formats()) {
     SCOPED_TRACE(fmt);
-    const std::string ref = base(fmt) + ".reference.safetensors";
-    const auto ids = values<int32_t>(ref, "input_ids");
-    const auto logits = values<float>(ref, "dequant_logits");
-    const auto steps = values<float>(ref, "dequant_step_logits");
-    const auto greedy = values<int32_t>(ref, "dequant_greedy_ids");
+    const DequantReference r = dequant_reference(fmt);
     auto model = GemmaModel::load(base(fmt) + ".gguf");
     const test::ReferenceDistance d =
-        test::compare_with_reference(*backend, *model, {ids, logits, greedy, steps}, 3e-2);
+        test::compare_with_reference(*backend, *model, {r.ids, r.logits, r.greedy, r.steps}, 3e-2);
     std::printf("[ bf16 vs float32 ] %-4s worst row %.2e, worst step %.2e, greedy ids %s\n", fmt.c_str(), d.worst_row,
                 d.worst_step, d.greedy_ids_match ? "same" : "differ");
     same_ids += d.greedy_ids_match ? 1 : 0;
