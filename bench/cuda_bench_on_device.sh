@@ -1,15 +1,13 @@
 #!/usr/bin/env bash
-# On the GPU machine (device tool): makes a synthetic Gemma 3 GGUF there and times gemrt on it.
-# Carry build-carry with bin/gemrt (scripts/pack-for-device.sh), donor-tokenizer.gguf
-# (bench/make_tokenizer_donor.py) and whl/gguf-*.whl (pip download --no-deps gguf).
+# On the GPU machine (device tool): times gemrt on a Gemma 3 shape with random weights made in
+# memory (`gemrt bench --synthetic`, shapes in bench/configs/; no weight file, so the 27B shape
+# needs no 54 GB download). Carry build-carry with bin.tar.xz (scripts/pack-for-device.sh).
 #   bash bench/cuda_bench_on_device.sh [SHAPE=1b] [TYPE=BF16] [gemrt bench flags...]
+# SHAPE: 270m, 1b, 4b, 12b, 27b. TYPE: BF16, F16, Q8_0, Q4_K_M, ... (gemrt bench --help).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shape=${1:-1b}; type=${2:-BF16}; shift $(( $# > 2 ? 2 : $# ))
-python3 -m pip install -q --no-index --no-deps --target /tmp/site build-carry/whl/*.whl
-export PYTHONPATH=/tmp/site
-file=/tmp/syn/gemma3-$shape-synthetic-$type.gguf
-[[ -f $file ]] || python3 bench/make_synthetic_gguf.py --shape "$shape" --out-dir /tmp/syn \
-  --donor build-carry/donor-tokenizer.gguf --types "$type" >/dev/null
-chmod +x build-carry/bin/gemrt
-build-carry/bin/gemrt bench --device cuda "$file" "$@"
+if [[ ! -x build-carry/bin/gemrt ]]; then
+  mkdir -p build-carry/bin && tar -C build-carry/bin -xJf build-carry/bin.tar.xz
+fi
+build-carry/bin/gemrt bench --device cuda "bench/configs/gemma3-$shape.json" --synthetic --weight-type "$type" "$@"

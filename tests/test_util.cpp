@@ -17,6 +17,7 @@
 #include "gemrt/core/half.h"
 #include "gemrt/io/safetensors.h"
 #include "gemrt/model/gemma/model.h"
+#include "gemrt/quant/random_weights.h"
 #include "gemrt/runtime/generator.h"
 #include "gemrt/runtime/session.h"
 
@@ -120,20 +121,6 @@ int run_command(const std::string& cmd, std::string* output) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-namespace {
-// Byte offsets of the f16 scale fields of one block (random bytes there could be inf / nan).
-std::vector<int> f16_fields(DType t) {
-  switch (t) {
-    case DType::Q4_0: case DType::Q5_0: case DType::Q8_0: return {0};
-    case DType::Q4_1: case DType::Q5_1: case DType::Q4_K: case DType::Q5_K: return {0, 2};
-    case DType::Q2_K: return {80, 82};
-    case DType::Q3_K: return {108};
-    case DType::Q6_K: return {208};
-    default: return {};
-  }
-}
-}  // namespace
-
 std::vector<std::byte> random_weight_row(DType t, int64_t n, uint32_t seed) {
   std::mt19937 rng(seed);
   std::vector<std::byte> row(static_cast<size_t>(dtype_bytes(t, n)));
@@ -150,7 +137,7 @@ std::vector<std::byte> random_weight_row(DType t, int64_t n, uint32_t seed) {
   std::uniform_real_distribution<float> mag(1e-3f, 1e-1f);
   const int64_t bb = dtype_info(t).block_bytes;
   for (int64_t b = 0; b < n / dtype_info(t).block_elems; ++b)
-    for (int off : f16_fields(t)) {
+    for (int off : quant::block_f16_fields(t)) {
       const uint16_t h = f32_to_f16(mag(rng));
       std::memcpy(row.data() + b * bb + off, &h, 2);
     }

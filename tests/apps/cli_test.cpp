@@ -238,5 +238,17 @@ TEST(CliErrors, InputsFileWithoutInputIds) {
                "missing tensor 'input_ids'");
 }
 
+// bench --synthetic: random weights of a config's shape, no weight file; a bad type is refused.
+TEST(CliBench, SyntheticWeightsOfAConfigsShape) {
+  const Result r = gemrt_cli("bench " + fixture("gemma3-pub") + "/config.json --synthetic --weight-type Q8_0 -p 8 -n 4 -r 1 --threads 2");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("synthetic Q8_0 (config.json)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("pp8"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("tg4"), std::string::npos) << r.output;
+  const Result bad = gemrt_cli("bench " + fixture("gemma3-pub") + "/config.json --synthetic --weight-type Q9 -p 8 -n 0");
+  EXPECT_EQ(bad.status, 1) << bad.output;
+  EXPECT_NE(bad.output.find("unknown weight type 'Q9'"), std::string::npos) << bad.output;
+}
+
 }  // namespace
 }  // namespace gemrt

@@ -1,4 +1,6 @@
 // gemrt bench MODEL [-p 64,512] [-n 128] [-d 0,4096] [-r 3] [--threads N] [--numerics M] [--json]
+// gemrt bench CONFIG.json --synthetic [--weight-type BF16|Q4_K_M|...] [--seed S] ...  (random weights
+//   of that shape, made in memory: a 27B shape needs no 54 GB file)
 //
 // Throughput in the spirit of llama-bench: for each test, one untimed warm-up run, then `r`
 // timed repetitions, reported as mean ± standard deviation of tokens per second.
@@ -38,6 +40,9 @@ struct BenchArgs {
   std::vector<int> depth = {0};
   int reps = 3;
   bool json = false;
+  bool synthetic = false;          // `model` is a config.json; the weights are random, made in memory
+  std::string weight_type = "BF16";  // synthetic weights' type (model/gemma/synthetic.h)
+  uint64_t seed = 0;
   ComputeFlags compute;
 };
 
@@ -102,8 +107,15 @@ int64_t peak_rss_bytes() {
 }
 
 void run_bench(const BenchArgs& a) {
-  preload_with_progress(a.model);
-  auto model = GemmaModel::load(a.model);
+  std::unique_ptr<GemmaModel> model;
+  if (a.synthetic) {
+    model = GemmaModel::synthetic(a.model, parse_synthetic_weight_type(a.weight_type), a.seed);
+    for (const std::string& f : dynamic_cast<const SyntheticStore&>(model->store()).fallbacks())
+      std::cerr << "note: " << f << "\n";
+  } else {
+    preload_with_progress(a.model);
+    model = GemmaModel::load(a.model);
+  }
   const std::unique_ptr<Backend> backend = a.compute.make_backend();
   const auto* cpu_backend = dynamic_cast<const cpu::CpuBackend*>(backend.get());
   const int threads = cpu_backend ? cpu_backend->threads() : 0;
@@ -145,6 +157,7 @@ void run_bench(const BenchArgs& a) {
   if (a.json) {
     nlohmann::json out;
     out["model"] = a.model;
+    if (a.synthetic) out["synthetic_weights"] = a.weight_type;
     out["model_bytes"] = weight_bytes;
     out["threads"] = threads;
     out["backend"] = backend->name();
@@ -162,7 +175,8 @@ void run_bench(const BenchArgs& a) {
   std::printf("|%s|%s|%s|%s|%s|%s|\n", std::string(42, '-').c_str(), std::string(11, '-').c_str(),
               std::string(9, '-').c_str(), std::string(24, '-').c_str(), std::string(16, '-').c_str(),
               std::string(18, '-').c_str());
-  const std::string name = std::filesystem::path(a.model).filename().string();
+  const std::string file = std::filesystem::path(a.model).filename().string();
+  const std::string name = a.synthetic ? "synthetic " + a.weight_type + " (" + file + ")" : file;
   for (const auto& r : results) {
     char ts[64];
     std::snprintf(ts, sizeof(ts), "%.2f ± %.2f", r.mean(), r.sd());
@@ -189,7 +203,13 @@ void add_bench_command(CLI::App& app) {
   auto args = std::make_shared<BenchArgs>();
   auto lists = std::make_shared<std::array<std::string, 3>>();
   CLI::App* cmd = app.add_subcommand("bench", "Measure prompt processing (pp) and generation (tg) speed");
-  cmd->add_option("model", args->model, "GGUF file or Hugging Face checkpoint folder")->required();
+  cmd->add_option("model", args->model, "GGUF file or Hugging Face checkpoint folder (with --synthetic: a config.json)")
+      ->required();
+  cmd->add_flag("--synthetic", args->synthetic,
+                "Random weights of the shape MODEL (an HF config.json) describes, made in memory: no weight file");
+  cmd->add_option("--weight-type", args->weight_type,
+                  "With --synthetic: F32, F16, BF16, a GGML block format (Q8_0, Q4_K, ...) or Q4_K_M (default BF16)");
+  cmd->add_option("--seed", args->seed, "With --synthetic: the random weights' seed (default 0)");
   cmd->add_option("-p,--n-prompt", (*lists)[0], "Prompt sizes, comma-separated (default 64,512; 0 = none)");
   cmd->add_option("-n,--n-gen", (*lists)[1], "Generation lengths, comma-separated (default 128; 0 = none)");
   cmd->add_option("-d,--depth", (*lists)[2], "Context depths for tg, comma-separated (default 0)");

@@ -37,4 +37,15 @@ std::unique_ptr<GemmaModel> GemmaModel::load(const std::string& path, const Load
   return m;
 }
 
+std::unique_ptr<GemmaModel> GemmaModel::synthetic(const std::string& config_json, const SyntheticWeightType& type,
+                                                  uint64_t seed) {
+  auto m = std::unique_ptr<GemmaModel>(new GemmaModel());
+  m->spec_ = load_gemma_config(config_json);
+  auto store = std::make_unique<SyntheticStore>("synthetic weights (" + type.name + ") for " + config_json);
+  fill_synthetic_gemma(m->spec_, type, seed, *store);
+  m->weights_ = bind_gemma_weights(m->spec_, *store);
+  m->store_ = std::move(store);
+  return m;
+}
+
 }  // namespace gemrt

@@ -8,6 +8,7 @@
 #include "gemrt/io/tensor_store.h"
 #include "gemrt/model/gemma/config.h"
 #include "gemrt/model/gemma/forward_graph.h"
+#include "gemrt/model/gemma/synthetic.h"
 #include "gemrt/model/gemma/weights.h"
 
 namespace gemrt {
@@ -24,6 +25,9 @@ class GemmaModel {
   // `path`: a GGUF file, or a Hugging Face checkpoint folder (config.json + model.safetensors or
   // shards). Weights stay memory-mapped in their stored (possibly packed) format.
   static std::unique_ptr<GemmaModel> load(const std::string& path, const LoadOptions& options = {});
+  // Random weights of the shape an HF config.json describes, made in memory (synthetic.h).
+  static std::unique_ptr<GemmaModel> synthetic(const std::string& config_json, const SyntheticWeightType& type,
+                                               uint64_t seed = 0);
 
   const ModelSpec& spec() const { return spec_; }
   const GemmaWeights& weights() const { return weights_; }
