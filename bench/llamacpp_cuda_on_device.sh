@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# On the GPU machine (device tool): llama.cpp built there with CUDA (sm_90) and gemrt, side by
+# side on the same synthetic Gemma 3 GGUF files (issue 5's llama.cpp peer: `llama-bench -ngl 99`).
+# Carry (all prepared on the CPU machine):
+#   build-llama/llama.cpp.tar.xz         bash bench/pack_llamacpp_for_device.sh
+#   build-carry/bin.tar.xz               bash scripts/pack-for-device.sh (or the CUDA build's bins)
+#   build-carry/whl/gguf-*.whl           python3 -m pip download --no-deps gguf -d build-carry/whl
+#   build-carry/donor-tokenizer.gguf     python3 bench/make_tokenizer_donor.py GEMMA3.gguf OUT
+#   bash bench/llamacpp_cuda_on_device.sh [SHAPE=1b] [TYPES=F16,Q4_K_M] [bench flags, default
+#        -p 512,4096 -n 128 -r 3]
+# F16 / BF16 files come from bench/make_synthetic_gguf.py, other types from llama.cpp's own
+# llama-quantize run on the F16 file. Both engines get the same flags; gemrt runs its bf16 mode.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+shape=${1:-1b}; types=${2:-F16,Q4_K_M}; shift $(( $# > 2 ? 2 : $# ))
+flags=("$@")
+(( ${#flags[@]} )) || flags=(-p 512,4096 -n 128 -r 3)
+llama=/tmp/llama.cpp
+t0=$(date +%s)
+if [[ ! -x $llama/b/bin/llama-bench ]]; then
+  tar -C /tmp -xJf build-llama/llama.cpp.tar.xz
+  cmake -S $llama -B $llama/b -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
+    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_CURL=OFF >/dev/null
+  cmake --build $llama/b --target llama-bench llama-quantize -j"$(nproc)" >/dev/null
+fi
+echo "llama.cpp ready after $(( $(date +%s) - t0 )) s"
+[[ -x build-carry/bin/gemrt ]] || { mkdir -p build-carry/bin && tar -C build-carry/bin -xJf build-carry/bin.tar.xz; }
+python3 -m pip install -q --no-index --no-deps --target /tmp/site build-carry/whl/*.whl
+mkdir -p /tmp/syn
+base=/tmp/syn/gemma3-$shape-synthetic
+[[ -f $base-F16.gguf ]] || PYTHONPATH=/tmp/site python3 bench/make_synthetic_gguf.py --shape "$shape" \
+  --out-dir /tmp/syn --donor build-carry/donor-tokenizer.gguf --types F16 >/dev/null
+IFS=, read -ra list <<< "$types"
+for t in "${list[@]}"; do
+  file=$base-$t.gguf
+  if [[ ! -f $file ]]; then
+    if [[ $t == BF16 ]]; then
+      PYTHONPATH=/tmp/site python3 bench/make_synthetic_gguf.py --shape "$shape" --out-dir /tmp/syn \
+        --donor build-carry/donor-tokenizer.gguf --types BF16 >/dev/null
+    else
+      $llama/b/bin/llama-quantize "$base-F16.gguf" "$file" "$t" >/dev/null 2>&1
+    fi
+  fi
+  echo "== $(basename "$file") ($(du -h "$file" | cut -f1))"
+  $llama/b/bin/llama-bench -m "$file" -ngl 99 "${flags[@]}" -o md 2>/dev/null
+  build-carry/bin/gemrt bench --device cuda "$file" "${flags[@]}"
+done

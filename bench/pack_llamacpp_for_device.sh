@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Prepares build-llama/llama.cpp.tar.xz: the llama.cpp sources inside the registry's
+# llama-cpp-python source package, pruned to what a CUDA build of llama-bench needs (no model
+# vocabularies, docs, web UI, other GPU backends), small enough to carry to the GPU machine.
+# There, bench/llamacpp_cuda_on_device.sh builds and runs it.
+#   bash bench/pack_llamacpp_for_device.sh [llama_cpp_python-X.Y.Z.tar.gz]
+#   (default: pip download --no-binary :all: --no-deps llama-cpp-python==0.3.36)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+sdist=${1:-}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+if [[ -z $sdist ]]; then
+  python3 -m pip download -q --no-binary :all: --no-deps -d "$work" llama-cpp-python==0.3.36
+  sdist=$(ls "$work"/llama_cpp_python-*.tar.gz)
+fi
+tar -C "$work" -xzf "$sdist"
+src=$(ls -d "$work"/llama_cpp_python-*/vendor/llama.cpp)
+rm -rf "$src"/{models,docs,examples,benches,tests,pocs,app,scripts,conversion,tools/ui,tools/server,.github}
+for b in "$src"/ggml/src/ggml-*/; do
+  case $(basename "$b") in ggml-cpu|ggml-cuda|ggml-blas|ggml-rpc) ;; *) rm -rf "$b" ;; esac
+done
+mkdir -p build-llama
+tar -C "$(dirname "$src")" -cJf build-llama/llama.cpp.tar.xz llama.cpp
+du -h build-llama/llama.cpp.tar.xz
