@@ -1,0 +1,499 @@
+#include "gemrt/backend/cuda/executable.h"
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "gemrt/backend/cuda/blas_lt.h"
+#include "gemrt/backend/cuda/cuda_check.h"
+#include "gemrt/backend/cuda/flash_attention.cuh"
+#include "gemrt/backend/cuda/fused_kernels.cuh"
+#include "gemrt/backend/cuda/kernels.cuh"
+#include "gemrt/backend/cuda/kv_cache.h"
+#include "gemrt/backend/cuda/step_profile.h"
+#include "gemrt/backend/run_checks.h"
+#include "gemrt/core/error.h"
+#include "gemrt/graph/fusion.h"
+#include "gemrt/graph/plan.h"
+
+namespace gemrt::cuda {
+namespace {
+
+class CudaExecutable final : public Executable {
+ public:
+  CudaExecutable(const Graph& g, std::shared_ptr<WeightStore> weights, Numerics numerics, cudaStream_t stream)
+      : g_(g), fusion_(fusion_plan(g)), plan_(plan_buffers(g, fusion_.moved_reads)), weights_(std::move(weights)),
+        numerics_(numerics), stream_(stream),
+        arena_(plan_.arena_bytes, "cudaMalloc for the activation arena") {
+    // Weights and per-op constant tables go to the device at compile time, not per run.
+    dev_weights_.resize(static_cast<size_t>(g_.size()));
+    int acquired = 0;  // weights held so far, given back if the upload fails part way
+    try {
+      for (int i = 0; i < g_.size(); ++i) {
+        const Node& n = g_.node(i);
+        if (n.op == OpKind::Weight) {
+          dev_weights_[static_cast<size_t>(i)] = weights_->acquire(n.weight, stream_);
+          acquired = i + 1;
+        }
+        if (n.op == OpKind::Rope) {
+          const auto& a = std::get<RopeAttrs>(n.attrs);
+          DeviceBuffer b(static_cast<int64_t>(a.inv_freq.size() * sizeof(float)), "cudaMalloc for a RoPE table");
+          check(cudaMemcpyAsync(b.get(), a.inv_freq.data(), a.inv_freq.size() * sizeof(float), cudaMemcpyHostToDevice,
+                                stream_),
+                "copying a RoPE table");
+          rope_tables_.emplace(i, std::move(b));
+        }
+      }
+      int64_t fresh_bytes = 0;  // both halves, float32 (the widest KV dtype)
+      for (const Node& n : g_.nodes())
+        if (n.op == OpKind::Attention) {
+          const auto& a = std::get<AttentionAttrs>(n.attrs);
+          fresh_bytes = std::max<int64_t>(fresh_bytes, 2 * n.shape[0] * a.n_kv_heads * a.head_dim * 4);
+        }
+      fresh_ = DeviceBuffer(fresh_bytes, "cudaMalloc for attention scratch");
+      reserve_gemm_scratch();
+      check(cudaStreamSynchronize(stream_), "uploading weights");
+    } catch (...) {
+      cudaStreamSynchronize(stream_);
+      for (int i = 0; i < acquired; ++i)
+        if (g_.node(i).op == OpKind::Weight) weights_->release(g_.node(i).weight);
+      throw;
+    }
+  }
+
+  ~CudaExecutable() override {
+    cudaStreamSynchronize(stream_);  // nothing of this graph may still be running when its buffers go
+    if (profiler_) profiler_->report(str("graph of ", g_.size(), " nodes, ", fusion_.steps.size(), " steps"));
+    if (graph_) cudaGraphExecDestroy(graph_);
+    for (const Node& n : g_.nodes())
+      if (n.op == OpKind::Weight) weights_->release(n.weight);
+  }
+  CudaExecutable(const CudaExecutable&) = delete;
+  CudaExecutable& operator=(const CudaExecutable&) = delete;
+
+  int64_t arena_bytes() const override { return plan_.arena_bytes; }
+
+  // 1. inputs to the device (kept on the host too, for the checks); 2. every op's host-side
+  // checks, before anything runs; 3. the kernels: launched one by one on the first run, captured
+  // into a CUDA graph on the second and replayed from then on (every address is fixed at compile
+  // time and positions are read on the device, so one launch sequence serves every run; a new KV
+  // cache means a new capture); 4. the KV slots advance; 5. outputs to the host.
+  void run(const RunInputs& inputs, KvCache* kv, RunOutputs* outputs) override {
+    for (int i = 0; i < g_.size(); ++i)
+      if (g_.node(i).op == OpKind::Input) bind_input(i, g_.node(i), inputs);
+    auto* cache = dynamic_cast<CudaKvCache*>(kv);
+    advance_.clear();
+    for (int i = 0; i < g_.size(); ++i) check_op(g_.node(i), cache, &advance_);
+
+    reserve_partials(cache);
+    if (profiler_) {
+      profiler_->begin_run();
+      launch_all(cache);
+      profiler_->end_run(stream_);
+    } else if (runs_ == 0 || !use_graphs_) {
+      launch_all(cache);
+    } else {
+      if (!graph_ || graph_kv_ != cache) capture(cache);
+      check(cudaGraphLaunch(graph_, stream_), "cudaGraphLaunch");
+    }
+    ++runs_;
+    for (const auto& [slot, next] : advance_) cache->set_next_position(slot, next);
+
+    // Outputs come back through pinned memory (a copy from pageable memory is staged and
+    // synchronous in the driver, several times slower for the 1 MB of a decode step's logits).
+    if (outputs && !pinned_) {
+      int64_t floats = 0;
+      for (const auto& o : g_.outputs()) floats += g_.node(o.value).shape.numel();
+      void* p = nullptr;
+      check(cudaMallocHost(&p, static_cast<size_t>(std::max<int64_t>(floats, 1)) * sizeof(float)),
+            "cudaMallocHost for graph outputs");
+      pinned_.reset(static_cast<float*>(p));
+    }
+    int64_t offset = 0;
+    if (outputs) {
+      for (const auto& o : g_.outputs()) {
+        const Node& n = g_.node(o.value);
+        if (n.dtype != DType::F32) fail("cuda backend: output '", o.name, "' is not float32");
+        check(cudaMemcpyAsync(pinned_.get() + offset, f32(o.value), static_cast<size_t>(n.shape.numel()) * sizeof(float),
+                              cudaMemcpyDeviceToHost, stream_),
+              "copying an output to the host");
+        offset += n.shape.numel();
+      }
+    }
+    check(cudaStreamSynchronize(stream_), "running the graph");
+    if (outputs) {
+      offset = 0;
+      for (const auto& o : g_.outputs()) {
+        const int64_t numel = g_.node(o.value).shape.numel();
+        (*outputs)[o.name].assign(pinned_.get() + offset, pinned_.get() + offset + numel);
+        offset += numel;
+      }
+    }
+  }
+
+ private:
+  std::byte* at(ValueId v) const {
+    return static_cast<std::byte*>(arena_.get()) + plan_.offset[static_cast<size_t>(v)];
+  }
+  float* f32(ValueId v) const { return reinterpret_cast<float*>(at(v)); }
+  int32_t* i32(ValueId v) const { return reinterpret_cast<int32_t*>(at(v)); }
+  const DeviceWeight& weight(ValueId v) const {
+    const Node& n = g_.node(v);
+    if (n.op != OpKind::Weight) fail("cuda backend: node '", n.name, "' expects a weight input");
+    return dev_weights_[static_cast<size_t>(v)];
+  }
+  // Run-time int32 inputs are also kept on the host: token ids are checked against the vocabulary
+  // and positions against the KV cache before any kernel reads them.
+  std::span<const int32_t> host_input(ValueId v) const {
+    if (g_.node(v).op != OpKind::Input) fail("cuda backend: node '", g_.node(v).name, "' must be a graph input");
+    return host_inputs_[static_cast<size_t>(v)];
+  }
+
+  void bind_input(ValueId i, const Node& n, const RunInputs& inputs) {
+    const std::span<const int32_t> values = graph_input(inputs, n);
+    host_inputs_[static_cast<size_t>(i)] = values;
+    check(cudaMemcpyAsync(i32(i), values.data(), values.size_bytes(), cudaMemcpyHostToDevice, stream_),
+          "copying a graph input to the device");
+  }
+
+  // Host-side checks of one op; attention ops also record where their slot will continue.
+  void check_op(const Node& n, CudaKvCache* cache, std::vector<std::pair<int, int64_t>>* advance) const {
+    if (n.op == OpKind::Embed) {
+      check_token_ids(g_.node(n.inputs[0]).weight, host_input(n.inputs[1]));
+    } else if (n.op == OpKind::Attention) {
+      if (!cache) fail("cuda backend: attention op '", n.name, "' needs a KV cache from the CUDA backend");
+      const auto& a = std::get<AttentionAttrs>(n.attrs);
+      const KvSlotLayout& slot = cache->slot(a.kv_slot);
+      const auto positions = host_input(n.inputs[3]);
+      check_attention_run(a, slot, cache->next_position(a.kv_slot), positions);
+      if (!positions.empty()) advance->emplace_back(a.kv_slot, positions[0] + static_cast<int64_t>(positions.size()));
+    }
+  }
+
+  // Scratch for split attention, sized by the KV slots' capacities (known once a cache is given);
+  // allocated before any capture (no allocation inside a CUDA graph), which a reallocation voids.
+  void reserve_partials(const CudaKvCache* cache) {
+    if (!cache) return;
+    int64_t floats = 0;
+    for (const Node& n : g_.nodes())
+      if (n.op == OpKind::Attention) {
+        const auto& a = std::get<AttentionAttrs>(n.attrs);
+        floats = std::max(floats, cuda::attention_partial_floats(n.shape[0], a, cache->slot(a.kv_slot).capacity));
+      }
+    if (floats > partial_floats_) {
+      partial_ = DeviceBuffer(floats * 4, "cudaMalloc for attention partials");
+      partial_floats_ = floats;
+      if (graph_) {
+        cudaGraphExecDestroy(graph_);
+        graph_ = nullptr;
+      }
+    }
+  }
+
+  // The fused steps of graph/fusion.h (GEMRT_CUDA_FUSION=0: every node alone, for debugging and
+  // for measuring what fusion gains).
+  static FusionPlan fusion_plan(const Graph& g) {
+    const char* e = std::getenv("GEMRT_CUDA_FUSION");
+    if (!(e && std::string(e) == "0")) return plan_fusions(g, cuda::kMatVecMaxRows);
+    FusionPlan p;
+    p.steps.resize(static_cast<size_t>(g.size()));
+    for (int i = 0; i < g.size(); ++i) p.steps[static_cast<size_t>(i)].at = i;
+    return p;
+  }
+
+  // "q_proj+k_proj+v_proj matvec+norm", "attention", ... (layer prefixes dropped, so that the
+  // profile sums a step over the layers).
+  std::string step_label(const FusedStep& s) const {
+    const auto bare = [&](ValueId v) {
+      const std::string& name = g_.node(v).name;
+      const size_t dot = name.find('.');
+      return dot == std::string::npos ? name : name.substr(dot + 1);
+    };
+    const Node& n = g_.node(s.at);
+    switch (s.kind) {
+      case FusedStep::Kind::Node:
+        if (n.op == OpKind::MatMul) return bare(s.at) + (uses_gemm(n) ? " gemm" : " matmul");
+        return bare(s.at);
+      case FusedStep::Kind::MatVec: {
+        std::string label;
+        for (ValueId m : s.products) {
+          if (!label.empty()) label += '+';
+          label += bare(m);
+        }
+        if (s.gated >= 0) label += "+act";
+        label += " matvec";
+        if (s.norm >= 0) label += "+norm";
+        return label;
+      }
+      case FusedStep::Kind::NormAdd: return bare(s.norm) + "+add";
+      case FusedStep::Kind::NormRope: return bare(s.norm) + "+rope";
+    }
+    return "?";
+  }
+
+  void launch_all(CudaKvCache* cache) {
+    for (const FusedStep& s : fusion_.steps) {
+      const bool timed = profiler_ && g_.node(s.at).op != OpKind::Input && g_.node(s.at).op != OpKind::Weight;
+      if (timed) profiler_->begin_step(stream_);
+      launch_step(s, cache);
+      if (timed) profiler_->end_step(step_label(s), stream_);
+    }
+  }
+
+  void launch_step(const FusedStep& s, CudaKvCache* cache) {
+    switch (s.kind) {
+      case FusedStep::Kind::Node: launch(s.at, g_.node(s.at), cache); break;
+      case FusedStep::Kind::MatVec: launch_matvec(s); break;
+      case FusedStep::Kind::NormAdd: {
+        const Node& add = g_.node(s.at);
+        const NormSpec norm = norm_spec(s.norm);
+        cuda::norm_add(f32(s.x), f32(s.residual), add.shape[0], add.shape[1], norm, f32(s.at), stream_);
+        break;
+      }
+      case FusedStep::Kind::NormRope: {
+        const Node& rope = g_.node(s.at);
+        const auto& a = std::get<RopeAttrs>(rope.attrs);
+        const NormSpec norm = norm_spec(s.norm);
+        cuda::norm_rope(f32(s.x), i32(rope.inputs[1]), rope.shape[0], a.n_heads, a.head_dim, norm,
+                        static_cast<const float*>(rope_tables_.at(s.at).get()), f32(s.at), stream_);
+        break;
+      }
+    }
+  }
+
+  NormSpec norm_spec(ValueId norm) const {
+    const Node& n = g_.node(norm);
+    const auto& a = std::get<RmsNormAttrs>(n.attrs);
+    NormSpec spec;
+    spec.eps = a.eps;
+    spec.offset = a.weight_offset;
+    if (a.has_weight) {
+      const DeviceWeight& w = weight(n.inputs[1]);
+      if (w.dtype != DType::F32 && w.dtype != DType::F16 && w.dtype != DType::BF16)
+        fail("cuda backend: norm '", n.name, "' has a ", dtype_name(w.dtype), " gain (F32, F16 or BF16 expected)");
+      spec.gain = w.data;
+      spec.gain_dtype = w.dtype;
+    }
+    return spec;
+  }
+
+  void launch_matvec(const FusedStep& s) {
+    MatVecJob job;
+    job.x = f32(s.x);
+    job.t = g_.node(s.products[0]).shape[0];
+    job.k = g_.node(s.x).shape[1];
+    NormSpec norm;
+    if (s.norm >= 0) {
+      norm = norm_spec(s.norm);
+      job.norm = &norm;
+    }
+    job.n_weights = static_cast<int>(s.products.size());
+    for (int m = 0; m < job.n_weights; ++m) {
+      job.w[m] = weight(g_.node(s.products[static_cast<size_t>(m)]).inputs[1]);
+      job.out[m] = f32(s.products[static_cast<size_t>(m)]);
+    }
+    if (s.gated >= 0) {
+      job.gated = true;
+      job.act = std::get<GatedActAttrs>(g_.node(s.gated).attrs).act;
+      job.out[0] = f32(s.gated);
+    }
+    cuda::matvec(job, stream_);
+  }
+
+  void capture(CudaKvCache* cache) {
+    if (graph_) {
+      cudaGraphExecDestroy(graph_);
+      graph_ = nullptr;
+    }
+    check(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
+    cudaGraph_t g = nullptr;
+    try {
+      launch_all(cache);
+    } catch (...) {
+      cudaStreamEndCapture(stream_, &g);
+      if (g) cudaGraphDestroy(g);
+      throw;
+    }
+    check(cudaStreamEndCapture(stream_, &g), "cudaStreamEndCapture");
+    const cudaError_t e = cudaGraphInstantiate(&graph_, g, 0);
+    cudaGraphDestroy(g);
+    check(e, "cudaGraphInstantiate");
+    graph_kv_ = cache;
+  }
+
+  void launch(ValueId i, const Node& n, CudaKvCache* cache) {
+    const auto& in = n.inputs;
+    float* out = f32(i);
+    const int64_t numel = n.shape.numel();
+    switch (n.op) {
+      case OpKind::Embed:
+        cuda::embed(weight(in[0]), i32(in[1]), n.shape[0], std::get<EmbedAttrs>(n.attrs).scale, out, stream_);
+        break;
+      case OpKind::MatMul:
+        if (uses_gemm(n)) gemm(f32(in[0]), n.shape[0], weight(in[1]), out);
+        else cuda::matmul(f32(in[0]), n.shape[0], weight(in[1]), out, stream_);
+        break;
+      case OpKind::RmsNorm: {
+        const auto& a = std::get<RmsNormAttrs>(n.attrs);
+        cuda::rms_norm(f32(in[0]), numel, a.has_weight ? &weight(in[1]) : nullptr, a, out, stream_);
+        break;
+      }
+      case OpKind::Rope: {
+        const auto& a = std::get<RopeAttrs>(n.attrs);
+        cuda::rope(f32(in[0]), i32(in[1]), n.shape[0], a.n_heads, a.head_dim,
+                   static_cast<const float*>(rope_tables_.at(i).get()), out, stream_);
+        break;
+      }
+      case OpKind::Attention:
+        attention(i, n, *cache);
+        break;
+      case OpKind::GatedAct:
+        cuda::gated_act(f32(in[0]), f32(in[1]), numel, std::get<GatedActAttrs>(n.attrs).act, out, stream_);
+        break;
+      case OpKind::Add:
+        cuda::add(f32(in[0]), f32(in[1]), numel, out, stream_);
+        break;
+      case OpKind::SoftCap:
+        cuda::soft_cap(f32(in[0]), numel, std::get<SoftCapAttrs>(n.attrs).cap, out, stream_);
+        break;
+      case OpKind::LastRow: {
+        const Shape& s = g_.node(in[0]).shape;
+        check(cudaMemcpyAsync(out, f32(in[0]) + (s[0] - 1) * s[1], static_cast<size_t>(s[1]) * sizeof(float),
+                              cudaMemcpyDeviceToDevice, stream_),
+              "last_row");
+        break;
+      }
+      case OpKind::Input:
+      case OpKind::Weight:
+        break;
+    }
+  }
+
+  // Fast numerics run products of more than a few rows on tensor cores (cuBLASLt, bf16 inputs,
+  // float32 sums); fewer rows (decode) stay on the matrix-vector kernels, which read the stored
+  // weights once and are bound by that read.
+  bool uses_gemm(const Node& n) const { return numerics_ == Numerics::Fast && n.shape[0] > cuda::kMatVecMaxRows; }
+
+  // Rows of a weight that is not bfloat16 are converted in chunks of about kDequantChunkBytes.
+  int64_t dequant_chunk_rows(const DeviceWeight& w) const {
+    return std::clamp<int64_t>(kDequantChunkBytes / std::max<int64_t>(1, 2 * w.cols), 1, w.rows);
+  }
+
+  void reserve_gemm_scratch() {
+    int64_t act = 0, deq = 0;
+    bool any = false;
+    for (const Node& n : g_.nodes()) {
+      if (n.op != OpKind::MatMul || !uses_gemm(n)) continue;
+      any = true;
+      const DeviceWeight& w = weight(n.inputs[1]);
+      act = std::max(act, 2 * n.shape[0] * w.cols);
+      if (w.dtype != DType::BF16) deq = std::max(deq, 2 * dequant_chunk_rows(w) * w.cols);
+    }
+    if (!any) return;
+    act16_ = DeviceBuffer(act, "cudaMalloc for bfloat16 activations");
+    dequant_ = DeviceBuffer(deq, "cudaMalloc for bfloat16 weight rows");
+    workspace_ = DeviceBuffer(static_cast<int64_t>(cuda::kBlasWorkspaceBytes), "cudaMalloc for the cuBLASLt workspace");
+  }
+
+  // out [t, n] = x [t, k] @ w^T with x and w rounded to bfloat16; w converted chunk by chunk
+  // unless it is stored as bfloat16 already (packed formats stay packed in memory).
+  void gemm(const float* x, int64_t t, const DeviceWeight& w, float* out) {
+    cuda::cast_f32(x, t * w.cols, DType::BF16, act16_.get(), stream_);
+    if (w.dtype == DType::BF16) {
+      cuda::gemm_half(DType::BF16, act16_.get(), w.data, t, w.rows, w.cols, w.cols, out, w.rows, workspace_.get(),
+                      stream_);
+      return;
+    }
+    const int64_t chunk = dequant_chunk_rows(w);
+    for (int64_t r0 = 0; r0 < w.rows; r0 += chunk) {
+      const int64_t rows = std::min(chunk, w.rows - r0);
+      cuda::weight_rows_to_bf16(w, r0, rows, dequant_.get(), stream_);
+      cuda::gemm_half(DType::BF16, act16_.get(), dequant_.get(), t, rows, w.cols, w.cols, out + r0, w.rows,
+                      workspace_.get(), stream_);
+    }
+  }
+
+  // The CPU backend's ring discipline (backend/cpu/attention.cpp): this run's keys and values are
+  // rounded to the cache dtype, attended to, then appended. Checked beforehand by check_op.
+  void attention(ValueId i, const Node& n, CudaKvCache& kv) {
+    const auto& a = std::get<AttentionAttrs>(n.attrs);
+    const KvSlotLayout& slot = kv.slot(a.kv_slot);
+    const int64_t t = n.shape[0];
+    if (t == 0) return;
+    const int64_t kv_w = slot.row_width();
+    const DType dt = kv.layout().dtype;
+    std::byte* fk = static_cast<std::byte*>(fresh_.get());
+    std::byte* fv = fk + dtype_bytes(dt, t * kv_w);
+    KvView view;
+    view.dtype = dt;
+    view.fresh_k = fk;
+    view.fresh_v = fv;
+    view.ring_k = kv.keys(a.kv_slot);
+    view.ring_v = kv.values(a.kv_slot);
+    view.positions = i32(n.inputs[3]);
+    view.cap = slot.capacity;
+    view.kv_w = kv_w;
+    if (t == 1) {
+      // One token: its row goes to the ring first (it overwrites position p - cap, which no query
+      // of this run sees: a sliding ring holds the window, a global one the whole budget), and
+      // the attention reads every key from the ring. One launch instead of three.
+      view.ring_only = true;
+      cuda::store_kv_row(f32(n.inputs[1]), f32(n.inputs[2]), view, kv.keys(a.kv_slot), kv.values(a.kv_slot), stream_);
+      cuda::attention(f32(n.inputs[0]), view, t, a, f32(i), static_cast<float*>(partial_.get()), stream_);
+      return;
+    }
+    cuda::cast_f32(f32(n.inputs[1]), t * kv_w, dt, fk, stream_);
+    cuda::cast_f32(f32(n.inputs[2]), t * kv_w, dt, fv, stream_);
+    if (numerics_ == Numerics::Fast && cuda::flash_attention_supports(a, dt))
+      cuda::flash_attention(f32(n.inputs[0]), view, t, a, f32(i), stream_);  // tensor cores (bf16 mode)
+    else
+      cuda::attention(f32(n.inputs[0]), view, t, a, f32(i), static_cast<float*>(partial_.get()), stream_);
+    cuda::append_kv(view, t, kv.keys(a.kv_slot), kv.values(a.kv_slot), stream_);
+  }
+
+  static constexpr int64_t kDequantChunkBytes = int64_t{64} << 20;
+
+  Graph g_;
+  FusionPlan fusion_;
+  BufferPlan plan_;
+  std::shared_ptr<WeightStore> weights_;
+  Numerics numerics_;
+  cudaStream_t stream_;
+  DeviceBuffer arena_;
+  DeviceBuffer fresh_;  // this run's keys and values in the cache dtype (sized for float32)
+  DeviceBuffer partial_;  // split attention's partial results
+  DeviceBuffer act16_, dequant_, workspace_;  // fast numerics' tensor-core products
+  struct PinnedFree {
+    void operator()(float* p) const { cudaFreeHost(p); }
+  };
+  std::unique_ptr<float, PinnedFree> pinned_;  // the outputs on their way to the host
+  int64_t partial_floats_ = 0;
+  cudaGraphExec_t graph_ = nullptr;
+  const CudaKvCache* graph_kv_ = nullptr;  // the cache the graph was captured with
+  int64_t runs_ = 0;
+  std::unique_ptr<StepProfiler> profiler_ = StepProfiler::enabled() ? std::make_unique<StepProfiler>() : nullptr;
+  bool use_graphs_ = [] {
+    const char* e = std::getenv("GEMRT_CUDA_GRAPHS");  // 0: launch kernels one by one (debugging)
+    return !(e && std::string(e) == "0");
+  }();
+  std::vector<DeviceWeight> dev_weights_;
+  std::map<ValueId, DeviceBuffer> rope_tables_;
+  std::vector<std::span<const int32_t>> host_inputs_ = std::vector<std::span<const int32_t>>(static_cast<size_t>(g_.size()));  // by node
+  std::vector<std::pair<int, int64_t>> advance_;  // (KV slot, next position) per attention op of this run
+};
+
+}  // namespace
+
+std::unique_ptr<Executable> make_executable(const Graph& g, std::shared_ptr<WeightStore> weights, Numerics numerics,
+                                            cudaStream_t stream) {
+  return std::make_unique<CudaExecutable>(g, std::move(weights), numerics, stream);
+}
+
+}  // namespace gemrt::cuda
