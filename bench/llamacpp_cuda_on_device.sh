@@ -20,7 +20,7 @@ t0=$(date +%s)
 if [[ ! -x $llama/b/bin/llama-bench ]]; then
   tar -C /tmp -xJf build-llama/llama.cpp.tar.xz
   cmake -S $llama -B $llama/b -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
-    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_CURL=OFF >/dev/null
+    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_CURL=OFF >/dev/null
   cmake --build $llama/b --target llama-bench llama-quantize -j"$(nproc)" >/dev/null
 fi
 echo "llama.cpp ready after $(( $(date +%s) - t0 )) s"

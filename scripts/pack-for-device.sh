@@ -15,9 +15,16 @@ cmake -S . -B build-cuda -DCMAKE_BUILD_TYPE=Release -DGEMRT_CUDA=ON >/dev/null
 grep -q "GEMRT_WITH_CUDA:INTERNAL=ON\|CMAKE_CUDA_COMPILER:.*nvcc" build-cuda/CMakeCache.txt ||
   { echo "no CUDA compiler found: cannot build the CUDA backend here" >&2; exit 1; }
 cmake --build build-cuda -j"$(nproc)" --target gemrt_cli gemrt_tests
+bins=(gemrt gemrt_tests)
+# The decode-product micro-benchmark (needs Debian's libbenchmark, which travels beside it:
+# run it there with LD_LIBRARY_PATH=build-carry/bin).
+if cmake --build build-cuda -j"$(nproc)" --target gemrt_bench_cuda_matvec 2>/dev/null; then
+  lib=$(ldd build-cuda/bin/gemrt_bench_cuda_matvec | awk '/libbenchmark/ {print $3}')
+  cp "$lib" build-cuda/bin/ && bins+=(gemrt_bench_cuda_matvec "$(basename "$lib")")
+fi
 rm -rf build-carry
 mkdir -p build-carry/fixtures/hf build-carry/fixtures/gguf
-tar -C build-cuda/bin -cJf build-carry/bin.tar.xz gemrt gemrt_tests
+tar -C build-cuda/bin -cJf build-carry/bin.tar.xz "${bins[@]}"
 if [[ $what == hf || $what == all ]]; then
   for f in gemma1-pub gemma2-pub gemma3-pub gemma3-linrope-pub gemma3-bf16-pub; do
     cp -r "$fixtures/hf/$f" build-carry/fixtures/hf/

@@ -32,6 +32,10 @@ void expect_covers_every_node_once(const Graph& g, const FusionPlan& p) {
     prev = s.at;
     ++seen[static_cast<size_t>(s.at)];
     if (s.norm >= 0) ++seen[static_cast<size_t>(s.norm)];
+    if (s.pre_norm >= 0) {  // the absorbed NormAdd: its norm and its Add (written by this step)
+      ++seen[static_cast<size_t>(s.pre_norm)];
+      ++seen[static_cast<size_t>(s.x)];
+    }
     for (ValueId m : s.products)
       if (m != s.at) ++seen[static_cast<size_t>(m)];
   }
@@ -63,23 +67,33 @@ TEST(Fusion, Gemma3DecodeStepFusesEveryLayerAlike) {
   // plus the LM head (its final norm read by it alone).
   EXPECT_EQ(c.at(Kind::MatVec), 4 * layers + 1);
   EXPECT_EQ(c.at(Kind::NormRope), 2 * layers);  // q_norm + rope, k_norm + rope
-  EXPECT_EQ(c.at(Kind::NormAdd), 2 * layers);   // post-attention and post-MLP norms into the residual
-  int normed = 0, gated = 0, qkv = 0;
+  // The post-attention and post-MLP norms into the residual run inside the next normed product
+  // (gate/up, the next layer's q/k/v, the LM head).
+  EXPECT_EQ(c.count(Kind::NormAdd), 0u);
+  int normed = 0, gated = 0, qkv = 0, pre_added = 0;
   for (const FusedStep& s : f.steps) {
     if (s.kind != Kind::MatVec) continue;
     normed += s.norm >= 0;
     gated += s.gated >= 0;
     qkv += s.products.size() == 3;
+    if (s.pre_norm >= 0) {
+      ++pre_added;
+      EXPECT_EQ(g.node(s.x).op, OpKind::Add) << g.node(s.at).name;
+      EXPECT_EQ(g.node(s.pre_norm).inputs[0], s.pre_in);
+    }
   }
   EXPECT_EQ(normed, 2 * layers + 1);
   EXPECT_EQ(gated, layers);
   EXPECT_EQ(qkv, layers);
-  // Launches (steps other than inputs and weights) against ops: 11 per layer instead of 21.
+  EXPECT_EQ(pre_added, 2 * layers);  // the last into the LM head
+  // Launches (steps other than inputs and weights) against ops: 7 per layer (q/k/v, q and k
+  // norm + RoPE, attention, o, gate/up, down) instead of 21.
   const auto is_op = [&](ValueId v) { return g.node(v).op != OpKind::Input && g.node(v).op != OpKind::Weight; };
   int ops = 0, launches = 0;
   for (int i = 0; i < g.size(); ++i) ops += is_op(i);
   for (const FusedStep& s : f.steps) launches += is_op(s.at);
   EXPECT_LT(launches * 2, ops + 8) << launches << " launches for " << ops << " ops";
+  EXPECT_EQ(launches, 7 * layers + 2) << "embed, 7 per layer, the LM head";
   expect_moved_reads_stay_live(g, plan_buffers(g, f.moved_reads), f);
 }
 
@@ -130,6 +144,37 @@ TEST(Fusion, ANormWithAnotherReaderIsNotAbsorbed) {
   const FusionPlan f = plan_fusions(g, 4);
   expect_covers_every_node_once(g, f);
   for (const FusedStep& s : f.steps) EXPECT_EQ(s.norm, -1) << g.node(s.at).name;
+}
+
+// x + norm(y) feeding a normed product runs inside the product, unless the sum has a reader
+// before the product (it would read the sum before it is written).
+TEST(Fusion, ANormAddRunsInsideTheNextNormedProductOnlyWhenNoReaderComesBetween) {
+  for (const bool reader_between : {false, true}) {
+    Graph g;
+    GraphBuilder b(g);
+    const ValueId x = b.embed(b.weight(shape_only("table", Shape{10, 8})), b.input("ids", Shape{1}), 1.0f);
+    const ValueId y = b.matmul(x, b.weight(shape_only("w0", Shape{8, 8})));
+    const ValueId sum = b.add(x, b.rms_norm(y, b.weight(shape_only("post", Shape{8})), 8, 1e-6f, 1.0f));
+    const ValueId between = reader_between ? b.soft_cap(sum, 2.0f) : -1;
+    const ValueId p = b.matmul(b.rms_norm(sum, b.weight(shape_only("pre", Shape{8})), 8, 1e-6f, 1.0f),
+                               b.weight(shape_only("w1", Shape{8, 8})));
+    ValueId out = b.add(p, sum);
+    if (reader_between) out = b.add(out, between);
+    b.output("y", out);
+    const FusionPlan f = plan_fusions(g, 4);
+    expect_covers_every_node_once(g, f);
+    expect_moved_reads_stay_live(g, plan_buffers(g, f.moved_reads), f);
+    int pre_added = 0;
+    for (const FusedStep& s : f.steps) {
+      if (s.pre_norm < 0) continue;
+      ++pre_added;
+      EXPECT_EQ(s.x, sum);
+      EXPECT_EQ(s.pre_in, y);
+      EXPECT_EQ(s.pre_residual, x);
+    }
+    EXPECT_EQ(pre_added, reader_between ? 0 : 1);
+    EXPECT_EQ(count_kinds(f).count(Kind::NormAdd), reader_between ? 1u : 0u);
+  }
 }
 
 TEST(Fusion, MovedReadsMustFollowTheirValue) {

@@ -116,12 +116,35 @@ FusionPlan plan_fusions(const Graph& g, int64_t max_rows) {
     }
   }
 
+  // A NormAdd whose sum is read by a normed MatVec (its norm absorbed there) and otherwise only
+  // after that MatVec: the MatVec computes and writes the sum itself.
+  std::vector<ValueId> merged;
+  for (auto& [pos, s] : placed) {
+    if (s.kind != FusedStep::Kind::MatVec || s.norm < 0) continue;
+    auto it = placed.find(s.x);
+    if (it == placed.end() || it->second.kind != FusedStep::Kind::NormAdd) continue;
+    const ValueId sum = s.x;
+    const bool later = std::all_of(at(users, sum).begin(), at(users, sum).end(),
+                                   [&](ValueId u) { return u == s.norm || u > pos; });
+    if (!later) continue;
+    s.pre_norm = it->second.norm;
+    s.pre_in = it->second.x;
+    s.pre_residual = it->second.residual;
+    merged.push_back(sum);
+  }
+  for (ValueId sum : merged) {
+    placed.erase(sum);
+    at(absorbed, sum) = 1;
+  }
+
   for (int i = 0; i < n; ++i) {
     auto it = placed.find(i);
     if (it != placed.end()) {
       FusedStep& s = it->second;
       if (s.x >= 0 && s.x < s.at) plan.moved_reads.push_back({s.x, s.at});
       if (s.residual >= 0) plan.moved_reads.push_back({s.residual, s.at});
+      if (s.pre_in >= 0) plan.moved_reads.push_back({s.pre_in, s.at});
+      if (s.pre_residual >= 0) plan.moved_reads.push_back({s.pre_residual, s.at});
       plan.steps.push_back(std::move(s));
     } else if (!at(absorbed, i)) {
       plan.steps.push_back(step(FusedStep::Kind::Node, i, -1));

@@ -9,6 +9,9 @@
 //             written; a gated activation act(x Wg^T) * (x Wu^T) becomes one product that writes
 //             act(g) * u, the gate and up values never written.
 //   NormAdd   a + rms_norm(b) (Gemma 2/3's post-norms before the residual add).
+//   PreAdd    a NormAdd whose sum is normalised and multiplied next (the residual stream into the
+//             next block's input norm) runs inside that MatVec: it writes the sum (still read
+//             later as the residual) and takes it as its activation, one launch instead of two.
 //   NormRope  rope(rms_norm(x)) over heads (Gemma 3's q/k norms).
 // A fused step runs at the place of its last node; the values it reads there are listed as moved
 // reads for the buffer plan (graph/plan.h), so they stay live until then.
@@ -34,6 +37,9 @@ struct FusedStep {
   std::vector<ValueId> products;
   ValueId gated = -1;
   ValueId residual = -1;  // NormAdd: the value added to the normalised one
+  // MatVec with an absorbed NormAdd (pre_norm >= 0): x is that Add node, which this step writes
+  // as pre_residual + rms_norm_{pre_norm}(pre_in) before applying `norm` to it.
+  ValueId pre_norm = -1, pre_in = -1, pre_residual = -1;
 };
 
 struct FusionPlan {

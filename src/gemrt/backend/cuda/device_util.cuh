@@ -7,7 +7,11 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <utility>
 
+#include "gemrt/backend/cuda/cuda_check.h"
 #include "gemrt/backend/cuda/dequant.cuh"
 #include "gemrt/core/dtype.h"
 #include "gemrt/core/error.h"
@@ -97,6 +101,57 @@ void dispatch_kv(DType t, F&& f) {
     case DType::BF16: f.template operator()<DType::BF16>(); break;
     default: fail("cuda backend: dtype ", dtype_name(t), " is not one of F32, F16, BF16");
   }
+}
+
+// Programmatic dependent launch (Hopper): a kernel launched with launch_dependent() may start
+// while the kernel before it in the stream is still running, once every block of that kernel has
+// called pdl_launch_dependents() (or exited). Until its pdl_wait() returns (the kernel before has
+// finished and its writes are visible), it may only read what no kernel writes (weights) and
+// write its own shared memory; everything else comes after pdl_wait(). On a kernel launched the
+// ordinary way both calls do nothing. Used on the decode path, where a step is a chain of short
+// dependent kernels: the next product's weight reads overlap the end of the kernel before.
+__device__ inline void pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+__device__ inline void pdl_launch_dependents() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
+}
+
+// A hint that the 128-byte line holding p will be read soon: fetched into L2, no register tied up.
+__device__ inline void prefetch_l2(const void* p) { asm volatile("prefetch.global.L2 [%0];\n" ::"l"(p)); }
+
+// GEMRT_CUDA_PDL=0 launches every kernel the ordinary way (debugging; measuring what PDL gains).
+inline bool pdl_enabled() {
+  static const bool on = [] {
+    const char* e = std::getenv("GEMRT_CUDA_PDL");
+    return !(e && std::strcmp(e, "0") == 0);
+  }();
+  return on;
+}
+
+// Launches `kernel` (which must call pdl_wait() before touching anything an earlier kernel
+// writes) as a programmatic dependent of the stream's previous kernel.
+template <typename... Params, typename... Args>
+void launch_dependent(const char* what, void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem,
+                      cudaStream_t stream, Args&&... args) {
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  cudaLaunchConfig_t cfg{};
+  cfg.gridDim = grid;
+  cfg.blockDim = block;
+  cfg.dynamicSmemBytes = smem;
+  cfg.stream = stream;
+  cfg.attrs = attr;
+  cfg.numAttrs = pdl_enabled() ? 1 : 0;
+  const cudaError_t e = cudaLaunchKernelEx(&cfg, kernel, std::forward<Args>(args)...);
+  if (e != cudaSuccess)
+    fail("cuda backend: launching ", what, " (grid ", grid.x, " x ", grid.y, ", ", block.x, " threads, ", smem,
+         " bytes of shared memory) failed: ", cudaGetErrorName(e), " (", cudaGetErrorString(e), ")");
 }
 
 inline unsigned blocks_for(int64_t n, int threads) { return static_cast<unsigned>((n + threads - 1) / threads); }

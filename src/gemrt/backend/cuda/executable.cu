@@ -222,9 +222,9 @@ class CudaExecutable final : public Executable {
         if (n.op == OpKind::MatMul) return bare(s.at) + (uses_gemm(n) ? " gemm" : " matmul");
         return bare(s.at);
       case FusedStep::Kind::MatVec: {
-        std::string label;
+        std::string label = s.pre_norm >= 0 ? bare(s.pre_norm) + "+add+" : "";
         for (ValueId m : s.products) {
-          if (!label.empty()) label += '+';
+          if (!label.empty() && label.back() != '+') label += '+';
           label += bare(m);
         }
         if (s.gated >= 0) label += "+act";
@@ -293,6 +293,14 @@ class CudaExecutable final : public Executable {
     if (s.norm >= 0) {
       norm = norm_spec(s.norm);
       job.norm = &norm;
+    }
+    PreAdd pre;
+    if (s.pre_norm >= 0) {
+      pre.in = f32(s.pre_in);
+      pre.residual = f32(s.pre_residual);
+      pre.norm = norm_spec(s.pre_norm);
+      pre.sum = f32(s.x);
+      job.pre = &pre;
     }
     job.n_weights = static_cast<int>(s.products.size());
     for (int m = 0; m < job.n_weights; ++m) {

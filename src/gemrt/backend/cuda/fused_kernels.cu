@@ -10,7 +10,17 @@ namespace {
 
 constexpr int kMatVecWarps = 8;                           // 256 threads per block
 constexpr int64_t kStageBytes = int64_t{96} << 10;        // activation staged in shared memory up to this
-constexpr int kUnroll = 8;                                // 16-byte weight loads in flight per thread
+constexpr int kUnroll = 8;                                // 16-byte weight loads per thread and row (sizes tpr)
+constexpr int kLoads = 4;                                 // 16-byte loads per weight row in flight per thread
+
+// Resident blocks per SM the register budget is cut for (__launch_bounds__): memory-level
+// parallelism comes from many resident warps, each with kLoads loads in flight (measured on the
+// H200 against 1 block per SM with twice the loads per thread: 10-40 % more bandwidth on 4B-27B
+// shapes; bench/RESULTS.md, session 3).
+template <int kRows, bool kGated>
+constexpr int matvec_min_blocks() {
+  return kRows > 1 ? 2 : kGated ? 3 : 4;
+}
 
 struct MatVecParams {
   const float* x;
@@ -28,6 +38,8 @@ struct MatVecParams {
   int threads_per_row;  // 8 .. 256 (a power of two): threads sharing one row's k range
   int64_t total_rows;   // rows of all weights (gated: of the gate)
   int64_t row_groups;   // ceil(total_rows / (256 / threads_per_row))
+  bool pre_add;         // x = pre.residual + rms_norm(pre.in), computed (staged) and written first
+  PreAdd pre;
 };
 
 __device__ inline float gain_at(const NormSpec& n, int64_t i) {
@@ -47,34 +59,6 @@ __device__ inline float row_inv_rms(const float* xr, int64_t dim, float eps) {
   return 1.0f / sqrtf(ss / static_cast<float>(dim) + eps);
 }
 
-// `kPer` consecutive gain values from index c (c a multiple of kPer; gains are whole device
-// buffers, so 16-byte aligned), as offset + gain.
-template <int kPer>
-__device__ inline void gains(const NormSpec& n, int64_t c, float* g) {
-  if (!n.gain) {
-    for (int e = 0; e < kPer; ++e) g[e] = 1.0f;
-    return;
-  }
-  if (n.gain_dtype == DType::F32) {
-    const auto* p = reinterpret_cast<const float4*>(static_cast<const float*>(n.gain) + c);
-    for (int q = 0; q < kPer / 4; ++q) {
-      const float4 v = __ldg(p + q);
-      g[4 * q] = v.x;
-      g[4 * q + 1] = v.y;
-      g[4 * q + 2] = v.z;
-      g[4 * q + 3] = v.w;
-    }
-  } else {
-    const auto* h = static_cast<const uint16_t*>(n.gain) + c;
-    for (int e = 0; e < kPer; ++e) {
-      const uint16_t b = h[e];
-      g[e] = n.gain_dtype == DType::BF16 ? __uint_as_float(static_cast<uint32_t>(b) << 16)
-                                         : __half2float(__ushort_as_half(b));
-    }
-  }
-  for (int e = 0; e < kPer; ++e) g[e] += n.offset;
-}
-
 // Sum over the `width` lanes (a power of two, <= 32) of an aligned lane group.
 __device__ inline float group_sum(float v, int width) {
   for (int o = width / 2; o > 0; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o);
@@ -86,26 +70,63 @@ __device__ inline float group_sum(float v, int width) {
 // kUnroll 16-byte loads per row), so a group is 256 / tpr rows. Partial sums meet by shuffles
 // (tpr <= 32) or in shared memory. The norm's gain is folded into the activation and its 1 / rms
 // applied to each finished dot product: norm(x) . w = inv * sum_c (x_c g_c) w_c.
-// kStaged (several activation rows): the block first writes x * gain to shared memory and
-// computes 1 / rms there. Otherwise (decode, one row) every thread reads x and the gain straight
-// from global memory (they stay in L1) and each warp computes 1 / rms itself once its first row is
-// summed: nothing stands between a block's start and its first weight loads. kRows = t and kGated are
-// fixed at compile time so that the accumulators and loads in flight stay in registers.
+// kStaged (several activation rows, a norm, or an absorbed NormAdd): the block first writes
+// x * gain to shared memory and computes 1 / rms there. Otherwise every thread reads x straight
+// from global memory (it stays in L1); only the element-wise path (kVec16 false) also applies a
+// norm unstaged, reading the gain per value, and each warp then computes 1 / rms itself once its
+// first row is summed. kRows = t and kGated are fixed at compile time so that the accumulators and
+// loads in flight stay in registers.
 template <DType kType, bool kVec16, bool kStaged, int kRows, bool kGated>
-__global__ void __launch_bounds__(kMatVecWarps * kWarp) matvec_kernel(MatVecParams p) {
-  constexpr int kLoads = kGated ? kUnroll / 2 : kUnroll;  // per weight row read
+__global__ void __launch_bounds__(kMatVecWarps* kWarp, matvec_min_blocks<kRows, kGated>())
+    matvec_kernel(MatVecParams p) {
   extern __shared__ float xs[];  // [t, k] when staged
   __shared__ float inv_block[kRows];
   __shared__ float red[2][kMatVecWarps][kRows];
   const int lane = static_cast<int>(threadIdx.x) % kWarp;
+  const int tpr = p.threads_per_row;
+  const int sub = static_cast<int>(threadIdx.x) % tpr, slot = static_cast<int>(threadIdx.x) / tpr;
+  const int rows_per_group = kMatVecWarps * kWarp / tpr;
+  pdl_launch_dependents();
+  if constexpr (kVec16) {
+    // Launched early (PDL): the first loads of this thread's first row go to L2 while the kernel
+    // before finishes; weights are never written, so they may be read before pdl_wait().
+    int64_t row = static_cast<int64_t>(blockIdx.x) * rows_per_group + slot;
+    if (row < p.total_rows) {
+      int m = 0;
+      if (!kGated)
+        while (row >= p.rows[m]) row -= p.rows[m++];
+      for (int u = 0; u < kLoads; ++u) {
+        const int64_t c = sub + static_cast<int64_t>(u) * tpr;
+        if (c * 16 >= p.row_bytes) break;
+        prefetch_l2(p.w[m] + row * p.row_bytes + c * 16);
+        if (kGated) prefetch_l2(p.w[1] + row * p.row_bytes + c * 16);
+      }
+    }
+  }
+  pdl_wait();
   float inv[kRows];
 #pragma unroll
   for (int i = 0; i < kRows; ++i) inv[i] = 1.0f;
   if constexpr (kStaged) {
     for (int i = 0; i < kRows; ++i) {
+      const float* src = p.x + i * p.k;
+      if (p.pre_add) {
+        // The absorbed NormAdd, in norm_add_kernel's operation order: every block computes the
+        // sum into its shared memory (each thread the elements it re-reads below), block 0 also
+        // writes it out for the later readers of the residual stream.
+        const float* y = p.pre.in + i * p.k;
+        const float* res = p.pre.residual + i * p.k;
+        const float inv_post = row_inv_rms(y, p.k, p.pre.norm.eps);
+        for (int64_t c = threadIdx.x; c < p.k; c += blockDim.x) {
+          const float v = res[c] + (y[c] * inv_post) * gain_at(p.pre.norm, c);
+          xs[i * p.k + c] = v;
+          if (blockIdx.x == 0) p.pre.sum[i * p.k + c] = v;
+        }
+        src = xs + i * p.k;
+      }
       float ss = 0.0f;
       for (int64_t c = threadIdx.x; c < p.k; c += blockDim.x) {
-        const float v = p.x[i * p.k + c];
+        const float v = src[c];
         ss += v * v;
         xs[i * p.k + c] = p.normed ? v * gain_at(p.norm, c) : v;
       }
@@ -133,9 +154,6 @@ __global__ void __launch_bounds__(kMatVecWarps * kWarp) matvec_kernel(MatVecPara
     inv_ready = true;
   };
 
-  const int tpr = p.threads_per_row;
-  const int sub = static_cast<int>(threadIdx.x) % tpr, slot = static_cast<int>(threadIdx.x) / tpr;
-  const int rows_per_group = kMatVecWarps * kWarp / tpr;
   for (int64_t group = blockIdx.x; group < p.row_groups; group += gridDim.x) {
     int64_t row = group * rows_per_group + slot;
     const bool active = row < p.total_rows;
@@ -154,10 +172,9 @@ __global__ void __launch_bounds__(kMatVecWarps * kWarp) matvec_kernel(MatVecPara
         const auto* ca = reinterpret_cast<const uint4*>(wa);
         const auto* cb = reinterpret_cast<const uint4*>(wb);
         const auto consume = [&](const uint4& raw_a, const uint4& raw_b, int64_t c) {
-          float va[kPer], vb[kPer], gv[kPer];
+          float va[kPer], vb[kPer];
           unpack16<kType>(raw_a, va);
           if constexpr (kGated) unpack16<kType>(raw_b, vb);
-          if (!kStaged && p.normed) gains<kPer>(p.norm, c * kPer, gv);
 #pragma unroll
           for (int i = 0; i < kRows; ++i) {
             const float* src = (kStaged ? xs : p.x) + i * p.k + c * kPer;
@@ -169,10 +186,6 @@ __global__ void __launch_bounds__(kMatVecWarps * kWarp) matvec_kernel(MatVecPara
               xv[4 * q + 1] = v.y;
               xv[4 * q + 2] = v.z;
               xv[4 * q + 3] = v.w;
-            }
-            if (!kStaged && p.normed) {
-#pragma unroll
-              for (int e = 0; e < kPer; ++e) xv[e] *= gv[e];
             }
 #pragma unroll
             for (int e = 0; e < kPer; ++e) {
@@ -250,6 +263,8 @@ __global__ void __launch_bounds__(kMatVecWarps * kWarp) matvec_kernel(MatVecPara
 }
 
 __global__ void norm_add_kernel(const float* x, const float* residual, int64_t dim, NormSpec n, float* out) {
+  pdl_launch_dependents();
+  pdl_wait();
   const int64_t r = blockIdx.x;
   const float* xr = x + r * dim;
   const float inv = row_inv_rms(xr, dim, n.eps);
@@ -260,6 +275,8 @@ __global__ void norm_add_kernel(const float* x, const float* residual, int64_t d
 // One block per (row, head); thread i rotates pair (i, i + head_dim / 2) of the normalised head.
 __global__ void norm_rope_kernel(const float* x, const int32_t* positions, int n_heads, int head_dim, NormSpec n,
                                  const float* inv_freq, float* out) {
+  pdl_launch_dependents();
+  pdl_wait();
   const int64_t rh = blockIdx.x;  // row * n_heads + head
   const int64_t r = rh / n_heads;
   const int half = head_dim / 2;
@@ -279,6 +296,8 @@ __global__ void norm_rope_kernel(const float* x, const int32_t* positions, int n
 
 template <DType kKv>
 __global__ void store_kv_row_kernel(const float* k, const float* v, KvView kv, void* ring_k, void* ring_v) {
+  pdl_launch_dependents();
+  pdl_wait();
   const int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (c >= kv.kv_w) return;
   const int64_t dst = (kv.positions[0] % kv.cap) * kv.kv_w + c;
@@ -315,7 +334,7 @@ void matvec(const MatVecJob& job, cudaStream_t stream) {
   p.act = job.act;
   const DType dt = job.w[0].dtype;
   p.row_bytes = job.w[0].row_bytes;
-  bool aligned = p.row_bytes % 16 == 0;
+  bool aligned = p.row_bytes % 16 == 0 && reinterpret_cast<uintptr_t>(job.x) % 16 == 0;
   for (int m = 0; m < job.n_weights; ++m) {
     const DeviceWeight& w = job.w[m];
     if (w.dtype != dt || w.cols != job.k || w.row_bytes != p.row_bytes)
@@ -338,19 +357,28 @@ void matvec(const MatVecJob& job, cudaStream_t stream) {
   const int rows_per_group = kMatVecWarps * kWarp / p.threads_per_row;
   p.row_groups = (p.total_rows + rows_per_group - 1) / rows_per_group;
   const int64_t stage = job.t * job.k * static_cast<int64_t>(sizeof(float));
-  const bool staged = job.t > 1 && stage <= kStageBytes;
+  // An absorbed NormAdd runs in the staged prologue; one whose rows do not fit runs before.
+  if (job.pre && stage > kStageBytes) {
+    norm_add(job.pre->in, job.pre->residual, job.t, job.k, job.pre->norm, job.pre->sum, stream);
+  } else if (job.pre) {
+    p.pre_add = true;
+    p.pre = *job.pre;
+  }
+  // Staged: several rows, an absorbed NormAdd, or a norm (its gain folded in once per block
+  // rather than loaded with every chunk).
+  const bool staged = (job.t > 1 || p.pre_add || p.normed) && stage <= kStageBytes;
   weight_kernel(dt, "matvec", [&]<DType kType>() {
     constexpr bool k16 = kType == DType::F32 || kType == DType::F16 || kType == DType::BF16;
     const auto launch = [&](auto kernel, size_t smem) {
-      if (smem > 48 * 1024) check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                                        static_cast<int>(kStageBytes)),
-                                  "raising the matvec's shared memory");
+      // Always set: the 48 KB default counts static shared memory too.
+      check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
+            "raising the matvec's shared memory");
       int per_sm = 0;  // one wave of resident blocks: a second, partial wave would idle most SMs
       check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kMatVecWarps * kWarp, smem),
             "sizing the matvec grid");
       const auto blocks =
           static_cast<unsigned>(std::min<int64_t>(p.row_groups, int64_t{std::max(per_sm, 1)} * sm_count()));
-      kernel<<<blocks, kMatVecWarps * kWarp, smem, stream>>>(p);
+      launch_dependent("matvec", kernel, blocks, kMatVecWarps * kWarp, smem, stream, p);
     };
     const auto rows = [&]<bool kVec16, bool kStaged, bool kGated>() {
       const size_t smem = kStaged ? static_cast<size_t>(stage) : 0;
@@ -370,7 +398,9 @@ void matvec(const MatVecJob& job, cudaStream_t stream) {
       else gated.template operator()<kVec16, false>();
     };
     if constexpr (k16) {
-      if (aligned) staging.template operator()<true>();
+      // The 16-byte path takes a norm only staged (its unstaged loop carries no gain code: fewer
+      // registers, more resident blocks); an activation too wide to stage goes element-wise.
+      if (aligned && (staged || !p.normed)) staging.template operator()<true>();
       else staging.template operator()<false>();
     } else {
       staging.template operator()<false>();
@@ -382,7 +412,8 @@ void matvec(const MatVecJob& job, cudaStream_t stream) {
 void norm_add(const float* x, const float* residual, int64_t rows, int64_t dim, const NormSpec& norm, float* out,
               cudaStream_t stream) {
   if (rows == 0) return;
-  norm_add_kernel<<<static_cast<unsigned>(rows), norm_threads(dim), 0, stream>>>(x, residual, dim, norm, out);
+  launch_dependent("norm_add", norm_add_kernel, static_cast<unsigned>(rows), norm_threads(dim), 0, stream, x, residual,
+                   dim, norm, out);
   check_launch("norm_add");
 }
 
@@ -390,14 +421,15 @@ void norm_rope(const float* x, const int32_t* positions, int64_t t, int n_heads,
                const float* inv_freq, float* out, cudaStream_t stream) {
   if (t == 0) return;
   const int threads = std::clamp((head_dim / 2 + kWarp - 1) / kWarp * kWarp, kWarp, 256);
-  norm_rope_kernel<<<static_cast<unsigned>(t * n_heads), threads, 0, stream>>>(x, positions, n_heads, head_dim, norm,
-                                                                              inv_freq, out);
+  launch_dependent("norm_rope", norm_rope_kernel, static_cast<unsigned>(t * n_heads), threads, 0, stream, x, positions,
+                   n_heads, head_dim, norm, inv_freq, out);
   check_launch("norm_rope");
 }
 
 void store_kv_row(const float* k, const float* v, const KvView& kv, void* ring_k, void* ring_v, cudaStream_t stream) {
   dispatch_kv(kv.dtype, [&]<DType kKv>() {
-    store_kv_row_kernel<kKv><<<blocks_for(kv.kv_w, 256), 256, 0, stream>>>(k, v, kv, ring_k, ring_v);
+    launch_dependent("store_kv_row", store_kv_row_kernel<kKv>, blocks_for(kv.kv_w, 256), 256, 0, stream, k, v, kv,
+                     ring_k, ring_v);
   });
   check_launch("store_kv_row");
 }

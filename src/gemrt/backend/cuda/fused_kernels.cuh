@@ -21,6 +21,15 @@ struct NormSpec {
   float eps = 1e-6f;
 };
 
+// The NormAdd a matvec may run first (graph/fusion.h, PreAdd): sum [t, k] = residual +
+// rms_norm(in), written to `sum` and taken as the product's activation.
+struct PreAdd {
+  const float* in = nullptr;
+  const float* residual = nullptr;
+  NormSpec norm;
+  float* sum = nullptr;
+};
+
 // Matrix-vector products of one activation x [t, k] (t <= kMatVecMaxRows), optionally normalised
 // as it is loaded: out[m] [t, w[m].rows] = norm(x) @ w[m]^T for up to 3 weights of one dtype; or,
 // with `gated`, out[0] [t, w[0].rows] = act(norm(x) @ w[0]^T) * (norm(x) @ w[1]^T).
@@ -33,6 +42,7 @@ struct MatVecJob {
   float* out[3] = {};
   bool gated = false;
   Activation act = Activation::GeluTanh;
+  const PreAdd* pre = nullptr;  // when set, x is pre->sum, computed by this launch
 };
 void matvec(const MatVecJob& job, cudaStream_t stream);
 

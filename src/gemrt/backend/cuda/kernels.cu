@@ -5,6 +5,7 @@
 
 #include "gemrt/backend/cuda/cuda_check.h"
 #include "gemrt/backend/cuda/device_util.cuh"
+#include "gemrt/backend/cuda/fused_kernels.cuh"
 #include "gemrt/core/error.h"
 
 namespace gemrt::cuda {
@@ -32,10 +33,10 @@ __global__ void rows_to_bf16_kernel(const uint8_t* w, int64_t row_bytes, int64_t
 
 // ---------------------------------------------------------------------------------------------
 // Matrix products. Many rows: 64 x 64 output tiles, 32-wide k slices of x and of the weights
-// (dequantized once into shared memory), 4 x 4 outputs per thread. Few rows (decode): one warp
-// per weight row, lanes striding over k, every activation row at once.
+// (dequantized once into shared memory), 4 x 4 outputs per thread. Few rows (decode): the
+// matrix-vector kernels of fused_kernels.cu, which the fused decode steps also run.
 
-constexpr int kTile = 64, kSlice = 32, kGemvRows = static_cast<int>(kMatVecMaxRows);
+constexpr int kTile = 64, kSlice = 32;
 
 template <DType kType>
 __global__ void __launch_bounds__(256) matmul_tiled(const float* __restrict__ x, int64_t t, const uint8_t* __restrict__ w,
@@ -68,58 +69,6 @@ __global__ void __launch_bounds__(256) matmul_tiled(const float* __restrict__ x,
       const int64_t r = t0 + ty * 4 + i, c = n0 + tx * 4 + j;
       if (r < t && c < n) out[r * n + c] = acc[i][j];
     }
-}
-
-template <DType kType>
-__global__ void matmul_gemv(const float* __restrict__ x, int t, const uint8_t* __restrict__ w, int64_t row_bytes,
-                            int64_t n, int64_t k, float* __restrict__ out) {
-  const int64_t row = static_cast<int64_t>(blockIdx.x) * (blockDim.x / kWarp) + threadIdx.x / kWarp;
-  const int lane = threadIdx.x % kWarp;
-  if (row >= n) return;
-  const uint8_t* wr = w + row * row_bytes;
-  float acc[kGemvRows] = {};
-  for (int64_t kk = lane; kk < k; kk += kWarp) {
-    const float wv = weight_value<kType>(wr, kk);
-    for (int i = 0; i < kGemvRows; ++i)
-      if (i < t) acc[i] = fmaf(x[i * k + kk], wv, acc[i]);
-  }
-  for (int i = 0; i < kGemvRows; ++i) {
-    const float s = warp_sum(acc[i]);
-    if (lane == 0 && i < t) out[i * n + row] = s;
-  }
-}
-
-
-template <DType kType>
-__global__ void matmul_gemv_16b(const float* __restrict__ x, int t, const uint8_t* __restrict__ w, int64_t row_bytes,
-                                int64_t n, int64_t k, float* __restrict__ out) {
-  constexpr int kPer = kType == DType::F32 ? 4 : 8;  // values per 16-byte chunk
-  const int64_t row = static_cast<int64_t>(blockIdx.x) * (blockDim.x / kWarp) + threadIdx.x / kWarp;
-  const int lane = threadIdx.x % kWarp;
-  if (row >= n) return;
-  const auto* wr = reinterpret_cast<const uint4*>(w + row * row_bytes);
-  const int64_t chunks = k / kPer;
-  float acc[kGemvRows] = {};
-#pragma unroll 2
-  for (int64_t c = lane; c < chunks; c += kWarp) {
-    float wv[kPer];
-    unpack16<kType>(__ldg(wr + c), wv);
-    for (int i = 0; i < kGemvRows; ++i) {
-      if (i >= t) break;
-      const auto* xp = reinterpret_cast<const float4*>(x + i * k + c * kPer);
-      for (int q = 0; q < kPer / 4; ++q) {
-        const float4 xv = xp[q];
-        acc[i] = fmaf(xv.x, wv[4 * q], acc[i]);
-        acc[i] = fmaf(xv.y, wv[4 * q + 1], acc[i]);
-        acc[i] = fmaf(xv.z, wv[4 * q + 2], acc[i]);
-        acc[i] = fmaf(xv.w, wv[4 * q + 3], acc[i]);
-      }
-    }
-  }
-  for (int i = 0; i < kGemvRows; ++i) {
-    const float s = warp_sum(acc[i]);
-    if (lane == 0 && i < t) out[i * n + row] = s;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -194,6 +143,8 @@ constexpr int kAttnWarps = 4, kMaxHeadDim = 512, kPerLane = kMaxHeadDim / kWarp;
 template <DType kKv>
 __global__ void __launch_bounds__(kAttnWarps * kWarp) attention_kernel(const float* q, KvView kv, AttentionAttrs a,
                                                                       float* out, float* partial) {
+  pdl_launch_dependents();
+  pdl_wait();
   const int64_t r = blockIdx.x / a.n_heads;
   const int h = static_cast<int>(blockIdx.x % a.n_heads);
   const int d = a.head_dim;
@@ -277,6 +228,8 @@ __global__ void __launch_bounds__(kAttnWarps * kWarp) attention_kernel(const flo
 
 // Merges the key splits of one (query row, head): out = sum_s v_s e^(m_s - M) / sum_s l_s e^(m_s - M).
 __global__ void attention_combine(const float* partial, int splits, int d, float* out) {
+  pdl_launch_dependents();
+  pdl_wait();
   const float* ph = partial + static_cast<int64_t>(blockIdx.x) * splits * (d + 2);
   float mx = -INFINITY;
   for (int s = 0; s < splits; ++s) mx = fmaxf(mx, ph[s * (d + 2) + d]);
@@ -341,22 +294,21 @@ void embed(const DeviceWeight& table, const int32_t* ids, int64_t t, float scale
 
 void matmul(const float* x, int64_t t, const DeviceWeight& w, float* out, cudaStream_t stream) {
   if (t == 0 || w.rows == 0) return;
+  if (t <= kMatVecMaxRows) {  // one pass over the weights: the matrix-vector kernels
+    MatVecJob job;
+    job.x = x;
+    job.t = t;
+    job.k = w.cols;
+    job.n_weights = 1;
+    job.w[0] = w;
+    job.out[0] = out;
+    matvec(job, stream);
+    return;
+  }
   const auto* wd = static_cast<const uint8_t*>(w.data);
   weight_kernel(w.dtype, "matmul", [&]<DType kType>() {
-    constexpr int kWarpsPerBlock = 8;
-    constexpr bool k16 = kType == DType::F32 || kType == DType::F16 || kType == DType::BF16;
-    const bool aligned = w.row_bytes % 16 == 0 && reinterpret_cast<uintptr_t>(wd) % 16 == 0 &&
-                         reinterpret_cast<uintptr_t>(x) % 16 == 0;
-    if (t <= kGemvRows && k16 && aligned) {
-      matmul_gemv_16b<kType><<<blocks_for(w.rows, kWarpsPerBlock), kWarpsPerBlock * kWarp, 0, stream>>>(
-          x, static_cast<int>(t), wd, w.row_bytes, w.rows, w.cols, out);
-    } else if (t <= kGemvRows) {
-      matmul_gemv<kType><<<blocks_for(w.rows, kWarpsPerBlock), kWarpsPerBlock * kWarp, 0, stream>>>(
-          x, static_cast<int>(t), wd, w.row_bytes, w.rows, w.cols, out);
-    } else {
-      const dim3 grid(blocks_for(w.rows, kTile), blocks_for(t, kTile));
-      matmul_tiled<kType><<<grid, 256, 0, stream>>>(x, t, wd, w.row_bytes, w.rows, w.cols, out);
-    }
+    const dim3 grid(blocks_for(w.rows, kTile), blocks_for(t, kTile));
+    matmul_tiled<kType><<<grid, 256, 0, stream>>>(x, t, wd, w.row_bytes, w.rows, w.cols, out);
   });
   check_launch("matmul");
 }
@@ -409,11 +361,12 @@ void attention(const float* q, const KvView& kv, int64_t t, const AttentionAttrs
   const int splits = attention_splits(t, a, kv.cap);
   const dim3 grid(static_cast<unsigned>(t * a.n_heads), static_cast<unsigned>(splits));
   dispatch_kv(kv.dtype, [&]<DType kKv>() {
-    attention_kernel<kKv><<<grid, kAttnWarps * kWarp, 0, stream>>>(q, kv, a, out, partial);
+    launch_dependent("attention", attention_kernel<kKv>, grid, kAttnWarps * kWarp, 0, stream, q, kv, a, out, partial);
   });
   check_launch("attention");
   if (splits > 1) {
-    attention_combine<<<static_cast<unsigned>(t * a.n_heads), 128, 0, stream>>>(partial, splits, a.head_dim, out);
+    launch_dependent("attention_combine", attention_combine, static_cast<unsigned>(t * a.n_heads), 128, 0, stream, partial, splits,
+                     a.head_dim, out);
     check_launch("attention_combine");
   }
 }

@@ -18,7 +18,9 @@ Graph build_forward_graph(const ModelSpec& spec, const GemmaWeights& w, int64_t 
   for (int i = 0; i < spec.n_layers(); ++i)
     x = build_decoder_block(b, i, spec.layers[static_cast<size_t>(i)], w.layers[static_cast<size_t>(i)], x, positions);
   if (rows == LogitsRows::None) return g;
-  if (rows == LogitsRows::Last) x = b.last_row(x, "last_token");
+  // (A one-token run's only row is its last: no copy, and the last block's post-norm and residual
+  // add can run inside the LM head's product, graph/fusion.h.)
+  if (rows == LogitsRows::Last && tokens > 1) x = b.last_row(x, "last_token");
   x = b.rms_norm(x, b.weight(w.final_norm), spec.hidden_size, spec.rms_norm_eps, spec.norm_offset, "final_norm");
   ValueId logits = b.matmul(x, b.weight(w.lm_head), "lm_head");
   if (spec.final_softcap > 0.0f) logits = b.soft_cap(logits, spec.final_softcap, "final_softcap");
