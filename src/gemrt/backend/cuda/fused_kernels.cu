@@ -207,6 +207,34 @@ __global__ void __launch_bounds__(kMatVecWarps* kWarp, matvec_min_blocks<kRows, 
           for (int u = 0; u < kLoads; ++u) consume(ra[u], rb[u], c + u * tpr);
         }
         for (; c < chunks; c += tpr) consume(__ldg(ca + c), kGated ? __ldg(cb + c) : uint4{}, c);
+      } else if constexpr (BlockShape<kType>::kElems > 1) {
+        // GGML block formats: a thread takes whole 32-value pieces (a block, or a 32-value part
+        // of a K-quant super-block; neighbouring threads read neighbouring pieces), so each
+        // value's code, scale and offset bytes are read from the piece it just loaded (L1) and,
+        // the piece's position being fixed at compile time, its scale is decoded once.
+        using S = BlockShape<kType>;
+        constexpr int kPiece = 32;
+        constexpr unsigned kPerBlock = S::kElems / kPiece;
+        const int64_t pieces = p.k / kPiece;
+        for (int64_t q = sub; q < pieces; q += tpr) {
+          const int64_t blk = q / kPerBlock;
+          const unsigned j0 = static_cast<unsigned>(q % kPerBlock) * kPiece;
+          const uint8_t* ba = wa + blk * S::kBytes;
+          const uint8_t* bb = kGated ? wb + blk * S::kBytes : nullptr;
+          const int64_t c0 = q * kPiece;
+#pragma unroll 8
+          for (int l = 0; l < kPiece; ++l) {
+            const float va = block_value<kType>(ba, static_cast<int>(j0 + l));
+            const float vb = kGated ? block_value<kType>(bb, static_cast<int>(j0 + l)) : 0.0f;
+#pragma unroll
+            for (int i = 0; i < kRows; ++i) {
+              float xv = kStaged ? xs[i * p.k + c0 + l] : p.x[i * p.k + c0 + l];
+              if (!kStaged && p.normed) xv *= gain_at(p.norm, c0 + l);
+              acc_a[i] = fmaf(xv, va, acc_a[i]);
+              if (kGated) acc_b[i] = fmaf(xv, vb, acc_b[i]);
+            }
+          }
+        }
       } else {
         for (int64_t c = sub; c < p.k; c += tpr) {
           const float va = weight_value<kType>(wa, c);
