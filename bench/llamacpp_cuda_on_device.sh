@@ -2,7 +2,9 @@
 # On the GPU machine (device tool): llama.cpp built there with CUDA (sm_90) and gemrt, side by
 # side on the same synthetic Gemma 3 GGUF files (issue 5's llama.cpp peer: `llama-bench -ngl 99`).
 # Carry (all prepared on the CPU machine):
-#   build-llama/llama.cpp.tar.xz         bash bench/pack_llamacpp_for_device.sh
+#   build-llama/llama-bins.tar.xz        llama-bench + llama-quantize built here with CUDA (sm_90):
+#                                        bash bench/pack_llamacpp_for_device.sh --build; or else
+#   build-llama/llama.cpp.tar.xz         bash bench/pack_llamacpp_for_device.sh (built there)
 #   build-carry/bin.tar.xz               bash scripts/pack-for-device.sh (or the CUDA build's bins)
 #   build-carry/whl/gguf-*.whl           python3 -m pip download --no-deps gguf -d build-carry/whl
 #   build-carry/donor-tokenizer.gguf     python3 bench/make_tokenizer_donor.py GEMMA3.gguf OUT
@@ -17,7 +19,10 @@ flags=("$@")
 (( ${#flags[@]} )) || flags=(-p 512,4096 -n 128 -r 3)
 llama=/tmp/llama.cpp
 t0=$(date +%s)
-if [[ ! -x $llama/b/bin/llama-bench ]]; then
+if [[ -f build-llama/llama-bins.tar.xz ]]; then  # built on the CPU machine: bench/pack_llamacpp_for_device.sh --build
+  mkdir -p $llama/b/bin && tar -C $llama/b/bin -xJf build-llama/llama-bins.tar.xz
+  export LD_LIBRARY_PATH=/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
+elif [[ ! -x $llama/b/bin/llama-bench ]]; then
   tar -C /tmp -xJf build-llama/llama.cpp.tar.xz
   cmake -S $llama -B $llama/b -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
     -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_CURL=OFF >/dev/null

@@ -3,10 +3,15 @@
 # llama-cpp-python source package, pruned to what a CUDA build of llama-bench needs (no model
 # vocabularies, docs, web UI, other GPU backends), small enough to carry to the GPU machine.
 # There, bench/llamacpp_cuda_on_device.sh builds and runs it.
-#   bash bench/pack_llamacpp_for_device.sh [llama_cpp_python-X.Y.Z.tar.gz]
+#   bash bench/pack_llamacpp_for_device.sh [--build] [llama_cpp_python-X.Y.Z.tar.gz]
 #   (default: pip download --no-binary :all: --no-deps llama-cpp-python==0.3.36)
+# --build also compiles llama-bench and llama-quantize here with CUDA for sm_90 (nvcc of the CUDA
+# toolkit; about two hours on two cores) into build-llama/llama-bins.tar.xz, which the GPU
+# machine then runs as they are (its CUDA runtime and cuBLAS from /usr/local/cuda/lib64).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+build=0
+[[ ${1:-} == --build ]] && { build=1; shift; }
 sdist=${1:-}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -23,3 +28,11 @@ done
 mkdir -p build-llama
 tar -C "$(dirname "$src")" -cJf build-llama/llama.cpp.tar.xz llama.cpp
 du -h build-llama/llama.cpp.tar.xz
+if (( build )); then
+  cmake -S "$src" -B "$work/b" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
+    -DGGML_NATIVE=OFF -DBUILD_SHARED_LIBS=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+    -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF >/dev/null
+  cmake --build "$work/b" --target llama-bench llama-quantize -j"$(nproc)"
+  tar -C "$work/b/bin" -cJf build-llama/llama-bins.tar.xz llama-bench llama-quantize
+  du -h build-llama/llama-bins.tar.xz
+fi

@@ -222,10 +222,26 @@ __global__ void __launch_bounds__(kMatVecWarps* kWarp, matvec_min_blocks<kRows, 
           const uint8_t* ba = wa + blk * S::kBytes;
           const uint8_t* bb = kGated ? wb + blk * S::kBytes : nullptr;
           const int64_t c0 = q * kPiece;
-#pragma unroll 8
+          // A 32-value block (18 to 34 bytes, always an even size, so 2-byte aligned in a row)
+          // is first copied to registers with 16-bit loads, and its values decoded from there:
+          // a few wide loads instead of a byte load or two per value.
+          constexpr bool kWhole = S::kElems == kPiece;
+          constexpr int kHalves = kWhole ? S::kBytes / 2 : 1;
+          uint16_t la[kHalves], lb[kHalves];
+          if constexpr (kWhole) {
+            static_assert(S::kBytes % 2 == 0, "32-value blocks have an even size");
+#pragma unroll
+            for (int h = 0; h < kHalves; ++h) {
+              la[h] = __ldg(reinterpret_cast<const uint16_t*>(ba) + h);
+              if (kGated) lb[h] = __ldg(reinterpret_cast<const uint16_t*>(bb) + h);
+            }
+          }
+          const uint8_t* pa = kWhole ? reinterpret_cast<const uint8_t*>(la) : ba;
+          const uint8_t* pb = kWhole ? reinterpret_cast<const uint8_t*>(lb) : bb;
+#pragma unroll(kWhole ? kPiece : 8)
           for (int l = 0; l < kPiece; ++l) {
-            const float va = block_value<kType>(ba, static_cast<int>(j0 + l));
-            const float vb = kGated ? block_value<kType>(bb, static_cast<int>(j0 + l)) : 0.0f;
+            const float va = block_value<kType>(pa, static_cast<int>(j0 + l));
+            const float vb = kGated ? block_value<kType>(pb, static_cast<int>(j0 + l)) : 0.0f;
 #pragma unroll
             for (int i = 0; i < kRows; ++i) {
               float xv = kStaged ? xs[i * p.k + c0 + l] : p.x[i * p.k + c0 + l];
