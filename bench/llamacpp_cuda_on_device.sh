@@ -21,7 +21,9 @@ llama=/tmp/llama.cpp
 t0=$(date +%s)
 if [[ -f build-llama/llama-bins.tar.xz ]]; then  # built on the CPU machine: bench/pack_llamacpp_for_device.sh --build
   mkdir -p $llama/b/bin && tar -C $llama/b/bin -xJf build-llama/llama-bins.tar.xz
-  export LD_LIBRARY_PATH=/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
+  # Its CUDA runtime and cuBLAS from the toolkit, NCCL from PyTorch's wheels, libgomp carried.
+  nccl=$(python3 -c 'import nvidia.nccl as n; print(list(n.__path__)[0] + "/lib")' 2>/dev/null || true)
+  export LD_LIBRARY_PATH=$llama/b/bin:${nccl:+$nccl:}/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
 elif [[ ! -x $llama/b/bin/llama-bench ]]; then
   tar -C /tmp -xJf build-llama/llama.cpp.tar.xz
   cmake -S $llama -B $llama/b -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \

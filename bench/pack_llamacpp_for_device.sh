@@ -33,6 +33,10 @@ if (( build )); then
     -DGGML_NATIVE=OFF -DBUILD_SHARED_LIBS=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
     -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF >/dev/null
   cmake --build "$work/b" --target llama-bench llama-quantize -j"$(nproc)"
-  tar -C "$work/b/bin" -cJf build-llama/llama-bins.tar.xz llama-bench llama-quantize
+  # llama-bench alone (stripped, ~41 MB compressed; llama-quantize, as large again, would not fit
+  # in a call beside it, so quantized files still need the build there), with the OpenMP
+  # runtime it links.
+  strip "$work/b/bin/llama-bench" && cp "$(ldd "$work/b/bin/llama-bench" | awk '/libgomp/ {print $3}')" "$work/b/bin/"
+  tar -C "$work/b/bin" -cf - llama-bench libgomp.so.1 | xz -T"$(nproc)" -9 > build-llama/llama-bins.tar.xz
   du -h build-llama/llama-bins.tar.xz
 fi
