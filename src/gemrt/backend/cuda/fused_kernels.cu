@@ -433,6 +433,34 @@ static int sm_count() {
   return n;
 }
 
+// Rows are dealt to the resident blocks in groups of 256 / tpr, so a product whose group count
+// is just above a multiple of the resident blocks leaves most of them idle for its last round
+// (the 4B down projection at 128 threads per row: 1280 groups on 528 blocks, a third round with
+// 224 busy). Among the
+// threads-per-row choices that still give each thread at least kLoads chunks of a row, take the
+// one whose rounds are fullest, groups / (rounds * resident), when it is fuller by more than 2 %
+// than the first rule's choice (which ties keep).
+static void balance_threads_per_row(MatVecParams* p, int64_t chunks, int64_t resident) {
+  const auto fill = [&](int tpr) {
+    const int64_t groups = (p->total_rows + kMatVecWarps * kWarp / tpr - 1) / (kMatVecWarps * kWarp / tpr);
+    if (groups <= resident) return static_cast<double>(groups) / static_cast<double>(resident);
+    const int64_t rounds = (groups + resident - 1) / resident;
+    return static_cast<double>(groups) / static_cast<double>(rounds * resident);
+  };
+  int best = p->threads_per_row;
+  double best_fill = fill(best);
+  for (int tpr = 8; tpr <= kMatVecWarps * kWarp; tpr *= 2) {
+    if (tpr != 8 && chunks < int64_t{kLoads} * tpr) break;
+    const double f = fill(tpr);
+    if (f > best_fill + 0.02) {
+      best = tpr;
+      best_fill = f;
+    }
+  }
+  p->threads_per_row = best;
+  p->row_groups = (p->total_rows + kMatVecWarps * kWarp / best - 1) / (kMatVecWarps * kWarp / best);
+}
+
 void matvec(const MatVecJob& job, cudaStream_t stream) {
   if (job.t == 0 || job.n_weights == 0) return;
   if (job.t > kMatVecMaxRows) fail("cuda backend: matvec of ", job.t, " rows (at most ", kMatVecMaxRows, ")");
@@ -492,8 +520,9 @@ void matvec(const MatVecJob& job, cudaStream_t stream) {
       int per_sm = 0;  // one wave of resident blocks: a second, partial wave would idle most SMs
       check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kMatVecWarps * kWarp, smem),
             "sizing the matvec grid");
-      const auto blocks =
-          static_cast<unsigned>(std::min<int64_t>(p.row_groups, int64_t{std::max(per_sm, 1)} * sm_count()));
+      const int64_t resident = int64_t{std::max(per_sm, 1)} * sm_count();
+      balance_threads_per_row(&p, chunks, resident);
+      const auto blocks = static_cast<unsigned>(std::min<int64_t>(p.row_groups, resident));
       launch_dependent("matvec", kernel, blocks, kMatVecWarps * kWarp, smem, stream, p);
     };
     const auto rows = [&]<bool kVec16, bool kStaged, bool kGated>() {
