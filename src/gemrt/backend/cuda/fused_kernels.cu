@@ -38,6 +38,7 @@ struct MatVecParams {
   int threads_per_row;  // 8 .. 256 (a power of two): threads sharing one row's k range
   int64_t total_rows;   // rows of all weights (gated: of the gate)
   int64_t row_groups;   // ceil(total_rows / (256 / threads_per_row))
+  bool blocks16;        // every weight row starts 16-byte aligned (Q4_K's 64-value units)
   bool pre_add;         // x = pre.residual + rms_norm(pre.in), computed (staged) and written first
   PreAdd pre;
 };
@@ -63,6 +64,73 @@ __device__ inline float row_inv_rms(const float* xr, int64_t dim, float eps) {
 __device__ inline float group_sum(float v, int width) {
   for (int o = width / 2; o > 0; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o);
   return v;
+}
+
+// Q4_K rows through 16-byte loads: a 144-byte block is nine 16-byte chunks (so every block of a
+// 16-byte aligned row is aligned), its first chunk holding d, dmin and the 12 scale bytes, the
+// other eight its 128 code bytes. A thread takes 64-value units, sub-blocks 2u and 2u + 1 of a
+// block (the low and high nibbles of the same 32 code bytes): three loads per unit. Each value is
+// block_value's d * sc * code - dmin * mn, with the same float operations.
+template <int kRows, bool kGated, bool kStaged>
+__device__ inline void q4k_units(const MatVecParams& p, const float* xs, const uint8_t* wa, const uint8_t* wb,
+                                 int sub, float* acc_a, float* acc_b) {
+  static_assert(sizeof(quant::BlockQ4_K) == 144 && offsetof(quant::BlockQ4_K, scales) == 4 &&
+                    offsetof(quant::BlockQ4_K, qs) == 16,
+                "Q4_K: d, dmin, 12 scale bytes, then 128 code bytes");
+  // Byte i of a 16-byte chunk held in registers (no address taken, so it stays in registers).
+  const auto byte_of = [](const uint4& v, int i) -> uint32_t {
+    const uint32_t w = i < 4 ? v.x : i < 8 ? v.y : i < 12 ? v.z : v.w;
+    return (w >> (8 * (i % 4))) & 0xffu;
+  };
+  const int64_t units = p.k / 64;
+  for (int64_t u = sub; u < units; u += p.threads_per_row) {
+    const int64_t blk = u / 4;
+    const int pair = static_cast<int>(u % 4);
+    uint4 head[2] = {}, codes[2][2] = {};
+#pragma unroll
+    for (int h = 0; h < (kGated ? 2 : 1); ++h) {
+      const auto* b4 = reinterpret_cast<const uint4*>((h == 0 ? wa : wb) + blk * 144);
+      head[h] = __ldg(b4);
+      codes[h][0] = __ldg(b4 + 1 + 2 * pair);
+      codes[h][1] = __ldg(b4 + 2 + 2 * pair);
+    }
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {  // sub-block 2 * pair + half: low, then high nibbles
+      const int j = 2 * pair + half;
+      float dl[2] = {}, ml[2] = {};
+#pragma unroll
+      for (int h = 0; h < (kGated ? 2 : 1); ++h) {
+        // quant::k_scale_min on the scale bytes 4.. of the header chunk
+        const auto sb = [&](int i) { return byte_of(head[h], 4 + i); };
+        int sc, mn;
+        if (j < 4) {
+          sc = static_cast<int>(sb(j) & 63);
+          mn = static_cast<int>(sb(j + 4) & 63);
+        } else {
+          sc = static_cast<int>((sb(j + 4) & 15) | ((sb(j - 4) >> 6) << 4));
+          mn = static_cast<int>((sb(j + 4) >> 4) | ((sb(j) >> 6) << 4));
+        }
+        const float d = __half2float(__ushort_as_half(static_cast<unsigned short>(head[h].x & 0xffffu)));
+        const float dmin = __half2float(__ushort_as_half(static_cast<unsigned short>(head[h].x >> 16)));
+        dl[h] = d * static_cast<float>(sc);
+        ml[h] = dmin * static_cast<float>(mn);
+      }
+      const int64_t c0 = blk * 256 + j * 32;
+#pragma unroll
+      for (int l = 0; l < 32; ++l) {
+        const float va = dl[0] * static_cast<float>((byte_of(codes[0][l / 16], l % 16) >> (4 * half)) & 15) - ml[0];
+        const float vb =
+            kGated ? dl[1] * static_cast<float>((byte_of(codes[1][l / 16], l % 16) >> (4 * half)) & 15) - ml[1] : 0.0f;
+#pragma unroll
+        for (int i = 0; i < kRows; ++i) {
+          float xv = kStaged ? xs[i * p.k + c0 + l] : p.x[i * p.k + c0 + l];
+          if (!kStaged && p.normed) xv *= gain_at(p.norm, c0 + l);
+          acc_a[i] = fmaf(xv, va, acc_a[i]);
+          if (kGated) acc_b[i] = fmaf(xv, vb, acc_b[i]);
+        }
+      }
+    }
+  }
 }
 
 // A block of 256 threads walks groups of rows (grid-stride; the grid is one wave of resident
@@ -207,6 +275,8 @@ __global__ void __launch_bounds__(kMatVecWarps* kWarp, matvec_min_blocks<kRows, 
           for (int u = 0; u < kLoads; ++u) consume(ra[u], rb[u], c + u * tpr);
         }
         for (; c < chunks; c += tpr) consume(__ldg(ca + c), kGated ? __ldg(cb + c) : uint4{}, c);
+      } else if (kType == DType::Q4_K && p.blocks16) {
+        q4k_units<kRows, kGated, kStaged>(p, xs, wa, wb, sub, acc_a, acc_b);
       } else if constexpr (BlockShape<kType>::kElems > 1) {
         // GGML block formats: a thread takes whole 32-value pieces (a block, or a 32-value part
         // of a K-quant super-block; neighbouring threads read neighbouring pieces), so each
@@ -363,6 +433,34 @@ static int sm_count() {
   return n;
 }
 
+// Rows are dealt to the resident blocks in groups of 256 / tpr, so a product whose group count
+// is just above a multiple of the resident blocks leaves most of them idle for its last round
+// (the 4B down projection at 128 threads per row: 1280 groups on 528 blocks, a third round with
+// 224 busy). Among the
+// threads-per-row choices that still give each thread at least kLoads chunks of a row, take the
+// one whose rounds are fullest, groups / (rounds * resident), when it is fuller by more than 2 %
+// than the first rule's choice (which ties keep).
+static void balance_threads_per_row(MatVecParams* p, int64_t chunks, int64_t resident) {
+  const auto fill = [&](int tpr) {
+    const int64_t groups = (p->total_rows + kMatVecWarps * kWarp / tpr - 1) / (kMatVecWarps * kWarp / tpr);
+    if (groups <= resident) return static_cast<double>(groups) / static_cast<double>(resident);
+    const int64_t rounds = (groups + resident - 1) / resident;
+    return static_cast<double>(groups) / static_cast<double>(rounds * resident);
+  };
+  int best = p->threads_per_row;
+  double best_fill = fill(best);
+  for (int tpr = 8; tpr <= kMatVecWarps * kWarp; tpr *= 2) {
+    if (tpr != 8 && chunks < int64_t{kLoads} * tpr) break;
+    const double f = fill(tpr);
+    if (f > best_fill + 0.02) {
+      best = tpr;
+      best_fill = f;
+    }
+  }
+  p->threads_per_row = best;
+  p->row_groups = (p->total_rows + kMatVecWarps * kWarp / best - 1) / (kMatVecWarps * kWarp / best);
+}
+
 void matvec(const MatVecJob& job, cudaStream_t stream) {
   if (job.t == 0 || job.n_weights == 0) return;
   if (job.t > kMatVecMaxRows) fail("cuda backend: matvec of ", job.t, " rows (at most ", kMatVecMaxRows, ")");
@@ -389,6 +487,8 @@ void matvec(const MatVecJob& job, cudaStream_t stream) {
     p.total_rows += w.rows;
     aligned = aligned && reinterpret_cast<uintptr_t>(w.data) % 16 == 0;
   }
+  p.blocks16 = p.row_bytes % 16 == 0;
+  for (int m = 0; m < job.n_weights; ++m) p.blocks16 = p.blocks16 && reinterpret_cast<uintptr_t>(p.w[m]) % 16 == 0;
   if (job.gated) {
     if (job.w[1].rows != job.w[0].rows) fail("cuda backend: gate and up weights differ in rows");
     p.total_rows = job.w[0].rows;
@@ -420,8 +520,9 @@ void matvec(const MatVecJob& job, cudaStream_t stream) {
       int per_sm = 0;  // one wave of resident blocks: a second, partial wave would idle most SMs
       check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kMatVecWarps * kWarp, smem),
             "sizing the matvec grid");
-      const auto blocks =
-          static_cast<unsigned>(std::min<int64_t>(p.row_groups, int64_t{std::max(per_sm, 1)} * sm_count()));
+      const int64_t resident = int64_t{std::max(per_sm, 1)} * sm_count();
+      balance_threads_per_row(&p, chunks, resident);
+      const auto blocks = static_cast<unsigned>(std::min<int64_t>(p.row_groups, resident));
       launch_dependent("matvec", kernel, blocks, kMatVecWarps * kWarp, smem, stream, p);
     };
     const auto rows = [&]<bool kVec16, bool kStaged, bool kGated>() {
