@@ -6,7 +6,7 @@
 
 namespace gemrt {
 
-FusionPlan plan_fusions(const Graph& g, int64_t max_rows) {
+FusionPlan plan_fusions(const Graph& g, int64_t max_rows, bool attend) {
   const int n = g.size();
   const auto at = [](auto& v, ValueId i) -> auto& { return v[static_cast<size_t>(i)]; };
   std::vector<std::vector<ValueId>> users(static_cast<size_t>(n));
@@ -92,6 +92,41 @@ FusionPlan plan_fusions(const Graph& g, int64_t max_rows) {
       }
   }
 
+  // One-token attentions with the norms and ropes of their inputs (before NormRope, which they
+  // supersede). An input chain may only be followed through values read by nothing else.
+  for (int i = 0; attend && max_rows > 0 && i < n; ++i) {
+    const Node& attn = g.node(i);
+    if (attn.op != OpKind::Attention || attn.shape[0] != 1) continue;
+    const auto& aa = std::get<AttentionAttrs>(attn.attrs);
+    const ValueId positions = attn.inputs[3];
+    const auto chain = [&](ValueId v, bool may_rotate) {
+      AttendInput c;
+      ValueId reader = i;
+      if (may_rotate && g.node(v).op == OpKind::Rope && only_user(v, reader) && g.node(v).inputs[1] == positions &&
+          std::get<RopeAttrs>(g.node(v).attrs).head_dim == aa.head_dim) {
+        c.rope = v;
+        reader = v;
+        v = g.node(v).inputs[0];
+      }
+      const Node& r = g.node(v);
+      if (r.op == OpKind::RmsNorm && only_user(v, reader) && std::get<RmsNormAttrs>(r.attrs).dim == aa.head_dim) {
+        c.norm = v;
+        v = r.inputs[0];
+      }
+      c.src = v;
+      return c;
+    };
+    FusedStep s = step(FusedStep::Kind::Attend, i, -1);
+    s.q = chain(attn.inputs[0], true);
+    s.k = chain(attn.inputs[1], true);
+    s.v = chain(attn.inputs[2], false);
+    for (const AttendInput* c : {&s.q, &s.k, &s.v}) {
+      if (c->norm >= 0) at(absorbed, c->norm) = 1;
+      if (c->rope >= 0) at(absorbed, c->rope) = 1;
+    }
+    placed[i] = std::move(s);
+  }
+
   // a + rms_norm(b), and rope(rms_norm(x)) with one norm group per head.
   for (int i = 0; i < n; ++i) {
     const Node& node = g.node(i);
@@ -108,7 +143,7 @@ FusionPlan plan_fusions(const Graph& g, int64_t max_rows) {
     } else if (node.op == OpKind::Rope) {
       const ValueId r = node.inputs[0];
       const Node& rn = g.node(r);
-      if (rn.op != OpKind::RmsNorm || at(absorbed, r) || !only_user(r, i)) continue;
+      if (at(absorbed, i) || rn.op != OpKind::RmsNorm || at(absorbed, r) || !only_user(r, i)) continue;
       if (std::get<RmsNormAttrs>(rn.attrs).dim != std::get<RopeAttrs>(node.attrs).head_dim) continue;
       at(absorbed, r) = 1;
       placed[i] = step(FusedStep::Kind::NormRope, i, rn.inputs[0]);
@@ -145,6 +180,8 @@ FusionPlan plan_fusions(const Graph& g, int64_t max_rows) {
       if (s.residual >= 0) plan.moved_reads.push_back({s.residual, s.at});
       if (s.pre_in >= 0) plan.moved_reads.push_back({s.pre_in, s.at});
       if (s.pre_residual >= 0) plan.moved_reads.push_back({s.pre_residual, s.at});
+      for (const AttendInput* c : {&s.q, &s.k, &s.v})
+        if (c->src >= 0 && c->src < s.at) plan.moved_reads.push_back({c->src, s.at});
       plan.steps.push_back(std::move(s));
     } else if (!at(absorbed, i)) {
       plan.steps.push_back(step(FusedStep::Kind::Node, i, -1));

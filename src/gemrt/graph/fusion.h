@@ -13,6 +13,10 @@
 //             next block's input norm) runs inside that MatVec: it writes the sum (still read
 //             later as the residual) and takes it as its activation, one launch instead of two.
 //   NormRope  rope(rms_norm(x)) over heads (Gemma 3's q/k norms).
+//   Attend    a one-token attention with the chains that make its q, k and v: each of them is
+//             src -> [rms_norm per head] -> [rope] (any link may be missing), the norms and
+//             ropes read by nothing else. One launch normalises and rotates q and the new key,
+//             rounds the new key and value to the cache, stores them and attends.
 // A fused step runs at the place of its last node; the values it reads there are listed as moved
 // reads for the buffer plan (graph/plan.h), so they stay live until then.
 #pragma once
@@ -25,8 +29,14 @@
 
 namespace gemrt {
 
+// One input of an Attend step: value `src`, then the RMSNorm `norm` (one group per head) and the
+// Rope `rope` applied in that order; -1 where the link is missing.
+struct AttendInput {
+  ValueId src = -1, norm = -1, rope = -1;
+};
+
 struct FusedStep {
-  enum class Kind : uint8_t { Node, MatVec, NormAdd, NormRope };
+  enum class Kind : uint8_t { Node, MatVec, NormAdd, NormRope, Attend };
   Kind kind = Kind::Node;
   ValueId at = -1;  // Node: the node. Otherwise the node at whose place the step runs
   // MatVec: the activation read (the absorbed norm's input when norm >= 0); the products it
@@ -40,6 +50,8 @@ struct FusedStep {
   // MatVec with an absorbed NormAdd (pre_norm >= 0): x is that Add node, which this step writes
   // as pre_residual + rms_norm_{pre_norm}(pre_in) before applying `norm` to it.
   ValueId pre_norm = -1, pre_in = -1, pre_residual = -1;
+  // Attend: `at` is the Attention node; its q, k and v as chains from their sources.
+  AttendInput q, k, v;
 };
 
 struct FusionPlan {
@@ -48,6 +60,7 @@ struct FusionPlan {
 };
 
 // `max_rows`: products with more rows (prefill) are left alone. 0 disables MatVec fusions.
-FusionPlan plan_fusions(const Graph& g, int64_t max_rows);
+// `attend` false leaves one-token attentions and their inputs' chains unfused (Attend).
+FusionPlan plan_fusions(const Graph& g, int64_t max_rows, bool attend = true);
 
 }  // namespace gemrt

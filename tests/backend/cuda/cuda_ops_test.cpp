@@ -148,6 +148,7 @@ struct AttentionCase {
   DType kv;
   int prompt, steps;
   int chunk = 0;  // > 0: the prompt runs in two parts, the first `chunk` tokens long
+  bool norms = false;  // per-head RMSNorm of q and k (with a gain) before RoPE, and of v (without)
 };
 
 // RoPE'd q and k from embedding gathers, attention over a KV cache: a prompt (in one run or two),
@@ -168,15 +169,21 @@ void attention_matches_cpu(Backend& gpu, const std::vector<AttentionCase>& cases
     std::vector<float> inv_freq(static_cast<size_t>(c.head_dim / 2));
     for (size_t i = 0; i < inv_freq.size(); ++i)
       inv_freq[i] = std::pow(10000.0f, -2.0f * static_cast<float>(i) / static_cast<float>(c.head_dim));
+    const std::vector<std::byte> gain = as_bytes(random_floats(c.head_dim, ++seed));
     auto build = [&](int64_t t) {
       Graph g;
       GraphBuilder gb(g);
       const ValueId ids = gb.input("ids", Shape{t}), pos = gb.input("positions", Shape{t});
-      const ValueId q = gb.rope(gb.embed(gb.weight(view("tq", DType::F32, Shape{kVocab, qw}, tq)), ids, 1.0f), pos,
-                                c.heads, c.head_dim, inv_freq, "rope_q");
-      const ValueId k = gb.rope(gb.embed(gb.weight(view("tk", DType::F32, Shape{kVocab, kw}, tk)), ids, 1.0f), pos,
-                                c.kv_heads, c.head_dim, inv_freq, "rope_k");
-      const ValueId v = gb.embed(gb.weight(view("tv", DType::F32, Shape{kVocab, kw}, tv)), ids, 1.0f);
+      const auto head_norm = [&](ValueId x, bool with_gain) {
+        if (!c.norms) return x;
+        if (!with_gain) return gb.rms_norm(x, -1, c.head_dim, 1e-6f, 0.0f);
+        return gb.rms_norm(x, gb.weight(view("gain", DType::F32, Shape{c.head_dim}, gain)), c.head_dim, 1e-6f, 1.0f);
+      };
+      const ValueId q = gb.rope(head_norm(gb.embed(gb.weight(view("tq", DType::F32, Shape{kVocab, qw}, tq)), ids, 1.0f), true),
+                                pos, c.heads, c.head_dim, inv_freq, "rope_q");
+      const ValueId k = gb.rope(head_norm(gb.embed(gb.weight(view("tk", DType::F32, Shape{kVocab, kw}, tk)), ids, 1.0f), true),
+                                pos, c.kv_heads, c.head_dim, inv_freq, "rope_k");
+      const ValueId v = head_norm(gb.embed(gb.weight(view("tv", DType::F32, Shape{kVocab, kw}, tv)), ids, 1.0f), false);
       AttentionAttrs a;
       a.n_heads = c.heads;
       a.n_kv_heads = c.kv_heads;
@@ -229,7 +236,13 @@ TEST(CudaOps, RopeAndAttentionOverTheKvCacheMatchTheCpu) {
                          {8, 4, 128, 6, 0.0f, DType::BF16, 9, 7},
                          {4, 1, 256, 0, 30.0f, DType::F16, 700, 5},
                          {2, 1, 512, 300, 0.0f, DType::F32, 420, 5},
-                         {4, 2, 128, 0, 0.0f, DType::F32, 150, 3, 90}},
+                         {4, 2, 128, 0, 0.0f, DType::F32, 150, 3, 90},
+                         // Gemma 3's q / k norms and 3n's weightless v norm, run by the one-token
+                         // steps inside the attention's launch (graph/fusion.h, Attend).
+                         {4, 1, 256, 0, 0.0f, DType::F16, 700, 5, 0, true},
+                         {8, 4, 128, 6, 0.0f, DType::BF16, 9, 7, 0, true},
+                         {2, 1, 512, 300, 0.0f, DType::F32, 420, 5, 0, true},
+                         {8, 1, 512, 0, 20.0f, DType::F16, 100, 4, 0, true}},
                         kTol);
 }
 

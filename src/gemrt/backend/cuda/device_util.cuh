@@ -154,6 +154,17 @@ void launch_dependent(const char* what, void (*kernel)(Params...), dim3 grid, di
          " bytes of shared memory) failed: ", cudaGetErrorName(e), " (", cudaGetErrorString(e), ")");
 }
 
+// Streaming multiprocessors of the current device (read once).
+inline int sm_count() {
+  static const int n = [] {
+    int dev = 0, count = 0;
+    check(cudaGetDevice(&dev), "cudaGetDevice");
+    check(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, dev), "reading the multiprocessor count");
+    return count;
+  }();
+  return n;
+}
+
 inline unsigned blocks_for(int64_t n, int threads) { return static_cast<unsigned>((n + threads - 1) / threads); }
 
 }  // namespace gemrt::cuda

@@ -13,6 +13,7 @@
 
 #include "gemrt/backend/cuda/blas_lt.h"
 #include "gemrt/backend/cuda/cuda_check.h"
+#include "gemrt/backend/cuda/decode_attention.cuh"
 #include "gemrt/backend/cuda/flash_attention.cuh"
 #include "gemrt/backend/cuda/fused_kernels.cuh"
 #include "gemrt/backend/cuda/kernels.cuh"
@@ -181,27 +182,44 @@ class CudaExecutable final : public Executable {
   // allocated before any capture (no allocation inside a CUDA graph), which a reallocation voids.
   void reserve_partials(const CudaKvCache* cache) {
     if (!cache) return;
-    int64_t floats = 0;
-    for (const Node& n : g_.nodes())
-      if (n.op == OpKind::Attention) {
-        const auto& a = std::get<AttentionAttrs>(n.attrs);
-        floats = std::max(floats, cuda::attention_partial_floats(n.shape[0], a, cache->slot(a.kv_slot).capacity));
+    int64_t floats = 0, counters = 0;
+    for (const FusedStep& s : fusion_.steps) {
+      const Node& n = g_.node(s.at);
+      if (n.op != OpKind::Attention) continue;
+      const auto& a = std::get<AttentionAttrs>(n.attrs);
+      const int64_t cap = cache->slot(a.kv_slot).capacity;
+      if (s.kind == FusedStep::Kind::Attend) {
+        floats = std::max(floats, cuda::decode_attention_partial_floats(a, cap));
+        counters = std::max<int64_t>(counters, a.n_kv_heads);
+      } else {
+        floats = std::max(floats, cuda::attention_partial_floats(n.shape[0], a, cap));
       }
+    }
+    if (floats <= partial_floats_ && counters <= counter_count_) return;
     if (floats > partial_floats_) {
       partial_ = DeviceBuffer(floats * 4, "cudaMalloc for attention partials");
       partial_floats_ = floats;
-      if (graph_) {
-        cudaGraphExecDestroy(graph_);
-        graph_ = nullptr;
-      }
+    }
+    if (counters > counter_count_) {
+      // Zero once; every decode attention launch leaves them zero again.
+      counters_ = DeviceBuffer(counters * 4, "cudaMalloc for attention split counters");
+      check(cudaMemsetAsync(counters_.get(), 0, static_cast<size_t>(counters) * 4, stream_), "zeroing split counters");
+      counter_count_ = counters;
+    }
+    if (graph_) {
+      cudaGraphExecDestroy(graph_);
+      graph_ = nullptr;
     }
   }
 
   // The fused steps of graph/fusion.h (GEMRT_CUDA_FUSION=0: every node alone, for debugging and
-  // for measuring what fusion gains).
+  // for measuring what fusion gains; GEMRT_CUDA_ATTEND=0: all but the one-token attention's).
   static FusionPlan fusion_plan(const Graph& g) {
-    const char* e = std::getenv("GEMRT_CUDA_FUSION");
-    if (!(e && std::string(e) == "0")) return plan_fusions(g, cuda::kMatVecMaxRows);
+    const auto off = [](const char* name) {
+      const char* e = std::getenv(name);
+      return e && std::string(e) == "0";
+    };
+    if (!off("GEMRT_CUDA_FUSION")) return plan_fusions(g, cuda::kMatVecMaxRows, !off("GEMRT_CUDA_ATTEND"));
     FusionPlan p;
     p.steps.resize(static_cast<size_t>(g.size()));
     for (int i = 0; i < g.size(); ++i) p.steps[static_cast<size_t>(i)].at = i;
@@ -234,6 +252,7 @@ class CudaExecutable final : public Executable {
       }
       case FusedStep::Kind::NormAdd: return bare(s.norm) + "+add";
       case FusedStep::Kind::NormRope: return bare(s.norm) + "+rope";
+      case FusedStep::Kind::Attend: return "qk_norm+rope+kv_store+attention";
     }
     return "?";
   }
@@ -265,7 +284,35 @@ class CudaExecutable final : public Executable {
                         static_cast<const float*>(rope_tables_.at(s.at).get()), f32(s.at), stream_);
         break;
       }
+      case FusedStep::Kind::Attend: launch_attend(s, *cache); break;
     }
+  }
+
+  // The Attend step (one token): norms, ropes, the KV row store and the attention in one launch.
+  void launch_attend(const FusedStep& s, CudaKvCache& kv) {
+    const Node& n = g_.node(s.at);
+    const auto& a = std::get<AttentionAttrs>(n.attrs);
+    const auto source = [&](const AttendInput& in) {
+      AttendSource src;
+      src.x = f32(in.src);
+      src.normed = in.norm >= 0;
+      if (src.normed) src.norm = norm_spec(in.norm);
+      if (in.rope >= 0) src.inv_freq = static_cast<const float*>(rope_tables_.at(in.rope).get());
+      return src;
+    };
+    DecodeAttentionJob job;
+    job.q = source(s.q);
+    job.k = source(s.k);
+    job.v = source(s.v);
+    job.positions = i32(n.inputs[3]);
+    job.kv_dtype = kv.layout().dtype;
+    job.ring_k = kv.keys(a.kv_slot);
+    job.ring_v = kv.values(a.kv_slot);
+    job.cap = kv.slot(a.kv_slot).capacity;
+    job.kv_w = kv.slot(a.kv_slot).row_width();
+    job.attrs = a;
+    job.out = f32(s.at);
+    cuda::decode_attention(job, static_cast<float*>(partial_.get()), static_cast<int*>(counters_.get()), stream_);
   }
 
   NormSpec norm_spec(ValueId norm) const {
@@ -477,6 +524,8 @@ class CudaExecutable final : public Executable {
   DeviceBuffer arena_;
   DeviceBuffer fresh_;  // this run's keys and values in the cache dtype (sized for float32)
   DeviceBuffer partial_;  // split attention's partial results
+  DeviceBuffer counters_;  // the decode attention's arrival counter per KV head
+  int64_t counter_count_ = 0;
   DeviceBuffer act16_, dequant_, workspace_;  // fast numerics' tensor-core products
   struct PinnedFree {
     void operator()(float* p) const { cudaFreeHost(p); }

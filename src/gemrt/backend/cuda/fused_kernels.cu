@@ -4,6 +4,7 @@
 
 #include "gemrt/backend/cuda/cuda_check.h"
 #include "gemrt/backend/cuda/device_util.cuh"
+#include "gemrt/backend/cuda/norm_device.cuh"
 
 namespace gemrt::cuda {
 namespace {
@@ -39,17 +40,17 @@ struct MatVecParams {
   int64_t total_rows;   // rows of all weights (gated: of the gate)
   int64_t row_groups;   // ceil(total_rows / (256 / threads_per_row))
   bool blocks16;        // every weight row starts 16-byte aligned (Q4_K's 64-value units)
+  // Staged activation layout: value c of row i at xs[i * stage_stride + c + (c / 64) * stage_pad].
+  // Q4_K's units pad each 64 values by one float: the threads of a row read units 64 values
+  // apart, which would otherwise all fall in one shared-memory bank.
+  int stage_pad;
+  int64_t stage_stride;
   bool pre_add;         // x = pre.residual + rms_norm(pre.in), computed (staged) and written first
   PreAdd pre;
 };
 
-__device__ inline float gain_at(const NormSpec& n, int64_t i) {
-  if (!n.gain) return 1.0f;
-  float g;
-  if (n.gain_dtype == DType::F32) g = static_cast<const float*>(n.gain)[i];
-  else if (n.gain_dtype == DType::BF16) g = __bfloat162float(static_cast<const __nv_bfloat16*>(n.gain)[i]);
-  else g = __half2float(static_cast<const __half*>(n.gain)[i]);
-  return n.offset + g;
+__device__ inline int64_t staged_at(const MatVecParams& p, int i, int64_t c) {
+  return i * p.stage_stride + c + (c >> 6) * p.stage_pad;
 }
 
 // 1 / sqrt(mean(x^2) + eps) of a row of `dim` values, to every thread of the block.
@@ -123,7 +124,7 @@ __device__ inline void q4k_units(const MatVecParams& p, const float* xs, const u
             kGated ? dl[1] * static_cast<float>((byte_of(codes[1][l / 16], l % 16) >> (4 * half)) & 15) - ml[1] : 0.0f;
 #pragma unroll
         for (int i = 0; i < kRows; ++i) {
-          float xv = kStaged ? xs[i * p.k + c0 + l] : p.x[i * p.k + c0 + l];
+          float xv = kStaged ? xs[staged_at(p, i, c0 + l)] : p.x[i * p.k + c0 + l];
           if (!kStaged && p.normed) xv *= gain_at(p.norm, c0 + l);
           acc_a[i] = fmaf(xv, va, acc_a[i]);
           if (kGated) acc_b[i] = fmaf(xv, vb, acc_b[i]);
@@ -187,16 +188,16 @@ __global__ void __launch_bounds__(kMatVecWarps* kWarp, matvec_min_blocks<kRows, 
         const float inv_post = row_inv_rms(y, p.k, p.pre.norm.eps);
         for (int64_t c = threadIdx.x; c < p.k; c += blockDim.x) {
           const float v = res[c] + (y[c] * inv_post) * gain_at(p.pre.norm, c);
-          xs[i * p.k + c] = v;
+          xs[staged_at(p, i, c)] = v;
           if (blockIdx.x == 0) p.pre.sum[i * p.k + c] = v;
         }
-        src = xs + i * p.k;
+        src = nullptr;  // the sum is in xs
       }
       float ss = 0.0f;
       for (int64_t c = threadIdx.x; c < p.k; c += blockDim.x) {
-        const float v = src[c];
+        const float v = src ? src[c] : xs[staged_at(p, i, c)];
         ss += v * v;
-        xs[i * p.k + c] = p.normed ? v * gain_at(p.norm, c) : v;
+        xs[staged_at(p, i, c)] = p.normed ? v * gain_at(p.norm, c) : v;
       }
       if (p.normed) {
         ss = block_sum(ss);
@@ -245,7 +246,7 @@ __global__ void __launch_bounds__(kMatVecWarps* kWarp, matvec_min_blocks<kRows, 
           if constexpr (kGated) unpack16<kType>(raw_b, vb);
 #pragma unroll
           for (int i = 0; i < kRows; ++i) {
-            const float* src = (kStaged ? xs : p.x) + i * p.k + c * kPer;
+            const float* src = (kStaged ? xs + i * p.stage_stride : p.x + i * p.k) + c * kPer;
             float xv[kPer];
 #pragma unroll
             for (int q = 0; q < kPer / 4; ++q) {
@@ -314,7 +315,7 @@ __global__ void __launch_bounds__(kMatVecWarps* kWarp, matvec_min_blocks<kRows, 
             const float vb = kGated ? block_value<kType>(pb, static_cast<int>(j0 + l)) : 0.0f;
 #pragma unroll
             for (int i = 0; i < kRows; ++i) {
-              float xv = kStaged ? xs[i * p.k + c0 + l] : p.x[i * p.k + c0 + l];
+              float xv = kStaged ? xs[staged_at(p, i, c0 + l)] : p.x[i * p.k + c0 + l];
               if (!kStaged && p.normed) xv *= gain_at(p.norm, c0 + l);
               acc_a[i] = fmaf(xv, va, acc_a[i]);
               if (kGated) acc_b[i] = fmaf(xv, vb, acc_b[i]);
@@ -327,7 +328,7 @@ __global__ void __launch_bounds__(kMatVecWarps* kWarp, matvec_min_blocks<kRows, 
           const float vb = kGated ? weight_value<kType>(wb, c) : 0.0f;
 #pragma unroll
           for (int i = 0; i < kRows; ++i) {
-            float xv = kStaged ? xs[i * p.k + c] : p.x[i * p.k + c];
+            float xv = kStaged ? xs[staged_at(p, i, c)] : p.x[i * p.k + c];
             if (!kStaged && p.normed) xv *= gain_at(p.norm, c);
             acc_a[i] = fmaf(xv, va, acc_a[i]);
             if (kGated) acc_b[i] = fmaf(xv, vb, acc_b[i]);
@@ -423,16 +424,6 @@ int norm_threads(int64_t dim) { return dim >= 1024 ? 1024 : dim >= 256 ? 256 : 1
 
 }  // namespace
 
-static int sm_count() {
-  static const int n = [] {
-    int dev = 0, count = 0;
-    check(cudaGetDevice(&dev), "cudaGetDevice");
-    check(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, dev), "reading the multiprocessor count");
-    return count;
-  }();
-  return n;
-}
-
 // Rows are dealt to the resident blocks in groups of 256 / tpr, so a product whose group count
 // is just above a multiple of the resident blocks leaves most of them idle for its last round
 // (the 4B down projection at 128 threads per row: 1280 groups on 528 blocks, a third round with
@@ -500,7 +491,9 @@ void matvec(const MatVecJob& job, cudaStream_t stream) {
     p.threads_per_row *= 2;
   const int rows_per_group = kMatVecWarps * kWarp / p.threads_per_row;
   p.row_groups = (p.total_rows + rows_per_group - 1) / rows_per_group;
-  const int64_t stage = job.t * job.k * static_cast<int64_t>(sizeof(float));
+  p.stage_pad = dt == DType::Q4_K && p.blocks16 ? 1 : 0;
+  p.stage_stride = job.k + (job.k / 64) * p.stage_pad;
+  const int64_t stage = job.t * p.stage_stride * static_cast<int64_t>(sizeof(float));
   // An absorbed NormAdd runs in the staged prologue; one whose rows do not fit runs before.
   if (job.pre && stage > kStageBytes) {
     norm_add(job.pre->in, job.pre->residual, job.t, job.k, job.pre->norm, job.pre->sum, stream);
@@ -508,9 +501,9 @@ void matvec(const MatVecJob& job, cudaStream_t stream) {
     p.pre_add = true;
     p.pre = *job.pre;
   }
-  // Staged: several rows, an absorbed NormAdd, or a norm (its gain folded in once per block
-  // rather than loaded with every chunk).
-  const bool staged = (job.t > 1 || p.pre_add || p.normed) && stage <= kStageBytes;
+  // Staged: several rows, an absorbed NormAdd, a norm (its gain folded in once per block rather
+  // than loaded with every chunk), or Q4_K units (unstaged, one warp load would touch 32 lines).
+  const bool staged = (job.t > 1 || p.pre_add || p.normed || p.stage_pad) && stage <= kStageBytes;
   weight_kernel(dt, "matvec", [&]<DType kType>() {
     constexpr bool k16 = kType == DType::F32 || kType == DType::F16 || kType == DType::BF16;
     const auto launch = [&](auto kernel, size_t smem) {
