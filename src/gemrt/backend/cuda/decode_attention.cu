@@ -42,7 +42,8 @@ struct Params {
   int stride;  // floats between tile rows: head_dim + 1, so rows start in different banks
   float scale, softcap;
   float* out;
-  float* partial;  // [n_heads][splits][head_dim + 2]: unnormalised values, max, sum
+  // [n_heads][splits][head_dim] unnormalised values, then [n_heads][splits][2] max and sum.
+  float* partial;
   int* counters;   // [n_kv_heads]
 };
 
@@ -172,7 +173,9 @@ __device__ void load_tiles(const Params& p, int kvh, int j0, int n, int pos, con
 template <DType kKv>
 __global__ void __launch_bounds__(kThreads) decode_attention_kernel(Params p) {
   pdl_launch_dependents();
-  pdl_wait();
+  // Until pdl_wait() (device_util.cuh) this block reads only what no kernel writes: the position
+  // (copied in before the run) and the RoPE tables, so the split bounds and the rotations are
+  // ready when the kernel before finishes.
   const int kvh = static_cast<int>(blockIdx.x), split = static_cast<int>(blockIdx.y);
   const int splits = static_cast<int>(gridDim.y);  // launched; `used` of them get keys
   const int d = p.head_dim, group = p.n_heads / p.n_kv_heads, h0 = kvh * group, tile = p.tile;
@@ -203,10 +206,12 @@ __global__ void __launch_bounds__(kThreads) decode_attention_kernel(Params p) {
   float* k_sin = k_cos + d / 2;
   float* acc = k_sin + d / 2;      // [group][d] weighted values, unnormalised
 
-  // 1. q rows of the group, this token's key and value (warp w makes rows w, w + kWarps, ...).
   rope_table(p.src[0].inv_freq, d, pos, q_cos, q_sin);
   rope_table(p.src[1].inv_freq, d, pos, k_cos, k_sin);
+  pdl_wait();
   __syncthreads();
+
+  // 1. q rows of the group, this token's key and value (warp w makes rows w, w + kWarps, ...).
   for (int r = warp; r < group + 2; r += kWarps) {
     if (r < group) prepare_row(p.src[0], h0 + r, d, q_cos, q_sin, qs + r * d);
     else if (r == group) prepare_row(p.src[1], kvh, d, k_cos, k_sin, kn);
@@ -304,11 +309,14 @@ __global__ void __launch_bounds__(kThreads) decode_attention_kernel(Params p) {
       p.out[static_cast<int64_t>(h0) * d + idx] = acc[idx] / run_l[idx / d];
     return;
   }
-  const auto part_of = [&](int g, int s) { return p.partial + (static_cast<int64_t>(h0 + g) * splits + s) * (d + 2); };
+  const auto part_of = [&](int g, int s) { return p.partial + (static_cast<int64_t>(h0 + g) * splits + s) * d; };
+  const auto stats_of = [&](int g, int s) {
+    return p.partial + static_cast<int64_t>(p.n_heads) * splits * d + (static_cast<int64_t>(h0 + g) * splits + s) * 2;
+  };
   for (int idx = static_cast<int>(threadIdx.x); idx < owned; idx += kThreads) part_of(idx / d, split)[idx % d] = acc[idx];
   for (int g = static_cast<int>(threadIdx.x); g < group; g += kThreads) {
-    part_of(g, split)[d] = run_m[g];
-    part_of(g, split)[d + 1] = run_l[g];
+    stats_of(g, split)[0] = run_m[g];
+    stats_of(g, split)[1] = run_l[g];
   }
   __threadfence();
   __syncthreads();
@@ -322,25 +330,38 @@ __global__ void __launch_bounds__(kThreads) decode_attention_kernel(Params p) {
   __shared__ float factor[kMaxSplits * 8];
   for (int g = warp; g < group; g += kWarps) {
     float mx = -INFINITY;
-    for (int s = lane; s < used; s += kWarp) mx = fmaxf(mx, __ldcg(part_of(g, s) + d));
+    for (int s = lane; s < used; s += kWarp) mx = fmaxf(mx, __ldcg(stats_of(g, s)));
     for (int o = kWarp / 2; o > 0; o /= 2) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
     float denom = 0.0f;
     for (int s = lane; s < used; s += kWarp) {
-      const float m = __ldcg(part_of(g, s) + d);
-      const float f = m == -INFINITY ? 0.0f : expf(m - mx);
+      const float m = __ldcg(stats_of(g, s)), l = __ldcg(stats_of(g, s) + 1);
+      const float f = expf(m - mx);  // every merged split has keys: m is finite
       factor[g * splits + s] = f;
-      if (f != 0.0f) denom += __ldcg(part_of(g, s) + d + 1) * f;
+      denom += l * f;
     }
     denom = warp_sum(denom);
     if (lane == 0) run_l[g] = denom;
   }
   __syncthreads();
-  for (int idx = static_cast<int>(threadIdx.x); idx < owned; idx += kThreads) {
-    const int g = idx / d, c = idx % d;
-    float v = 0.0f;
-#pragma unroll 4
-    for (int s = 0; s < used; ++s) v += __ldcg(part_of(g, s) + c) * factor[g * splits + s];
-    p.out[static_cast<int64_t>(h0 + g) * d + c] = v / run_l[g];
+  // Four values per load where rows allow, eight splits' loads in flight.
+  const int per = d % 4 == 0 ? 4 : 1;
+  for (int q = static_cast<int>(threadIdx.x); q < owned / per; q += kThreads) {
+    const int g = q * per / d, c = q * per % d;
+    float v[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll 8
+    for (int s = 0; s < used; ++s) {
+      const float f = factor[g * splits + s];
+      if (per == 4) {
+        const float4 x = __ldcg(reinterpret_cast<const float4*>(part_of(g, s) + c));
+        v[0] += x.x * f;
+        v[1] += x.y * f;
+        v[2] += x.z * f;
+        v[3] += x.w * f;
+      } else {
+        v[0] += __ldcg(part_of(g, s) + c) * f;
+      }
+    }
+    for (int e = 0; e < per; ++e) p.out[static_cast<int64_t>(h0 + g) * d + c + e] = v[e] / run_l[g];
   }
   if (threadIdx.x == 0) p.counters[kvh] = 0;
 }
