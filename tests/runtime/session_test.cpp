@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "gemrt/backend/cpu/cpu_backend.h"
 #include "gemrt/core/error.h"
 #include "gemrt/runtime/generator.h"
@@ -87,6 +89,61 @@ TEST_F(SessionTest, SlidingLayersKeepOnlyTheirWindow) {
   EXPECT_EQ(layout.slots[0].capacity, 8);
   EXPECT_EQ(layout.slots[1].capacity, 64);
   EXPECT_EQ(model->kv_layout(5).slots[0].capacity, 5);  // never more than the budget
+}
+
+// The backend's top-k of the last row equals the k largest of the full row, ids included, for a
+// prompt and decode steps; and generation over the largest logits picks what it would over all.
+TEST_F(SessionTest, TopOfTheLastRowIsTheLargestOfItsLogits) {
+  Session full(*model, backend, {.max_tokens = 12}), top(*model, backend, {.max_tokens = 12});
+  const std::vector<int32_t> ids{2, 40, 41, 42};
+  const int k = 16;
+  std::vector<float> logits = full.prefill(ids, LogitsRows::Last);
+  std::vector<float> best = top.prefill_top(ids, k);
+  for (int32_t next : {7, 300, 11}) {
+    ASSERT_EQ(best.size(), static_cast<size_t>(2 * k));
+    std::vector<int32_t> order(logits.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int32_t>(i);
+    std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
+      return logits[static_cast<size_t>(a)] > logits[static_cast<size_t>(b)];
+    });
+    for (int i = 0; i < k; ++i) {
+      EXPECT_EQ(best[static_cast<size_t>(i)], logits[static_cast<size_t>(order[static_cast<size_t>(i)])]);
+      EXPECT_EQ(best[static_cast<size_t>(k + i)], static_cast<float>(order[static_cast<size_t>(i)]));
+    }
+    logits = full.decode(next);
+    best = top.decode_top(next, k);
+  }
+  EXPECT_EQ(full.position(), top.position());
+}
+
+TEST_F(SessionTest, SampledGenerationOverTheLargestLogitsMatchesGenerationOverAll) {
+  SamplingParams p;
+  p.temperature = 0.8f;
+  p.top_k = 20;
+  p.top_p = 0.95f;
+  p.seed = 42;
+  const std::vector<int32_t> prompt{2, 40, 41, 42};
+  Session s1(*model, backend, {.max_tokens = 24});
+  Sampler sampler(p);
+  std::vector<int32_t> got;
+  GenerateOptions o;
+  o.max_new_tokens = 12;
+  generate(s1, prompt, sampler, o, [&](int32_t id) {
+    got.push_back(id);
+    return true;
+  });
+  // The same loop by hand, over every logit.
+  Session s2(*model, backend, {.max_tokens = 24});
+  Sampler by_hand(p);
+  std::vector<int32_t> want, history(prompt);
+  std::vector<float> logits = s2.prefill(prompt, LogitsRows::Last);
+  for (int i = 0; i < 12; ++i) {
+    const int32_t id = by_hand.sample(logits, history);
+    want.push_back(id);
+    history.push_back(id);
+    if (i + 1 < 12) logits = s2.decode(id);
+  }
+  EXPECT_EQ(got, want);
 }
 
 TEST(Argmax, FirstMaximumWins) {

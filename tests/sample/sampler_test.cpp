@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <algorithm>
 #include <map>
+#include <random>
 
 #include "gemrt/core/error.h"
 
@@ -110,6 +112,66 @@ TEST(Sampler, BadParametersAreRejected) {
   EXPECT_THROW(Sampler{p}, Error);
   Sampler ok{SamplingParams{}};
   EXPECT_THROW(ok.sample(std::vector<float>{}, {}), Error);
+}
+
+// What a backend's TopK returns for a row: the k largest, ties by the lower id, then the ids.
+std::vector<float> top_of(const std::vector<float>& logits, int k) {
+  std::vector<int32_t> order(logits.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int32_t>(i);
+  std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
+    return logits[static_cast<size_t>(a)] > logits[static_cast<size_t>(b)];
+  });
+  std::vector<float> top(static_cast<size_t>(2 * k));
+  for (int i = 0; i < k; ++i) {
+    top[static_cast<size_t>(i)] = logits[static_cast<size_t>(order[static_cast<size_t>(i)])];
+    top[static_cast<size_t>(k + i)] = static_cast<float>(order[static_cast<size_t>(i)]);
+  }
+  return top;
+}
+
+// A sampler given only the largest logits chooses exactly as one given them all: same seed, same
+// draws, for greedy and top-k with temperature, top-p and min-p, on rows with ties; more candidates
+// than it needs change nothing.
+TEST(Sampler, TheLargestLogitsAloneGiveTheSameChoices) {
+  std::mt19937 rng(5);
+  std::vector<SamplingParams> cases(5);
+  cases[0].temperature = 0.0f;
+  cases[1].top_k = 1;
+  cases[2].top_k = 40;
+  cases[2].temperature = 0.7f;
+  cases[3].top_k = 64;
+  cases[3].top_p = 0.9f;
+  cases[3].seed = 3;
+  cases[4].top_k = 8;
+  cases[4].min_p = 0.05f;
+  cases[4].temperature = 1.5f;
+  for (const SamplingParams& p : cases) {
+    SCOPED_TRACE(p.to_string());
+    Sampler full(p), top(p);
+    const int k = full.candidates_needed();
+    ASSERT_GT(k, 0);
+    for (int step = 0; step < 300; ++step) {
+      std::vector<float> logits(1000);
+      for (float& v : logits) v = static_cast<float>(static_cast<int>(rng() % 200)) * 0.05f;  // ties
+      const int extra = step % 3;  // a backend may return more than needed
+      ASSERT_EQ(top.sample_top(top_of(logits, k + extra), {}), full.sample(logits, {})) << "step " << step;
+    }
+  }
+}
+
+TEST(Sampler, PenaltiesAndUnboundedCandidatesNeedEveryLogit) {
+  SamplingParams p;
+  p.top_k = 0;
+  EXPECT_EQ(Sampler(p).candidates_needed(), 0);
+  p.top_k = Sampler::kMaxCandidates + 1;
+  EXPECT_EQ(Sampler(p).candidates_needed(), 0);
+  p.top_k = 20;
+  p.repetition_penalty = 1.1f;
+  Sampler s(p);
+  EXPECT_EQ(s.candidates_needed(), 0);
+  EXPECT_THROW(s.sample_top(std::vector<float>{1.0f, 0.0f}, {}), Error);
+  p.repetition_penalty = 1.0f;
+  EXPECT_THROW(Sampler(p).sample_top(std::vector<float>{1.0f, 0.0f}, {}), Error);  // 1 candidate of 20
 }
 
 }  // namespace

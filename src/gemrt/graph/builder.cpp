@@ -108,6 +108,14 @@ ValueId GraphBuilder::soft_cap(ValueId x, float cap, const std::string& label) {
   return act_node(OpKind::SoftCap, {x}, shape(x), SoftCapAttrs{cap}, label);
 }
 
+ValueId GraphBuilder::top_k(ValueId x, int k, const std::string& label) {
+  expect_rank(shape(x), 2, label + " input");
+  const int64_t d = shape(x)[1];
+  if (k <= 0 || k > d) fail("graph: ", label, ": k must be in [1, ", d, "], got ", k);
+  if (d >= (int64_t{1} << 24)) fail("graph: ", label, ": rows of ", d, " values are too long for float32 indices");
+  return act_node(OpKind::TopK, {x}, Shape{shape(x)[0], 2 * int64_t{k}}, TopKAttrs{k}, label);
+}
+
 ValueId GraphBuilder::last_row(ValueId x, const std::string& label) {
   expect_rank(shape(x), 2, label + " input");
   return act_node(OpKind::LastRow, {x}, Shape{1, shape(x)[1]}, {}, label);

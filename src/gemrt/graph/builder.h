@@ -33,6 +33,7 @@ class GraphBuilder {
   ValueId add(ValueId a, ValueId b, const std::string& label = "add");
   ValueId soft_cap(ValueId x, float cap, const std::string& label = "soft_cap");
   ValueId last_row(ValueId x, const std::string& label = "last_row");
+  ValueId top_k(ValueId x, int k, const std::string& label = "top_k");  // [T, D] -> [T, 2k] (ir.h)
 
   void output(const std::string& name, ValueId v) { g_.mark_output(name, v); }
 

@@ -17,6 +17,7 @@ const char* op_name(OpKind k) {
     case OpKind::Add: return "add";
     case OpKind::SoftCap: return "soft_cap";
     case OpKind::LastRow: return "last_row";
+    case OpKind::TopK: return "top_k";
   }
   return "?";
 }

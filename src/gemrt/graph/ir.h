@@ -32,6 +32,7 @@ enum class OpKind : uint8_t {
   Add,          // a + b, elementwise
   SoftCap,      // cap * tanh(x / cap)
   LastRow,      // the last row of [T, D] -> [1, D]
+  TopK,         // the k largest of each row of [T, D] -> [T, 2k]: values, then their indices
 };
 
 const char* op_name(OpKind k);
@@ -82,8 +83,16 @@ struct SoftCapAttrs {
   float cap = 0.0f;
 };
 
+// TopK: row r of the output holds the k largest values of row r in descending order (ties: the
+// lower index first, as a stable sort; NaN ranks below every number), then their column indices
+// as float32 integers (exact: rows are shorter than 2^24). What a sampler needs of a logits row
+// without copying the whole row to the host.
+struct TopKAttrs {
+  int k = 0;
+};
+
 using OpAttrs = std::variant<std::monostate, EmbedAttrs, RmsNormAttrs, RopeAttrs, AttentionAttrs, GatedActAttrs,
-                             SoftCapAttrs>;
+                             SoftCapAttrs, TopKAttrs>;
 
 struct Node {
   OpKind op = OpKind::Input;

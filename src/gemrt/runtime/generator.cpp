@@ -43,12 +43,15 @@ GenerationStats generate(Session& session, std::span<const int32_t> prompt, Samp
   GenerationStats st;
   st.prompt_tokens = static_cast<int>(prompt.size());
   std::vector<int32_t> history(prompt.begin(), prompt.end());
+  // When the sampler needs only the largest few logits, the backend selects them (a decode step
+  // then returns 2k floats, not the vocabulary's V).
+  const int k = sampler.candidates_needed();
   const auto t0 = clock::now();
-  std::vector<float> logits = session.prefill(prompt, LogitsRows::Last);
+  std::vector<float> logits = k > 0 ? session.prefill_top(prompt, k) : session.prefill(prompt, LogitsRows::Last);
   st.prefill_seconds = seconds(t0, clock::now());
   const auto t1 = clock::now();
   for (int i = 0; i < options.max_new_tokens; ++i) {
-    const int32_t id = sampler.sample(logits, history);
+    const int32_t id = k > 0 ? sampler.sample_top(logits, history) : sampler.sample(logits, history);
     if (std::find(options.stop_ids.begin(), options.stop_ids.end(), id) != options.stop_ids.end()) {
       st.stopped = true;
       st.stop_id = id;
@@ -62,7 +65,7 @@ GenerationStats generate(Session& session, std::span<const int32_t> prompt, Samp
       break;
     }
     if (i + 1 == options.max_new_tokens || session.position() >= session.max_tokens()) break;
-    logits = session.decode(id);
+    logits = k > 0 ? session.decode_top(id, k) : session.decode(id);
     st.pending_token = -1;
   }
   st.decode_seconds = seconds(t1, clock::now());

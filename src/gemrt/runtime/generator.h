@@ -45,7 +45,8 @@ struct GenerationStats {
 
 // Prefills `prompt` (appended to whatever the session holds), then samples until a stop id, the
 // token budget, or on_token returning false. The sampler's penalties see the prompt and the
-// generated tokens.
+// generated tokens. A sampler that needs only the k largest logits gets them from the backend
+// (Session::decode_top), with the same choices as from every logit.
 GenerationStats generate(Session& session, std::span<const int32_t> prompt, Sampler& sampler,
                          const GenerateOptions& options, const std::function<bool(int32_t)>& on_token);
 

@@ -21,15 +21,18 @@ void Session::reset() {
   position_ = 0;
 }
 
-Executable& Session::executable(int64_t tokens, LogitsRows rows) {
-  auto& slot = compiled_[{tokens, rows}];
-  if (!slot) slot = backend_.compile(model_.forward_graph(tokens, rows));
+Executable& Session::executable(int64_t tokens, LogitsRows rows, int top_k) {
+  auto& slot = compiled_[{tokens, rows, rows == LogitsRows::None ? 0 : top_k}];
+  if (!slot) slot = backend_.compile(model_.forward_graph(tokens, rows, top_k));
   return *slot;
 }
 
-std::vector<float> Session::prefill(std::span<const int32_t> ids, LogitsRows rows) {
+std::vector<float> Session::prefill(std::span<const int32_t> ids, LogitsRows rows) { return run(ids, rows, 0); }
+
+std::vector<float> Session::run(std::span<const int32_t> ids, LogitsRows rows, int top_k) {
   const int64_t vocab = vocab_size();
   if (ids.empty()) fail("prefill: no tokens given");
+  if (top_k < 0 || top_k > vocab) fail("prefill: top_k must be in [0, ", vocab, "], got ", top_k);
   for (size_t i = 0; i < ids.size(); ++i)
     if (ids[i] < 0 || ids[i] >= vocab)
       fail("token id ", ids[i], " (input position ", i, ") is outside the vocabulary [0, ", vocab, ")");
@@ -51,10 +54,10 @@ std::vector<float> Session::prefill(std::span<const int32_t> ids, LogitsRows row
                                                           : LogitsRows::None;
     RunOutputs out;
     const RunInputs in{{"token_ids", ids.subspan(begin, n)}, {"positions", positions}};
-    executable(static_cast<int64_t>(n), chunk_rows).run(in, kv_.get(), &out);
+    executable(static_cast<int64_t>(n), chunk_rows, top_k).run(in, kv_.get(), &out);
     position_ += static_cast<int64_t>(n);
     if (chunk_rows == LogitsRows::None) continue;
-    std::vector<float>& chunk_logits = out.at("logits");
+    std::vector<float>& chunk_logits = out.at(top_k > 0 ? "top_k" : "logits");
     if (rows == LogitsRows::All) logits.insert(logits.end(), chunk_logits.begin(), chunk_logits.end());
     else logits = std::move(chunk_logits);
   }

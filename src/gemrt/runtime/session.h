@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <span>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -34,6 +35,11 @@ class Session {
   std::vector<float> prefill(std::span<const int32_t> ids, LogitsRows rows);
   // Appends one token and returns its logits [V].
   std::vector<float> decode(int32_t id) { return prefill(std::span<const int32_t>(&id, 1), LogitsRows::Last); }
+  // As prefill / decode with LogitsRows::Last, but the backend returns only the k largest logits
+  // of the last token and their ids: [k values, descending; k ids as floats] (graph/ir.h TopK),
+  // 2k floats instead of V (what a sampler needs: Sampler::candidates_needed).
+  std::vector<float> prefill_top(std::span<const int32_t> ids, int k) { return run(ids, LogitsRows::Last, k); }
+  std::vector<float> decode_top(int32_t id, int k) { return prefill_top(std::span<const int32_t>(&id, 1), k); }
 
   int64_t position() const { return position_; }
   int max_tokens() const { return max_tokens_; }
@@ -42,14 +48,15 @@ class Session {
   void reset();
 
  private:
-  Executable& executable(int64_t tokens, LogitsRows rows);
+  Executable& executable(int64_t tokens, LogitsRows rows, int top_k);
+  std::vector<float> run(std::span<const int32_t> ids, LogitsRows rows, int top_k);
 
   const GemmaModel& model_;
   Backend& backend_;
   int max_tokens_;
   int prefill_chunk_;
   std::unique_ptr<KvCache> kv_;
-  std::map<std::pair<int64_t, LogitsRows>, std::unique_ptr<Executable>> compiled_;
+  std::map<std::tuple<int64_t, LogitsRows, int>, std::unique_ptr<Executable>> compiled_;  // (tokens, rows, top_k)
   int64_t position_ = 0;
 };
 

@@ -30,13 +30,19 @@ Sampler::Sampler(const SamplingParams& params) : p_(params), rng_(params.seed) {
 
 double Sampler::uniform() { return static_cast<double>(rng_() >> 11) * 0x1.0p-53; }
 
+int Sampler::candidates_needed() const {
+  if (penalised()) return 0;
+  if (p_.greedy()) return 1;
+  return p_.top_k > 0 && p_.top_k <= kMaxCandidates ? p_.top_k : 0;
+}
+
 int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> history) {
   if (logits.empty()) fail("sampling: empty logits");
   const auto n = static_cast<int32_t>(logits.size());
   work_.assign(logits.begin(), logits.end());
 
   // Penalties over the recent history.
-  if (p_.repetition_penalty != 1.0f || p_.presence_penalty != 0.0f || p_.frequency_penalty != 0.0f) {
+  if (penalised()) {
     const size_t start = p_.penalty_last_n > 0 && history.size() > static_cast<size_t>(p_.penalty_last_n)
                              ? history.size() - static_cast<size_t>(p_.penalty_last_n)
                              : 0;
@@ -54,8 +60,7 @@ int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
     return static_cast<int32_t>(std::max_element(work_.begin(), work_.end()) - work_.begin());
   }
 
-  // Temperature, then candidates sorted by logit (ties: lower id first).
-  for (float& l : work_) l /= p_.temperature;
+  // Candidates sorted by logit (ties: lower id first), the first top_k of them if set.
   order_.resize(static_cast<size_t>(n));
   std::iota(order_.begin(), order_.end(), 0);
   const auto by_logit = [&](int32_t a, int32_t b) {
@@ -69,16 +74,37 @@ int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
   } else {
     std::sort(order_.begin(), order_.end(), by_logit);
   }
+  cand_logits_.resize(keep);
+  for (size_t i = 0; i < keep; ++i) cand_logits_[i] = work_[static_cast<size_t>(order_[i])];
+  return draw(cand_logits_, std::span<const int32_t>(order_.data(), keep));
+}
 
-  // Softmax over the kept candidates (double for the normalisation).
-  const float max_l = work_[static_cast<size_t>(order_[0])];
-  std::vector<double> prob(keep);
+int32_t Sampler::sample_top(std::span<const float> top, std::span<const int32_t> history) {
+  (void)history;  // no penalties here (candidates_needed() is 0 with them)
+  const int need = candidates_needed();
+  const size_t k = top.size() / 2;
+  if (need == 0) fail("sampling: ", p_.to_string(), " needs every logit, not the largest few");
+  if (top.size() % 2 != 0 || k < static_cast<size_t>(need))
+    fail("sampling: expected at least ", need, " candidates (values then ids), got ", top.size(), " floats");
+  cand_ids_.resize(k);
+  for (size_t i = 0; i < k; ++i) cand_ids_[i] = static_cast<int32_t>(top[k + i]);
+  if (p_.greedy()) return cand_ids_[0];
+  const size_t keep = static_cast<size_t>(need);
+  return draw(top.first(keep), std::span<const int32_t>(cand_ids_.data(), keep));
+}
+
+int32_t Sampler::draw(std::span<const float> logits, std::span<const int32_t> ids) {
+  const size_t n = logits.size();
+  // Temperature, then the softmax over the candidates (double for the normalisation).
+  const float max_l = logits[0] / p_.temperature;
+  std::vector<double> prob(n);
   double total = 0.0;
-  for (size_t i = 0; i < keep; ++i) {
-    prob[i] = std::exp(static_cast<double>(work_[static_cast<size_t>(order_[i])] - max_l));
+  for (size_t i = 0; i < n; ++i) {
+    prob[i] = std::exp(static_cast<double>(logits[i] / p_.temperature - max_l));
     total += prob[i];
   }
   for (double& q : prob) q /= total;
+  size_t keep = n;
 
   if (p_.top_p < 1.0f) {  // smallest prefix whose mass reaches top_p (at least one token)
     double cum = 0.0;
@@ -101,9 +127,9 @@ int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
   double u = uniform() * mass;
   for (size_t i = 0; i < keep; ++i) {
     u -= prob[i];
-    if (u < 0.0) return order_[i];
+    if (u < 0.0) return ids[i];
   }
-  return order_[keep - 1];
+  return ids[keep - 1];
 }
 
 }  // namespace gemrt

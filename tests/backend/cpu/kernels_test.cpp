@@ -461,5 +461,39 @@ TEST(CpuKernels, EmbedRejectsIdsOutsideTheVocabulary) {
   }
 }
 
+// TopK against a brute-force ranking: values in descending order, ties by the lower index, NaN
+// after every number; the indices come back as exact float32 integers.
+TEST(CpuKernels, TopKRanksByValueThenIndex) {
+  std::mt19937 rng(11);
+  const int64_t t = 3, d = 1000;
+  std::vector<float> x(static_cast<size_t>(t * d));
+  for (float& v : x) v = static_cast<float>(static_cast<int>(rng() % 50)) * 0.5f;  // many ties
+  x[17] = std::numeric_limits<float>::quiet_NaN();
+  x[d + 3] = 1e30f;
+  for (int k : {1, 5, 64, static_cast<int>(d)}) {
+    std::vector<float> out(static_cast<size_t>(t * 2 * k));
+    cpu::top_k(x.data(), t, d, k, out.data());
+    for (int64_t r = 0; r < t; ++r) {
+      std::vector<int> order(static_cast<size_t>(d));
+      for (int i = 0; i < d; ++i) order[static_cast<size_t>(i)] = i;
+      const float* row = x.data() + r * d;
+      std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+        const bool na = std::isnan(row[a]), nb = std::isnan(row[b]);
+        if (na || nb) return !na && nb;
+        return row[a] > row[b];
+      });
+      for (int i = 0; i < k; ++i) {
+        const float want = row[order[static_cast<size_t>(i)]];
+        const float got = out[static_cast<size_t>(r * 2 * k + i)];
+        if (std::isnan(want)) EXPECT_TRUE(std::isnan(got));
+        else EXPECT_EQ(got, want) << "row " << r << " rank " << i << " k " << k;
+        EXPECT_EQ(out[static_cast<size_t>(r * 2 * k + k + i)], static_cast<float>(order[static_cast<size_t>(i)]))
+            << "row " << r << " rank " << i << " k " << k;
+      }
+    }
+  }
+  EXPECT_EQ(x[d + 3], 1e30f);  // the input is not modified
+}
+
 }  // namespace
 }  // namespace gemrt

@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <span>
 #include <vector>
@@ -135,6 +136,40 @@ TEST(CudaOps, EmbedNormActivationAndSoftCapMatchTheCpu) {
   gb.output("y", gb.embed(gb.weight(view("table", DType::F32, Shape{4, 8}, table)), gb.input("ids", Shape{1}), 1.0f));
   const std::vector<int32_t> bad = {4};
   EXPECT_THROW(run(*gpu, g, {{"ids", bad}}), Error);
+}
+
+// TopK on the device equals the CPU's exactly (values, order, ties, indices): rows from one
+// block's slice to a vocabulary of 262144 (several passes), k from 1 to several hundred, rows with
+// many ties and a NaN.
+TEST(CudaOps, TopKMatchesTheCpu) {
+  GEMRT_CUDA_OR_SKIP(gpu);
+  cpu::CpuBackend cpu_backend(2);
+  uint32_t seed = 900;
+  for (int64_t d : {int64_t{300}, int64_t{2048}, int64_t{5000}, int64_t{262144}}) {
+    for (int k : {1, 7, 64, 257}) {
+      if (k > d) continue;
+      for (int64_t t : {int64_t{1}, int64_t{3}}) {
+        SCOPED_TRACE(testing::Message() << "d " << d << " k " << k << " t " << t);
+        std::vector<float> table = random_floats(t * d, ++seed);
+        for (float& v : table) v = std::round(v * 8.0f) / 8.0f;  // ties
+        table[static_cast<size_t>(d / 2)] = std::numeric_limits<float>::quiet_NaN();
+        const std::vector<std::byte> tb = as_bytes(table);
+        Graph g;
+        GraphBuilder gb(g);
+        const ValueId x = gb.embed(gb.weight(view("table", DType::F32, Shape{t, d}, tb)), gb.input("ids", Shape{t}), 1.0f);
+        gb.output("y", gb.top_k(x, k));
+        std::vector<int32_t> ids(static_cast<size_t>(t));
+        for (int64_t i = 0; i < t; ++i) ids[static_cast<size_t>(i)] = static_cast<int32_t>(i);
+        const std::vector<float> want = run(cpu_backend, g, {{"ids", ids}});
+        const std::vector<float> got = run(*gpu, g, {{"ids", ids}});
+        ASSERT_EQ(got.size(), want.size());
+        for (size_t i = 0; i < want.size(); ++i) {
+          if (std::isnan(want[i])) EXPECT_TRUE(std::isnan(got[i])) << i;
+          else ASSERT_EQ(got[i], want[i]) << "output " << i;
+        }
+      }
+    }
+  }
 }
 
 // RoPE and attention with a KV cache: a prompt chunk, then single steps, through sliding and global

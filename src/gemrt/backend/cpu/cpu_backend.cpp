@@ -118,6 +118,11 @@ class CpuExecutable final : public Executable {
         std::memcpy(out, f32(in[0]) + (s[0] - 1) * s[1], static_cast<size_t>(s[1]) * sizeof(float));
         break;
       }
+      case OpKind::TopK: {
+        const Shape& s = g_.node(in[0]).shape;
+        top_k(f32(in[0]), s[0], s[1], std::get<TopKAttrs>(n.attrs).k, out);
+        break;
+      }
       case OpKind::Input:
       case OpKind::Weight:
         break;

@@ -1,5 +1,7 @@
+#include <algorithm>
 #include <cmath>
 #include <numbers>
+#include <numeric>
 #include <vector>
 
 #include "gemrt/backend/cpu/half_table.h"
@@ -64,6 +66,26 @@ void add(const float* a, const float* b, int64_t n, float* out) {
 
 void soft_cap(const float* x, int64_t n, float cap, float* out) {
   for (int64_t i = 0; i < n; ++i) out[i] = std::tanh(x[i] / cap) * cap;
+}
+
+void top_k(const float* x, int64_t t, int64_t d, int k, float* out) {
+  std::vector<int32_t> order(static_cast<size_t>(d));
+  for (int64_t r = 0; r < t; ++r) {
+    const float* row = x + r * d;
+    std::iota(order.begin(), order.end(), 0);
+    // Descending, ties by the lower index; NaN below every number.
+    const auto before = [&](int32_t a, int32_t b) {
+      const float va = row[a], vb = row[b];
+      if (std::isnan(va) || std::isnan(vb)) return !std::isnan(va) || (std::isnan(vb) && a < b);
+      return va > vb || (va == vb && a < b);
+    };
+    std::partial_sort(order.begin(), order.begin() + k, order.end(), before);
+    float* o = out + r * 2 * k;
+    for (int i = 0; i < k; ++i) {
+      o[i] = row[order[static_cast<size_t>(i)]];
+      o[k + i] = static_cast<float>(order[static_cast<size_t>(i)]);
+    }
+  }
 }
 
 }  // namespace gemrt::cpu

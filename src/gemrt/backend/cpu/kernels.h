@@ -51,6 +51,8 @@ void gated_act(const float* gate, const float* up, int64_t n, Activation act, Nu
                ThreadPool& pool);
 void add(const float* a, const float* b, int64_t n, float* out);
 void soft_cap(const float* x, int64_t n, float cap, float* out);
+// out [t, 2k] = the k largest values of each row of x [t, d] and their indices (graph/ir.h TopK).
+void top_k(const float* x, int64_t t, int64_t d, int k, float* out);
 
 // Scalar activations, exposed for tests.
 float gelu_tanh(float x);

@@ -59,6 +59,13 @@ class CudaExecutable final : public Executable {
           fresh_bytes = std::max<int64_t>(fresh_bytes, 2 * n.shape[0] * a.n_kv_heads * a.head_dim * 4);
         }
       fresh_ = DeviceBuffer(fresh_bytes, "cudaMalloc for attention scratch");
+      int64_t top_k_bytes = 0;
+      for (const Node& n : g_.nodes())
+        if (n.op == OpKind::TopK) {
+          const Shape& s = g_.node(n.inputs[0]).shape;
+          top_k_bytes = std::max(top_k_bytes, cuda::top_k_scratch_bytes(s[0], s[1], std::get<TopKAttrs>(n.attrs).k));
+        }
+      top_k_scratch_ = DeviceBuffer(top_k_bytes, "cudaMalloc for top-k candidates");
       reserve_gemm_scratch();
       check(cudaStreamSynchronize(stream_), "uploading weights");
     } catch (...) {
@@ -418,6 +425,11 @@ class CudaExecutable final : public Executable {
       case OpKind::SoftCap:
         cuda::soft_cap(f32(in[0]), numel, std::get<SoftCapAttrs>(n.attrs).cap, out, stream_);
         break;
+      case OpKind::TopK: {
+        const Shape& s = g_.node(in[0]).shape;
+        cuda::top_k(f32(in[0]), s[0], s[1], std::get<TopKAttrs>(n.attrs).k, out, top_k_scratch_.get(), stream_);
+        break;
+      }
       case OpKind::LastRow: {
         const Shape& s = g_.node(in[0]).shape;
         check(cudaMemcpyAsync(out, f32(in[0]) + (s[0] - 1) * s[1], static_cast<size_t>(s[1]) * sizeof(float),
@@ -523,6 +535,7 @@ class CudaExecutable final : public Executable {
   cudaStream_t stream_;
   DeviceBuffer arena_;
   DeviceBuffer fresh_;  // this run's keys and values in the cache dtype (sized for float32)
+  DeviceBuffer top_k_scratch_;  // candidates between top-k passes
   DeviceBuffer partial_;  // split attention's partial results
   DeviceBuffer counters_;  // the decode attention's arrival counter per KV head
   int64_t counter_count_ = 0;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 
 #include "gemrt/backend/cuda/cuda_check.h"
 #include "gemrt/backend/cuda/device_util.cuh"
@@ -275,6 +276,99 @@ __global__ void add_kernel(const float* a, const float* b, int64_t n, float* out
   if (i < n) out[i] = a[i] + b[i];
 }
 
+// ---------------------------------------------------------------------------------------------
+// Top k of a row. A block of kTopThreads holds a slice of kTopSlice candidates in registers and
+// takes k rounds: each round the block's best (value, index) is found by shuffles and shared
+// memory, written out, and struck from its owner's registers.
+
+constexpr int kTopThreads = 256, kTopPer = 8, kTopSlice = kTopThreads * kTopPer;
+
+// Whether candidate (v1, i1) ranks before (v2, i2): larger value first, then the lower index;
+// NaN after every number; index -1 (no candidate) after everything.
+__device__ inline bool top_before(float v1, int i1, float v2, int i2) {
+  if (i2 < 0) return i1 >= 0;
+  if (i1 < 0) return false;
+  const bool n1 = isnan(v1), n2 = isnan(v2);
+  if (n1 || n2) return !n1 || (n2 && i1 < i2);
+  return v1 > v2 || (v1 == v2 && i1 < i2);
+}
+
+// Row r's candidates are vals / ids [r * in_stride, + n) (in_stride = n: rows are packed) (ids null: a candidate's index is its
+// position). Block b writes its k best to out_vals / out_ids [(r * gridDim.x + b) * k, + k), or,
+// when `final` (one block per row), to out [r, 2k] as values then indices as floats.
+__global__ void top_k_pass(const float* vals, const int32_t* ids, int64_t n, int64_t in_stride, int k, bool final,
+                           float* out_vals, int32_t* out_ids, float* out) {
+  const int64_t r = blockIdx.y;
+  const float* v = vals + r * in_stride;
+  const int32_t* id = ids ? ids + r * in_stride : nullptr;
+  const int64_t base = static_cast<int64_t>(blockIdx.x) * kTopSlice;
+  float mv[kTopPer];
+  int mi[kTopPer];
+#pragma unroll
+  for (int e = 0; e < kTopPer; ++e) {
+    const int64_t j = base + threadIdx.x + e * kTopThreads;
+    mv[e] = j < n ? v[j] : 0.0f;
+    mi[e] = j < n ? (id ? id[j] : static_cast<int>(j)) : -1;
+  }
+  __shared__ float wv[kTopThreads / kWarp];
+  __shared__ int wi[kTopThreads / kWarp];
+  __shared__ float best_v;
+  __shared__ int best_i;
+  const int warp = static_cast<int>(threadIdx.x) / kWarp, lane = static_cast<int>(threadIdx.x) % kWarp;
+  for (int round = 0; round < k; ++round) {
+    float bv = mv[0];
+    int bi = mi[0];
+#pragma unroll
+    for (int e = 1; e < kTopPer; ++e)
+      if (top_before(mv[e], mi[e], bv, bi)) {
+        bv = mv[e];
+        bi = mi[e];
+      }
+    for (int o = kWarp / 2; o > 0; o /= 2) {
+      const float ov = __shfl_xor_sync(0xffffffffu, bv, o);
+      const int oi = __shfl_xor_sync(0xffffffffu, bi, o);
+      if (top_before(ov, oi, bv, bi)) {
+        bv = ov;
+        bi = oi;
+      }
+    }
+    if (lane == 0) {
+      wv[warp] = bv;
+      wi[warp] = bi;
+    }
+    __syncthreads();
+    if (warp == 0) {
+      bv = lane < kTopThreads / kWarp ? wv[lane] : 0.0f;
+      bi = lane < kTopThreads / kWarp ? wi[lane] : -1;
+      for (int o = kWarp / 2; o > 0; o /= 2) {
+        const float ov = __shfl_xor_sync(0xffffffffu, bv, o);
+        const int oi = __shfl_xor_sync(0xffffffffu, bi, o);
+        if (top_before(ov, oi, bv, bi)) {
+          bv = ov;
+          bi = oi;
+        }
+      }
+      if (lane == 0) {
+        best_v = bv;
+        best_i = bi;
+        if (final) {
+          out[r * 2 * k + round] = bv;
+          out[r * 2 * k + k + round] = static_cast<float>(bi);
+        } else {
+          const int64_t o = (r * gridDim.x + blockIdx.x) * k + round;
+          out_vals[o] = bv;
+          out_ids[o] = bi;
+        }
+      }
+    }
+    __syncthreads();
+    const int taken = best_i;
+#pragma unroll
+    for (int e = 0; e < kTopPer; ++e)
+      if (taken >= 0 && mi[e] == taken) mi[e] = -1;  // indices are distinct: one owner
+  }
+}
+
 __global__ void soft_cap_kernel(const float* x, int64_t n, float cap, float* out) {
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) out[i] = tanhf(x[i] / cap) * cap;
@@ -391,6 +485,40 @@ void add(const float* a, const float* b, int64_t n, float* out, cudaStream_t str
   if (n == 0) return;
   add_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(a, b, n, out);
   check_launch("add");
+}
+
+int64_t top_k_scratch_bytes(int64_t t, int64_t d, int k) {
+  const int64_t blocks = (d + kTopSlice - 1) / kTopSlice;
+  return blocks > 1 ? 2 * t * blocks * k * static_cast<int64_t>(sizeof(float) + sizeof(int32_t)) : 0;
+}
+
+void top_k(const float* x, int64_t t, int64_t d, int k, float* out, void* scratch, cudaStream_t stream) {
+  if (k <= 0 || k > d || k > kTopKMax) fail("cuda backend: top_k of ", k, " over rows of ", d, " (at most ", kTopKMax, ")");
+  if (t == 0) return;
+  // Two candidate buffers (values, then indices), each sized for the first pass's output.
+  const int64_t first = t * ((d + kTopSlice - 1) / kTopSlice) * k;
+  auto* buf = static_cast<std::byte*>(scratch);
+  float* vals[2] = {reinterpret_cast<float*>(buf), reinterpret_cast<float*>(buf + first * 8)};
+  int32_t* ids[2] = {reinterpret_cast<int32_t*>(buf + first * 4), reinterpret_cast<int32_t*>(buf + first * 12)};
+  const float* in_vals = x;
+  const int32_t* in_ids = nullptr;
+  int64_t n = d;
+  for (int pass = 0;; ++pass) {
+    const int64_t blocks = (n + kTopSlice - 1) / kTopSlice;
+    const dim3 grid(static_cast<unsigned>(blocks), static_cast<unsigned>(t));
+    if (blocks == 1) {
+      top_k_pass<<<grid, kTopThreads, 0, stream>>>(in_vals, in_ids, n, n, k, true, nullptr, nullptr, out);
+      check_launch("top_k");
+      return;
+    }
+    float* ov = vals[pass % 2];
+    int32_t* oi = ids[pass % 2];
+    top_k_pass<<<grid, kTopThreads, 0, stream>>>(in_vals, in_ids, n, n, k, false, ov, oi, nullptr);
+    check_launch("top_k");
+    in_vals = ov;
+    in_ids = oi;
+    n = blocks * k;
+  }
 }
 
 void soft_cap(const float* x, int64_t n, float cap, float* out, cudaStream_t stream) {

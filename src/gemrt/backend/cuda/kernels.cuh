@@ -78,4 +78,12 @@ void gated_act(const float* gate, const float* up, int64_t n, Activation act, fl
 void add(const float* a, const float* b, int64_t n, float* out, cudaStream_t stream);
 void soft_cap(const float* x, int64_t n, float cap, float* out, cudaStream_t stream);
 
+// out [t, 2k] = the k largest values of each row of x [t, d] and their indices (graph/ir.h TopK,
+// the same order and ties as the CPU backend), k <= kTopKMax: blocks pick the k best of slices of
+// each row, then of those candidates, until one block's slice holds them all. `scratch` holds
+// top_k_scratch_bytes(t, d, k).
+inline constexpr int kTopKMax = 1024;
+int64_t top_k_scratch_bytes(int64_t t, int64_t d, int k);
+void top_k(const float* x, int64_t t, int64_t d, int k, float* out, void* scratch, cudaStream_t stream);
+
 }  // namespace gemrt::cuda

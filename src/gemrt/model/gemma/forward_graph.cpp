@@ -8,7 +8,8 @@
 
 namespace gemrt {
 
-Graph build_forward_graph(const ModelSpec& spec, const GemmaWeights& w, int64_t tokens, LogitsRows rows) {
+Graph build_forward_graph(const ModelSpec& spec, const GemmaWeights& w, int64_t tokens, LogitsRows rows,
+                          int top_k) {
   if (tokens <= 0) fail("forward graph: token count must be positive, got ", tokens);
   Graph g;
   GraphBuilder b(g);
@@ -24,7 +25,8 @@ Graph build_forward_graph(const ModelSpec& spec, const GemmaWeights& w, int64_t 
   x = b.rms_norm(x, b.weight(w.final_norm), spec.hidden_size, spec.rms_norm_eps, spec.norm_offset, "final_norm");
   ValueId logits = b.matmul(x, b.weight(w.lm_head), "lm_head");
   if (spec.final_softcap > 0.0f) logits = b.soft_cap(logits, spec.final_softcap, "final_softcap");
-  b.output("logits", logits);
+  if (top_k > 0) b.output("top_k", b.top_k(logits, top_k, "top_k"));
+  else b.output("logits", logits);
   return g;
 }
 

@@ -2,7 +2,9 @@
 //
 // Inputs:  "token_ids" int32 [T], "positions" int32 [T] (consecutive, continuing the KV cache).
 // Output:  "logits" float32 [T, V] (All), [1, V] (Last), or none (None: the run only extends the
-//          KV cache, e.g. a prefill chunk before the last).
+//          KV cache, e.g. a prefill chunk before the last). With top_k > 0, "top_k" instead:
+//          the k largest logits of each of those rows and their token ids, [rows, 2k] (graph/ir.h
+//          TopK), selected by the backend so that a sampler gets 2k floats instead of V.
 // The same graph serves prefill (T = prompt or chunk length) and decode (T = 1) and is reused
 // for every step of that phase.
 #pragma once
@@ -16,7 +18,8 @@ namespace gemrt {
 
 enum class LogitsRows { All, Last, None };
 
-Graph build_forward_graph(const ModelSpec& spec, const GemmaWeights& w, int64_t tokens, LogitsRows rows);
+Graph build_forward_graph(const ModelSpec& spec, const GemmaWeights& w, int64_t tokens, LogitsRows rows,
+                          int top_k = 0);
 
 // KV slots for a sequence budget of `max_tokens`: sliding layers keep min(window, budget) rows,
 // global layers the whole budget.

@@ -35,7 +35,9 @@ class GemmaModel {
   // The GGUF file the model came from (its metadata holds the tokenizer), or nullptr.
   const GgufFile* gguf() const { return gguf_; }
 
-  Graph forward_graph(int64_t tokens, LogitsRows rows) const { return build_forward_graph(spec_, weights_, tokens, rows); }
+  Graph forward_graph(int64_t tokens, LogitsRows rows, int top_k = 0) const {
+    return build_forward_graph(spec_, weights_, tokens, rows, top_k);
+  }
   KvLayout kv_layout(int max_tokens) const { return kv_layout_for(spec_, max_tokens); }
 
  private:
