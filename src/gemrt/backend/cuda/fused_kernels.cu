@@ -67,6 +67,20 @@ __device__ inline float group_sum(float v, int width) {
   return v;
 }
 
+// acc[i] += x[i][c] * w for every activation row i (staged: from shared memory, the gain folded
+// in; unstaged: from global memory, times the gain when normed), for the gate and, gated, the up.
+template <int kRows, bool kGated, bool kStaged>
+__device__ inline void add_products(const MatVecParams& p, const float* xs, int64_t c, float va, float vb,
+                                    float* acc_a, float* acc_b) {
+#pragma unroll
+  for (int i = 0; i < kRows; ++i) {
+    float xv = kStaged ? xs[staged_at(p, i, c)] : p.x[i * p.k + c];
+    if (!kStaged && p.normed) xv *= gain_at(p.norm, c);
+    acc_a[i] = fmaf(xv, va, acc_a[i]);
+    if (kGated) acc_b[i] = fmaf(xv, vb, acc_b[i]);
+  }
+}
+
 // Q4_K rows through 16-byte loads: a 144-byte block is nine 16-byte chunks (so every block of a
 // 16-byte aligned row is aligned), its first chunk holding d, dmin and the 12 scale bytes, the
 // other eight its 128 code bytes. A thread takes 64-value units, sub-blocks 2u and 2u + 1 of a
@@ -122,13 +136,7 @@ __device__ inline void q4k_units(const MatVecParams& p, const float* xs, const u
         const float va = dl[0] * static_cast<float>((byte_of(codes[0][l / 16], l % 16) >> (4 * half)) & 15) - ml[0];
         const float vb =
             kGated ? dl[1] * static_cast<float>((byte_of(codes[1][l / 16], l % 16) >> (4 * half)) & 15) - ml[1] : 0.0f;
-#pragma unroll
-        for (int i = 0; i < kRows; ++i) {
-          float xv = kStaged ? xs[staged_at(p, i, c0 + l)] : p.x[i * p.k + c0 + l];
-          if (!kStaged && p.normed) xv *= gain_at(p.norm, c0 + l);
-          acc_a[i] = fmaf(xv, va, acc_a[i]);
-          if (kGated) acc_b[i] = fmaf(xv, vb, acc_b[i]);
-        }
+        add_products<kRows, kGated, kStaged>(p, xs, c0 + l, va, vb, acc_a, acc_b);
       }
     }
   }
@@ -313,13 +321,7 @@ __global__ void __launch_bounds__(kMatVecWarps* kWarp, matvec_min_blocks<kRows, 
           for (int l = 0; l < kPiece; ++l) {
             const float va = block_value<kType>(pa, static_cast<int>(j0 + l));
             const float vb = kGated ? block_value<kType>(pb, static_cast<int>(j0 + l)) : 0.0f;
-#pragma unroll
-            for (int i = 0; i < kRows; ++i) {
-              float xv = kStaged ? xs[staged_at(p, i, c0 + l)] : p.x[i * p.k + c0 + l];
-              if (!kStaged && p.normed) xv *= gain_at(p.norm, c0 + l);
-              acc_a[i] = fmaf(xv, va, acc_a[i]);
-              if (kGated) acc_b[i] = fmaf(xv, vb, acc_b[i]);
-            }
+            add_products<kRows, kGated, kStaged>(p, xs, c0 + l, va, vb, acc_a, acc_b);
           }
         }
       } else {

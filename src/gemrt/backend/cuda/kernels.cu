@@ -293,6 +293,18 @@ __device__ inline bool top_before(float v1, int i1, float v2, int i2) {
   return v1 > v2 || (v1 == v2 && i1 < i2);
 }
 
+// The best (v, i) of the warp's lanes, to every lane.
+__device__ inline void warp_best(float& v, int& i) {
+  for (int o = kWarp / 2; o > 0; o /= 2) {
+    const float ov = __shfl_xor_sync(0xffffffffu, v, o);
+    const int oi = __shfl_xor_sync(0xffffffffu, i, o);
+    if (top_before(ov, oi, v, i)) {
+      v = ov;
+      i = oi;
+    }
+  }
+}
+
 // Row r's candidates are vals / ids [r * in_stride, + n) (in_stride = n: rows are packed) (ids null: a candidate's index is its
 // position). Block b writes its k best to out_vals / out_ids [(r * gridDim.x + b) * k, + k), or,
 // when `final` (one block per row), to out [r, 2k] as values then indices as floats.
@@ -312,7 +324,6 @@ __global__ void top_k_pass(const float* vals, const int32_t* ids, int64_t n, int
   }
   __shared__ float wv[kTopThreads / kWarp];
   __shared__ int wi[kTopThreads / kWarp];
-  __shared__ float best_v;
   __shared__ int best_i;
   const int warp = static_cast<int>(threadIdx.x) / kWarp, lane = static_cast<int>(threadIdx.x) % kWarp;
   for (int round = 0; round < k; ++round) {
@@ -324,14 +335,7 @@ __global__ void top_k_pass(const float* vals, const int32_t* ids, int64_t n, int
         bv = mv[e];
         bi = mi[e];
       }
-    for (int o = kWarp / 2; o > 0; o /= 2) {
-      const float ov = __shfl_xor_sync(0xffffffffu, bv, o);
-      const int oi = __shfl_xor_sync(0xffffffffu, bi, o);
-      if (top_before(ov, oi, bv, bi)) {
-        bv = ov;
-        bi = oi;
-      }
-    }
+    warp_best(bv, bi);
     if (lane == 0) {
       wv[warp] = bv;
       wi[warp] = bi;
@@ -340,16 +344,8 @@ __global__ void top_k_pass(const float* vals, const int32_t* ids, int64_t n, int
     if (warp == 0) {
       bv = lane < kTopThreads / kWarp ? wv[lane] : 0.0f;
       bi = lane < kTopThreads / kWarp ? wi[lane] : -1;
-      for (int o = kWarp / 2; o > 0; o /= 2) {
-        const float ov = __shfl_xor_sync(0xffffffffu, bv, o);
-        const int oi = __shfl_xor_sync(0xffffffffu, bi, o);
-        if (top_before(ov, oi, bv, bi)) {
-          bv = ov;
-          bi = oi;
-        }
-      }
+      warp_best(bv, bi);
       if (lane == 0) {
-        best_v = bv;
         best_i = bi;
         if (final) {
           out[r * 2 * k + round] = bv;
