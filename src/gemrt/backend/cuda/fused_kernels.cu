@@ -328,13 +328,7 @@ __global__ void __launch_bounds__(kMatVecWarps* kWarp, matvec_min_blocks<kRows, 
         for (int64_t c = sub; c < p.k; c += tpr) {
           const float va = weight_value<kType>(wa, c);
           const float vb = kGated ? weight_value<kType>(wb, c) : 0.0f;
-#pragma unroll
-          for (int i = 0; i < kRows; ++i) {
-            float xv = kStaged ? xs[staged_at(p, i, c)] : p.x[i * p.k + c];
-            if (!kStaged && p.normed) xv *= gain_at(p.norm, c);
-            acc_a[i] = fmaf(xv, va, acc_a[i]);
-            if (kGated) acc_b[i] = fmaf(xv, vb, acc_b[i]);
-          }
+          add_products<kRows, kGated, kStaged>(p, xs, c, va, vb, acc_a, acc_b);
         }
       }
     }
