@@ -5,7 +5,6 @@
 
 #include "gemrt/backend/cuda/cuda_check.h"
 #include "gemrt/backend/cuda/device_util.cuh"
-#include "gemrt/backend/cuda/norm_device.cuh"
 #include "gemrt/core/error.h"
 
 namespace gemrt::cuda {
