@@ -3,13 +3,17 @@
 // the kernel the fast matmul picks for that shape (8-row groups for Q4_0 / Q4_K, llama.cpp's
 // batched order for the K-quants and F16 / BF16 at 16 rows, block kernels for several rows).
 // Reports bytes of weights read per second.
+// MatmulFast/FORMAT/SHAPE: the whole fast matmul (activation rounding, row blocks, kernels) of a
+// 512-token prompt through a Gemma 3 1B projection, one thread; reports multiply-adds per second.
 //   build/bin/gemrt_bench_kernels [--benchmark_filter=Q4_K]
 #include <benchmark/benchmark.h>
 
 #include <random>
 #include <vector>
 
+#include "gemrt/backend/cpu/kernels.h"
 #include "gemrt/core/dtype.h"
+#include "gemrt/core/thread_pool.h"
 #include "gemrt/quant/activation_quant.h"
 #include "gemrt/quant/row_group_dot.h"
 #include "gemrt/quant/vec_dot.h"
@@ -55,7 +59,41 @@ void BM_RowDot(benchmark::State& state, DType t, gemrt::quant::DotIsa isa) {
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(w.size()));
 }
 
+// out [t, n] = x [t, k] @ w^T through cpu::matmul_fast on one thread.
+void BM_MatmulFast(benchmark::State& state, DType t, int64_t n, int64_t k) {
+  const int64_t rows = 512;
+  const int64_t w_row = gemrt::dtype_bytes(t, k);
+  std::vector<std::byte> w(static_cast<size_t>(w_row * n));
+  std::mt19937 rng(1);
+  for (auto& b : w) b = static_cast<std::byte>(rng() & 0x3f);  // small codes, finite f16 scales
+  std::vector<float> x(static_cast<size_t>(k * rows)), out(static_cast<size_t>(n * rows));
+  std::normal_distribution<float> g;
+  for (auto& v : x) v = g(rng);
+  gemrt::TensorView view;
+  view.dtype = t;
+  view.shape = {n, k};
+  view.data = w.data();
+  gemrt::ThreadPool pool(1);
+  std::vector<std::byte> scratch;
+  for (auto _ : state) {
+    gemrt::cpu::matmul_fast(x.data(), rows, view, out.data(), pool, scratch);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.counters["GMAC/s"] = benchmark::Counter(static_cast<double>(state.iterations() * rows * n * k) * 1e-9,
+                                                benchmark::Counter::kIsRate);
+}
+
 void register_all() {
+  struct Shape {
+    const char* name;
+    int64_t n, k;
+  };
+  for (DType t : {DType::Q8_0, DType::Q5_0, DType::Q4_0, DType::Q4_K, DType::Q6_K, DType::F16, DType::BF16})
+    for (const Shape& s : {Shape{"1b-gate", 6912, 1152}, Shape{"1b-down", 1152, 6912}}) {
+      if (s.k % gemrt::dtype_info(t).block_elems != 0) continue;  // K-quants: 1152 is not whole blocks
+      const std::string name = "MatmulFast/" + std::string(gemrt::dtype_name(t)) + "/" + s.name;
+      benchmark::RegisterBenchmark(name.c_str(), BM_MatmulFast, t, s.n, s.k)->Unit(benchmark::kMillisecond);
+    }
   for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q5_0, DType::Q4_1, DType::Q5_1, DType::Q2_K, DType::Q3_K, DType::Q4_K,
                   DType::Q5_K, DType::Q6_K, DType::F16, DType::BF16}) {
     for (auto isa : {gemrt::quant::DotIsa::Scalar, gemrt::quant::DotIsa::Avx2}) {

@@ -562,17 +562,19 @@ void tile_float_batched(int64_t n, const std::byte* w, const std::byte* a, int64
 }
 
 // Block kernel of the F16 / BF16 batched order: JN weight rows widened to float32 once (a panel in
-// L1), RN activation rows at a time, one 8-lane accumulator per (weight row, activation row) as in
-// tile_float_batched (same FMA sequence, same reduction), JN x RN of them in registers.
-template <DType kType, int JN, int RN>
-void float_tile(const float* panel, int64_t n, const std::byte* a, int64_t a_stride, int64_t r0, float* out,
-                int64_t out_stride) {
+// L1) and the activation rows widened once per call (their values are exact in float32, so the
+// inner loop is loads and FMAs only); RN activation rows at a time, one 8-lane accumulator per
+// (weight row, activation row) as in tile_float_batched (same FMA sequence, same reduction),
+// JN x RN of them in registers.
+template <int JN, int RN>
+void float_tile(const float* panel, int64_t n, const float* a, int64_t r0, float* out, int64_t out_stride) {
   __m256 acc[JN][RN];
   for (int j = 0; j < JN; ++j)
     for (int r = 0; r < RN; ++r) acc[j][r] = _mm256_setzero_ps();
+  const float* ar = a + r0 * n;
   for (int64_t i = 0; i < n; i += 8) {
     __m256 av[RN];
-    for (int r = 0; r < RN; ++r) av[r] = load8<kType>(a + (r0 + r) * a_stride + 2 * i);
+    for (int r = 0; r < RN; ++r) av[r] = _mm256_loadu_ps(ar + r * n + i);
     for (int j = 0; j < JN; ++j) {
       const __m256 wv = _mm256_loadu_ps(panel + j * n + i);
       for (int r = 0; r < RN; ++r) acc[j][r] = _mm256_fmadd_ps(wv, av[r], acc[j][r]);
@@ -582,27 +584,37 @@ void float_tile(const float* panel, int64_t n, const std::byte* a, int64_t a_str
     for (int r = 0; r < RN; ++r) out[(r0 + r) * out_stride + j] = hsum_f32(acc[j][r]);
 }
 
-template <DType kType, int JN>
-void float_rows(const float* panel, int64_t n, const std::byte* a, int64_t a_stride, int64_t rows, float* out,
-                int64_t out_stride) {
+constexpr int kFloatJN = 3, kFloatRN = 3;
+
+template <int JN>
+void float_rows(const float* panel, int64_t n, const float* a, int64_t rows, float* out, int64_t out_stride) {
   int64_t r0 = 0;
-  for (; r0 + 3 <= rows; r0 += 3) float_tile<kType, JN, 3>(panel, n, a, a_stride, r0, out, out_stride);
-  for (; r0 < rows; ++r0) float_tile<kType, JN, 1>(panel, n, a, a_stride, r0, out, out_stride);
+  for (; r0 + kFloatRN <= rows; r0 += kFloatRN) float_tile<JN, kFloatRN>(panel, n, a, r0, out, out_stride);
+  for (; r0 < rows; ++r0) float_tile<JN, 1>(panel, n, a, r0, out, out_stride);
 }
 
 template <DType kType>
 void block_float_batched(int64_t n, const std::byte* w, int64_t w_stride, int64_t w_rows, const std::byte* a,
                          int64_t a_stride, int64_t rows, float* out, int64_t out_stride) {
-  thread_local std::vector<float> panel;
-  if (panel.size() < static_cast<size_t>(3 * n)) panel.resize(static_cast<size_t>(3 * n));
-  for (int64_t j0 = 0; j0 < w_rows; j0 += 3) {
-    const int jn = static_cast<int>(std::min<int64_t>(3, w_rows - j0));
+  constexpr int kJN = kFloatJN;
+  thread_local std::vector<float> panel, wide;
+  if (panel.size() < static_cast<size_t>(kJN * n)) panel.resize(static_cast<size_t>(kJN * n));
+  if (wide.size() < static_cast<size_t>(rows * n)) wide.resize(static_cast<size_t>(rows * n));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t i = 0; i < n; i += 8) _mm256_storeu_ps(wide.data() + r * n + i, load8<kType>(a + r * a_stride + 2 * i));
+  for (int64_t j0 = 0; j0 < w_rows; j0 += kJN) {
+    const int jn = static_cast<int>(std::min<int64_t>(kJN, w_rows - j0));
     for (int j = 0; j < jn; ++j)
       for (int64_t i = 0; i < n; i += 8)
         _mm256_storeu_ps(panel.data() + j * n + i, load8<kType>(w + (j0 + j) * w_stride + 2 * i));
-    if (jn == 3) float_rows<kType, 3>(panel.data(), n, a, a_stride, rows, out + j0, out_stride);
-    else if (jn == 2) float_rows<kType, 2>(panel.data(), n, a, a_stride, rows, out + j0, out_stride);
-    else float_rows<kType, 1>(panel.data(), n, a, a_stride, rows, out + j0, out_stride);
+    switch (jn) {
+      case 6: float_rows<6>(panel.data(), n, wide.data(), rows, out + j0, out_stride); break;
+      case 5: float_rows<5>(panel.data(), n, wide.data(), rows, out + j0, out_stride); break;
+      case 4: float_rows<4>(panel.data(), n, wide.data(), rows, out + j0, out_stride); break;
+      case 3: float_rows<3>(panel.data(), n, wide.data(), rows, out + j0, out_stride); break;
+      case 2: float_rows<2>(panel.data(), n, wide.data(), rows, out + j0, out_stride); break;
+      default: float_rows<1>(panel.data(), n, wide.data(), rows, out + j0, out_stride); break;
+    }
   }
 }
 

@@ -3,7 +3,9 @@
 // for bit), against exact math (closeness), and portable build against AVX2 build (bit for bit).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -216,6 +218,81 @@ TEST(CpuAttentionFast, HeadGroupsEqualSingleHeads) {
       }
     }
   }
+}
+
+// attend_tile_fast: consecutive query rows (windowed or not) times a head group, every vector
+// bit for bit what attend_heads_fast gives it alone over its own visible range, in both builds.
+// The value row of the tile's last position holds an infinity: only the last row sees it, so it
+// must not leak into the others (the tile skips keys a vector does not see, never multiplies
+// them by 0).
+TEST(CpuAttentionFast, TilesOfRowsEqualEachVectorAlone) {
+  std::mt19937 rng(2024);
+  std::uniform_real_distribution<float> u(-1.5f, 1.5f);
+  const auto same_bits = [](const std::vector<float>& x, const std::vector<float>& y) {
+    return x.size() == y.size() && std::memcmp(x.data(), y.data(), x.size() * sizeof(float)) == 0;
+  };
+  int cases = 0;
+  for (DType kv : {DType::F16, DType::BF16})
+    for (int64_t d : {8, 24, 64, 256})
+      for (int rows : {1, 2, 3, 5})
+        for (int group : {1, 2, 4, 9})
+          for (int64_t window : {0, 3, 11})
+            for (float cap : {0.0f, 2.0f}) {
+              const int64_t p0 = 3 + (cases % 17);  // the first row's position
+              const int64_t base = window > 0 ? std::max<int64_t>(0, p0 - window + 1) : 0;
+              const int64_t span = p0 + rows - base;
+              const auto put = [&](float f) { return kv == DType::F16 ? f32_to_f16(f) : f32_to_bf16(f); };
+              std::vector<uint16_t> k(static_cast<size_t>(span * d)), v(static_cast<size_t>(span * d));
+              for (auto& x : k) x = put(u(rng));
+              for (auto& x : v) x = put(u(rng));
+              v[static_cast<size_t>((span - 1) * d)] = put(INFINITY);
+              std::vector<const void*> krows, vrows;
+              for (int64_t j = 0; j < span; ++j) {
+                krows.push_back(k.data() + j * d);
+                vrows.push_back(v.data() + j * d);
+              }
+              const int count = rows * group;
+              std::vector<std::vector<float>> q(static_cast<size_t>(count)), want(static_cast<size_t>(count));
+              std::vector<int64_t> lo, n;
+              for (int r = 0; r < rows; ++r)
+                for (int g = 0; g < group; ++g) {
+                  const int64_t p = p0 + r, l = window > 0 ? std::max<int64_t>(0, p - window + 1) : 0;
+                  lo.push_back(l);
+                  n.push_back(p - l + 1);
+                  auto& qv = q[static_cast<size_t>(r * group + g)];
+                  for (int64_t x = 0; x < d; ++x) qv.push_back(round_to(kv, u(rng)));
+                  std::vector<float> scores(static_cast<size_t>(p - l + 1 + 16)), acc(static_cast<size_t>(32 * d));
+                  auto& w = want[static_cast<size_t>(r * group + g)];
+                  w.assign(static_cast<size_t>(d), 0.0f);
+                  const FastHead h{qv.data(), krows.data() + (l - base), vrows.data() + (l - base), l, p - l + 1, d, kv,
+                                   true, cap, scores.data(), acc.data(), w.data()};
+                  attend_heads_fast(&h, 1);
+                }
+              std::vector<const float*> qs;
+              for (const auto& qv : q) qs.push_back(qv.data());
+              std::vector<float> scratch(static_cast<size_t>(count * span));
+              using TileFn = void (*)(const FastTile&);
+              for (TileFn fn : {attend_tile_fast, detail::attend_tile_fast_portable, detail::attend_tile_fast_avx2}) {
+                if (fn == detail::attend_tile_fast_avx2 && !quant::dot_isa_available(quant::DotIsa::Avx2)) continue;
+                std::vector<std::vector<float>> got(static_cast<size_t>(count), std::vector<float>(static_cast<size_t>(d)));
+                std::vector<float*> outs;
+                for (auto& o : got) outs.push_back(o.data());
+                fn(FastTile{krows.data(), vrows.data(), base, span, d, kv, cap, count, qs.data(), lo.data(), n.data(),
+                            outs.data(), scratch.data()});
+                for (int i = 0; i < count; ++i)
+                  ASSERT_TRUE(same_bits(got[static_cast<size_t>(i)], want[static_cast<size_t>(i)]))
+                      << dtype_name(kv) << " d=" << d << " rows=" << rows << " group=" << group << " window=" << window
+                      << " cap=" << cap << " vector " << i;
+                for (int i = 0; i + group < count; ++i)  // rows before the last never see the infinity
+                  for (float x : got[static_cast<size_t>(i)]) ASSERT_TRUE(std::isfinite(x)) << "vector " << i;
+              }
+              ++cases;
+            }
+  EXPECT_EQ(cases, 2 * 4 * 4 * 4 * 3 * 2);
+  EXPECT_TRUE(fast_tile_applies(DType::F16, 256, true));
+  EXPECT_FALSE(fast_tile_applies(DType::F16, 256, false));
+  EXPECT_FALSE(fast_tile_applies(DType::F32, 256, true));
+  EXPECT_FALSE(fast_tile_applies(DType::BF16, 20, true));
 }
 
 TEST(CpuAttentionFast, ExpApproximation) {

@@ -104,10 +104,67 @@ void attend_precise(const float* q, const KvRows<S>& kv, int64_t t, const Attent
 // Numerics::Fast: the query is scaled first and rounded to the cache's dtype (llama.cpp scales Q
 // as its own op and converts it for the K product), then attention_fast.h does the rest in
 // llama.cpp's order; its batched order applies when this run holds 2 or more query rows.
+// Prompts (2 or more rows) with a 16-bit cache: tiles of consecutive query rows times the query
+// heads of one KV head (about 16 query vectors), which attend_tile_fast runs with each K / V load
+// shared by a register tile of vectors. The same results as attend_fast's one-row work items.
+template <typename S>
+void attend_fast_tiles(const float* q, const KvRows<S>& kv, int64_t t, const AttentionAttrs& a, float* out,
+                       ThreadPool& pool) {
+  const int64_t d = a.head_dim;
+  const int group = a.n_heads / a.n_kv_heads;
+  const int64_t tile_rows = std::max(1, 16 / group);
+  const int64_t n_tiles = (t + tile_rows - 1) / tile_rows;
+  const auto first_visible = [&](int64_t p) { return a.window > 0 ? std::max<int64_t>(0, p - a.window + 1) : 0; };
+  pool.parallel_for(n_tiles * a.n_kv_heads, [&](int64_t b, int64_t e) {
+    thread_local std::vector<float> scores, qbuf;
+    thread_local std::vector<const void*> keys, values;
+    thread_local std::vector<const float*> qs;
+    thread_local std::vector<float*> outs;
+    thread_local std::vector<int64_t> los, ns;
+    for (int64_t idx = b; idx < e; ++idx) {
+      const int64_t r0 = (idx / a.n_kv_heads) * tile_rows, r1 = std::min(t, r0 + tile_rows);
+      const int kvh = static_cast<int>(idx % a.n_kv_heads);
+      const int64_t base = first_visible(kv.p0 + r0), span = kv.p0 + r1 - base;
+      const auto count = static_cast<size_t>((r1 - r0) * group);
+      keys.resize(static_cast<size_t>(span));
+      values.resize(static_cast<size_t>(span));
+      for (int64_t j = 0; j < span; ++j) {
+        keys[static_cast<size_t>(j)] = kv.row(base + j, kv.fresh_k, kv.ring_k) + kvh * d;
+        values[static_cast<size_t>(j)] = kv.row(base + j, kv.fresh_v, kv.ring_v) + kvh * d;
+      }
+      if (qbuf.size() < count * static_cast<size_t>(d)) qbuf.resize(count * static_cast<size_t>(d));
+      if (scores.size() < count * static_cast<size_t>(span)) scores.resize(count * static_cast<size_t>(span));
+      qs.clear();
+      outs.clear();
+      los.clear();
+      ns.clear();
+      for (int64_t r = r0; r < r1; ++r) {
+        const int64_t p = kv.p0 + r, lo = first_visible(p);
+        for (int g = 0; g < group; ++g) {
+          const int h = kvh * group + g;
+          const float* qh = q + r * a.n_heads * d + h * d;
+          float* qb = qbuf.data() + qs.size() * static_cast<size_t>(d);
+          for (int64_t x = 0; x < d; ++x) qb[x] = S::get(S::put(qh[x] * a.scale));
+          qs.push_back(qb);
+          outs.push_back(out + r * a.n_heads * d + h * d);
+          los.push_back(lo);
+          ns.push_back(p - lo + 1);
+        }
+      }
+      attend_tile_fast(FastTile{keys.data(), values.data(), base, span, d, S::kType, a.softcap,
+                                static_cast<int>(count), qs.data(), los.data(), ns.data(), outs.data(), scores.data()});
+    }
+  });
+}
+
 template <typename S>
 void attend_fast(const float* q, const KvRows<S>& kv, int64_t t, const AttentionAttrs& a, float* out,
                  ThreadPool& pool) {
   const int64_t d = a.head_dim;
+  if (fast_tile_applies(S::kType, d, t >= 2)) {
+    attend_fast_tiles<S>(q, kv, t, a, out, pool);
+    return;
+  }
   const int group = a.n_heads / a.n_kv_heads;
   // One work item = one query row and one KV head, with all the query heads that read it.
   pool.parallel_for(t * a.n_kv_heads, [&](int64_t b, int64_t e) {

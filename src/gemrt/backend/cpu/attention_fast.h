@@ -46,9 +46,33 @@ void attend_head_fast(const FastHead& h);
 // of one KV head. Each gets exactly attend_head_fast's result; K and V rows are read once for all.
 void attend_heads_fast(const FastHead* heads, int count);
 
+// Prompt attention for a tile of query vectors: several consecutive query rows times the query
+// heads of one KV head. Only llama.cpp's batched order (the call holds 2 or more query rows), a
+// 16-bit cache and 8 | d (fast_tile_applies). Each vector gets exactly attend_heads_fast's result
+// over its own visible range; K and V rows are loaded once per register tile of vectors (scores:
+// 4 vectors x 2 keys, outputs: 4 vectors x 16 dims) instead of once per vector and 8 dims.
+struct FastTile {
+  const void* const* k;  // keys of positions base .. base + span - 1, [d] each in type kv
+  const void* const* v;  // values, likewise
+  int64_t base, span, d;
+  DType kv;              // F16 or BF16
+  float softcap;         // 0 = none
+  int count;             // query vectors
+  const float* const* q; // [count] of [d], already scaled and rounded to kv
+  const int64_t* lo;     // [count] first visible position (>= base)
+  const int64_t* n;      // [count] visible keys (>= 1; lo + n <= base + span)
+  float* const* out;     // [count] of [d]
+  float* scores;         // scratch, count * span floats
+};
+
+bool fast_tile_applies(DType kv, int64_t d, bool batched);
+void attend_tile_fast(const FastTile& tile);
+
 namespace detail {
 void attend_heads_fast_portable(const FastHead* heads, int count);
 void attend_heads_fast_avx2(const FastHead* heads, int count);
+void attend_tile_fast_portable(const FastTile& tile);
+void attend_tile_fast_avx2(const FastTile& tile);
 }  // namespace detail
 
 }  // namespace gemrt::cpu

@@ -5,5 +5,6 @@
 namespace gemrt::cpu::detail {
 
 void attend_heads_fast_avx2(const FastHead* heads, int count) { attend_any(heads, count); }
+void attend_tile_fast_avx2(const FastTile& tile) { attend_tile_any(tile); }
 
 }  // namespace gemrt::cpu::detail

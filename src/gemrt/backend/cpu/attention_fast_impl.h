@@ -333,4 +333,125 @@ inline void attend_any(const gemrt::cpu::FastHead* h, int G) {
   }
 }
 
+// ---- attend_tile_fast (attention_fast.h): the batched order of attend() above, register-tiled ----
+
+// Scores of Q query vectors against KB consecutive keys j .. j + KB - 1 (indices from the tile's
+// base): one 8-lane FMA accumulator per pair over the chunks of 8 in order, then hsum_batched, as
+// attend()'s batched_scores branch.
+template <DType K, int Q, int KB>
+inline void tile_scores(const gemrt::cpu::FastTile& t, const int* qi, const KvElem<K>* const* keys, int64_t j) {
+  V8 acc[Q][KB];
+  for (auto& row : acc)
+    for (auto& a : row) a = zero8();
+  for (int64_t x = 0; x < t.d; x += 8) {
+    V8 kx[KB];
+    for (int b = 0; b < KB; ++b) kx[b] = load_kv<K>(keys[j + b] + x);
+    for (int a = 0; a < Q; ++a) {
+      const V8 qx = load8(t.q[qi[a]] + x);
+      for (int b = 0; b < KB; ++b) acc[a][b] = fma8(qx, kx[b], acc[a][b]);
+    }
+  }
+  for (int a = 0; a < Q; ++a)
+    for (int b = 0; b < KB; ++b) t.scores[qi[a] * t.span + j + b] = hsum_batched(acc[a][b]);
+}
+
+// V^T p for Q query vectors and X chunks of 8 output dims from x0, in attend()'s batched_out
+// order: per lane L (positions = L mod 8) one accumulator per vector and chunk, over that lane's
+// visible keys in position order; then t_L = a_L + a_{L+4}, out = (t_0 + t_2) + (t_1 + t_3).
+// Keys visible to all Q vectors run without a test; the few at the edges (rows of a tile see
+// ranges shifted by one key per row) skip the vectors that do not see them.
+template <DType K, int Q, int X>
+inline void tile_outputs(const gemrt::cpu::FastTile& t, const int* qi, const KvElem<K>* const* vals, int64_t x0) {
+  int64_t u0 = INT64_MAX, u1 = 0, c0 = 0, c1 = INT64_MAX;  // union and common key ranges
+  int64_t lo[Q], hi[Q];
+  const float* p[Q];
+  for (int a = 0; a < Q; ++a) {
+    lo[a] = t.lo[qi[a]] - t.base;
+    hi[a] = lo[a] + t.n[qi[a]];
+    p[a] = t.scores + qi[a] * t.span;
+    u0 = std::min(u0, lo[a]);
+    u1 = std::max(u1, hi[a]);
+    c0 = std::max(c0, lo[a]);
+    c1 = std::min(c1, hi[a]);
+  }
+  if (c1 <= c0) c0 = c1 = u1;  // no key seen by all: every key takes the tested path
+  float lanes[Q][8][X * 8];
+  for (int l = 0; l < 8; ++l) {
+    V8 acc[Q][X];
+    for (auto& row : acc)
+      for (auto& a : row) a = zero8();
+    const auto step = [&](int64_t j, bool tested) {
+      V8 vx[X];
+      for (int c = 0; c < X; ++c) vx[c] = load_kv<K>(vals[j] + x0 + 8 * c);
+      for (int a = 0; a < Q; ++a) {
+        if (tested && (j < lo[a] || j >= hi[a])) continue;
+        const V8 pa = set8(p[a][j]);
+        for (int c = 0; c < X; ++c) acc[a][c] = fma8(pa, vx[c], acc[a][c]);
+      }
+    };
+    // The first index at or after `from` whose position is in lane l.
+    const auto first = [&](int64_t from) { return from + (((l - (t.base + from)) % 8) + 8) % 8; };
+    for (int64_t j = first(u0); j < c0; j += 8) step(j, true);
+    for (int64_t j = first(c0); j < c1; j += 8) step(j, false);
+    for (int64_t j = first(c1); j < u1; j += 8) step(j, true);
+    for (int a = 0; a < Q; ++a)
+      for (int c = 0; c < X; ++c) store8(lanes[a][l] + 8 * c, acc[a][c]);
+  }
+  for (int a = 0; a < Q; ++a)
+    for (int c = 0; c < X; ++c) {
+      const auto L = [&](int l) { return load8(lanes[a][l] + 8 * c); };
+      const V8 t0 = add8(L(4), L(0)), t1 = add8(L(5), L(1)), t2 = add8(L(6), L(2)), t3 = add8(L(7), L(3));
+      store8(t.out[qi[a]] + x0 + 8 * c, add8(add8(t0, t2), add8(t1, t3)));
+    }
+}
+
+template <DType K, int Q>
+inline void tile_block(const gemrt::cpu::FastTile& t, const int* qi) {
+  using T = KvElem<K>;
+  const auto* const* keys = reinterpret_cast<const T* const*>(t.k);
+  const auto* const* vals = reinterpret_cast<const T* const*>(t.v);
+  int64_t u0 = INT64_MAX, u1 = 0;
+  for (int a = 0; a < Q; ++a) {
+    u0 = std::min(u0, t.lo[qi[a]] - t.base);
+    u1 = std::max(u1, t.lo[qi[a]] - t.base + t.n[qi[a]]);
+  }
+  int64_t j = u0;
+  for (; j + 2 <= u1; j += 2) tile_scores<K, Q, 2>(t, qi, keys, j);
+  if (j < u1) tile_scores<K, Q, 1>(t, qi, keys, j);
+  for (int a = 0; a < Q; ++a) {
+    float* s = t.scores + qi[a] * t.span + (t.lo[qi[a]] - t.base);
+    const int64_t n = t.n[qi[a]];
+    float max_s = -INFINITY;
+    for (int64_t i = 0; i < n; ++i) {
+      if (t.softcap > 0.0f) s[i] = std::tanh(s[i] * (1.0f / t.softcap)) * t.softcap;
+      max_s = std::max(max_s, s[i]);
+    }
+    softmax_llama(s, t.lo[qi[a]], n, max_s, K);
+  }
+  int64_t x0 = 0;
+  for (; x0 + 16 <= t.d; x0 += 16) tile_outputs<K, Q, 2>(t, qi, vals, x0);
+  if (x0 < t.d) tile_outputs<K, Q, 1>(t, qi, vals, x0);
+}
+
+template <DType K>
+void attend_tile(const gemrt::cpu::FastTile& t) {
+  int a = 0;
+  for (; a + 4 <= t.count; a += 4) {
+    const int qi[4] = {a, a + 1, a + 2, a + 3};
+    tile_block<K, 4>(t, qi);
+  }
+  const int qi[3] = {a, a + 1, a + 2};
+  switch (t.count - a) {
+    case 3: tile_block<K, 3>(t, qi); break;
+    case 2: tile_block<K, 2>(t, qi); break;
+    case 1: tile_block<K, 1>(t, qi); break;
+    default: break;
+  }
+}
+
+inline void attend_tile_any(const gemrt::cpu::FastTile& t) {
+  if (t.kv == DType::F16) attend_tile<DType::F16>(t);
+  else attend_tile<DType::BF16>(t);
+}
+
 }  // namespace
