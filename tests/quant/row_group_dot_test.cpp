@@ -186,5 +186,26 @@ TEST(QuantRowGroupDotIsa, Avx2IsBitIdenticalToScalar) {
   }
 }
 
+// The AVX2 Q4_K kernel sums 16 code x activation products per int16 lane before widening; the
+// largest such sums (every code 15, every activation code +-127) must come out exact.
+TEST(QuantRowGroupDotIsa, Avx2Q4KExtremeCodesAreExact) {
+  if (!dot_isa_available(DotIsa::Avx2)) GTEST_SKIP() << "this CPU has no AVX2 + FMA + F16C; AVX2 kernels not tested";
+  for (float sign : {1.0f, -1.0f}) {
+    Case c = make_case(DType::Q4_K, 2, 9, 31);
+    for (int j = 0; j < kRowGroup; ++j)
+      for (int64_t b = 0; b < 2; ++b) {
+        std::byte* blk = c.w.data() + j * c.w_row + b * static_cast<int64_t>(sizeof(BlockQ4_K));
+        std::memset(blk + offsetof(BlockQ4_K, qs), 0xff, sizeof(BlockQ4_K::qs));  // every code 15
+        std::memset(blk + offsetof(BlockQ4_K, scales), 0xff, sizeof(BlockQ4_K::scales));  // scales, mins 63
+      }
+    for (int64_t r = 0; r < c.rows; ++r) {
+      std::vector<float> x(static_cast<size_t>(c.n), sign * (1.0f + static_cast<float>(r)));
+      quantize_activations(DType::Q8_K, x.data(), c.n, c.a.data() + r * c.a_row);
+    }
+    const std::vector<float> s = run(c, FoldGrain::Batched, DotIsa::Scalar), v = run(c, FoldGrain::Batched, DotIsa::Avx2);
+    for (size_t i = 0; i < s.size(); ++i) ASSERT_EQ(s[i], v[i]) << "sign " << sign << " output " << i;
+  }
+}
+
 }  // namespace
 }  // namespace gemrt::quant

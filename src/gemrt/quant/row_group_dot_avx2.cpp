@@ -173,6 +173,73 @@ void q4_k_single_rows(int64_t n, const std::byte* w, int64_t w_stride, const std
   }
 }
 
+// Rows r[0..8) of 8 dwords each, transposed: out[t] holds dword t of every row, row j in lane j.
+void transpose_8x8_epi32(const __m256i* r, __m256i* out) {
+  __m256i t[8], u[8];
+  for (int i = 0; i < 4; ++i) {
+    t[2 * i] = _mm256_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm256_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+  }
+  for (int h = 0; h < 2; ++h) {  // rows 0-3, then rows 4-7
+    u[4 * h + 0] = _mm256_unpacklo_epi64(t[4 * h], t[4 * h + 2]);
+    u[4 * h + 1] = _mm256_unpackhi_epi64(t[4 * h], t[4 * h + 2]);
+    u[4 * h + 2] = _mm256_unpacklo_epi64(t[4 * h + 1], t[4 * h + 3]);
+    u[4 * h + 3] = _mm256_unpackhi_epi64(t[4 * h + 1], t[4 * h + 3]);
+  }
+  for (int i = 0; i < 4; ++i) {
+    out[i] = _mm256_permute2x128_si256(u[i], u[4 + i], 0x20);
+    out[4 + i] = _mm256_permute2x128_si256(u[i], u[4 + i], 0x31);
+  }
+}
+
+// One super-block of the group decoded for products with the rows in the lanes: codes[s][t] holds,
+// in bytes 4j..4j+3, the unsigned codes 4t..4t+3 of sub-block s of weight row j, so one
+// maddubs against 4 activation bytes broadcast gives every row's partial sum in its own lane and
+// no per-row reduction is needed. sc16[s]: both int16 of lane j = row j's scale of sub-block s
+// (madd applies the scale while it widens); mn16[c]: lane j = row j's mins of sub-blocks 2c, 2c+1.
+struct Q4KGroupBlock {
+  __m256i codes[8][8];
+  __m256i sc16[8];
+  __m256i mn16[4];
+};
+
+void decode_q4_k_group(const std::byte* w, int64_t w_stride, int64_t blk_offset, Q4KGroupBlock* g) {
+  const __m256i m15 = _mm256_set1_epi8(15);
+  __m256i rows[8][kRowGroup];  // rows[s][j]: sub-block s of row j, 32 codes
+  alignas(32) int16_t sc[8][16], mn[4][16];
+  for (int j = 0; j < kRowGroup; ++j) {
+    const std::byte* blk = w + j * w_stride + blk_offset;
+    uint8_t scales[kKScaleBytes];
+    std::memcpy(scales, blk + offsetof(BlockQ4_K, scales), sizeof scales);
+    for (int s = 0; s < 8; ++s) {
+      int scv, mnv;
+      k_scale_min(scales, s, &scv, &mnv);
+      sc[s][2 * j] = sc[s][2 * j + 1] = static_cast<int16_t>(scv);
+      mn[s / 2][2 * j + s % 2] = static_cast<int16_t>(mnv);
+    }
+    for (int c = 0; c < 4; ++c) {
+      const __m256i q = loadu(blk + offsetof(BlockQ4_K, qs) + 32 * c);
+      rows[2 * c][j] = _mm256_and_si256(q, m15);
+      rows[2 * c + 1][j] = _mm256_and_si256(_mm256_srli_epi16(q, 4), m15);
+    }
+  }
+  for (int s = 0; s < 8; ++s) {
+    transpose_8x8_epi32(rows[s], g->codes[s]);
+    g->sc16[s] = _mm256_load_si256(reinterpret_cast<const __m256i*>(sc[s]));
+  }
+  for (int c = 0; c < 4; ++c) g->mn16[c] = _mm256_load_si256(reinterpret_cast<const __m256i*>(mn[c]));
+}
+
+// Sub-block s of every row against activation codes q[0..32): lane j = sc_s(j) * sum_i u_i q_i.
+// The 8 maddubs results are summed as int16 before widening: each int16 lane then holds 16
+// products of a code (<= 15) and an activation (|q| <= 127, Q8_K), at most 30480 < 2^15.
+__m256i q4_k_sub_block(const Q4KGroupBlock& g, int s, const std::byte* q) {
+  __m256i s16 = _mm256_maddubs_epi16(g.codes[s][0], _mm256_set1_epi32(load_unaligned<int32_t>(q)));
+  for (int t = 1; t < 8; ++t)
+    s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(g.codes[s][t], _mm256_set1_epi32(load_unaligned<int32_t>(q + 4 * t))));
+  return _mm256_madd_epi16(s16, g.sc16[s]);
+}
+
 void group_q4_k(int64_t n, const std::byte* w, int64_t w_stride, const std::byte* a, int64_t a_stride, int64_t rows,
                 FoldGrain grain, float* out, int64_t out_stride) {
   constexpr int64_t kWB = sizeof(BlockQ4_K), kAB = sizeof(BlockQ8_K);
@@ -180,46 +247,29 @@ void group_q4_k(int64_t n, const std::byte* w, int64_t w_stride, const std::byte
     for (int64_t r = 0; r < rows; ++r) q4_k_single_rows(n, w, w_stride, a + r * a_stride, out + r * out_stride);
     return;
   }
-  const int subs_per_chunk = grain == FoldGrain::Batched ? 2 : 8;
-  const __m256i m15 = _mm256_set1_epi8(15);
+  // FoldGrain::Batched: integer sums folded every 64 values (2 sub-blocks).
+  Q4KGroupBlock g;
   for (int64_t r0 = 0; r0 < rows; r0 += kRowTile) {
     const int tile = static_cast<int>(std::min<int64_t>(kRowTile, rows - r0));
     __m256 acc[kRowTile], acc_min[kRowTile];
     for (int r = 0; r < tile; ++r) acc[r] = acc_min[r] = _mm256_setzero_ps();
     for (int64_t b = 0; b < n / kQK_K; ++b) {
-      // The group's super-block b, decoded: codes[s][j] = sub-block s of row j (32 unsigned bytes),
-      // sc[s] / mn[s] = the 8 rows' scale / min codes of sub-block s.
-      __m256i codes[8][kRowGroup];
-      alignas(32) int32_t sc[8][kRowGroup], mn[8][kRowGroup];
-      for (int j = 0; j < kRowGroup; ++j) {
-        const std::byte* blk = w + j * w_stride + b * kWB;
-        uint8_t scales[kKScaleBytes];
-        std::memcpy(scales, blk + offsetof(BlockQ4_K, scales), sizeof scales);
-        for (int s = 0; s < 8; ++s) k_scale_min(scales, s, &sc[s][j], &mn[s][j]);
-        for (int c = 0; c < 4; ++c) {
-          const __m256i q = loadu(blk + offsetof(BlockQ4_K, qs) + 32 * c);
-          codes[2 * c][j] = _mm256_and_si256(q, m15);
-          codes[2 * c + 1][j] = _mm256_and_si256(_mm256_srli_epi16(q, 4), m15);
-        }
-      }
+      decode_q4_k_group(w, w_stride, b * kWB, &g);
       const __m256 dw = row_scales(w, w_stride, b * kWB, offsetof(BlockQ4_K, d));
       const __m256 dminw = row_scales(w, w_stride, b * kWB, offsetof(BlockQ4_K, dmin));
       for (int r = 0; r < tile; ++r) {
         const std::byte* ab = a + (r0 + r) * a_stride + b * kAB;
+        const std::byte* q = ab + offsetof(BlockQ8_K, qs);
         const __m256 da = _mm256_set1_ps(load_unaligned<float>(ab));
         const __m256 scale = _mm256_mul_ps(dw, da), scale_min = _mm256_mul_ps(dminw, da);
         int16_t bsums[kQK_K / 16];
         std::memcpy(bsums, ab + offsetof(BlockQ8_K, bsums), sizeof bsums);
-        for (int s0 = 0; s0 < 8; s0 += subs_per_chunk) {
-          __m256i isum = _mm256_setzero_si256(), msum = _mm256_setzero_si256();
-          for (int s = s0; s < s0 + subs_per_chunk; ++s) {
-            const __m256i av = loadu(ab + offsetof(BlockQ8_K, qs) + 32 * s);
-            __m256i p[kRowGroup];
-            for (int j = 0; j < kRowGroup; ++j) p[j] = dot_u8s8(codes[s][j], av);
-            isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(reduce_rows(p), _mm256_load_si256(reinterpret_cast<const __m256i*>(sc[s]))));
-            const __m256i bsum = _mm256_set1_epi32(bsums[2 * s] + bsums[2 * s + 1]);
-            msum = _mm256_add_epi32(msum, _mm256_mullo_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(mn[s])), bsum));
-          }
+        for (int c = 0; c < 4; ++c) {
+          const __m256i isum = _mm256_add_epi32(q4_k_sub_block(g, 2 * c, q + 64 * c), q4_k_sub_block(g, 2 * c + 1, q + 64 * c + 32));
+          // Sub-block sums of the activation codes (|sum| <= 32 * 127: int16), paired as mn16[c].
+          const auto b0 = static_cast<uint16_t>(bsums[4 * c] + bsums[4 * c + 1]);
+          const auto b1 = static_cast<uint16_t>(bsums[4 * c + 2] + bsums[4 * c + 3]);
+          const __m256i msum = _mm256_madd_epi16(g.mn16[c], _mm256_set1_epi32(static_cast<int32_t>(b0 | (uint32_t{b1} << 16))));
           acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), scale, acc[r]);
           acc_min[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(msum), scale_min, acc_min[r]);
         }
