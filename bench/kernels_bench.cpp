@@ -88,7 +88,7 @@ void register_all() {
     const char* name;
     int64_t n, k;
   };
-  for (DType t : {DType::Q8_0, DType::Q5_0, DType::Q4_0, DType::Q4_K, DType::Q6_K, DType::F16, DType::BF16})
+  for (DType t : {DType::Q8_0, DType::Q5_0, DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::F16, DType::BF16})
     for (const Shape& s : {Shape{"1b-gate", 6912, 1152}, Shape{"1b-down", 1152, 6912}}) {
       if (s.k % gemrt::dtype_info(t).block_elems != 0) continue;  // K-quants: 1152 is not whole blocks
       const std::string name = "MatmulFast/" + std::string(gemrt::dtype_name(t)) + "/" + s.name;

@@ -174,7 +174,7 @@ TEST(QuantRowGroupDotIsa, Avx2IsBitIdenticalToScalar) {
   uint32_t seed = 700;
   for (DType t : kTypes) {
     for (int64_t blocks : {1, 3, 7}) {
-      for (int64_t rows : {1, 3, 4, 5, 17}) {
+      for (int64_t rows : {1, 3, 4, 5, 17, 70}) {  // 70: past the kernels' 64-row tiles
         const Case c = make_case(t, blocks, rows, seed += 17);
         for (FoldGrain grain : kGrains) {
           SCOPED_TRACE(testing::Message() << dtype_name(t) << " blocks=" << blocks << " rows=" << rows);

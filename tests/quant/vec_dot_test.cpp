@@ -4,9 +4,11 @@
 // blocks (odd counts, so no kernel can assume pairs or powers of two).
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -104,9 +106,10 @@ TEST(QuantActivations, RoundTripWithinHalfAStep) {
 TEST(QuantActivationsIsa, Avx2WritesThePortableBytes) {
   if (!detail::quantize_activations_avx2_available()) GTEST_SKIP() << "this CPU has no AVX2 + FMA + F16C";
   std::mt19937 rng(17);
-  for (DType p : {DType::Q8_0, DType::Q8_1, DType::Q8_K}) {
+  for (DType p : {DType::Q8_0, DType::Q8_1, DType::Q8_K, DType::F16, DType::BF16}) {
     for (int trial = 0; trial < 20; ++trial) {
-      const int64_t n = 3 * dtype_info(p).block_elems;
+      const bool half = dtype_info(p).block_elems == 1;
+      const int64_t n = half ? 3 * 32 + 5 : 3 * dtype_info(p).block_elems;  // 16-bit: a tail past the 8-value groups
       std::vector<float> x = activations(n, rng);
       if (trial % 4 == 1) std::fill(x.begin(), x.begin() + dtype_info(p).block_elems, 0.0f);
       if (trial % 4 == 2) {  // +-m ties, the negative one first
@@ -115,6 +118,14 @@ TEST(QuantActivationsIsa, Avx2WritesThePortableBytes) {
       }
       if (trial % 4 == 3)
         for (int64_t i = 0; i < n; ++i) x[static_cast<size_t>(i)] = 0.5f * static_cast<float>(static_cast<int>(i % 255) - 127);
+      if (half && trial % 5 == 4) {  // 16-bit: overflow, subnormals, halfway ties, and a NaN in one group
+        x[1] = 1e6f;
+        x[2] = -70000.0f;
+        x[3] = 1e-7f;
+        x[4] = std::bit_cast<float>(0x3f808000u);  // BF16 halfway, even below
+        x[6] = 1.0f + std::ldexp(1.0f, -11);       // F16 halfway
+        x[40] = std::numeric_limits<float>::quiet_NaN();
+      }
       std::vector<std::byte> a(static_cast<size_t>(dtype_bytes(p, n))), b(a.size());
       detail::quantize_activations_portable(p, x.data(), n, a.data());
       detail::quantize_activations_avx2(p, x.data(), n, b.data());
@@ -320,6 +331,63 @@ TEST(QuantVecDotIsa, BatchedOrderIsIdenticalOnEveryIsa) {
         RowDot(t, n, DotIsa::Scalar, DotOrder::Batched)(w.data(), a.data(), a_row, rows, s.data(), 1);
         RowDot(t, n, DotIsa::Avx2, DotOrder::Batched)(w.data(), a.data(), a_row, rows, v.data(), 1);
         EXPECT_EQ(s, v) << dtype_name(t) << " n " << n << " rows " << rows;
+      }
+    }
+  }
+}
+
+// RowDot::block (the prefill path: block kernels with several weight rows per register tile, 8
+// rows in the lanes for Q5_K / Q6_K) gives exactly operator()'s bits for each weight row, for
+// weight-row counts around the 3-row panels and 8-row groups and activation rows around the tiles.
+// The second weight matrix holds the largest codes (every Q5_K / Q6_K code 31 / 63, activations all
+// +-127), the sums the group kernels keep in int16 before widening.
+TEST(QuantVecDotIsa, BlockKernelsEqualRowByRowProducts) {
+  if (!dot_isa_available(DotIsa::Avx2)) GTEST_SKIP() << "this CPU has no AVX2 + FMA + F16C; AVX2 kernels not tested";
+  std::mt19937 rng(47);
+  struct Use {
+    DType t;
+    DotOrder order;
+  };
+  std::vector<Use> uses;
+  for (DType t : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::Q4_K, DType::Q6_K, DType::F16})
+    uses.push_back({t, DotOrder::VecDot});
+  for (DType t : kBatchedTypes) uses.push_back({t, DotOrder::Batched});
+  for (const Use& u : uses) {
+    const DType p = dot_partner(u.t);
+    const int64_t n = dtype_is_quantized(u.t) ? 2 * std::max<int64_t>(256, dtype_info(u.t).block_elems) : 264;
+    const int64_t w_row = dtype_bytes(u.t, n), a_row = dtype_bytes(p, n);
+    for (bool extreme : {false, true}) {
+      if (extreme && u.t != DType::Q5_K && u.t != DType::Q6_K) continue;
+      for (int64_t w_rows : {1, 7, 8, 17}) {
+        std::vector<std::byte> w;
+        for (int64_t j = 0; j < w_rows; ++j) {
+          std::vector<std::byte> row = weight_row(u.t, n, rng);
+          if (extreme)
+            for (int64_t b = 0; b < n / 256; ++b) {  // every code at its largest: ql / qs and qh bytes all ones
+              std::byte* blk = row.data() + b * static_cast<int64_t>(dtype_bytes(u.t, 256));
+              if (u.t == DType::Q6_K) std::memset(blk, 0xff, offsetof(BlockQ6_K, scales));
+              else std::memset(blk + offsetof(BlockQ5_K, qh), 0xff, sizeof(BlockQ5_K::qh) + sizeof(BlockQ5_K::qs));
+            }
+          w.insert(w.end(), row.begin(), row.end());
+        }
+        for (int64_t rows : {2, 3, 16, 17, 33, 70}) {
+          std::vector<std::byte> a(static_cast<size_t>(rows * a_row));
+          for (int64_t r = 0; r < rows; ++r) {
+            std::vector<float> x = activations(n, rng);
+            if (extreme) std::fill(x.begin(), x.end(), r % 2 == 0 ? 3.0f : -3.0f);
+            quantize_activations(p, x.data(), n, a.data() + r * a_row);
+          }
+          const RowDot dot(u.t, n, DotIsa::Avx2, u.order);
+          std::vector<float> got(static_cast<size_t>(rows * w_rows)), want(got.size()), col(static_cast<size_t>(rows));
+          dot.block(w.data(), w_row, w_rows, a.data(), a_row, rows, got.data(), w_rows);
+          for (int64_t j = 0; j < w_rows; ++j) {
+            dot(w.data() + j * w_row, a.data(), a_row, rows, col.data(), 1);
+            for (int64_t r = 0; r < rows; ++r) want[static_cast<size_t>(r * w_rows + j)] = col[static_cast<size_t>(r)];
+          }
+          ASSERT_EQ(0, std::memcmp(got.data(), want.data(), got.size() * sizeof(float)))
+              << dtype_name(u.t) << (u.order == DotOrder::Batched ? " batched" : " vec_dot") << (extreme ? " extreme" : "")
+              << " weight rows " << w_rows << " activation rows " << rows;
+        }
       }
     }
   }

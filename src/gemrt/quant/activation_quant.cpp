@@ -16,6 +16,7 @@ namespace detail {
 void quantize_q8_0_avx2(const float* x, int64_t n, std::byte* out);
 void quantize_q8_1_avx2(const float* x, int64_t n, std::byte* out);
 void quantize_q8_k_avx2(const float* x, int64_t n, std::byte* out);
+void quantize_16bit_avx2(bool bf16, const float* x, int64_t n, std::byte* out);
 }  // namespace detail
 namespace {
 
@@ -136,6 +137,8 @@ void detail::quantize_activations_avx2(DType partner, const float* x, int64_t n,
     case DType::Q8_0: quantize_q8_0_avx2(x, n, out); return;
     case DType::Q8_1: quantize_q8_1_avx2(x, n, out); return;
     case DType::Q8_K: quantize_q8_k_avx2(x, n, out); return;
+    case DType::F16: quantize_16bit_avx2(false, x, n, out); return;
+    case DType::BF16: quantize_16bit_avx2(true, x, n, out); return;
     default: break;
   }
 #endif

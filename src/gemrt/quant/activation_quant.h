@@ -34,8 +34,7 @@ void quantize_activations(DType partner, const float* x, int64_t n, std::byte* o
 
 namespace detail {
 // The two implementations behind quantize_activations (they write the same bytes; tests compare
-// them). The AVX2 one falls back to the portable code for 16-bit partners and must only be called
-// when quantize_activations_avx2_available().
+// them). The AVX2 one must only be called when quantize_activations_avx2_available().
 void quantize_activations_portable(DType partner, const float* x, int64_t n, std::byte* out);
 void quantize_activations_avx2(DType partner, const float* x, int64_t n, std::byte* out);
 bool quantize_activations_avx2_available();

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "gemrt/core/half.h"
 #include "gemrt/quant/avx2_common.h"
 #include "gemrt/quant/block_formats.h"
 
@@ -89,6 +90,31 @@ void quantize_q8_k_avx2(const float* x, int64_t n, std::byte* out) {
       blk.d = 1.0f / iscale;
     }
     std::memcpy(out + b * static_cast<int64_t>(sizeof(BlockQ8_K)), &blk, sizeof(BlockQ8_K));
+  }
+}
+
+// F16 / BF16: 8 values at a time, round to nearest even (F16 by the F16C instruction, BF16 by
+// adding 0x7fff plus the kept lowest bit, as f32_to_bf16); a group holding a NaN goes through the
+// portable conversion, which writes the canonical quiet NaN the hardware would not.
+void quantize_16bit_avx2(bool bf16, const float* x, int64_t n, std::byte* out) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    if (_mm256_movemask_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q)) != 0) break;
+    __m128i h;
+    if (bf16) {
+      const __m256i u = _mm256_castps_si256(v);
+      const __m256i odd = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+      const __m256i r = _mm256_srli_epi32(_mm256_add_epi32(u, _mm256_add_epi32(odd, _mm256_set1_epi32(0x7fff))), 16);
+      h = _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+    } else {
+      h = _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    }
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 2 * i), h);
+  }
+  for (; i < n; ++i) {
+    const uint16_t h = bf16 ? f32_to_bf16(x[i]) : f32_to_f16(x[i]);
+    std::memcpy(out + 2 * i, &h, 2);
   }
 }
 

@@ -21,7 +21,9 @@
 namespace gemrt::quant::detail {
 namespace {
 
-constexpr int kRowTile = 16;  // activation rows whose accumulators live on the stack at once
+// Activation rows whose accumulators live on the stack at once; each weight block is decoded once
+// per tile, so larger tiles amortize the decoding (Q4_K: codes transposed, scales unpacked).
+constexpr int kRowTile = 64;
 
 using namespace avx2;
 
@@ -173,25 +175,6 @@ void q4_k_single_rows(int64_t n, const std::byte* w, int64_t w_stride, const std
   }
 }
 
-// Rows r[0..8) of 8 dwords each, transposed: out[t] holds dword t of every row, row j in lane j.
-void transpose_8x8_epi32(const __m256i* r, __m256i* out) {
-  __m256i t[8], u[8];
-  for (int i = 0; i < 4; ++i) {
-    t[2 * i] = _mm256_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm256_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
-  }
-  for (int h = 0; h < 2; ++h) {  // rows 0-3, then rows 4-7
-    u[4 * h + 0] = _mm256_unpacklo_epi64(t[4 * h], t[4 * h + 2]);
-    u[4 * h + 1] = _mm256_unpackhi_epi64(t[4 * h], t[4 * h + 2]);
-    u[4 * h + 2] = _mm256_unpacklo_epi64(t[4 * h + 1], t[4 * h + 3]);
-    u[4 * h + 3] = _mm256_unpackhi_epi64(t[4 * h + 1], t[4 * h + 3]);
-  }
-  for (int i = 0; i < 4; ++i) {
-    out[i] = _mm256_permute2x128_si256(u[i], u[4 + i], 0x20);
-    out[4 + i] = _mm256_permute2x128_si256(u[i], u[4 + i], 0x31);
-  }
-}
-
 // One super-block of the group decoded for products with the rows in the lanes: codes[s][t] holds,
 // in bytes 4j..4j+3, the unsigned codes 4t..4t+3 of sub-block s of weight row j, so one
 // maddubs against 4 activation bytes broadcast gives every row's partial sum in its own lane and
@@ -234,9 +217,8 @@ void decode_q4_k_group(const std::byte* w, int64_t w_stride, int64_t blk_offset,
 // The 8 maddubs results are summed as int16 before widening: each int16 lane then holds 16
 // products of a code (<= 15) and an activation (|q| <= 127, Q8_K), at most 30480 < 2^15.
 __m256i q4_k_sub_block(const Q4KGroupBlock& g, int s, const std::byte* q) {
-  __m256i s16 = _mm256_maddubs_epi16(g.codes[s][0], _mm256_set1_epi32(load_unaligned<int32_t>(q)));
-  for (int t = 1; t < 8; ++t)
-    s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(g.codes[s][t], _mm256_set1_epi32(load_unaligned<int32_t>(q + 4 * t))));
+  __m256i s16 = _mm256_maddubs_epi16(g.codes[s][0], broadcast_dword(q));
+  for (int t = 1; t < 8; ++t) s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(g.codes[s][t], broadcast_dword(q + 4 * t)));
   return _mm256_madd_epi16(s16, g.sc16[s]);
 }
 

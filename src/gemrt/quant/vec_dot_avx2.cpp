@@ -667,12 +667,128 @@ void tile_k_batched(int64_t n, const std::byte* w, const std::byte* a, int64_t a
   for (int r = 0; r < rows; ++r) out[r] = acc[r];
 }
 
+// Block kernel of the batched order for Q5_K / Q6_K: 8 weight rows at a time in the 8 lanes
+// (as row_group_dot's Q4_K kernel). Per super-block, the group's codes are transposed once
+// (codes[c][t]: bytes 4j..4j+3 = row j's codes 4t..4t+3 of chunk c), then each activation row
+// needs one maddubs per 4 values for all 8 rows, scales applied by madd as it widens, and no
+// per-row reduction. The integers equal tile_k_batched's, and each lane then takes its row's
+// float steps (res = d * isum, the mins by fma, acc = fma(res, da, acc)): the same bits.
+template <typename WBlock>
+struct KGroup {
+  static constexpr bool kQ6 = std::is_same_v<WBlock, BlockQ6_K>;
+  // maddubs results summed as int16 before each madd: 2 * 63 * 127 per Q6_K pair (2 fit under
+  // 2^15), 2 * 31 * 127 per Q5_K pair (4 fit).
+  static constexpr int kPerMadd = kQ6 ? 2 : 4;
+  __m256i codes[8][8];
+  __m256i sc16[16];   // per scale group (16 values for Q6_K, 32 for Q5_K): lane j = row j's scale, twice
+  __m256i pair16[8];  // Q6_K: lane j = row j's scales of groups 2i, 2i+1 (the code offset 32 * sc * bsum);
+                      // Q5_K (i < 4): row j's mins of sub-blocks 2i, 2i+1
+  __m256 d, dmin;
+};
+
+template <typename WBlock>
+void decode_k_group(const std::byte* w, int64_t w_stride, int64_t blk_offset, KGroup<WBlock>* g) {
+  constexpr bool kQ6 = KGroup<WBlock>::kQ6;
+  __m256i rows[8][8];  // rows[c][j]: chunk c of row j
+  alignas(32) int16_t sc[16][16], pair[8][16];
+  alignas(16) uint16_t d[8], dmin[8];
+  for (int j = 0; j < 8; ++j) {
+    const auto* blk = reinterpret_cast<const uint8_t*>(w + j * w_stride + blk_offset);
+    KScales k;
+    block_scales<WBlock>(blk, &k);
+    const auto b = load_unaligned<WBlock>(reinterpret_cast<const std::byte*>(blk));
+    d[j] = b.d;
+    if constexpr (!kQ6) dmin[j] = b.dmin;
+    for (int c = 0; c < 8; ++c) rows[c][j] = chunk_codes<WBlock>(blk, c);
+    for (int gi = 0; gi < (kQ6 ? 16 : 8); ++gi) sc[gi][2 * j] = sc[gi][2 * j + 1] = static_cast<int16_t>(k.sc[gi]);
+    for (int i = 0; i < (kQ6 ? 8 : 4); ++i) {
+      pair[i][2 * j] = static_cast<int16_t>(kQ6 ? k.sc[2 * i] : k.mn[2 * i]);
+      pair[i][2 * j + 1] = static_cast<int16_t>(kQ6 ? k.sc[2 * i + 1] : k.mn[2 * i + 1]);
+    }
+  }
+  for (int c = 0; c < 8; ++c) transpose_8x8_epi32(rows[c], g->codes[c]);
+  for (int gi = 0; gi < (kQ6 ? 16 : 8); ++gi) g->sc16[gi] = _mm256_load_si256(reinterpret_cast<const __m256i*>(sc[gi]));
+  for (int i = 0; i < (kQ6 ? 8 : 4); ++i) g->pair16[i] = _mm256_load_si256(reinterpret_cast<const __m256i*>(pair[i]));
+  g->d = _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(d)));
+  if constexpr (!kQ6) g->dmin = _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(dmin)));
+}
+
+// Two int16 values as the two halves of every dword (madd's pairs).
+inline __m256i pair_dword(int lo, int hi) {
+  return _mm256_set1_epi32(static_cast<int32_t>(static_cast<uint16_t>(lo) | (uint32_t{static_cast<uint16_t>(hi)} << 16)));
+}
+
+template <typename WBlock>
+void block_k_batched(int64_t n, const std::byte* w, int64_t w_stride, int64_t w_rows, const std::byte* a,
+                     int64_t a_stride, int64_t rows, float* out, int64_t out_stride) {
+  using G = KGroup<WBlock>;
+  constexpr int64_t kWB = sizeof(WBlock), kAB = sizeof(BlockQ8_K);
+  constexpr int kTile = 64;  // activation rows per decoded super-block (the decoding is amortized over them)
+  const int64_t groups = w_rows / 8;
+  G g;
+  for (int64_t j0 = 0; j0 < groups * 8; j0 += 8) {
+    for (int64_t r0 = 0; r0 < rows; r0 += kTile) {
+      const int tile = static_cast<int>(std::min<int64_t>(kTile, rows - r0));
+      __m256 acc[kTile];
+      for (int r = 0; r < tile; ++r) acc[r] = _mm256_setzero_ps();
+      for (int64_t b = 0; b < n / kQK_K; ++b) {
+        decode_k_group<WBlock>(w + j0 * w_stride, w_stride, b * kWB, &g);
+        for (int r = 0; r < tile; ++r) {
+          const std::byte* ab = a + (r0 + r) * a_stride + b * kAB;
+          const std::byte* q = ab + offsetof(BlockQ8_K, qs);
+          __m256i isum = _mm256_setzero_si256();
+          for (int c = 0; c < 8; ++c)
+            for (int t = 0; t < 8; t += G::kPerMadd) {
+              __m256i s16 = _mm256_maddubs_epi16(g.codes[c][t], broadcast_dword(q + 32 * c + 4 * t));
+              for (int u = 1; u < G::kPerMadd; ++u)
+                s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(g.codes[c][t + u], broadcast_dword(q + 32 * c + 4 * (t + u))));
+              isum = _mm256_add_epi32(isum, _mm256_madd_epi16(s16, g.sc16[G::kQ6 ? 2 * c + t / 4 : c]));
+            }
+          int16_t bsums[16];
+          std::memcpy(bsums, ab + offsetof(BlockQ8_K, bsums), sizeof bsums);
+          float da;
+          std::memcpy(&da, ab, 4);
+          __m256 res;
+          if constexpr (G::kQ6) {  // codes are offset by 32: - 32 * sum_g sc_g * bsum_g
+            __m256i off = _mm256_setzero_si256();
+            for (int i = 0; i < 8; ++i) off = _mm256_add_epi32(off, _mm256_madd_epi16(g.pair16[i], pair_dword(bsums[2 * i], bsums[2 * i + 1])));
+            res = _mm256_mul_ps(g.d, _mm256_cvtepi32_ps(_mm256_sub_epi32(isum, _mm256_slli_epi32(off, 5))));
+          } else {  // mins: sum_s mn_s * (sum of the sub-block's 32 activation codes, |.| <= 32 * 127)
+            __m256i msum = _mm256_setzero_si256();
+            for (int i = 0; i < 4; ++i)
+              msum = _mm256_add_epi32(msum, _mm256_madd_epi16(g.pair16[i], pair_dword(bsums[4 * i] + bsums[4 * i + 1],
+                                                                                       bsums[4 * i + 2] + bsums[4 * i + 3])));
+            res = _mm256_mul_ps(g.d, _mm256_cvtepi32_ps(isum));
+            res = _mm256_fmadd_ps(_mm256_xor_ps(g.dmin, _mm256_set1_ps(-0.0f)), _mm256_cvtepi32_ps(msum), res);  // -dmin, signed zero kept
+          }
+          acc[r] = _mm256_fmadd_ps(res, _mm256_set1_ps(da), acc[r]);
+        }
+      }
+      for (int r = 0; r < tile; ++r) {
+        alignas(32) float v[8];
+        _mm256_store_ps(v, acc[r]);
+        for (int j = 0; j < 8; ++j) out[(r0 + r) * out_stride + j0 + j] = v[j];
+      }
+    }
+  }
+  // Rows past the last whole group: the one-row tile kernel, 16 activation rows at a time.
+  for (int64_t j = groups * 8; j < w_rows; ++j)
+    for (int64_t r0 = 0; r0 < rows; r0 += kRowTile) {
+      const int tile = static_cast<int>(std::min<int64_t>(kRowTile, rows - r0));
+      float tmp[kRowTile];
+      tile_k_batched<WBlock>(n, w + j * w_stride, a + r0 * a_stride, a_stride, tile, tmp);
+      for (int r = 0; r < tile; ++r) out[(r0 + r) * out_stride + j] = tmp[r];
+    }
+}
+
 }  // namespace
 
 BlockFn block_fn_avx2(DType weight, DotOrder order) {
   if (order == DotOrder::Batched) {
     if (weight == DType::F16) return block_float_batched<DType::F16>;
     if (weight == DType::BF16) return block_float_batched<DType::BF16>;
+    if (weight == DType::Q5_K) return block_k_batched<BlockQ5_K>;
+    if (weight == DType::Q6_K) return block_k_batched<BlockQ6_K>;
     return nullptr;
   }
   switch (weight) {
