@@ -4,7 +4,8 @@
 // batched order for the K-quants and F16 / BF16 at 16 rows, block kernels for several rows).
 // Reports bytes of weights read per second.
 // MatmulFast/FORMAT/SHAPE: the whole fast matmul (activation rounding, row blocks, kernels) of a
-// 512-token prompt through a Gemma 3 1B projection, one thread; reports multiply-adds per second.
+// 512-token prompt through a Gemma 3 1B projection, on 1 or 2 threads (/threads:N); reports
+// multiply-adds per second.
 //   build/bin/gemrt_bench_kernels [--benchmark_filter=Q4_K]
 #include <benchmark/benchmark.h>
 
@@ -59,7 +60,7 @@ void BM_RowDot(benchmark::State& state, DType t, gemrt::quant::DotIsa isa) {
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(w.size()));
 }
 
-// out [t, n] = x [t, k] @ w^T through cpu::matmul_fast on one thread.
+// out [t, n] = x [t, k] @ w^T through cpu::matmul_fast on state.range(0) threads.
 void BM_MatmulFast(benchmark::State& state, DType t, int64_t n, int64_t k) {
   const int64_t rows = 512;
   const int64_t w_row = gemrt::dtype_bytes(t, k);
@@ -73,7 +74,7 @@ void BM_MatmulFast(benchmark::State& state, DType t, int64_t n, int64_t k) {
   view.dtype = t;
   view.shape = {n, k};
   view.data = w.data();
-  gemrt::ThreadPool pool(1);
+  gemrt::ThreadPool pool(static_cast<int>(state.range(0)));
   std::vector<std::byte> scratch;
   for (auto _ : state) {
     gemrt::cpu::matmul_fast(x.data(), rows, view, out.data(), pool, scratch);
@@ -92,7 +93,12 @@ void register_all() {
     for (const Shape& s : {Shape{"1b-gate", 6912, 1152}, Shape{"1b-down", 1152, 6912}}) {
       if (s.k % gemrt::dtype_info(t).block_elems != 0) continue;  // K-quants: 1152 is not whole blocks
       const std::string name = "MatmulFast/" + std::string(gemrt::dtype_name(t)) + "/" + s.name;
-      benchmark::RegisterBenchmark(name.c_str(), BM_MatmulFast, t, s.n, s.k)->Unit(benchmark::kMillisecond);
+      benchmark::RegisterBenchmark(name.c_str(), BM_MatmulFast, t, s.n, s.k)
+          ->ArgName("threads")
+          ->Arg(1)
+          ->Arg(2)
+          ->UseRealTime()
+          ->Unit(benchmark::kMillisecond);
     }
   for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q5_0, DType::Q4_1, DType::Q5_1, DType::Q2_K, DType::Q3_K, DType::Q4_K,
                   DType::Q5_K, DType::Q6_K, DType::F16, DType::BF16}) {

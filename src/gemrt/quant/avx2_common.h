@@ -74,4 +74,13 @@ inline void prefetch_ahead(const std::byte* p, int64_t bytes) {
   for (int64_t o = 0; o < bytes; o += 64) _mm_prefetch(reinterpret_cast<const char*>(p) + kPrefetchAhead + o, _MM_HINT_T0);
 }
 
+// Part `part` of `parts` of the cache lines of [p, p + bytes): a kernel that computes on one weight
+// panel while the next one's bytes come from memory spreads the next panel's prefetches over its
+// steps (a few lines per step, so the requests do not overflow the miss buffers).
+inline void prefetch_part(const std::byte* p, int64_t bytes, int64_t part, int64_t parts) {
+  const int64_t lines = (bytes + 63) / 64;
+  for (int64_t l = lines * part / parts; l < lines * (part + 1) / parts; ++l)
+    _mm_prefetch(reinterpret_cast<const char*>(p) + 64 * l, _MM_HINT_T0);
+}
+
 }  // namespace gemrt::quant::detail::avx2
