@@ -336,7 +336,8 @@ TEST(QuantVecDotIsa, BatchedOrderIsIdenticalOnEveryIsa) {
   }
 }
 
-// RowDot::block (the prefill path: block kernels with several weight rows per register tile, 8
+// RowDot::block (one activation row: the decode stream kernels; several: the prefill block kernels
+// with several weight rows per register tile, 8
 // rows in the lanes for Q5_K / Q6_K) gives exactly operator()'s bits for each weight row, for
 // weight-row counts around the 3-row panels and 8-row groups and activation rows around the tiles.
 // The second weight matrix holds the largest codes (every Q5_K / Q6_K code 31 / 63, activations all
@@ -370,7 +371,7 @@ TEST(QuantVecDotIsa, BlockKernelsEqualRowByRowProducts) {
             }
           w.insert(w.end(), row.begin(), row.end());
         }
-        for (int64_t rows : {2, 3, 16, 17, 33, 70}) {
+        for (int64_t rows : {1, 2, 3, 16, 17, 33, 70}) {  // 1: the decode (stream) kernels
           std::vector<std::byte> a(static_cast<size_t>(rows * a_row));
           for (int64_t r = 0; r < rows; ++r) {
             std::vector<float> x = activations(n, rng);

@@ -270,6 +270,7 @@ TileFn tile_fn_scalar(DType weight, DotOrder order) {
 #if !(defined(__x86_64__) && defined(GEMRT_HAVE_AVX2_KERNELS))
 TileFn tile_fn_avx2(DType, DotOrder) { return nullptr; }
 BlockFn block_fn_avx2(DType, DotOrder) { return nullptr; }
+BlockFn stream_fn_avx2(DType, DotOrder) { return nullptr; }
 #endif
 
 }  // namespace detail
@@ -321,14 +322,18 @@ int64_t batched_order_min_rows(DType weight) {
   }
 }
 
-RowDot::RowDot(DType weight, int64_t n, DotIsa isa, DotOrder order) : fn_(nullptr), block_fn_(nullptr), n_(n) {
+RowDot::RowDot(DType weight, int64_t n, DotIsa isa, DotOrder order)
+    : fn_(nullptr), block_fn_(nullptr), stream_fn_(nullptr), n_(n) {
   const DType partner = dot_partner(weight);
   const int64_t block = std::max(dtype_info(weight).block_elems, dtype_info(partner).block_elems);
   if (n % block != 0) fail("vec_dot: ", n, " values are not a whole number of ", dtype_name(weight), " blocks");
   if (order == DotOrder::Batched && !dtype_is_quantized(weight) && n % 8 != 0)
     fail("vec_dot: the batched order of ", dtype_name(weight), " needs a multiple of 8 values, got ", n);
   fn_ = tile_fn_for(isa, weight, order);
-  if (isa == DotIsa::Avx2) block_fn_ = detail::block_fn_avx2(weight, order);
+  if (isa == DotIsa::Avx2) {
+    block_fn_ = detail::block_fn_avx2(weight, order);
+    stream_fn_ = detail::stream_fn_avx2(weight, order);
+  }
 }
 
 void RowDot::block(const std::byte* w, int64_t w_stride, int64_t w_rows, const std::byte* a, int64_t a_stride,
@@ -337,6 +342,10 @@ void RowDot::block(const std::byte* w, int64_t w_stride, int64_t w_rows, const s
   // sequential stream, which the hardware prefetcher serves best; blocks interleave rows.
   if (block_fn_ != nullptr && rows > 1) {
     block_fn_(n_, w, w_stride, w_rows, a, a_stride, rows, out, out_stride);
+    return;
+  }
+  if (stream_fn_ != nullptr && rows == 1) {
+    stream_fn_(n_, w, w_stride, w_rows, a, a_stride, rows, out, out_stride);
     return;
   }
   for (int64_t j = 0; j < w_rows; ++j) (*this)(w + j * w_stride, a, a_stride, rows, out + j, out_stride);

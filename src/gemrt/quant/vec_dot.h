@@ -69,6 +69,8 @@ class RowDot {
   void (*fn_)(int64_t, const std::byte*, const std::byte*, int64_t, int, float*);  // detail::TileFn
   void (*block_fn_)(int64_t, const std::byte*, int64_t, int64_t, const std::byte*, int64_t, int64_t, float*,
                     int64_t);  // detail::BlockFn, or null
+  void (*stream_fn_)(int64_t, const std::byte*, int64_t, int64_t, const std::byte*, int64_t, int64_t, float*,
+                     int64_t);  // detail::BlockFn for one activation row, or null
   int64_t n_;
 };
 

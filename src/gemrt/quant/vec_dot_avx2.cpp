@@ -153,6 +153,53 @@ void tile_small(int64_t n, const std::byte* w, const std::byte* a, int64_t a_str
   }
 }
 
+// One activation row against many weight rows (decode) for Q4_0 / Q5_0 / Q8_0: the activation's
+// block scales as float32 and (Q4_0 / Q5_0) its bias lanes kBias * lanes(a) are computed once per
+// call, so each weight block needs no sign trick, no offset subtraction from its codes and one f16
+// conversion instead of two; the weight rows stream one after another with prefetch, as
+// tile_small's one-row path, whose float steps each row repeats exactly.
+template <typename WBlock>
+void stream_small(int64_t n, const std::byte* w, int64_t w_stride, int64_t w_rows, const std::byte* a, int64_t,
+                  int64_t, float* out, int64_t) {
+  constexpr int kBias = std::is_same_v<WBlock, BlockQ4_0> ? 8 : std::is_same_v<WBlock, BlockQ5_0> ? 16 : 0;
+  constexpr int64_t kWB = sizeof(WBlock), kAB = sizeof(BlockQ8_0);
+  const int64_t nb = n / kQK;
+  struct alignas(32) Lanes {
+    int32_t v[8];
+  };
+  thread_local std::vector<float> da;
+  thread_local std::vector<Lanes> bias;
+  if (da.size() < static_cast<size_t>(nb)) {
+    da.resize(static_cast<size_t>(nb));
+    bias.resize(static_cast<size_t>(nb));
+  }
+  for (int64_t b = 0; b < nb; ++b) {
+    const std::byte* ap = a + b * kAB;
+    da[static_cast<size_t>(b)] = f16(load_u16(ap));
+    if constexpr (kBias != 0)
+      _mm256_store_si256(reinterpret_cast<__m256i*>(bias[static_cast<size_t>(b)].v),
+                         dot_u8s8(_mm256_set1_epi8(kBias), loadu(ap + offsetof(BlockQ8_0, qs))));
+  }
+  for (int64_t j = 0; j < w_rows; ++j) {
+    const std::byte* wr = w + j * w_stride;
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      const std::byte* wp = wr + b * kWB;
+      const __m256i av = loadu(a + b * kAB + offsetof(BlockQ8_0, qs));
+      prefetch_ahead(wp, 1);
+      __m256i p;
+      if constexpr (kBias != 0)
+        p = _mm256_sub_epi32(dot_u8s8(unsigned_codes<WBlock>(wp), av),
+                             _mm256_load_si256(reinterpret_cast<const __m256i*>(bias[static_cast<size_t>(b)].v)));
+      else
+        p = dot_s8s8(small_codes<WBlock>(wp), av);
+      const __m256 d = _mm256_set1_ps(f16(load_u16(wp)) * da[static_cast<size_t>(b)]);
+      acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
+    }
+    out[j] = hsum_f32(acc) + 0.0f;  // (activation row 0: out[0 * out_stride + j]) tile_small adds its (zero) offsets: -0 becomes +0 there too
+  }
+}
+
 // Block kernel for the 32-value formats: kSmallJN weight rows decoded into a panel (|code| and code,
 // or unsigned codes, plus scales) and kSmallRN activation rows at a time, every product's float
 // lanes in registers; the activation scales are converted once per call. Per (weight row,
@@ -236,12 +283,18 @@ void small_tile(const SmallBlockData<WBlock>& s, const std::byte* a, int64_t a_s
 // operands in AVX2's 16 vector registers (the compiler spills with 2 x 3 or 4 x 2).
 constexpr int kSmallJN = 3, kSmallRN = 2;
 
-// All activation rows against one decoded panel of JN weight rows.
+// All activation rows against one decoded panel of JN weight rows, prefetching the next panel's
+// weight bytes [next, next + next_bytes) a share per tile (as float_rows).
 template <typename WBlock, int JN>
 void small_rows(const SmallBlockData<WBlock>& s, const std::byte* a, int64_t a_stride, int64_t rows, float* out,
-                int64_t out_stride) {
-  int64_t r0 = 0;
-  for (; r0 + kSmallRN <= rows; r0 += kSmallRN) small_tile<WBlock, JN, kSmallRN>(s, a, a_stride, r0, out, out_stride);
+                int64_t out_stride, const std::byte* next, int64_t next_bytes) {
+  const int64_t tiles = (rows + kSmallRN - 1) / kSmallRN;
+  int64_t r0 = 0, tile = 0;
+  for (; r0 + kSmallRN <= rows; r0 += kSmallRN, ++tile) {
+    prefetch_part(next, next_bytes, tile, tiles);
+    small_tile<WBlock, JN, kSmallRN>(s, a, a_stride, r0, out, out_stride);
+  }
+  if (r0 < rows) prefetch_part(next, next_bytes, tiles - 1, tiles);
   for (; r0 < rows; ++r0) small_tile<WBlock, JN, 1>(s, a, a_stride, r0, out, out_stride);
 }
 
@@ -292,9 +345,11 @@ void block_small(int64_t n, const std::byte* w, int64_t w_stride, int64_t w_rows
         dw[static_cast<size_t>(b * jn + jj)] = f16(load_u16(wp));
         if constexpr (D::kOffset) mw[static_cast<size_t>(b * jn + jj)] = f16(load_u16(wp + offsetof(WBlock, m)));
       }
-    if (jn == 3) small_rows<WBlock, 3>(s, a, a_stride, rows, out + j0, out_stride);
-    else if (jn == 2) small_rows<WBlock, 2>(s, a, a_stride, rows, out + j0, out_stride);
-    else small_rows<WBlock, 1>(s, a, a_stride, rows, out + j0, out_stride);
+    const std::byte* next = w + (j0 + jn) * w_stride;
+    const int64_t next_bytes = (std::min<int64_t>(w_rows, j0 + jn + kSmallJN) - (j0 + jn)) * w_stride;
+    if (jn == 3) small_rows<WBlock, 3>(s, a, a_stride, rows, out + j0, out_stride, next, next_bytes);
+    else if (jn == 2) small_rows<WBlock, 2>(s, a, a_stride, rows, out + j0, out_stride, next, next_bytes);
+    else small_rows<WBlock, 1>(s, a, a_stride, rows, out + j0, out_stride, next, next_bytes);
   }
 }
 
@@ -799,6 +854,16 @@ void block_k_batched(int64_t n, const std::byte* w, int64_t w_stride, int64_t w_
 }
 
 }  // namespace
+
+BlockFn stream_fn_avx2(DType weight, DotOrder order) {
+  if (order != DotOrder::VecDot) return nullptr;
+  switch (weight) {
+    case DType::Q4_0: return stream_small<BlockQ4_0>;
+    case DType::Q5_0: return stream_small<BlockQ5_0>;
+    case DType::Q8_0: return stream_small<BlockQ8_0>;
+    default: return nullptr;
+  }
+}
 
 BlockFn block_fn_avx2(DType weight, DotOrder order) {
   if (order == DotOrder::Batched) {

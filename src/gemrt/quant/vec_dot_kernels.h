@@ -28,6 +28,10 @@ using BlockFn = void (*)(int64_t n, const std::byte* w, int64_t w_stride, int64_
 
 // AVX2 block kernels (nullptr where there is none; callers then loop over weight rows).
 BlockFn block_fn_avx2(DType weight, DotOrder order);
+// AVX2 kernels for one activation row (decode) against many weight rows, with the BlockFn
+// signature (rows == 1): the activation's per-block terms are prepared once per call; the weight
+// rows stream one after another. Bit-identical to the tile kernel row by row; nullptr where none.
+BlockFn stream_fn_avx2(DType weight, DotOrder order);
 
 // Portable C++ kernels; every weight format with a partner has one (VecDot order), and every
 // format with a batched order has a Batched one.
