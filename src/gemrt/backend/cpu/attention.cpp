@@ -101,9 +101,6 @@ void attend_precise(const float* q, const KvRows<S>& kv, int64_t t, const Attent
   });
 }
 
-// Numerics::Fast: the query is scaled first and rounded to the cache's dtype (llama.cpp scales Q
-// as its own op and converts it for the K product), then attention_fast.h does the rest in
-// llama.cpp's order; its batched order applies when this run holds 2 or more query rows.
 // Prompts (2 or more rows) with a 16-bit cache: tiles of consecutive query rows times the query
 // heads of one KV head (about 16 query vectors), which attend_tile_fast runs with each K / V load
 // shared by a register tile of vectors. The same results as attend_fast's one-row work items.
@@ -157,6 +154,9 @@ void attend_fast_tiles(const float* q, const KvRows<S>& kv, int64_t t, const Att
   });
 }
 
+// Numerics::Fast: the query is scaled first and rounded to the cache's dtype (llama.cpp scales Q
+// as its own op and converts it for the K product), then attention_fast.h does the rest in
+// llama.cpp's order; its batched order applies when this run holds 2 or more query rows.
 template <typename S>
 void attend_fast(const float* q, const KvRows<S>& kv, int64_t t, const AttentionAttrs& a, float* out,
                  ThreadPool& pool) {
