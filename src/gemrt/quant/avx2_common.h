@@ -65,6 +65,11 @@ inline __m256i broadcast_dword(const std::byte* p) {
   return _mm256_set1_epi32(v);
 }
 
+// Two int16 values as the two halves of every dword (madd's pairs).
+inline __m256i pair_dword(int lo, int hi) {
+  return _mm256_set1_epi32(static_cast<int32_t>(static_cast<uint16_t>(lo) | (uint32_t{static_cast<uint16_t>(hi)} << 16)));
+}
+
 // One-row (decode) kernels are memory-bound: they prefetch the weight bytes this far ahead of the
 // block they compute (measured on the 1B-shape files: +25% decode speed at 2 KiB, no gain beyond).
 inline constexpr int64_t kPrefetchAhead = 2048;

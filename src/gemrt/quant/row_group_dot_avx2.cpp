@@ -249,9 +249,8 @@ void group_q4_k(int64_t n, const std::byte* w, int64_t w_stride, const std::byte
         for (int c = 0; c < 4; ++c) {
           const __m256i isum = _mm256_add_epi32(q4_k_sub_block(g, 2 * c, q + 64 * c), q4_k_sub_block(g, 2 * c + 1, q + 64 * c + 32));
           // Sub-block sums of the activation codes (|sum| <= 32 * 127: int16), paired as mn16[c].
-          const auto b0 = static_cast<uint16_t>(bsums[4 * c] + bsums[4 * c + 1]);
-          const auto b1 = static_cast<uint16_t>(bsums[4 * c + 2] + bsums[4 * c + 3]);
-          const __m256i msum = _mm256_madd_epi16(g.mn16[c], _mm256_set1_epi32(static_cast<int32_t>(b0 | (uint32_t{b1} << 16))));
+          const __m256i msum = _mm256_madd_epi16(
+              g.mn16[c], pair_dword(bsums[4 * c] + bsums[4 * c + 1], bsums[4 * c + 2] + bsums[4 * c + 3]));
           acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), scale, acc[r]);
           acc_min[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(msum), scale_min, acc_min[r]);
         }

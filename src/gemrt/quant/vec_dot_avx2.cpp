@@ -785,11 +785,6 @@ void decode_k_group(const std::byte* w, int64_t w_stride, int64_t blk_offset, KG
   if constexpr (!kQ6) g->dmin = _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(dmin)));
 }
 
-// Two int16 values as the two halves of every dword (madd's pairs).
-inline __m256i pair_dword(int lo, int hi) {
-  return _mm256_set1_epi32(static_cast<int32_t>(static_cast<uint16_t>(lo) | (uint32_t{static_cast<uint16_t>(hi)} << 16)));
-}
-
 template <typename WBlock>
 void block_k_batched(int64_t n, const std::byte* w, int64_t w_stride, int64_t w_rows, const std::byte* a,
                      int64_t a_stride, int64_t rows, float* out, int64_t out_stride) {
