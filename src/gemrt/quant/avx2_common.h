@@ -65,6 +65,15 @@ inline __m256i broadcast_dword(const std::byte* p) {
   return _mm256_set1_epi32(v);
 }
 
+// Sum as int16 of `count` maddubs products of rows-in-lanes codes codes[0..count) (see
+// transpose_8x8_epi32) with the 4 activation bytes q + 4t broadcast; the caller guarantees that
+// count products per int16 lane fit (2 * count * max code * 127 < 2^15).
+inline __m256i lane_products16(const __m256i* codes, const std::byte* q, int count) {
+  __m256i s16 = _mm256_maddubs_epi16(codes[0], broadcast_dword(q));
+  for (int t = 1; t < count; ++t) s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(codes[t], broadcast_dword(q + 4 * t)));
+  return s16;
+}
+
 // Two int16 values as the two halves of every dword (madd's pairs).
 inline __m256i pair_dword(int lo, int hi) {
   return _mm256_set1_epi32(static_cast<int32_t>(static_cast<uint16_t>(lo) | (uint32_t{static_cast<uint16_t>(hi)} << 16)));

@@ -217,9 +217,7 @@ void decode_q4_k_group(const std::byte* w, int64_t w_stride, int64_t blk_offset,
 // The 8 maddubs results are summed as int16 before widening: each int16 lane then holds 16
 // products of a code (<= 15) and an activation (|q| <= 127, Q8_K), at most 30480 < 2^15.
 __m256i q4_k_sub_block(const Q4KGroupBlock& g, int s, const std::byte* q) {
-  __m256i s16 = _mm256_maddubs_epi16(g.codes[s][0], broadcast_dword(q));
-  for (int t = 1; t < 8; ++t) s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(g.codes[s][t], broadcast_dword(q + 4 * t)));
-  return _mm256_madd_epi16(s16, g.sc16[s]);
+  return _mm256_madd_epi16(lane_products16(g.codes[s], q, 8), g.sc16[s]);
 }
 
 void group_q4_k(int64_t n, const std::byte* w, int64_t w_stride, const std::byte* a, int64_t a_stride, int64_t rows,

@@ -153,6 +153,30 @@ void tile_small(int64_t n, const std::byte* w, const std::byte* a, int64_t a_str
   }
 }
 
+// Block kernel for the 32-value formats: kSmallJN weight rows decoded into a panel (|code| and code,
+// or unsigned codes, plus scales) and kSmallRN activation rows at a time, every product's float
+// lanes in registers; the activation scales are converted once per call. Per (weight row,
+// activation row) the float steps are tile_small's, in the same order.
+template <typename WBlock>
+struct SmallBlockData {
+  static constexpr bool kOffset = std::is_same_v<WBlock, BlockQ4_1> || std::is_same_v<WBlock, BlockQ5_1>;
+  // Q4_0 / Q5_0: the panel keeps the unsigned codes u = code + kBias (0..15 / 0..31), so a block
+  // product needs no sign trick: lanes(u . a) - kBias * lanes(a) equals lanes(code . a) exactly
+  // (integers; no s16 pair can saturate: 31 * 127 * 2 < 32767). kBias * lanes(a) is computed once
+  // per activation block. This frees the vector registers the sign trick needs, so the
+  // accumulators of a register tile stay in registers.
+  static constexpr int kBias = std::is_same_v<WBlock, BlockQ4_0> ? 8 : std::is_same_v<WBlock, BlockQ5_0> ? 16 : 0;
+  using ABlock = std::conditional_t<kOffset, BlockQ8_1, BlockQ8_0>;
+  int64_t nb;
+  const float* da;        // [rows][nb] activation scales
+  const float* sa;        // [rows][nb] activation block sums (offset formats)
+  const int32_t* bias;    // [rows][nb][8] kBias * lanes(a) (kBias != 0)
+  const uint8_t* mag;     // [nb][JN][32] |codes| (offset formats and kBias != 0: the unsigned codes)
+  const uint8_t* sgn;     // [nb][JN][32] signed codes (Q8_0 only)
+  const float* dw;        // [nb][JN] weight scales
+  const float* mw;        // [nb][JN] weight offsets (offset formats)
+};
+
 // One activation row against many weight rows (decode) for Q4_0 / Q5_0 / Q8_0: the activation's
 // block scales as float32 and (Q4_0 / Q5_0) its bias lanes kBias * lanes(a) are computed once per
 // call, so each weight block needs no sign trick, no offset subtraction from its codes and one f16
@@ -161,7 +185,7 @@ void tile_small(int64_t n, const std::byte* w, const std::byte* a, int64_t a_str
 template <typename WBlock>
 void stream_small(int64_t n, const std::byte* w, int64_t w_stride, int64_t w_rows, const std::byte* a, int64_t,
                   int64_t, float* out, int64_t) {
-  constexpr int kBias = std::is_same_v<WBlock, BlockQ4_0> ? 8 : std::is_same_v<WBlock, BlockQ5_0> ? 16 : 0;
+  constexpr int kBias = SmallBlockData<WBlock>::kBias;
   constexpr int64_t kWB = sizeof(WBlock), kAB = sizeof(BlockQ8_0);
   const int64_t nb = n / kQK;
   struct alignas(32) Lanes {
@@ -199,30 +223,6 @@ void stream_small(int64_t n, const std::byte* w, int64_t w_stride, int64_t w_row
     out[j] = hsum_f32(acc) + 0.0f;  // (activation row 0: out[0 * out_stride + j]) tile_small adds its (zero) offsets: -0 becomes +0 there too
   }
 }
-
-// Block kernel for the 32-value formats: kSmallJN weight rows decoded into a panel (|code| and code,
-// or unsigned codes, plus scales) and kSmallRN activation rows at a time, every product's float
-// lanes in registers; the activation scales are converted once per call. Per (weight row,
-// activation row) the float steps are tile_small's, in the same order.
-template <typename WBlock>
-struct SmallBlockData {
-  static constexpr bool kOffset = std::is_same_v<WBlock, BlockQ4_1> || std::is_same_v<WBlock, BlockQ5_1>;
-  // Q4_0 / Q5_0: the panel keeps the unsigned codes u = code + kBias (0..15 / 0..31), so a block
-  // product needs no sign trick: lanes(u . a) - kBias * lanes(a) equals lanes(code . a) exactly
-  // (integers; no s16 pair can saturate: 31 * 127 * 2 < 32767). kBias * lanes(a) is computed once
-  // per activation block. This frees the vector registers the sign trick needs, so the
-  // accumulators of a register tile stay in registers.
-  static constexpr int kBias = std::is_same_v<WBlock, BlockQ4_0> ? 8 : std::is_same_v<WBlock, BlockQ5_0> ? 16 : 0;
-  using ABlock = std::conditional_t<kOffset, BlockQ8_1, BlockQ8_0>;
-  int64_t nb;
-  const float* da;        // [rows][nb] activation scales
-  const float* sa;        // [rows][nb] activation block sums (offset formats)
-  const int32_t* bias;    // [rows][nb][8] kBias * lanes(a) (kBias != 0)
-  const uint8_t* mag;     // [nb][JN][32] |codes| (offset formats and kBias != 0: the unsigned codes)
-  const uint8_t* sgn;     // [nb][JN][32] signed codes (Q8_0 only)
-  const float* dw;        // [nb][JN] weight scales
-  const float* mw;        // [nb][JN] weight offsets (offset formats)
-};
 
 // JN weight rows x RN activation rows (compile-time, so the accumulators stay in registers).
 // Written with running pointers and row strides (addresses p + stride * i) so that the compiler
@@ -805,12 +805,9 @@ void block_k_batched(int64_t n, const std::byte* w, int64_t w_stride, int64_t w_
           const std::byte* q = ab + offsetof(BlockQ8_K, qs);
           __m256i isum = _mm256_setzero_si256();
           for (int c = 0; c < 8; ++c)
-            for (int t = 0; t < 8; t += G::kPerMadd) {
-              __m256i s16 = _mm256_maddubs_epi16(g.codes[c][t], broadcast_dword(q + 32 * c + 4 * t));
-              for (int u = 1; u < G::kPerMadd; ++u)
-                s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(g.codes[c][t + u], broadcast_dword(q + 32 * c + 4 * (t + u))));
-              isum = _mm256_add_epi32(isum, _mm256_madd_epi16(s16, g.sc16[G::kQ6 ? 2 * c + t / 4 : c]));
-            }
+            for (int t = 0; t < 8; t += G::kPerMadd)
+              isum = _mm256_add_epi32(isum, _mm256_madd_epi16(lane_products16(g.codes[c] + t, q + 32 * c + 4 * t, G::kPerMadd),
+                                                              g.sc16[G::kQ6 ? 2 * c + t / 4 : c]));
           int16_t bsums[16];
           std::memcpy(bsums, ab + offsetof(BlockQ8_K, bsums), sizeof bsums);
           float da;
