@@ -350,7 +350,8 @@ TEST(QuantVecDotIsa, BlockKernelsEqualRowByRowProducts) {
     DotOrder order;
   };
   std::vector<Use> uses;
-  for (DType t : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::Q4_K, DType::Q6_K, DType::F16})
+  for (DType t : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::Q4_K, DType::Q6_K, DType::F16,
+                  DType::BF16})
     uses.push_back({t, DotOrder::VecDot});
   for (DType t : kBatchedTypes) uses.push_back({t, DotOrder::Batched});
   for (const Use& u : uses) {
