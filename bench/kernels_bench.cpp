@@ -6,6 +6,10 @@
 // MatmulFast/FORMAT/SHAPE: the whole fast matmul (activation rounding, row blocks, kernels) of a
 // 512-token prompt through a Gemma 3 1B projection, on 1 or 2 threads (/threads:N); reports
 // multiply-adds per second.
+// DecodeL2/FORMAT: the one-row (decode) kernel over 128 weight rows of a 1B projection (k = 1152,
+// or 6912 for the K-quants), small enough to stay in L2: the kernel's compute cost without the
+// memory system's (which moves with the VM's neighbours); reports ns per 32 weight values. Compare
+// builds with --benchmark_repetitions=10 and the minimum.
 //   build/bin/gemrt_bench_kernels [--benchmark_filter=Q4_K]
 #include <benchmark/benchmark.h>
 
@@ -84,6 +88,39 @@ void BM_MatmulFast(benchmark::State& state, DType t, int64_t n, int64_t k) {
                                                 benchmark::Counter::kIsRate);
 }
 
+// One activation row against 128 L2-resident weight rows, through the kernel the fast matmul picks
+// for one token (8-row groups where the format has them, else RowDot::block's stream kernels).
+void BM_DecodeL2(benchmark::State& state, DType t) {
+  namespace q = gemrt::quant;
+  const int64_t k = gemrt::dtype_info(t).block_elems == 256 ? 6912 : 1152, rows_w = 128;
+  const DType p = q::dot_partner(t);
+  const int64_t w_row = gemrt::dtype_bytes(t, k), a_row = gemrt::dtype_bytes(p, k);
+  std::vector<std::byte> w(static_cast<size_t>(w_row * rows_w));
+  std::mt19937 rng(1);
+  for (auto& b : w) b = static_cast<std::byte>(rng() & 0x3f);  // small codes, finite f16 scales
+  std::vector<float> x(static_cast<size_t>(k));
+  std::normal_distribution<float> g;
+  for (auto& v : x) v = g(rng);
+  std::vector<std::byte> a(static_cast<size_t>(a_row));
+  q::quantize_activations(p, x.data(), k, a.data());
+  std::vector<float> out(static_cast<size_t>(rows_w));
+  const q::RowDot dot(t, k, q::dot_isa(), q::DotOrder::VecDot);
+  const bool groups = q::has_row_group_dot(t);
+  for (auto _ : state) {
+    if (groups) {
+      const q::RowGroupDot rg(t, k);
+      for (int64_t n = 0; n < rows_w; n += q::kRowGroup)
+        rg(w.data() + n * w_row, w_row, a.data(), a_row, 1, q::fold_grain(0, 1), out.data() + n, rows_w);
+    } else {
+      dot.block(w.data(), w_row, rows_w, a.data(), a_row, 1, out.data(), rows_w);
+    }
+    benchmark::DoNotOptimize(out.data());
+  }
+  // Rate of (blocks x 1e-9), inverted: seconds per 1e-9 blocks = ns per 32-value block.
+  state.counters["ns/32"] = benchmark::Counter(static_cast<double>(state.iterations() * rows_w * k / 32) * 1e-9,
+                                               benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
 void register_all() {
   struct Shape {
     const char* name;
@@ -100,6 +137,8 @@ void register_all() {
           ->UseRealTime()
           ->Unit(benchmark::kMillisecond);
     }
+  for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q5_0, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::F16, DType::BF16})
+    benchmark::RegisterBenchmark(("DecodeL2/" + std::string(gemrt::dtype_name(t))).c_str(), BM_DecodeL2, t);
   for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q5_0, DType::Q4_1, DType::Q5_1, DType::Q2_K, DType::Q3_K, DType::Q4_K,
                   DType::Q5_K, DType::Q6_K, DType::F16, DType::BF16}) {
     for (auto isa : {gemrt::quant::DotIsa::Scalar, gemrt::quant::DotIsa::Avx2}) {
