@@ -13,6 +13,7 @@
 //   build/bin/gemrt_bench_kernels [--benchmark_filter=Q4_K]
 #include <benchmark/benchmark.h>
 
+#include <optional>
 #include <random>
 #include <vector>
 
@@ -27,6 +28,25 @@ namespace {
 
 using gemrt::DType;
 
+// Random weights (small codes, finite f16 scales) [rows_w, k] of format t and rows_a activation
+// rows rounded to its partner type.
+struct Operands {
+  Operands(DType t, int64_t k, int64_t rows_w, int64_t rows_a)
+      : w_row(gemrt::dtype_bytes(t, k)), a_row(gemrt::dtype_bytes(gemrt::quant::dot_partner(t), k)) {
+    w.resize(static_cast<size_t>(w_row * rows_w));
+    std::mt19937 rng(1);
+    for (auto& b : w) b = static_cast<std::byte>(rng() & 0x3f);
+    std::vector<float> x(static_cast<size_t>(k * rows_a));
+    std::normal_distribution<float> g;
+    for (auto& v : x) v = g(rng);
+    a.resize(static_cast<size_t>(a_row * rows_a));
+    for (int64_t r = 0; r < rows_a; ++r)
+      gemrt::quant::quantize_activations(gemrt::quant::dot_partner(t), x.data() + r * k, k, a.data() + r * a_row);
+  }
+  int64_t w_row, a_row;
+  std::vector<std::byte> w, a;
+};
+
 void BM_RowDot(benchmark::State& state, DType t, gemrt::quant::DotIsa isa) {
   if (!gemrt::quant::dot_isa_available(isa)) {
     state.SkipWithError("ISA not available on this CPU");
@@ -34,16 +54,9 @@ void BM_RowDot(benchmark::State& state, DType t, gemrt::quant::DotIsa isa) {
   }
   const int64_t k = 2048, rows_w = 16384;  // 16384 x 2048 weights: 18-67 MB depending on format
   const int64_t rows_a = state.range(0);
-  const DType p = gemrt::quant::dot_partner(t);
-  const int64_t w_row = gemrt::dtype_bytes(t, k), a_row = gemrt::dtype_bytes(p, k);
-  std::vector<std::byte> w(static_cast<size_t>(w_row * rows_w));
-  std::mt19937 rng(1);
-  for (auto& b : w) b = static_cast<std::byte>(rng() & 0x3f);  // small codes, finite f16 scales
-  std::vector<float> x(static_cast<size_t>(k * rows_a));
-  std::normal_distribution<float> g;
-  for (auto& v : x) v = g(rng);
-  std::vector<std::byte> a(static_cast<size_t>(a_row * rows_a));
-  for (int64_t r = 0; r < rows_a; ++r) gemrt::quant::quantize_activations(p, x.data() + r * k, k, a.data() + r * a_row);
+  const Operands ops(t, k, rows_w, rows_a);
+  const int64_t w_row = ops.w_row, a_row = ops.a_row;
+  const std::vector<std::byte>&w = ops.w, &a = ops.a;
   namespace q = gemrt::quant;
   std::vector<float> out(static_cast<size_t>(rows_a * rows_w));
   if (q::has_row_group_dot(t)) {
@@ -93,26 +106,18 @@ void BM_MatmulFast(benchmark::State& state, DType t, int64_t n, int64_t k) {
 void BM_DecodeL2(benchmark::State& state, DType t) {
   namespace q = gemrt::quant;
   const int64_t k = gemrt::dtype_info(t).block_elems == 256 ? 6912 : 1152, rows_w = 128;
-  const DType p = q::dot_partner(t);
-  const int64_t w_row = gemrt::dtype_bytes(t, k), a_row = gemrt::dtype_bytes(p, k);
-  std::vector<std::byte> w(static_cast<size_t>(w_row * rows_w));
-  std::mt19937 rng(1);
-  for (auto& b : w) b = static_cast<std::byte>(rng() & 0x3f);  // small codes, finite f16 scales
-  std::vector<float> x(static_cast<size_t>(k));
-  std::normal_distribution<float> g;
-  for (auto& v : x) v = g(rng);
-  std::vector<std::byte> a(static_cast<size_t>(a_row));
-  q::quantize_activations(p, x.data(), k, a.data());
+  const Operands ops(t, k, rows_w, 1);
   std::vector<float> out(static_cast<size_t>(rows_w));
   const q::RowDot dot(t, k, q::dot_isa(), q::DotOrder::VecDot);
-  const bool groups = q::has_row_group_dot(t);
+  std::optional<q::RowGroupDot> rg;
+  if (q::has_row_group_dot(t)) rg.emplace(t, k);
   for (auto _ : state) {
-    if (groups) {
-      const q::RowGroupDot rg(t, k);
+    if (rg) {
       for (int64_t n = 0; n < rows_w; n += q::kRowGroup)
-        rg(w.data() + n * w_row, w_row, a.data(), a_row, 1, q::fold_grain(0, 1), out.data() + n, rows_w);
+        (*rg)(ops.w.data() + n * ops.w_row, ops.w_row, ops.a.data(), ops.a_row, 1, q::fold_grain(0, 1), out.data() + n,
+           rows_w);
     } else {
-      dot.block(w.data(), w_row, rows_w, a.data(), a_row, 1, out.data(), rows_w);
+      dot.block(ops.w.data(), ops.w_row, rows_w, ops.a.data(), ops.a_row, 1, out.data(), rows_w);
     }
     benchmark::DoNotOptimize(out.data());
   }
