@@ -10,6 +10,9 @@
 // or 6912 for the K-quants), small enough to stay in L2: the kernel's compute cost without the
 // memory system's (which moves with the VM's neighbours); reports ns per 32 weight values. Compare
 // builds with --benchmark_repetitions=10 and the minimum.
+// PrefillL2/FORMAT: the several-row (prefill) kernel, 48 weight rows x 48 activation rows of a 1B
+// projection (k as DecodeL2), all L2-resident; reports ns per 32-value block product (one weight
+// block against one activation block). Compare builds as DecodeL2.
 //   build/bin/gemrt_bench_kernels [--benchmark_filter=Q4_K]
 #include <benchmark/benchmark.h>
 
@@ -126,6 +129,33 @@ void BM_DecodeL2(benchmark::State& state, DType t) {
                                                benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
+// 48 weight rows against 48 activation rows through the kernel the fast matmul picks for a block of
+// prompt rows (RowGroupDot where the format has 8-row groups, else RowDot::block in the batched
+// order where the format has one), operands small enough to stay in L2.
+void BM_PrefillL2(benchmark::State& state, DType t) {
+  namespace q = gemrt::quant;
+  const int64_t k = gemrt::dtype_info(t).block_elems == 256 ? 6912 : 1152, rows_w = 48, rows_a = 48;
+  const Operands ops(t, k, rows_w, rows_a);
+  std::vector<float> out(static_cast<size_t>(rows_w * rows_a));
+  const int64_t min_rows = q::batched_order_min_rows(t);
+  const q::RowDot dot(t, k, q::dot_isa(), min_rows > 0 && rows_a >= min_rows ? q::DotOrder::Batched : q::DotOrder::VecDot);
+  std::optional<q::RowGroupDot> rg;
+  if (q::has_row_group_dot(t)) rg.emplace(t, k);
+  for (auto _ : state) {
+    if (rg) {
+      for (int64_t n = 0; n < rows_w; n += q::kRowGroup)
+        (*rg)(ops.w.data() + n * ops.w_row, ops.w_row, ops.a.data(), ops.a_row, rows_a, q::fold_grain(0, rows_a),
+              out.data() + n, rows_w);
+    } else {
+      dot.block(ops.w.data(), ops.w_row, rows_w, ops.a.data(), ops.a_row, rows_a, out.data(), rows_w);
+    }
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.counters["ns/32"] = benchmark::Counter(
+      static_cast<double>(state.iterations() * rows_w * rows_a * k / 32) * 1e-9,
+      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
 void register_all() {
   struct Shape {
     const char* name;
@@ -144,6 +174,8 @@ void register_all() {
     }
   for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q5_0, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::F16, DType::BF16})
     benchmark::RegisterBenchmark(("DecodeL2/" + std::string(gemrt::dtype_name(t))).c_str(), BM_DecodeL2, t);
+  for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q5_0, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::F16, DType::BF16})
+    benchmark::RegisterBenchmark(("PrefillL2/" + std::string(gemrt::dtype_name(t))).c_str(), BM_PrefillL2, t);
   for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q5_0, DType::Q4_1, DType::Q5_1, DType::Q2_K, DType::Q3_K, DType::Q4_K,
                   DType::Q5_K, DType::Q6_K, DType::F16, DType::BF16}) {
     for (auto isa : {gemrt::quant::DotIsa::Scalar, gemrt::quant::DotIsa::Avx2}) {

@@ -174,7 +174,7 @@ struct SmallBlockData {
   const int32_t* bias;    // [rows][nb][8] kBias * lanes(a) (kBias != 0)
   const uint8_t* mag;     // [nb][JN][32] |codes| (offset formats and kBias != 0: the unsigned codes)
   const uint8_t* sgn;     // [nb][JN][32] signed codes (Q8_0 only)
-  const float* dw;        // [nb][JN] weight scales
+  const float* dw;        // [JN][nb8] weight scales, rows padded to nb8 = nb rounded up to 8
   const float* mw;        // [nb][JN] weight offsets (offset formats)
 };
 
@@ -243,41 +243,46 @@ void small_tile(const SmallBlockData<WBlock>& s, const std::byte* a, int64_t a_s
   for (int jj = 0; jj < JN; ++jj)
     for (int i = 0; i < RN; ++i) acc[jj][i] = _mm256_setzero_ps();
   const std::byte* ap = a + r0 * a_stride + offsetof(typename D::ABlock, qs);
-  const float* dap = s.da + r0 * nb;
+  const float* const da = s.da + r0 * nb;
   const float* sap = s.sa + r0 * nb;
   const int32_t* bp = s.bias + r0 * nb * 8;
   const uint8_t* mp = s.mag;
   const uint8_t* sp = s.sgn;
-  const float* dwp = s.dw;
   const float* mwp = s.mw;
-  const int64_t bs = nb * 8;
-  for (int64_t b = 0; b < nb; ++b) {
-    __m256i av[RN];
-    for (int i = 0; i < RN; ++i) av[i] = loadu(ap + i * a_stride);
-    for (int jj = 0; jj < JN; ++jj) {
-      const __m256i m = loadu(mp + 32 * jj);
-      const __m256 dwv = _mm256_broadcast_ss(dwp + jj);
-      for (int i = 0; i < RN; ++i) {
-        __m256i p;
-        if constexpr (kUnsigned) {
-          p = dot_u8s8(m, av[i]);
-          if constexpr (D::kBias != 0) p = _mm256_sub_epi32(p, loadu(bp + i * bs));
-        } else {
-          p = dot_u8s8(m, _mm256_sign_epi8(av[i], loadu(sp + 32 * jj)));
+  const int64_t bs = nb * 8, nb8 = (nb + 7) / 8 * 8;
+  for (int64_t b0 = 0; b0 < nb; b0 += 8) {
+    // The block scale products dw * da of the next 8 blocks, 8 at a time (the float32 products the
+    // one-block step would form; a load then broadcasts each, so the block step needs no multiply).
+    // Lanes past nb (dw's row padding, the next row's or the buffer's padding da) are never used.
+    alignas(32) float d[JN][RN][8];
+    for (int jj = 0; jj < JN; ++jj)
+      for (int i = 0; i < RN; ++i)
+        _mm256_store_ps(d[jj][i], _mm256_mul_ps(_mm256_loadu_ps(s.dw + jj * nb8 + b0), _mm256_loadu_ps(da + i * nb + b0)));
+    const int bn = static_cast<int>(std::min<int64_t>(8, nb - b0));
+    for (int bb = 0; bb < bn; ++bb) {
+      __m256i av[RN];
+      for (int i = 0; i < RN; ++i) av[i] = loadu(ap + i * a_stride);
+      for (int jj = 0; jj < JN; ++jj) {
+        const __m256i m = loadu(mp + 32 * jj);
+        for (int i = 0; i < RN; ++i) {
+          __m256i p;
+          if constexpr (kUnsigned) {
+            p = dot_u8s8(m, av[i]);
+            if constexpr (D::kBias != 0) p = _mm256_sub_epi32(p, loadu(bp + i * bs));
+          } else {
+            p = dot_u8s8(m, _mm256_sign_epi8(av[i], loadu(sp + 32 * jj)));
+          }
+          acc[jj][i] = _mm256_fmadd_ps(_mm256_broadcast_ss(&d[jj][i][bb]), _mm256_cvtepi32_ps(p), acc[jj][i]);
+          if constexpr (D::kOffset) offsets[jj][i] += mwp[jj] * sap[i * nb];
         }
-        const __m256 d = _mm256_mul_ps(dwv, _mm256_broadcast_ss(dap + i * nb));
-        acc[jj][i] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[jj][i]);
-        if constexpr (D::kOffset) offsets[jj][i] += mwp[jj] * sap[i * nb];
       }
+      ap += kAB;
+      sap += 1;
+      bp += 8;
+      mp += 32 * JN;
+      sp += 32 * JN;
+      mwp += JN;
     }
-    ap += kAB;
-    dap += 1;
-    sap += 1;
-    bp += 8;
-    mp += 32 * JN;
-    sp += 32 * JN;
-    dwp += JN;
-    mwp += JN;
   }
   for (int jj = 0; jj < JN; ++jj)
     for (int i = 0; i < RN; ++i) out[(r0 + i) * out_stride + jj] = hsum_f32(acc[jj][i]) + offsets[jj][i];
@@ -312,17 +317,19 @@ void block_small(int64_t n, const std::byte* w, int64_t w_stride, int64_t w_rows
   thread_local std::vector<float> da, sa, dw, mw;
   thread_local std::vector<int32_t> bias;
   thread_local std::vector<uint8_t> mag, sgn;
-  if (da.size() < static_cast<size_t>(rows * nb)) {
-    da.resize(static_cast<size_t>(rows * nb));
+  // da: 8 floats of padding, read (unused) by the last row's last 8-block group.
+  if (da.size() < static_cast<size_t>(rows * nb + 8)) {
+    da.resize(static_cast<size_t>(rows * nb + 8));
     sa.resize(static_cast<size_t>(rows * nb));
     if (D::kBias != 0) bias.resize(static_cast<size_t>(8 * rows * nb));
   }
-  if (dw.size() < static_cast<size_t>(kSmallJN * nb)) {
+  const int64_t nb8 = (nb + 7) / 8 * 8;
+  if (mw.size() < static_cast<size_t>(kSmallJN * nb)) {
     mag.resize(static_cast<size_t>(32 * kSmallJN * nb));
     sgn.resize(static_cast<size_t>(32 * kSmallJN * nb));
-    dw.resize(static_cast<size_t>(kSmallJN * nb));
     mw.resize(static_cast<size_t>(kSmallJN * nb));
   }
+  if (dw.size() < static_cast<size_t>(kSmallJN * nb8)) dw.resize(static_cast<size_t>(kSmallJN * nb8));
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t b = 0; b < nb; ++b) {
       const std::byte* ap = a + r * a_stride + b * kAB;
@@ -346,7 +353,7 @@ void block_small(int64_t n, const std::byte* w, int64_t w_stride, int64_t w_rows
           _mm256_storeu_si256(reinterpret_cast<__m256i*>(mag.data() + at), _mm256_sign_epi8(c, c));
           _mm256_storeu_si256(reinterpret_cast<__m256i*>(sgn.data() + at), c);
         }
-        dw[static_cast<size_t>(b * jn + jj)] = f16(load_u16(wp));
+        dw[static_cast<size_t>(jj * nb8 + b)] = f16(load_u16(wp));
         if constexpr (D::kOffset) mw[static_cast<size_t>(b * jn + jj)] = f16(load_u16(wp + offsetof(WBlock, m)));
       }
     const std::byte* next = w + (j0 + jn) * w_stride;
