@@ -170,6 +170,7 @@ struct SmallBlockData {
   using ABlock = std::conditional_t<kOffset, BlockQ8_1, BlockQ8_0>;
   int64_t nb;
   const float* da;        // [rows][nb] activation scales
+  const uint8_t* aq;      // [rows][nb][32] activation codes, each block's 32 on a 32-byte boundary
   const float* sa;        // [rows][nb] activation block sums (offset formats)
   const int32_t* bias;    // [rows][nb][8] kBias * lanes(a) (kBias != 0)
   const uint8_t* mag;     // [nb][JN][32] |codes| (offset formats and kBias != 0: the unsigned codes)
@@ -232,17 +233,15 @@ void stream_small(int64_t n, const std::byte* w, int64_t w_stride, int64_t w_row
 // Written with running pointers and row strides (addresses p + stride * i) so that the compiler
 // needs few general registers and keeps all JN x RN accumulators in vector registers.
 template <typename WBlock, int JN, int RN>
-void small_tile(const SmallBlockData<WBlock>& s, const std::byte* a, int64_t a_stride, int64_t r0, float* out,
-                int64_t out_stride) {
+void small_tile(const SmallBlockData<WBlock>& s, int64_t r0, float* out, int64_t out_stride) {
   using D = SmallBlockData<WBlock>;
   constexpr bool kUnsigned = D::kOffset || D::kBias != 0;
-  constexpr int64_t kAB = sizeof(typename D::ABlock);
   const int64_t nb = s.nb;
   __m256 acc[JN][RN];
   float offsets[JN][RN] = {};
   for (int jj = 0; jj < JN; ++jj)
     for (int i = 0; i < RN; ++i) acc[jj][i] = _mm256_setzero_ps();
-  const std::byte* ap = a + r0 * a_stride + offsetof(typename D::ABlock, qs);
+  const uint8_t* ap = s.aq + r0 * nb * 32;
   const float* const da = s.da + r0 * nb;
   const float* sap = s.sa + r0 * nb;
   const int32_t* bp = s.bias + r0 * nb * 8;
@@ -261,7 +260,7 @@ void small_tile(const SmallBlockData<WBlock>& s, const std::byte* a, int64_t a_s
     const int bn = static_cast<int>(std::min<int64_t>(8, nb - b0));
     for (int bb = 0; bb < bn; ++bb) {
       __m256i av[RN];
-      for (int i = 0; i < RN; ++i) av[i] = loadu(ap + i * a_stride);
+      for (int i = 0; i < RN; ++i) av[i] = _mm256_load_si256(reinterpret_cast<const __m256i*>(ap + i * nb * 32));
       for (int jj = 0; jj < JN; ++jj) {
         const __m256i m = loadu(mp + 32 * jj);
         for (int i = 0; i < RN; ++i) {
@@ -276,7 +275,7 @@ void small_tile(const SmallBlockData<WBlock>& s, const std::byte* a, int64_t a_s
           if constexpr (D::kOffset) offsets[jj][i] += mwp[jj] * sap[i * nb];
         }
       }
-      ap += kAB;
+      ap += 32;
       sap += 1;
       bp += 8;
       mp += 32 * JN;
@@ -295,16 +294,16 @@ constexpr int kSmallJN = 3, kSmallRN = 2;
 // All activation rows against one decoded panel of JN weight rows, prefetching the next panel's
 // weight bytes [next, next + next_bytes) a share per tile (as float_rows).
 template <typename WBlock, int JN>
-void small_rows(const SmallBlockData<WBlock>& s, const std::byte* a, int64_t a_stride, int64_t rows, float* out,
-                int64_t out_stride, const std::byte* next, int64_t next_bytes) {
+void small_rows(const SmallBlockData<WBlock>& s, int64_t rows, float* out, int64_t out_stride, const std::byte* next,
+                int64_t next_bytes) {
   const int64_t tiles = (rows + kSmallRN - 1) / kSmallRN;
   int64_t r0 = 0, tile = 0;
   for (; r0 + kSmallRN <= rows; r0 += kSmallRN, ++tile) {
     prefetch_part(next, next_bytes, tile, tiles);
-    small_tile<WBlock, JN, kSmallRN>(s, a, a_stride, r0, out, out_stride);
+    small_tile<WBlock, JN, kSmallRN>(s, r0, out, out_stride);
   }
   if (r0 < rows) prefetch_part(next, next_bytes, tiles - 1, tiles);
-  for (; r0 < rows; ++r0) small_tile<WBlock, JN, 1>(s, a, a_stride, r0, out, out_stride);
+  for (; r0 < rows; ++r0) small_tile<WBlock, JN, 1>(s, r0, out, out_stride);
 }
 
 template <typename WBlock>
@@ -314,19 +313,25 @@ void block_small(int64_t n, const std::byte* w, int64_t w_stride, int64_t w_rows
   constexpr bool kUnsigned = D::kOffset || D::kBias != 0;
   constexpr int64_t kWB = sizeof(WBlock), kAB = sizeof(typename D::ABlock);
   const int64_t nb = n / kQK;
+  // 32-byte code vectors on 32-byte boundaries: no load in the tile splits a cache line (the
+  // activation blocks themselves are 34 or 36 bytes long, so about half their code loads would).
+  struct alignas(32) Codes {
+    uint8_t v[32];
+  };
   thread_local std::vector<float> da, sa, dw, mw;
   thread_local std::vector<int32_t> bias;
-  thread_local std::vector<uint8_t> mag, sgn;
+  thread_local std::vector<Codes> mag, sgn, aq;
   // da: 8 floats of padding, read (unused) by the last row's last 8-block group.
   if (da.size() < static_cast<size_t>(rows * nb + 8)) {
     da.resize(static_cast<size_t>(rows * nb + 8));
     sa.resize(static_cast<size_t>(rows * nb));
+    aq.resize(static_cast<size_t>(rows * nb));
     if (D::kBias != 0) bias.resize(static_cast<size_t>(8 * rows * nb));
   }
   const int64_t nb8 = (nb + 7) / 8 * 8;
   if (mw.size() < static_cast<size_t>(kSmallJN * nb)) {
-    mag.resize(static_cast<size_t>(32 * kSmallJN * nb));
-    sgn.resize(static_cast<size_t>(32 * kSmallJN * nb));
+    mag.resize(static_cast<size_t>(kSmallJN * nb));
+    sgn.resize(static_cast<size_t>(kSmallJN * nb));
     mw.resize(static_cast<size_t>(kSmallJN * nb));
   }
   if (dw.size() < static_cast<size_t>(kSmallJN * nb8)) dw.resize(static_cast<size_t>(kSmallJN * nb8));
@@ -334,33 +339,35 @@ void block_small(int64_t n, const std::byte* w, int64_t w_stride, int64_t w_rows
     for (int64_t b = 0; b < nb; ++b) {
       const std::byte* ap = a + r * a_stride + b * kAB;
       da[static_cast<size_t>(r * nb + b)] = f16(load_u16(ap));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(aq[static_cast<size_t>(r * nb + b)].v),
+                         loadu(ap + offsetof(typename D::ABlock, qs)));
       if constexpr (D::kOffset) sa[static_cast<size_t>(r * nb + b)] = f16(load_u16(ap + offsetof(BlockQ8_1, s)));
       if constexpr (D::kBias != 0)
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(bias.data() + (r * nb + b) * 8),
                             dot_u8s8(_mm256_set1_epi8(D::kBias), loadu(ap + offsetof(BlockQ8_0, qs))));
     }
-  const D s{nb, da.data(), sa.data(), bias.data(), mag.data(), sgn.data(), dw.data(), mw.data()};
+  const D s{nb, da.data(), aq.data()->v, sa.data(), bias.data(), mag.data()->v, sgn.data()->v, dw.data(), mw.data()};
   for (int64_t j0 = 0; j0 < w_rows; j0 += kSmallJN) {
     const int jn = static_cast<int>(std::min<int64_t>(kSmallJN, w_rows - j0));
     for (int jj = 0; jj < jn; ++jj)
       for (int64_t b = 0; b < nb; ++b) {
         const std::byte* wp = w + (j0 + jj) * w_stride + b * kWB;
-        const size_t at = static_cast<size_t>((b * jn + jj) * 32);
+        const size_t at = static_cast<size_t>(b * jn + jj);
         if constexpr (kUnsigned) {
-          _mm256_storeu_si256(reinterpret_cast<__m256i*>(mag.data() + at), unsigned_codes<WBlock>(wp));
+          _mm256_store_si256(reinterpret_cast<__m256i*>(mag[at].v), unsigned_codes<WBlock>(wp));
         } else {
           const __m256i c = small_codes<WBlock>(wp);
-          _mm256_storeu_si256(reinterpret_cast<__m256i*>(mag.data() + at), _mm256_sign_epi8(c, c));
-          _mm256_storeu_si256(reinterpret_cast<__m256i*>(sgn.data() + at), c);
+          _mm256_store_si256(reinterpret_cast<__m256i*>(mag[at].v), _mm256_sign_epi8(c, c));
+          _mm256_store_si256(reinterpret_cast<__m256i*>(sgn[at].v), c);
         }
         dw[static_cast<size_t>(jj * nb8 + b)] = f16(load_u16(wp));
         if constexpr (D::kOffset) mw[static_cast<size_t>(b * jn + jj)] = f16(load_u16(wp + offsetof(WBlock, m)));
       }
     const std::byte* next = w + (j0 + jn) * w_stride;
     const int64_t next_bytes = (std::min<int64_t>(w_rows, j0 + jn + kSmallJN) - (j0 + jn)) * w_stride;
-    if (jn == 3) small_rows<WBlock, 3>(s, a, a_stride, rows, out + j0, out_stride, next, next_bytes);
-    else if (jn == 2) small_rows<WBlock, 2>(s, a, a_stride, rows, out + j0, out_stride, next, next_bytes);
-    else small_rows<WBlock, 1>(s, a, a_stride, rows, out + j0, out_stride, next, next_bytes);
+    if (jn == 3) small_rows<WBlock, 3>(s, rows, out + j0, out_stride, next, next_bytes);
+    else if (jn == 2) small_rows<WBlock, 2>(s, rows, out + j0, out_stride, next, next_bytes);
+    else small_rows<WBlock, 1>(s, rows, out + j0, out_stride, next, next_bytes);
   }
 }
 
