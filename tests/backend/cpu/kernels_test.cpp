@@ -191,6 +191,61 @@ TEST(CpuKernels, MatMulFastUsesLlamaCppsKernelForEachShape) {
   }
 }
 
+// One activation row against several weights in one loop (decode's q/k/v, gate/up): each product
+// is bit-identical to matmul_fast's for that weight alone, whatever mixture of kernels (8-row
+// groups, one-row stream kernels) and activation partner types the weights need.
+TEST(CpuKernels, MatMulFastRowEqualsMatMulFastPerWeight) {
+  ThreadPool pool(2);
+  std::vector<std::byte> scratch, scratch_one;
+  const int64_t k = 512;
+  const std::vector<std::vector<std::pair<DType, int64_t>>> groups = {
+      {{DType::Q5_0, 64}, {DType::Q5_0, 16}, {DType::Q8_0, 16}},                   // Q4_K_M's q, k, v
+      {{DType::Q4_K, 40}, {DType::Q6_K, 24}, {DType::F16, 8}, {DType::Q4_0, 96}},  // groups + streams
+      {{DType::BF16, 8}, {DType::Q5_1, 16}}};
+  uint32_t seed = 1300;
+  for (const auto& group : groups) {
+    std::vector<HostTensor> ws;
+    for (const auto& [dt, n] : group) ws.push_back({"w", dt, Shape{n, k}, test::random_weight_row(dt, n * k, ++seed)});
+    const std::vector<float> x = random_vec(static_cast<size_t>(k), ++seed, -3.0f, 3.0f);
+    std::vector<TensorView> views;
+    for (const HostTensor& w : ws) views.push_back(w.view());
+    std::vector<const TensorView*> w_ptrs;
+    std::vector<std::vector<float>> outs;
+    std::vector<float*> out_ptrs;
+    for (size_t i = 0; i < ws.size(); ++i) {
+      w_ptrs.push_back(&views[i]);
+      outs.push_back(nan_vec(static_cast<size_t>(ws[i].shape[0])));
+    }
+    for (auto& o : outs) out_ptrs.push_back(o.data());
+    ASSERT_TRUE(cpu::matmul_fast_row(x.data(), w_ptrs, out_ptrs, pool, scratch));
+    for (size_t i = 0; i < ws.size(); ++i) {
+      SCOPED_TRACE(testing::Message() << "weight " << i << " " << dtype_name(ws[i].dtype));
+      std::vector<float> want = nan_vec(outs[i].size());
+      cpu::matmul_fast(x.data(), 1, views[i], want.data(), pool, scratch_one);
+      EXPECT_EQ(outs[i], want);
+    }
+  }
+}
+
+TEST(CpuKernels, MatMulFastRowDeclinesWeightsItCannotGroup) {
+  ThreadPool pool(2);
+  std::vector<std::byte> scratch;
+  const std::vector<float> x = random_vec(64, 1, -1.0f, 1.0f);
+  std::vector<float> o1(16), o2(16);
+  std::vector<float*> outs = {o1.data(), o2.data()};
+  auto check = [&](DType d1, int64_t n1, int64_t k1, DType d2, int64_t n2) {
+    const HostTensor a{"a", d1, Shape{n1, k1}, test::random_weight_row(d1, n1 * k1, 7)};
+    const HostTensor b{"b", d2, Shape{n2, 64}, test::random_weight_row(d2, n2 * 64, 8)};
+    const TensorView va = a.view(), vb = b.view();
+    const std::vector<const TensorView*> ws = {&va, &vb};
+    return cpu::matmul_fast_row(x.data(), ws, outs, pool, scratch);
+  };
+  EXPECT_FALSE(check(DType::F32, 16, 64, DType::Q8_0, 16));  // float32 weights take matmul's path
+  EXPECT_FALSE(check(DType::Q8_0, 12, 64, DType::Q8_0, 16));  // rows not a multiple of 8
+  EXPECT_FALSE(check(DType::Q8_0, 16, 32, DType::Q8_0, 16));  // different K
+  EXPECT_TRUE(check(DType::Q8_0, 16, 64, DType::F16, 8));
+}
+
 TEST(CpuKernels, GeluF16TableRoundsInputAndOutputToF16) {
   const std::vector<float> xs = random_vec(2000, 77, -12.0f, 12.0f);
   for (float x : xs) {

@@ -31,6 +31,13 @@ class CpuExecutable final : public Executable {
         bind_input(i, n, inputs);
         continue;
       }
+      if (const int last = run_row_products(i); last >= 0) {
+        if (dump_dir_)
+          for (int j = i; j <= last; ++j)
+            if (g_.node(j).op == OpKind::MatMul) dump(g_.node(j), j);
+        i = last;
+        continue;
+      }
       execute(i, n, kv);
       if (dump_dir_) dump(n, i);
     }
@@ -68,6 +75,29 @@ class CpuExecutable final : public Executable {
     const Node& n = g_.node(v);
     if (n.op != OpKind::Weight) fail("cpu backend: node '", n.name, "' expects a weight input");
     return n.weight;
+  }
+
+  // Fast numerics, one activation row: node i and the MatMul nodes right after it (weights
+  // between them aside) that read the same activation run as one parallel loop (q/k/v, gate/up;
+  // matmul_fast_row). They are consecutive in run order, so the buffer plan keeps the activation
+  // and every earlier output of the run live (graph/plan.h) and running them together is the
+  // same as running them in turn. Returns the last node run, or -1 if node i was not run.
+  int run_row_products(int i) {
+    const Node& n = g_.node(i);
+    if (numerics_ != Numerics::Fast || n.op != OpKind::MatMul || n.shape[0] != 1) return -1;
+    row_weights_.clear();
+    row_outs_.clear();
+    int last = i;
+    for (int j = i; j < g_.size(); ++j) {
+      const Node& m = g_.node(j);
+      if (m.op == OpKind::Weight) continue;
+      if (m.op != OpKind::MatMul || m.inputs[0] != n.inputs[0] || m.shape[0] != 1) break;
+      row_weights_.push_back(&weight(m.inputs[1]));
+      row_outs_.push_back(f32(j));
+      last = j;
+    }
+    if (row_weights_.size() < 2) return -1;
+    return matmul_fast_row(f32(n.inputs[0]), row_weights_, row_outs_, *pool_, act_scratch_) ? last : -1;
   }
 
   void bind_input(ValueId i, const Node& n, const RunInputs& inputs) {
@@ -136,6 +166,8 @@ class CpuExecutable final : public Executable {
   std::vector<float> arena_;
   const char* dump_dir_ = std::getenv("GEMRT_DUMP_DIR");
   int runs_ = 0;
+  std::vector<const TensorView*> row_weights_;  // run_row_products' operands, reused
+  std::vector<float*> row_outs_;
   std::vector<std::byte> act_scratch_;  // rounded activations of the fast matmul, reused  // float storage keeps every 64-byte-aligned offset 4-byte aligned
 };
 

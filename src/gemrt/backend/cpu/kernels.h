@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "gemrt/backend/backend.h"
@@ -29,6 +30,13 @@ void matmul(const float* x, int64_t t, const TensorView& w, float* out, ThreadPo
 // F32 weights take the float32 path.
 void matmul_fast(const float* x, int64_t t, const TensorView& w, float* out, ThreadPool& pool,
                  std::vector<std::byte>& scratch);
+
+// One activation row x [1, K] against several weights w[i] [N_i, K] (non-F32 dtypes, every N_i a
+// multiple of 8): out[i] [1, N_i] = x @ w[i]^T, each value bit-identical to matmul_fast's, all
+// rows in one parallel loop (decode: q/k/v, gate/up). x is rounded once per partner dtype;
+// `scratch` as matmul_fast's. Returns false, computing nothing, if the weights do not qualify.
+bool matmul_fast_row(const float* x, std::span<const TensorView* const> w, std::span<float* const> out,
+                     ThreadPool& pool, std::vector<std::byte>& scratch);
 
 // RMSNorm over consecutive groups of a.dim values of x [rows, width]; w [a.dim] or null.
 void rms_norm(const float* x, int64_t n_values, const TensorView* w, const RmsNormAttrs& a, float* out,

@@ -1,4 +1,6 @@
 #include <algorithm>
+#include <optional>
+#include <utility>
 #include <vector>
 
 #include "gemrt/backend/cpu/kernels.h"
@@ -88,6 +90,61 @@ void matmul_fast(const float* x, int64_t t, const TensorView& w, float* out, Thr
       dot.block(w.data + b * w_row, w_row, e - b, a + r0 * a_row, a_row, rows, out + r0 * n_out + b, n_out);
     }, 16);
   }
+}
+
+bool matmul_fast_row(const float* x, std::span<const TensorView* const> w, std::span<float* const> out,
+                     ThreadPool& pool, std::vector<std::byte>& scratch) {
+  constexpr int64_t kUnit = quant::kRowGroup;  // rows per work unit: whole 8-row groups
+  if (w.empty() || w.size() != out.size()) return false;
+  const int64_t k = w[0]->shape[1];
+  for (const TensorView* v : w)
+    if (v->dtype == DType::F32 || v->shape[1] != k || v->shape[0] % kUnit != 0) return false;
+  // Per weight: its kernel (as matmul_fast picks it for one row), its rounded activation and its
+  // first unit in the concatenation of all weights' rows.
+  struct Product {
+    std::optional<quant::RowGroupDot> group;
+    std::optional<quant::RowDot> rows;
+    int64_t a_offset = 0, a_row = 0, w_row = 0, first_unit = 0;
+  };
+  std::vector<Product> products(w.size());
+  std::vector<std::pair<DType, int64_t>> rounded;  // partner dtype -> offset in scratch
+  int64_t units = 0, a_bytes = 0;
+  for (size_t i = 0; i < w.size(); ++i) {
+    const DType partner = quant::dot_partner(w[i]->dtype);
+    auto it = std::find_if(rounded.begin(), rounded.end(), [&](const auto& r) { return r.first == partner; });
+    if (it == rounded.end()) {
+      rounded.emplace_back(partner, a_bytes);
+      a_bytes += (dtype_bytes(partner, k) + 63) / 64 * 64;
+      it = std::prev(rounded.end());
+    }
+    Product& p = products[i];
+    p.a_offset = it->second;
+    p.a_row = dtype_bytes(partner, k);
+    p.w_row = dtype_bytes(w[i]->dtype, k);
+    p.first_unit = units;
+    units += w[i]->shape[0] / kUnit;
+    if (quant::has_row_group_dot(w[i]->dtype)) p.group.emplace(w[i]->dtype, k);
+    else p.rows.emplace(w[i]->dtype, k, quant::dot_isa(), quant::DotOrder::VecDot);
+  }
+  if (scratch.size() < static_cast<size_t>(a_bytes)) scratch.resize(static_cast<size_t>(a_bytes));
+  for (const auto& [partner, offset] : rounded) quant::quantize_activations(partner, x, k, scratch.data() + offset);
+  pool.parallel_for(units, [&](int64_t b, int64_t e) {
+    for (size_t i = 0; i < w.size(); ++i) {
+      const Product& p = products[i];
+      const int64_t u0 = std::max(b, p.first_unit), u1 = std::min(e, p.first_unit + w[i]->shape[0] / kUnit);
+      if (u0 >= u1) continue;
+      const int64_t r0 = (u0 - p.first_unit) * kUnit, r1 = (u1 - p.first_unit) * kUnit;
+      const std::byte* a = scratch.data() + p.a_offset;
+      if (p.group) {
+        for (int64_t r = r0; r < r1; r += kUnit)
+          (*p.group)(w[i]->data + r * p.w_row, p.w_row, a, p.a_row, 1, quant::fold_grain(0, 1), out[i] + r,
+                     w[i]->shape[0]);
+      } else {
+        p.rows->block(w[i]->data + r0 * p.w_row, p.w_row, r1 - r0, a, p.a_row, 1, out[i] + r0, w[i]->shape[0]);
+      }
+    }
+  }, 2);
+  return true;
 }
 
 }  // namespace gemrt::cpu
