@@ -244,6 +244,14 @@ TEST(CpuKernels, MatMulFastRowDeclinesWeightsItCannotGroup) {
   EXPECT_FALSE(check(DType::Q8_0, 12, 64, DType::Q8_0, 16));  // rows not a multiple of 8
   EXPECT_FALSE(check(DType::Q8_0, 16, 32, DType::Q8_0, 16));  // different K
   EXPECT_TRUE(check(DType::Q8_0, 16, 64, DType::F16, 8));
+  const HostTensor q{"q", DType::Q8_0, Shape{8, 64}, test::random_weight_row(DType::Q8_0, 8 * 64, 9)};
+  const TensorView vq = q.view();
+  const std::vector<const TensorView*> nine(9, &vq);
+  std::vector<float> o9(8 * 9);
+  std::vector<float*> outs9;
+  for (int i = 0; i < 9; ++i) outs9.push_back(o9.data() + 8 * i);
+  EXPECT_FALSE(cpu::matmul_fast_row(x.data(), nine, outs9, pool, scratch));  // more than 8 products
+  EXPECT_TRUE(cpu::matmul_fast_row(x.data(), std::span(nine).first(8), std::span(outs9).first(8), pool, scratch));
 }
 
 TEST(CpuKernels, GeluF16TableRoundsInputAndOutputToF16) {

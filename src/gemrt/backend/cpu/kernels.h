@@ -31,8 +31,8 @@ void matmul(const float* x, int64_t t, const TensorView& w, float* out, ThreadPo
 void matmul_fast(const float* x, int64_t t, const TensorView& w, float* out, ThreadPool& pool,
                  std::vector<std::byte>& scratch);
 
-// One activation row x [1, K] against several weights w[i] [N_i, K] (non-F32 dtypes, every N_i a
-// multiple of 8): out[i] [1, N_i] = x @ w[i]^T, each value bit-identical to matmul_fast's, all
+// One activation row x [1, K] against several weights w[i] [N_i, K] (at most 8, non-F32 dtypes,
+// every N_i a multiple of 8): out[i] [1, N_i] = x @ w[i]^T, each value bit-identical to matmul_fast's, all
 // rows in one parallel loop (decode: q/k/v, gate/up). x is rounded once per partner dtype;
 // `scratch` as matmul_fast's. Returns false, computing nothing, if the weights do not qualify.
 bool matmul_fast_row(const float* x, std::span<const TensorView* const> w, std::span<float* const> out,

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <array>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -95,7 +96,8 @@ void matmul_fast(const float* x, int64_t t, const TensorView& w, float* out, Thr
 bool matmul_fast_row(const float* x, std::span<const TensorView* const> w, std::span<float* const> out,
                      ThreadPool& pool, std::vector<std::byte>& scratch) {
   constexpr int64_t kUnit = quant::kRowGroup;  // rows per work unit: whole 8-row groups
-  if (w.empty() || w.size() != out.size()) return false;
+  constexpr size_t kMaxProducts = 8;           // fixed storage: no allocation per decode step
+  if (w.empty() || w.size() != out.size() || w.size() > kMaxProducts) return false;
   const int64_t k = w[0]->shape[1];
   for (const TensorView* v : w)
     if (v->dtype == DType::F32 || v->shape[1] != k || v->shape[0] % kUnit != 0) return false;
@@ -106,19 +108,20 @@ bool matmul_fast_row(const float* x, std::span<const TensorView* const> w, std::
     std::optional<quant::RowDot> rows;
     int64_t a_offset = 0, a_row = 0, w_row = 0, first_unit = 0;
   };
-  std::vector<Product> products(w.size());
-  std::vector<std::pair<DType, int64_t>> rounded;  // partner dtype -> offset in scratch
+  std::array<Product, kMaxProducts> products;
+  std::array<std::pair<DType, int64_t>, kMaxProducts> rounded;  // partner dtype -> offset in scratch
+  size_t n_rounded = 0;
   int64_t units = 0, a_bytes = 0;
   for (size_t i = 0; i < w.size(); ++i) {
     const DType partner = quant::dot_partner(w[i]->dtype);
-    auto it = std::find_if(rounded.begin(), rounded.end(), [&](const auto& r) { return r.first == partner; });
-    if (it == rounded.end()) {
-      rounded.emplace_back(partner, a_bytes);
+    size_t r = 0;
+    while (r < n_rounded && rounded[r].first != partner) ++r;
+    if (r == n_rounded) {
+      rounded[n_rounded++] = {partner, a_bytes};
       a_bytes += (dtype_bytes(partner, k) + 63) / 64 * 64;
-      it = std::prev(rounded.end());
     }
     Product& p = products[i];
-    p.a_offset = it->second;
+    p.a_offset = rounded[r].second;
     p.a_row = dtype_bytes(partner, k);
     p.w_row = dtype_bytes(w[i]->dtype, k);
     p.first_unit = units;
@@ -127,7 +130,8 @@ bool matmul_fast_row(const float* x, std::span<const TensorView* const> w, std::
     else p.rows.emplace(w[i]->dtype, k, quant::dot_isa(), quant::DotOrder::VecDot);
   }
   if (scratch.size() < static_cast<size_t>(a_bytes)) scratch.resize(static_cast<size_t>(a_bytes));
-  for (const auto& [partner, offset] : rounded) quant::quantize_activations(partner, x, k, scratch.data() + offset);
+  for (size_t r = 0; r < n_rounded; ++r)
+    quant::quantize_activations(rounded[r].first, x, k, scratch.data() + rounded[r].second);
   pool.parallel_for(units, [&](int64_t b, int64_t e) {
     for (size_t i = 0; i < w.size(); ++i) {
       const Product& p = products[i];
