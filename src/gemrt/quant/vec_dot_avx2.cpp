@@ -730,9 +730,9 @@ void block_float_batched(int64_t n, const std::byte* w, int64_t w_stride, int64_
   thread_local std::vector<Lanes> panel_buf, wide_buf;
   if (panel_buf.size() < static_cast<size_t>(kJN * n / 8)) panel_buf.resize(static_cast<size_t>(kJN * n / 8));
   auto* const panel = reinterpret_cast<float*>(panel_buf.data());
-  // F16 activation rows are widened as the tile loads them: the conversion runs beside the FMAs,
-  // and the block takes half the cache of a float32 copy (measured, 1B shapes, 2 threads: gate
-  // 72 -> 85 GMAC/s, down (k = 6912, whose float32 block spilled to L3) 64 -> 78). BF16's widening
+  // F16 activation rows are widened as the tile loads them: the conversion runs beside the FMAs, and
+  // the block takes half the cache of a float32 copy (measured, 1B shapes, 2 threads: gate 68-77 ->
+  // 85 GMAC/s, down (k = 6912, whose float32 block spilled to L3) 63-65 -> 77-79). BF16's widening
   // (a zero-extension and a shift) competes with the FMAs for the vector pipes, so BF16 rows are
   // widened to float32 once per call instead (gate, one thread: 41.5 GMAC/s so, 38.7 in the tile).
   constexpr DType kAct = kType == DType::F16 ? DType::F16 : DType::F32;
