@@ -321,20 +321,18 @@ void block_small(int64_t n, const std::byte* w, int64_t w_stride, int64_t w_rows
   thread_local std::vector<float> da, sa, dw, mw;
   thread_local std::vector<int32_t> bias;
   thread_local std::vector<Codes> mag, sgn, aq;
-  // da: 8 floats of padding, read (unused) by the last row's last 8-block group.
-  if (da.size() < static_cast<size_t>(rows * nb + 8)) {
-    da.resize(static_cast<size_t>(rows * nb + 8));
-    sa.resize(static_cast<size_t>(rows * nb));
-    aq.resize(static_cast<size_t>(rows * nb));
-    if (D::kBias != 0) bias.resize(static_cast<size_t>(8 * rows * nb));
-  }
+  auto grow = [](auto& v, int64_t size) {
+    if (v.size() < static_cast<size_t>(size)) v.resize(static_cast<size_t>(size));
+  };
   const int64_t nb8 = (nb + 7) / 8 * 8;
-  if (mw.size() < static_cast<size_t>(kSmallJN * nb)) {
-    mag.resize(static_cast<size_t>(kSmallJN * nb));
-    sgn.resize(static_cast<size_t>(kSmallJN * nb));
-    mw.resize(static_cast<size_t>(kSmallJN * nb));
-  }
-  if (dw.size() < static_cast<size_t>(kSmallJN * nb8)) dw.resize(static_cast<size_t>(kSmallJN * nb8));
+  grow(da, rows * nb + 8);  // 8 floats of padding, read (unused) by the last row's last 8-block group
+  grow(sa, rows * nb);
+  grow(aq, rows * nb);
+  if (D::kBias != 0) grow(bias, 8 * rows * nb);
+  grow(mag, kSmallJN * nb);
+  grow(sgn, kSmallJN * nb);
+  grow(mw, kSmallJN * nb);
+  grow(dw, kSmallJN * nb8);
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t b = 0; b < nb; ++b) {
       const std::byte* ap = a + r * a_stride + b * kAB;
@@ -678,18 +676,18 @@ void tile_float_batched(int64_t n, const std::byte* w, const std::byte* a, int64
 // Block kernel of the F16 / BF16 batched order: JN weight rows widened to float32 once (a panel in
 // L1); RN activation rows at a time, one 8-lane accumulator per (weight row, activation row) as in
 // tile_float_batched (same FMA sequence, same reduction), JN x RN of them in registers. `a` holds
-// rows of n kType values (F16, or BF16 rows already widened to F32), `a_stride` bytes apart.
-template <int JN, int RN, DType kType>
+// rows of n kAct values (F16, or BF16 rows already widened to F32), `a_stride` bytes apart.
+template <int JN, int RN, DType kAct>
 void float_tile(const float* panel, int64_t n, const std::byte* a, int64_t a_stride, int64_t r0, float* out,
                 int64_t out_stride) {
-  constexpr int64_t kElem = kType == DType::F32 ? 4 : 2;
+  constexpr int64_t kElem = kAct == DType::F32 ? 4 : 2;
   __m256 acc[JN][RN];
   for (int j = 0; j < JN; ++j)
     for (int r = 0; r < RN; ++r) acc[j][r] = _mm256_setzero_ps();
   const std::byte* ar = a + r0 * a_stride;
   for (int64_t i = 0; i < n; i += 8) {
     __m256 av[RN];
-    for (int r = 0; r < RN; ++r) av[r] = load8<kType>(ar + r * a_stride + kElem * i);
+    for (int r = 0; r < RN; ++r) av[r] = load8<kAct>(ar + r * a_stride + kElem * i);
     for (int j = 0; j < JN; ++j) {
       const __m256 wv = _mm256_loadu_ps(panel + j * n + i);
       for (int r = 0; r < RN; ++r) acc[j][r] = _mm256_fmadd_ps(wv, av[r], acc[j][r]);
