@@ -379,16 +379,71 @@ TEST(QuantVecDotIsa, BlockKernelsEqualRowByRowProducts) {
             if (extreme) std::fill(x.begin(), x.end(), r % 2 == 0 ? 3.0f : -3.0f);
             quantize_activations(p, x.data(), n, a.data() + r * a_row);
           }
-          const RowDot dot(u.t, n, DotIsa::Avx2, u.order);
-          std::vector<float> got(static_cast<size_t>(rows * w_rows)), want(got.size()), col(static_cast<size_t>(rows));
-          dot.block(w.data(), w_row, w_rows, a.data(), a_row, rows, got.data(), w_rows);
-          for (int64_t j = 0; j < w_rows; ++j) {
-            dot(w.data() + j * w_row, a.data(), a_row, rows, col.data(), 1);
-            for (int64_t r = 0; r < rows; ++r) want[static_cast<size_t>(r * w_rows + j)] = col[static_cast<size_t>(r)];
+          for (DotIsa isa : {DotIsa::Avx2, DotIsa::Avx512}) {
+            if (!dot_isa_available(isa)) continue;  // Avx512: its own test below says when it is skipped
+            const RowDot dot(u.t, n, isa, u.order);
+            std::vector<float> got(static_cast<size_t>(rows * w_rows)), want(got.size()), col(static_cast<size_t>(rows));
+            dot.block(w.data(), w_row, w_rows, a.data(), a_row, rows, got.data(), w_rows);
+            for (int64_t j = 0; j < w_rows; ++j) {
+              dot(w.data() + j * w_row, a.data(), a_row, rows, col.data(), 1);
+              for (int64_t r = 0; r < rows; ++r) want[static_cast<size_t>(r * w_rows + j)] = col[static_cast<size_t>(r)];
+            }
+            ASSERT_EQ(0, std::memcmp(got.data(), want.data(), got.size() * sizeof(float)))
+                << dot_isa_name(isa) << " " << dtype_name(u.t) << (u.order == DotOrder::Batched ? " batched" : " vec_dot")
+                << (extreme ? " extreme" : "") << " weight rows " << w_rows << " activation rows " << rows;
           }
-          ASSERT_EQ(0, std::memcmp(got.data(), want.data(), got.size() * sizeof(float)))
-              << dtype_name(u.t) << (u.order == DotOrder::Batched ? " batched" : " vec_dot") << (extreme ? " extreme" : "")
-              << " weight rows " << w_rows << " activation rows " << rows;
+        }
+      }
+    }
+  }
+}
+
+// The AVX-512 block kernels give the AVX2 block kernels' bits (vec_dot_kernels.h), at row lengths
+// of odd block counts (1, 3, 7, 9, 17, 36: one 8-block scale group, a partial one, several),
+// weight-row counts around the 4-row panels and odd activation-row counts (a row paired with zeros),
+// on random codes and on the extremes: every code at its largest magnitude (Q8_0: -128 and 127,
+// Q5_0: 0 and 31) against activations of +-127.
+TEST(QuantVecDotIsa, Avx512BlockKernelsGiveTheAvx2Bits) {
+  if (!dot_isa_available(DotIsa::Avx512))
+    GTEST_SKIP() << "this CPU (or build) has no AVX-512 F/BW/VL/DQ + VNNI; AVX-512 kernels not tested";
+  std::mt19937 rng(61);
+  for (DType t : {DType::Q4_0, DType::Q5_0, DType::Q8_0, DType::Q4_1, DType::F16, DType::Q4_K}) {
+    const DType p = dot_partner(t);
+    const int64_t qk = std::max(dtype_info(t).block_elems, dtype_info(p).block_elems);
+    for (int64_t blocks : {1, 3, 7, 9, 17, 36}) {
+      const int64_t n = blocks * qk;
+      if (qk == kQK_K && blocks > 9) continue;
+      const int64_t w_row = dtype_bytes(t, n), a_row = dtype_bytes(p, n);
+      for (bool extreme : {false, true}) {
+        if (extreme && t != DType::Q8_0 && t != DType::Q5_0) continue;
+        for (int64_t w_rows : {1, 3, 4, 5, 9, 17}) {
+          std::vector<std::byte> w;
+          for (int64_t j = 0; j < w_rows; ++j) {
+            std::vector<std::byte> row = weight_row(t, n, rng);
+            if (extreme)
+              for (int64_t b = 0; b < blocks; ++b) {
+                std::byte* blk = row.data() + b * static_cast<int64_t>(dtype_bytes(t, kQK));
+                const std::byte fill{static_cast<unsigned char>((j + b) % 2 == 0 ? 0x80 : 0x7f)};
+                if (t == DType::Q8_0) std::memset(blk + offsetof(BlockQ8_0, qs), static_cast<int>(fill), sizeof(BlockQ8_0::qs));
+                else std::memset(blk + offsetof(BlockQ5_0, qh), (j + b) % 2 == 0 ? 0x00 : 0xff, 4 + sizeof(BlockQ5_0::qs));
+              }
+            w.insert(w.end(), row.begin(), row.end());
+          }
+          for (int64_t rows : {2, 3, 7, 8, 9, 17, 33}) {
+            std::vector<std::byte> a(static_cast<size_t>(rows * a_row));
+            for (int64_t r = 0; r < rows; ++r) {
+              std::vector<float> x = activations(n, rng);
+              if (extreme)
+                for (size_t i = 0; i < x.size(); ++i) x[i] = (i + static_cast<size_t>(r)) % 3 == 0 ? -3.0f : 3.0f;
+              quantize_activations(p, x.data(), n, a.data() + r * a_row);
+            }
+            std::vector<float> want(static_cast<size_t>(rows * w_rows)), got(want.size());
+            RowDot(t, n, DotIsa::Avx2).block(w.data(), w_row, w_rows, a.data(), a_row, rows, want.data(), w_rows);
+            RowDot(t, n, DotIsa::Avx512).block(w.data(), w_row, w_rows, a.data(), a_row, rows, got.data(), w_rows);
+            ASSERT_EQ(0, std::memcmp(got.data(), want.data(), got.size() * sizeof(float)))
+                << dtype_name(t) << (extreme ? " extreme" : "") << " n " << n << " weight rows " << w_rows
+                << " activation rows " << rows;
+          }
         }
       }
     }

@@ -93,7 +93,7 @@ RowGroupDot::RowGroupDot(DType weight, int64_t n, DotIsa isa) : fn_(nullptr), n_
   const int64_t block = dtype_info(dot_partner(weight)).block_elems;
   if (n % block != 0) fail("row_group_dot: ", n, " values are not a whole number of ", block, "-value blocks");
   if (!dot_isa_available(isa)) fail("row_group_dot: ", dot_isa_name(isa), " kernels requested on a CPU without them");
-  if (isa == DotIsa::Avx2) fn_ = detail::row_group_fn_avx2(weight);
+  if (isa != DotIsa::Scalar) fn_ = detail::row_group_fn_avx2(weight);  // Avx512 runs the AVX2 kernels
   if (fn_ == nullptr) fn_ = detail::row_group_fn_scalar(weight);
 }
 

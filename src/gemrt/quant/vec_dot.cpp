@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <type_traits>
 
@@ -272,6 +273,9 @@ TileFn tile_fn_avx2(DType, DotOrder) { return nullptr; }
 BlockFn block_fn_avx2(DType, DotOrder) { return nullptr; }
 BlockFn stream_fn_avx2(DType, DotOrder) { return nullptr; }
 #endif
+#if !(defined(__x86_64__) && defined(GEMRT_HAVE_AVX512_KERNELS))
+BlockFn block_fn_avx512(DType, DotOrder) { return nullptr; }
+#endif
 
 }  // namespace detail
 
@@ -290,15 +294,44 @@ bool cpu_supports_avx2() {
 #endif
 }
 
+// The CPU check of the AVX-512 kernels: the AVX2 set plus AVX-512 F, BW, VL, DQ and VNNI (the
+// compiler's check includes the operating system's support for the 512-bit register state).
+bool cpu_supports_avx512() {
+#if defined(__x86_64__) && defined(GEMRT_HAVE_AVX512_KERNELS)
+  static const bool yes = [] {
+    __builtin_cpu_init();
+    return cpu_supports_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512vnni");
+  }();
+  return yes;
+#else
+  return false;
+#endif
+}
+
 DotIsa best_isa() {
-  static const DotIsa isa = cpu_supports_avx2() ? DotIsa::Avx2 : DotIsa::Scalar;
+  static const DotIsa isa = [] {
+    DotIsa best = cpu_supports_avx512() ? DotIsa::Avx512 : cpu_supports_avx2() ? DotIsa::Avx2 : DotIsa::Scalar;
+    if (const char* cap = std::getenv("GEMRT_DOT_ISA")) {
+      const std::string_view c(cap);
+      DotIsa want;
+      if (c == "scalar") want = DotIsa::Scalar;
+      else if (c == "avx2") want = DotIsa::Avx2;
+      else if (c == "avx512") want = DotIsa::Avx512;
+      else fail("GEMRT_DOT_ISA: expected scalar, avx2 or avx512, got '", c, "'");
+      if (static_cast<int>(want) < static_cast<int>(best)) best = want;  // a cap, never a CPU upgrade
+    }
+    return best;
+  }();
   return isa;
 }
 
 TileFn tile_fn_for(DotIsa isa, DType weight, DotOrder order) {
-  if (isa == DotIsa::Avx2) {
-    if (!cpu_supports_avx2()) fail("vec_dot: AVX2 kernels requested on a CPU (or build) without AVX2/FMA/F16C");
-    if (TileFn fn = detail::tile_fn_avx2(weight, order)) return fn;
+  if (isa != DotIsa::Scalar) {
+    if (!dot_isa_available(isa))
+      fail("vec_dot: ", dot_isa_name(isa), " kernels requested on a CPU (or build) without ", dot_isa_name(isa));
+    if (TileFn fn = detail::tile_fn_avx2(weight, order)) return fn;  // Avx512's tile kernels are Avx2's
   }
   return detail::tile_fn_scalar(weight, order);
 }
@@ -306,8 +339,22 @@ TileFn tile_fn_for(DotIsa isa, DType weight, DotOrder order) {
 }  // namespace
 
 DotIsa dot_isa() { return best_isa(); }
-bool dot_isa_available(DotIsa isa) { return isa == DotIsa::Scalar || cpu_supports_avx2(); }
-std::string_view dot_isa_name(DotIsa isa) { return isa == DotIsa::Avx2 ? "avx2" : "scalar"; }
+bool dot_isa_available(DotIsa isa) {
+  switch (isa) {
+    case DotIsa::Scalar: return true;
+    case DotIsa::Avx2: return cpu_supports_avx2();
+    case DotIsa::Avx512: return cpu_supports_avx512();
+  }
+  return false;
+}
+std::string_view dot_isa_name(DotIsa isa) {
+  switch (isa) {
+    case DotIsa::Scalar: return "scalar";
+    case DotIsa::Avx2: return "avx2";
+    case DotIsa::Avx512: return "avx512";
+  }
+  return "?";
+}
 
 int64_t batched_order_min_rows(DType weight) {
   switch (weight) {
@@ -330,8 +377,9 @@ RowDot::RowDot(DType weight, int64_t n, DotIsa isa, DotOrder order)
   if (order == DotOrder::Batched && !dtype_is_quantized(weight) && n % 8 != 0)
     fail("vec_dot: the batched order of ", dtype_name(weight), " needs a multiple of 8 values, got ", n);
   fn_ = tile_fn_for(isa, weight, order);
-  if (isa == DotIsa::Avx2) {
-    block_fn_ = detail::block_fn_avx2(weight, order);
+  if (isa == DotIsa::Avx512) block_fn_ = detail::block_fn_avx512(weight, order);
+  if (isa != DotIsa::Scalar) {
+    if (block_fn_ == nullptr) block_fn_ = detail::block_fn_avx2(weight, order);
     stream_fn_ = detail::stream_fn_avx2(weight, order);
   }
 }

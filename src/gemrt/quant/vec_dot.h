@@ -39,14 +39,18 @@ float vec_dot(DType weight, int64_t n, const std::byte* w, const std::byte* a);
 // The instruction sets vec_dot has kernels for. Integer block sums are exact on every ISA; the
 // float32 sums that combine them run in an ISA-specific order, so results agree up to float32
 // rounding (tests hold every SIMD kernel to the scalar one within 1e-6 of sum |w a|).
-enum class DotIsa { Scalar, Avx2 };
+// Avx512 (AVX-512 F/BW/VL/DQ + VNNI, on top of AVX2) runs faster kernels with exactly the Avx2 bits.
+enum class DotIsa { Scalar, Avx2, Avx512 };
 enum class DotOrder { VecDot, Batched };
 
 // The fewest activation rows for which llama.cpp switches `weight` to its batched kernels (8 for
 // the K-quants, 2 for F16 / BF16); 0 for formats it has no batched order for.
 int64_t batched_order_min_rows(DType weight);
-// The best ISA this CPU supports (chosen once, at first use): AVX2 + FMA + F16C, else scalar.
+// The best ISA this CPU supports (chosen once, at first use): AVX-512 with VNNI, else AVX2 + FMA +
+// F16C, else scalar. The environment variable GEMRT_DOT_ISA (scalar, avx2, avx512) caps the choice,
+// for side-by-side timing of one binary's kernels.
 DotIsa dot_isa();
+// Whether this CPU and build run `isa`'s kernels (Avx512 includes Avx2: its CPUs run both).
 bool dot_isa_available(DotIsa isa);
 std::string_view dot_isa_name(DotIsa isa);
 

@@ -33,6 +33,11 @@ BlockFn block_fn_avx2(DType weight, DotOrder order);
 // rows stream one after another. Bit-identical to the tile kernel row by row; nullptr where none.
 BlockFn stream_fn_avx2(DType weight, DotOrder order);
 
+// AVX-512 (F, BW, VL, DQ, VNNI) block kernels, each giving exactly the bits of the AVX2 block
+// kernel for the same format (nullptr where there is none; the AVX2 one is used then). Every other
+// kernel of DotIsa::Avx512 is the AVX2 one.
+BlockFn block_fn_avx512(DType weight, DotOrder order);
+
 // Portable C++ kernels; every weight format with a partner has one (VecDot order), and every
 // format with a batched order has a Batched one.
 TileFn tile_fn_scalar(DType weight, DotOrder order);

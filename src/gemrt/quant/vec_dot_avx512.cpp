@@ -1,0 +1,290 @@
+// AVX-512 (F, BW, VL, DQ, VNNI) block kernels of vec_dot, compiled with those flags and called only
+// on CPUs that have them (quant::dot_isa_available(DotIsa::Avx512)). See vec_dot_kernels.h.
+//
+// Contract: every kernel here gives the bits of the AVX2 kernel it stands in for. The AVX2 kernels
+// keep 8 float32 lanes per output (lane L sums block bytes 4L .. 4L + 3); these keep the same 8
+// lanes for two activation rows in one 16-lane register, interleaved (lane 2L: row i, lane
+// 2L + 1: row i + 1), and run every lane's integer sum, conversion, scale product and FMA exactly
+// as the AVX2 kernel does. The integer sums come from vpdpbusd (u8 x s8, four products per int32
+// lane, no int16 step and so no saturation) instead of maddubs + madd: the same exact integers.
+//
+// This file includes no header with inline vector helpers shared with other files (avx2_common.h):
+// an inline function compiled here with AVX-512 enabled could be the copy the linker keeps for the
+// whole program, and run on a CPU without AVX-512. Its helpers have internal linkage.
+// GCC 12's AVX-512 intrinsics fill their unused operands with a self-initialized value
+// (_mm512_undefined_ps), which its own uninitialized-value warnings report wherever one is inlined;
+// the warnings are silenced for the header's lines only.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <immintrin.h>
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <new>
+#include <type_traits>
+
+#include "gemrt/quant/block_formats.h"
+#include "gemrt/quant/vec_dot_kernels.h"
+
+namespace gemrt::quant::detail {
+namespace {
+
+// A thread's scratch buffer, 64-byte aligned, grown on demand and kept for the thread's life.
+class Scratch {
+ public:
+  Scratch() = default;
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  ~Scratch() { ::operator delete(p_, std::align_val_t{64}); }
+  template <typename T>
+  T* get(int64_t count) {
+    const size_t bytes = static_cast<size_t>(count) * sizeof(T);
+    if (bytes > cap_) {
+      ::operator delete(p_, std::align_val_t{64});
+      p_ = nullptr;
+      cap_ = 0;
+      p_ = ::operator new(bytes, std::align_val_t{64});
+      cap_ = bytes;
+    }
+    return static_cast<T*>(p_);
+  }
+
+ private:
+  void* p_ = nullptr;
+  size_t cap_ = 0;
+};
+
+uint16_t load_u16(const std::byte* p) {
+  uint16_t v;
+  std::memcpy(&v, p, 2);
+  return v;
+}
+float f16(uint16_t h) { return _cvtsh_ss(h); }
+__m256i loadu256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+
+// The AVX2 kernels' horizontal sum (avx2_common.h hsum_f32), step for step: t_L = a_L + a_{L+4},
+// (t_0 + t_2) + (t_1 + t_3).
+float hsum8(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// Two 8-lane values a, b interleaved into one 16-lane value: lane 2L = a_L, lane 2L + 1 = b_L.
+__m512i interleave_dwords(__m256i a, __m256i b) {
+  const __m512i idx = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+  return _mm512_permutex2var_epi32(_mm512_castsi256_si512(a), idx, _mm512_castsi256_si512(b));
+}
+
+// Each dword of an 8-dword value twice: lane 2L = lane 2L + 1 = v_L.
+__m512i duplicate_dwords(__m256i v) {
+  const __m512i idx = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
+  return _mm512_permutexvar_epi32(idx, _mm512_castsi256_si512(v));
+}
+
+// The even and the odd lanes of a 16-lane value as two 8-lane values (undoes interleave_floats).
+void deinterleave(__m512 v, __m256* even, __m256* odd) {
+  const __m512i idx = _mm512_set_epi32(15, 13, 11, 9, 7, 5, 3, 1, 14, 12, 10, 8, 6, 4, 2, 0);
+  const __m512 s = _mm512_permutexvar_ps(idx, v);
+  *even = _mm512_castps512_ps256(s);
+  *odd = _mm512_extractf32x8_ps(s, 1);
+}
+
+// 8 int32 lanes of sum u[4L + t] * s[4L + t] (t < 4), u unsigned and s signed bytes.
+__m256i lanes_u8s8(__m256i u, __m256i s) { return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s); }
+
+// ---------------------------------------------------------------------------------------------
+// Q4_0 / Q5_0 / Q8_0 against Q8_0 (the AVX2 block_small kernel's formats without offsets).
+//
+// Every weight code goes in as an unsigned byte u = code + kBias (Q4_0: the nibble, 0..15; Q5_0:
+// nibble | fifth bit << 4, 0..31; Q8_0: code + 128 = code ^ 0x80, 0..255), and each lane's
+// integer sum is lanes(u . a) - kBias * lanes(a): exactly lanes(code . a), the integer lanes of the
+// AVX2 kernel. The bias term, -kBias * lanes(a), is formed once per activation block and is the
+// accumulator vpdpbusd starts from.
+
+template <typename WBlock>
+constexpr int kBias = std::is_same_v<WBlock, BlockQ4_0> ? 8 : std::is_same_v<WBlock, BlockQ5_0> ? 16 : 128;
+
+// The 32 unsigned codes u of block wp.
+template <typename WBlock>
+__m256i unsigned_codes(const std::byte* wp) {
+  const auto* qs = reinterpret_cast<const uint8_t*>(wp + offsetof(WBlock, qs));
+  if constexpr (std::is_same_v<WBlock, BlockQ8_0>) {
+    return _mm256_xor_si256(loadu256(qs), _mm256_set1_epi8(static_cast<char>(0x80)));
+  } else {
+    // Values 0-15 from the low nibbles, 16-31 from the high nibbles of the 16 code bytes.
+    const __m256i b = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs)));
+    __m256i u = _mm256_and_si256(_mm256_srlv_epi64(b, _mm256_set_epi64x(4, 4, 0, 0)), _mm256_set1_epi8(15));
+    if constexpr (std::is_same_v<WBlock, BlockQ5_0>) {  // bit j of qh is bit 4 of code j
+      uint32_t qh;
+      std::memcpy(&qh, wp + offsetof(BlockQ5_0, qh), 4);
+      const __mmask32 fifth = qh;
+      u = _mm256_or_si256(u, _mm256_maskz_mov_epi8(fifth, _mm256_set1_epi8(0x10)));
+    }
+    return u;
+  }
+}
+
+// The operands of one call, in the interleaved layouts (P = activation row pairs, nb blocks per
+// row, nb8 = nb rounded up to 8):
+struct SmallData {
+  int64_t nb, nb8;
+  const uint8_t* aq;     // [P][nb][64]: the pair's codes, dword-interleaved (bytes 8L.. row i, 8L+4.. row i+1)
+  const int32_t* bias;   // [P][nb][16]: -kBias * lanes(a), interleaved
+  const float* da;       // [P][nb8][2]: the pair's block scales, interleaved
+  const uint8_t* mag;    // [nb][JN][64]: each panel row's unsigned codes, every dword twice
+  const float* dw;       // [JN][nb8][2]: each panel row's block scales, each twice
+};
+
+// JN weight rows x RP activation row pairs, all JN x RP accumulators in registers.
+template <int JN, int RP>
+void small_tile(const SmallData& s, int64_t p0, float* out, int64_t out_stride, int64_t rows) {
+  const int64_t nb = s.nb, nb8 = s.nb8;
+  __m512 acc[JN][RP];
+  for (int jj = 0; jj < JN; ++jj)
+    for (int pp = 0; pp < RP; ++pp) acc[jj][pp] = _mm512_setzero_ps();
+  const uint8_t* ap = s.aq + p0 * nb * 64;
+  const int32_t* bp = s.bias + p0 * nb * 16;
+  const uint8_t* mp = s.mag;
+  for (int64_t b0 = 0; b0 < nb; b0 += 8) {
+    // dw * da for the next 8 blocks of every (weight row, row pair), 16 at a time: the float32
+    // products the AVX2 kernel forms; lane 2t (2t + 1) is block b0 + t of row i (i + 1), so an
+    // 8-byte broadcast of a block's pair gives every accumulator lane its own row's product.
+    alignas(64) float d[JN][RP][16];
+    for (int jj = 0; jj < JN; ++jj)
+      for (int pp = 0; pp < RP; ++pp)
+        _mm512_store_ps(d[jj][pp], _mm512_mul_ps(_mm512_loadu_ps(s.dw + (jj * nb8 + b0) * 2),
+                                                 _mm512_loadu_ps(s.da + ((p0 + pp) * nb8 + b0) * 2)));
+    const int bn = static_cast<int>(std::min<int64_t>(8, nb - b0));
+    for (int bb = 0; bb < bn; ++bb) {
+      __m512i av[RP];
+      for (int pp = 0; pp < RP; ++pp) av[pp] = _mm512_load_si512(ap + pp * nb * 64);
+      for (int jj = 0; jj < JN; ++jj) {
+        const __m512i m = _mm512_load_si512(mp + 64 * jj);
+        for (int pp = 0; pp < RP; ++pp) {
+          const __m512i p = _mm512_dpbusd_epi32(_mm512_load_si512(bp + pp * nb * 16), m, av[pp]);
+          double pair;
+          std::memcpy(&pair, &d[jj][pp][2 * bb], 8);
+          const __m512 dd = _mm512_castpd_ps(_mm512_set1_pd(pair));
+          acc[jj][pp] = _mm512_fmadd_ps(dd, _mm512_cvtepi32_ps(p), acc[jj][pp]);
+        }
+      }
+      ap += 64;
+      bp += 16;
+      mp += 64 * JN;
+    }
+  }
+  for (int jj = 0; jj < JN; ++jj)
+    for (int pp = 0; pp < RP; ++pp) {
+      __m256 even, odd;
+      deinterleave(acc[jj][pp], &even, &odd);
+      const int64_t r = 2 * (p0 + pp);
+      // + 0.0f as the AVX2 kernel adds its (zero) offsets: a -0 sum becomes +0 there too.
+      out[r * out_stride + jj] = hsum8(even) + 0.0f;
+      if (r + 1 < rows) out[(r + 1) * out_stride + jj] = hsum8(odd) + 0.0f;
+    }
+}
+
+// Weight rows x activation row pairs per register tile: 4 x 4 accumulators plus 4 activation
+// pairs, a weight vector and the temporaries fit AVX-512's 32 vector registers.
+constexpr int kSmallJN = 4, kSmallRP = 4;
+
+// Part `part` of `parts` of the cache lines of [p, p + bytes), prefetched: the next panel's weight
+// bytes are requested a share per tile, so the requests do not overflow the miss buffers.
+void prefetch_part(const std::byte* p, int64_t bytes, int64_t part, int64_t parts) {
+  const int64_t lines = (bytes + 63) / 64;
+  for (int64_t l = lines * part / parts; l < lines * (part + 1) / parts; ++l)
+    _mm_prefetch(reinterpret_cast<const char*>(p) + 64 * l, _MM_HINT_T0);
+}
+
+template <int JN>
+void small_pairs(const SmallData& s, int64_t rows, float* out, int64_t out_stride, const std::byte* next,
+                 int64_t next_bytes) {
+  const int64_t pairs = (rows + 1) / 2;
+  const int64_t tiles = (pairs + kSmallRP - 1) / kSmallRP;
+  int64_t p0 = 0, tile = 0;
+  for (; p0 + kSmallRP <= pairs; p0 += kSmallRP, ++tile) {
+    prefetch_part(next, next_bytes, tile, tiles);
+    small_tile<JN, kSmallRP>(s, p0, out, out_stride, rows);
+  }
+  if (p0 < pairs) prefetch_part(next, next_bytes, tiles - 1, tiles);
+  for (; p0 < pairs; ++p0) small_tile<JN, 1>(s, p0, out, out_stride, rows);
+}
+
+template <typename WBlock>
+void block_small(int64_t n, const std::byte* w, int64_t w_stride, int64_t w_rows, const std::byte* a, int64_t a_stride,
+                 int64_t rows, float* out, int64_t out_stride) {
+  constexpr int64_t kWB = sizeof(WBlock), kAB = sizeof(BlockQ8_0);
+  const int64_t nb = n / kQK, nb8 = (nb + 7) / 8 * 8;
+  const int64_t pairs = (rows + 1) / 2;
+  thread_local Scratch aq_buf, bias_buf, da_buf, mag_buf, dw_buf;
+  uint8_t* aq = aq_buf.get<uint8_t>(pairs * nb * 64);
+  int32_t* bias = bias_buf.get<int32_t>(pairs * nb * 16);
+  float* da = da_buf.get<float>(pairs * nb8 * 2);
+  uint8_t* mag = mag_buf.get<uint8_t>(kSmallJN * nb * 64);
+  float* dw = dw_buf.get<float>(kSmallJN * nb8 * 2);
+  // Activation rows in pairs; an odd last row pairs with zeros (its outputs are not written).
+  for (int64_t p = 0; p < pairs; ++p) {
+    const std::byte* a0 = a + 2 * p * a_stride;
+    const std::byte* a1 = 2 * p + 1 < rows ? a0 + a_stride : nullptr;
+    for (int64_t b = 0; b < nb8; ++b) {
+      float* dp = da + (p * nb8 + b) * 2;
+      if (b >= nb) {  // padding of the 8-block groups: read by the scale products, never used
+        dp[0] = dp[1] = 0.0f;
+        continue;
+      }
+      const __m256i q0 = loadu256(a0 + b * kAB + offsetof(BlockQ8_0, qs));
+      const __m256i q1 = a1 ? loadu256(a1 + b * kAB + offsetof(BlockQ8_0, qs)) : _mm256_setzero_si256();
+      _mm512_store_si512(aq + (p * nb + b) * 64, interleave_dwords(q0, q1));
+      const __m256i kb = _mm256_set1_epi8(static_cast<char>(kBias<WBlock>));
+      const __m256i zero = _mm256_setzero_si256();
+      _mm512_store_si512(bias + (p * nb + b) * 16, interleave_dwords(_mm256_sub_epi32(zero, lanes_u8s8(kb, q0)),
+                                                                     _mm256_sub_epi32(zero, lanes_u8s8(kb, q1))));
+      dp[0] = f16(load_u16(a0 + b * kAB));
+      dp[1] = a1 ? f16(load_u16(a1 + b * kAB)) : 0.0f;
+    }
+  }
+  const SmallData s{nb, nb8, aq, bias, da, mag, dw};
+  for (int64_t j0 = 0; j0 < w_rows; j0 += kSmallJN) {
+    const int jn = static_cast<int>(std::min<int64_t>(kSmallJN, w_rows - j0));
+    for (int jj = 0; jj < jn; ++jj) {
+      for (int64_t b = 0; b < nb; ++b) {
+        const std::byte* wp = w + (j0 + jj) * w_stride + b * kWB;
+        _mm512_store_si512(mag + (b * jn + jj) * 64, duplicate_dwords(unsigned_codes<WBlock>(wp)));
+        dw[(jj * nb8 + b) * 2] = dw[(jj * nb8 + b) * 2 + 1] = f16(load_u16(wp));
+      }
+      for (int64_t b = nb; b < nb8; ++b) dw[(jj * nb8 + b) * 2] = dw[(jj * nb8 + b) * 2 + 1] = 0.0f;
+    }
+    const std::byte* next = w + (j0 + jn) * w_stride;
+    const int64_t next_bytes = (std::min<int64_t>(w_rows, j0 + jn + kSmallJN) - (j0 + jn)) * w_stride;
+    switch (jn) {
+      case 4: small_pairs<4>(s, rows, out + j0, out_stride, next, next_bytes); break;
+      case 3: small_pairs<3>(s, rows, out + j0, out_stride, next, next_bytes); break;
+      case 2: small_pairs<2>(s, rows, out + j0, out_stride, next, next_bytes); break;
+      default: small_pairs<1>(s, rows, out + j0, out_stride, next, next_bytes); break;
+    }
+  }
+}
+
+}  // namespace
+
+BlockFn block_fn_avx512(DType weight, DotOrder order) {
+  if (order != DotOrder::VecDot) return nullptr;
+  switch (weight) {
+    case DType::Q4_0: return block_small<BlockQ4_0>;
+    case DType::Q5_0: return block_small<BlockQ5_0>;
+    case DType::Q8_0: return block_small<BlockQ8_0>;
+    default: return nullptr;
+  }
+}
+
+}  // namespace gemrt::quant::detail
