@@ -399,7 +399,8 @@ TEST(QuantVecDotIsa, BlockKernelsEqualRowByRowProducts) {
 }
 
 // The AVX-512 block kernels give the AVX2 block kernels' bits (vec_dot_kernels.h), at row lengths
-// of odd block counts (1, 3, 7, 9, 17, 36: one 8-block scale group, a partial one, several),
+// of odd block counts (1, 3, 7, 9, 17, 36 blocks, or chunks of 8 for F16 / BF16: one 8-block scale
+// group, a partial one, several),
 // weight-row counts around the 4-row panels and odd activation-row counts (a row paired with zeros),
 // on random codes and on the extremes: every code at its largest magnitude (Q8_0: -128 and 127,
 // Q5_0: 0 and 31) against activations of +-127.
@@ -407,9 +408,17 @@ TEST(QuantVecDotIsa, Avx512BlockKernelsGiveTheAvx2Bits) {
   if (!dot_isa_available(DotIsa::Avx512))
     GTEST_SKIP() << "this CPU (or build) has no AVX-512 F/BW/VL/DQ + VNNI; AVX-512 kernels not tested";
   std::mt19937 rng(61);
-  for (DType t : {DType::Q4_0, DType::Q5_0, DType::Q8_0, DType::Q4_1, DType::F16, DType::Q4_K}) {
-    const DType p = dot_partner(t);
-    const int64_t qk = std::max(dtype_info(t).block_elems, dtype_info(p).block_elems);
+  struct Use {
+    DType t;
+    DotOrder order;
+  };
+  for (const Use u : {Use{DType::Q4_0, DotOrder::VecDot}, Use{DType::Q5_0, DotOrder::VecDot},
+                      Use{DType::Q8_0, DotOrder::VecDot}, Use{DType::Q4_1, DotOrder::VecDot},
+                      Use{DType::F16, DotOrder::Batched}, Use{DType::BF16, DotOrder::Batched},
+                      Use{DType::Q4_K, DotOrder::Batched}, Use{DType::Q6_K, DotOrder::Batched}}) {
+    const DType t = u.t, p = dot_partner(t);
+    // Float rows: 8 values per "block" (the batched order's chunk).
+    const int64_t qk = dtype_is_quantized(t) ? std::max(dtype_info(t).block_elems, dtype_info(p).block_elems) : 8;
     for (int64_t blocks : {1, 3, 7, 9, 17, 36}) {
       const int64_t n = blocks * qk;
       if (qk == kQK_K && blocks > 9) continue;
@@ -438,8 +447,8 @@ TEST(QuantVecDotIsa, Avx512BlockKernelsGiveTheAvx2Bits) {
               quantize_activations(p, x.data(), n, a.data() + r * a_row);
             }
             std::vector<float> want(static_cast<size_t>(rows * w_rows)), got(want.size());
-            RowDot(t, n, DotIsa::Avx2).block(w.data(), w_row, w_rows, a.data(), a_row, rows, want.data(), w_rows);
-            RowDot(t, n, DotIsa::Avx512).block(w.data(), w_row, w_rows, a.data(), a_row, rows, got.data(), w_rows);
+            RowDot(t, n, DotIsa::Avx2, u.order).block(w.data(), w_row, w_rows, a.data(), a_row, rows, want.data(), w_rows);
+            RowDot(t, n, DotIsa::Avx512, u.order).block(w.data(), w_row, w_rows, a.data(), a_row, rows, got.data(), w_rows);
             ASSERT_EQ(0, std::memcmp(got.data(), want.data(), got.size() * sizeof(float)))
                 << dtype_name(t) << (extreme ? " extreme" : "") << " n " << n << " weight rows " << w_rows
                 << " activation rows " << rows;
