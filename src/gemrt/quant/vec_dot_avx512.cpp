@@ -369,10 +369,165 @@ void block_f16_batched(int64_t n, const std::byte* w, int64_t w_stride, int64_t 
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Q6_K x Q8_K in the batched order (vec_dot.h), the AVX2 block_k_batched kernel with 16 weight rows
+// in the lanes instead of 8: per super-block and activation row, lane j holds row j's exact integer
+// sums and takes row j's float steps (res = d * isum, acc = fma(res, da, acc)); lanes are
+// independent, so their number does not change any bits. The integer products are those of the
+// AVX2 kernel (maddubs of 4 codes of every row against 4 broadcast activation bytes, two summed in
+// int16: 2 * 2 * 63 * 127 < 2^15), widened and scaled by vpdpwssd (madd + add in one).
+
+// Chunk c's 32 unsigned codes (0..63) of a Q6_K super-block: low nibble k / 2 of
+// ql[64 h + 32 (k % 2) + l], high bits 2k of qh[32 h + l] (h = c / 4, k = c % 4).
+__m256i q6_k_chunk(const uint8_t* blk, int c) {
+  const int h = c / 4, k = c % 4;
+  const __m256i ql = loadu256(blk + offsetof(BlockQ6_K, ql) + 64 * h + 32 * (k % 2));
+  const __m256i qh = loadu256(blk + offsetof(BlockQ6_K, qh) + 32 * h);
+  const __m256i low = _mm256_and_si256(_mm256_srli_epi16(ql, 4 * (k / 2)), _mm256_set1_epi8(15));
+  const __m256i high = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), _mm256_set1_epi8(3));
+  return _mm256_or_si256(low, _mm256_slli_epi16(high, 4));
+}
+
+// One super-block of 16 weight rows, rows in the lanes.
+struct Q6Group {
+  alignas(64) int32_t codes[8][8][16];  // [c][t][j]: row j's codes 4t .. 4t + 3 of chunk c
+  alignas(64) uint32_t sc[16][16];      // [s][j]: row j's scale of sub-block s, in both int16 halves
+  alignas(64) uint32_t pair[8][16];     // [i][j]: row j's scales of sub-blocks 2i (low int16), 2i + 1
+  alignas(64) float d[16];
+};
+
+// The index vectors of a 16 x 8 dword transpose in three rounds of two-source permutes
+// (transpose_16x8): index[k][lane] is the source lane, + 16 for the second source.
+struct TransposeIndex {
+  alignas(64) int32_t v[3][2][16];
+  TransposeIndex() {
+    for (int e = 0; e < 2; ++e)
+      for (int l = 0; l < 16; ++l) {
+        const int tt = l / 4, rr = l % 4;  // round 1 out: lane 4 tt + rr = row rr's dword 4e + tt
+        v[0][e][l] = rr < 2 ? rr * 8 + 4 * e + tt : 16 + (rr - 2) * 8 + 4 * e + tt;
+        const int t2 = l / 8, r8 = l % 8;  // round 2 out: lane 8 t' + rr = row rr's dword 2f + t' (of 4)
+        v[1][e][l] = r8 < 4 ? (2 * e + t2) * 4 + r8 : 16 + (2 * e + t2) * 4 + r8 - 4;
+        v[2][e][l] = l < 8 ? e * 8 + l : 16 + e * 8 + l - 8;  // round 3 out: lane rr = row rr's dword
+      }
+  }
+};
+
+// rows[j] (j < 16) holds row j's 8 dwords; out[t] gets dword t of every row, row j in lane j.
+void transpose_16x8(const __m256i* rows, __m512i* out) {
+  static const TransposeIndex ix;
+  const auto idx = [](int k, int e) { return _mm512_load_si512(ix.v[k][e]); };
+  __m512i z[8], s[4][2], u[2][2][2];
+  for (int p = 0; p < 8; ++p) z[p] = _mm512_inserti64x4(_mm512_castsi256_si512(rows[2 * p]), rows[2 * p + 1], 1);
+  // Round 1: rows 4p .. 4p + 3, dwords 4e .. 4e + 3.
+  for (int p = 0; p < 4; ++p)
+    for (int e = 0; e < 2; ++e) s[p][e] = _mm512_permutex2var_epi32(z[2 * p], idx(0, e), z[2 * p + 1]);
+  // Round 2: rows 8q .. 8q + 7, dwords 4e + 2f, 4e + 2f + 1.
+  for (int q = 0; q < 2; ++q)
+    for (int e = 0; e < 2; ++e)
+      for (int f = 0; f < 2; ++f) u[q][e][f] = _mm512_permutex2var_epi32(s[2 * q][e], idx(1, f), s[2 * q + 1][e]);
+  // Round 3: all 16 rows, dword 4e + 2f + g.
+  for (int e = 0; e < 2; ++e)
+    for (int f = 0; f < 2; ++f)
+      for (int g = 0; g < 2; ++g) out[4 * e + 2 * f + g] = _mm512_permutex2var_epi32(u[0][e][f], idx(2, g), u[1][e][f]);
+}
+
+void decode_q6_group(const std::byte* w, int64_t w_stride, int64_t blk_offset, Q6Group* g) {
+  const uint8_t* blk[16];
+  for (int j = 0; j < 16; ++j) blk[j] = reinterpret_cast<const uint8_t*>(w + j * w_stride + blk_offset);
+  for (int c = 0; c < 8; ++c) {
+    __m256i rows[16];
+    for (int j = 0; j < 16; ++j) rows[j] = q6_k_chunk(blk[j], c);
+    transpose_16x8(rows, reinterpret_cast<__m512i*>(g->codes[c]));
+  }
+  for (int j = 0; j < 16; ++j) {
+    int8_t sc[16];
+    std::memcpy(sc, blk[j] + offsetof(BlockQ6_K, scales), 16);
+    for (int s = 0; s < 16; ++s) g->sc[s][j] = static_cast<uint16_t>(sc[s]) * 0x10001u;
+    for (int i = 0; i < 8; ++i)
+      g->pair[i][j] = static_cast<uint16_t>(sc[2 * i]) | uint32_t{static_cast<uint16_t>(sc[2 * i + 1])} << 16;
+    g->d[j] = f16(load_u16(reinterpret_cast<const std::byte*>(blk[j]) + offsetof(BlockQ6_K, d)));
+  }
+}
+
+__m512i load512(const void* p) { return _mm512_load_si512(p); }
+__m512i broadcast_dword(const std::byte* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm512_set1_epi32(v);
+}
+
+// RN activation rows (super-block at byte offset b_off of each) against a decoded group: each code
+// and scale vector loaded once serves all RN rows (with one row per pass the loads, not the
+// arithmetic, set the pace).
+template <int RN>
+void q6_group_rows(const Q6Group* g, const std::byte* a, int64_t a_stride, __m512* acc) {
+  __m512i isum[RN];
+  for (int i = 0; i < RN; ++i) isum[i] = _mm512_setzero_si512();
+  for (int c = 0; c < 8; ++c)
+    for (int t = 0; t < 8; t += 2) {
+      const __m512i c0 = load512(g->codes[c][t]), c1 = load512(g->codes[c][t + 1]);
+      const __m512i sc = load512(g->sc[2 * c + t / 4]);
+      for (int i = 0; i < RN; ++i) {
+        const std::byte* q = a + i * a_stride + offsetof(BlockQ8_K, qs) + 32 * c + 4 * t;
+        const __m512i p16 = _mm512_add_epi16(_mm512_maddubs_epi16(c0, broadcast_dword(q)),
+                                             _mm512_maddubs_epi16(c1, broadcast_dword(q + 4)));
+        isum[i] = _mm512_dpwssd_epi32(isum[i], p16, sc);
+      }
+    }
+  for (int i = 0; i < RN; ++i) {
+    const std::byte* ab = a + i * a_stride;
+    // Codes are offset by 32: - 32 * sum_s sc_s * bsum_s, the bsums taken in pairs.
+    __m512i off = _mm512_setzero_si512();
+    for (int k = 0; k < 8; ++k)
+      off = _mm512_dpwssd_epi32(off, load512(g->pair[k]), broadcast_dword(ab + offsetof(BlockQ8_K, bsums) + 4 * k));
+    float da;
+    std::memcpy(&da, ab, 4);
+    const __m512 res =
+        _mm512_mul_ps(_mm512_load_ps(g->d), _mm512_cvtepi32_ps(_mm512_sub_epi32(isum[i], _mm512_slli_epi32(off, 5))));
+    acc[i] = _mm512_fmadd_ps(res, _mm512_set1_ps(da), acc[i]);
+  }
+}
+
+void block_q6_k_batched(int64_t n, const std::byte* w, int64_t w_stride, int64_t w_rows, const std::byte* a,
+                        int64_t a_stride, int64_t rows, float* out, int64_t out_stride) {
+  constexpr int64_t kWB = sizeof(BlockQ6_K), kAB = sizeof(BlockQ8_K);
+  constexpr int kTile = 64;  // activation rows per decoded super-block (the decoding is amortized over them)
+  const int64_t groups = w_rows / 16;
+  thread_local Scratch group_buf;
+  Q6Group* g = group_buf.get<Q6Group>(1);
+  for (int64_t j0 = 0; j0 < groups * 16; j0 += 16) {
+    for (int64_t r0 = 0; r0 < rows; r0 += kTile) {
+      const int tile = static_cast<int>(std::min<int64_t>(kTile, rows - r0));
+      __m512 acc[kTile];
+      for (int r = 0; r < tile; ++r) acc[r] = _mm512_setzero_ps();
+      for (int64_t b = 0; b < n / kQK_K; ++b) {
+        decode_q6_group(w + j0 * w_stride, w_stride, b * kWB, g);
+        const std::byte* ab = a + r0 * a_stride + b * kAB;
+        int r = 0;
+        for (; r + 4 <= tile; r += 4) q6_group_rows<4>(g, ab + r * a_stride, a_stride, acc + r);
+        for (; r < tile; ++r) q6_group_rows<1>(g, ab + r * a_stride, a_stride, acc + r);
+      }
+      for (int r = 0; r < tile; ++r) {
+        alignas(64) float v[16];
+        _mm512_store_ps(v, acc[r]);
+        for (int j = 0; j < 16; ++j) out[(r0 + r) * out_stride + j0 + j] = v[j];
+      }
+    }
+  }
+  // Rows past the last group of 16: the AVX2 kernel (the same bits).
+  if (groups * 16 < w_rows)
+    block_fn_avx2(DType::Q6_K, DotOrder::Batched)(n, w + groups * 16 * w_stride, w_stride, w_rows - groups * 16, a,
+                                                    a_stride, rows, out + groups * 16, out_stride);
+}
+
 }  // namespace
 
 BlockFn block_fn_avx512(DType weight, DotOrder order) {
-  if (order == DotOrder::Batched) return weight == DType::F16 ? block_f16_batched : nullptr;
+  if (order == DotOrder::Batched) {
+    if (weight == DType::F16) return block_f16_batched;
+    if (weight == DType::Q6_K) return block_q6_k_batched;
+    return nullptr;
+  }
   switch (weight) {
     case DType::Q4_0: return block_small<BlockQ4_0>;
     case DType::Q5_0: return block_small<BlockQ5_0>;
