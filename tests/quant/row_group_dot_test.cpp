@@ -207,5 +207,56 @@ TEST(QuantRowGroupDotIsa, Avx2Q4KExtremeCodesAreExact) {
   }
 }
 
+// RowGroupDot::groups on AVX-512 (two groups at once, 16 rows in the lanes) gives operator()'s
+// AVX2 bits group by group: 1, 2, 3 and 5 groups (pairs and a group left over), both grains,
+// activation rows around the 4-row steps and the 64-row tiles; and at the extremes of the int16
+// sums (every code 15, every scale and min 63, activations +-127).
+TEST(QuantRowGroupDotIsa, Avx512GroupsAreBitIdenticalToAvx2) {
+  if (!dot_isa_available(DotIsa::Avx512))
+    GTEST_SKIP() << "this CPU (or build) has no AVX-512 F/BW/VL/DQ + VNNI; AVX-512 kernels not tested";
+  uint32_t seed = 900;
+  for (DType t : kTypes) {
+    for (int64_t blocks : {1, 3, 7}) {
+      for (int64_t groups : {1, 2, 3, 5}) {
+        for (int64_t rows : {1, 3, 4, 5, 17, 70}) {
+          for (bool extreme : {false, true}) {
+            if (extreme && (t != DType::Q4_K || blocks != 3)) continue;
+            // groups * 8 weight rows: the case's 8 rows and further random groups.
+            Case c = make_case(t, blocks, rows, seed += 17);
+            for (int64_t g = 1; g < groups; ++g) {
+              const Case more = make_case(t, blocks, 1, seed += 17);
+              c.w.insert(c.w.end(), more.w.begin(), more.w.end());
+            }
+            if (extreme) {
+              for (int64_t j = 0; j < groups * kRowGroup; ++j)
+                for (int64_t b = 0; b < blocks; ++b) {
+                  std::byte* blk = c.w.data() + j * c.w_row + b * static_cast<int64_t>(sizeof(BlockQ4_K));
+                  std::memset(blk + offsetof(BlockQ4_K, qs), 0xff, sizeof(BlockQ4_K::qs));
+                  std::memset(blk + offsetof(BlockQ4_K, scales), 0xff, sizeof(BlockQ4_K::scales));
+                }
+              for (int64_t r = 0; r < rows; ++r) {
+                std::vector<float> x(static_cast<size_t>(c.n), (r % 2 == 0 ? 1.0f : -1.0f) * (1.0f + static_cast<float>(r)));
+                quantize_activations(DType::Q8_K, x.data(), c.n, c.a.data() + r * c.a_row);
+              }
+            }
+            const int64_t cols = groups * kRowGroup;
+            for (FoldGrain grain : kGrains) {
+              SCOPED_TRACE(testing::Message() << dtype_name(t) << " blocks=" << blocks << " groups=" << groups
+                                              << " rows=" << rows << (extreme ? " extreme" : ""));
+              std::vector<float> want(static_cast<size_t>(rows * cols), -1.0f), got(want.size(), -2.0f);
+              const RowGroupDot avx2(t, c.n, DotIsa::Avx2), avx512(t, c.n, DotIsa::Avx512);
+              for (int64_t g = 0; g < groups; ++g)
+                avx2(c.w.data() + g * kRowGroup * c.w_row, c.w_row, c.a.data(), c.a_row, rows, grain,
+                     want.data() + g * kRowGroup, cols);
+              avx512.groups(c.w.data(), c.w_row, groups, c.a.data(), c.a_row, rows, grain, got.data(), cols);
+              ASSERT_EQ(0, std::memcmp(want.data(), got.data(), want.size() * sizeof(float)));
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace gemrt::quant

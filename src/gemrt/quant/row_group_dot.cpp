@@ -85,21 +85,34 @@ RowGroupDot::Fn row_group_fn_scalar(DType weight) {
 #if !(defined(__x86_64__) && defined(GEMRT_HAVE_AVX2_KERNELS))
 RowGroupDot::Fn row_group_fn_avx2(DType) { return nullptr; }
 #endif
+#if !(defined(__x86_64__) && defined(GEMRT_HAVE_AVX512_KERNELS))
+RowGroupDot::Fn row_group_pair_fn_avx512(DType) { return nullptr; }
+#endif
 
 }  // namespace detail
 
-RowGroupDot::RowGroupDot(DType weight, int64_t n, DotIsa isa) : fn_(nullptr), n_(n) {
+RowGroupDot::RowGroupDot(DType weight, int64_t n, DotIsa isa) : fn_(nullptr), pair_fn_(nullptr), n_(n) {
   if (!has_row_group_dot(weight)) fail("row_group_dot: no 8-row kernel for weight dtype ", dtype_name(weight));
   const int64_t block = dtype_info(dot_partner(weight)).block_elems;
   if (n % block != 0) fail("row_group_dot: ", n, " values are not a whole number of ", block, "-value blocks");
   if (!dot_isa_available(isa)) fail("row_group_dot: ", dot_isa_name(isa), " kernels requested on a CPU without them");
-  if (isa != DotIsa::Scalar) fn_ = detail::row_group_fn_avx2(weight);  // Avx512 runs the AVX2 kernels
+  if (isa != DotIsa::Scalar) fn_ = detail::row_group_fn_avx2(weight);  // Avx512's one-group kernels are AVX2's
+  if (isa == DotIsa::Avx512) pair_fn_ = detail::row_group_pair_fn_avx512(weight);
   if (fn_ == nullptr) fn_ = detail::row_group_fn_scalar(weight);
 }
 
 void RowGroupDot::operator()(const std::byte* w, int64_t w_stride, const std::byte* a, int64_t a_stride, int64_t rows,
                              FoldGrain grain, float* out, int64_t out_stride) const {
   fn_(n_, w, w_stride, a, a_stride, rows, grain, out, out_stride);
+}
+
+void RowGroupDot::groups(const std::byte* w, int64_t w_stride, int64_t groups, const std::byte* a, int64_t a_stride,
+                         int64_t rows, FoldGrain grain, float* out, int64_t out_stride) const {
+  int64_t g = 0;
+  if (pair_fn_ != nullptr)
+    for (; g + 2 <= groups; g += 2)
+      pair_fn_(n_, w + g * kRowGroup * w_stride, w_stride, a, a_stride, rows, grain, out + g * kRowGroup, out_stride);
+  for (; g < groups; ++g) fn_(n_, w + g * kRowGroup * w_stride, w_stride, a, a_stride, rows, grain, out + g * kRowGroup, out_stride);
 }
 
 }  // namespace gemrt::quant

@@ -48,12 +48,18 @@ class RowGroupDot {
   // w + j * w_stride with activation row a + r * a_stride, at `grain`.
   void operator()(const std::byte* w, int64_t w_stride, const std::byte* a, int64_t a_stride, int64_t rows,
                   FoldGrain grain, float* out, int64_t out_stride) const;
+  // `groups` consecutive groups (weight rows w + j * w_stride, j < groups * kRowGroup, outputs
+  // out[r * out_stride + j]): operator() group by group, bit for bit; ISAs with a kernel for two
+  // groups at once (AVX-512: 16 rows in the lanes) take them in pairs.
+  void groups(const std::byte* w, int64_t w_stride, int64_t groups, const std::byte* a, int64_t a_stride, int64_t rows,
+              FoldGrain grain, float* out, int64_t out_stride) const;
 
   using Fn = void (*)(int64_t n, const std::byte* w, int64_t w_stride, const std::byte* a, int64_t a_stride,
                       int64_t rows, FoldGrain grain, float* out, int64_t out_stride);
 
  private:
   Fn fn_;
+  Fn pair_fn_;  // two groups (2 * kRowGroup weight rows, outputs j < 16), or null
   int64_t n_;
 };
 
@@ -61,6 +67,8 @@ namespace detail {
 // Per-ISA kernels behind RowGroupDot (nullptr where an ISA has none).
 RowGroupDot::Fn row_group_fn_scalar(DType weight);
 RowGroupDot::Fn row_group_fn_avx2(DType weight);
+// Kernels for two groups at once, with the Fn signature over 2 * kRowGroup weight rows.
+RowGroupDot::Fn row_group_pair_fn_avx512(DType weight);
 }  // namespace detail
 
 }  // namespace gemrt::quant

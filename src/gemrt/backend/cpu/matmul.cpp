@@ -71,10 +71,8 @@ void matmul_fast(const float* x, int64_t t, const TensorView& w, float* out, Thr
       const int64_t r1 = r0 < batched ? std::min(batched, r0 + block) : t;
       const quant::FoldGrain grain = quant::fold_grain(r0, t);
       pool.parallel_for(n_out / quant::kRowGroup, [&](int64_t b, int64_t e) {
-        for (int64_t g = b; g < e; ++g) {
-          const int64_t n = g * quant::kRowGroup;
-          dot(w.data + n * w_row, w_row, a + r0 * a_row, a_row, r1 - r0, grain, out + r0 * n_out + n, n_out);
-        }
+        const int64_t n = b * quant::kRowGroup;
+        dot.groups(w.data + n * w_row, w_row, e - b, a + r0 * a_row, a_row, r1 - r0, grain, out + r0 * n_out + n, n_out);
       }, 2);
       r0 = r1;
     }
