@@ -4,6 +4,8 @@
 #include <utility>
 #include <vector>
 
+#include <unistd.h>
+
 #include "gemrt/backend/cpu/kernels.h"
 #include "gemrt/backend/cpu/vec_ops.h"
 #include "gemrt/backend/cpu/weight_rows.h"
@@ -28,16 +30,30 @@ void matmul(const float* x, int64_t t, const TensorView& w, float* out, ThreadPo
 
 namespace {
 
-// Rounded activation rows per block: about 192 KiB of them (a share of a core's L2 that leaves room
-// for the weight rows passing through), a multiple of 4 rows (llama.cpp's GEMM row groups), and
-// at least kMinBlockRows: a block reads every weight row from memory once, so for long rows (the
-// FFN down projection, k = 6912 on Gemma 3 1B) a block of a dozen rows would re-read the whole
-// matrix from memory every 12 tokens; with 64 rows the block spills to L3 instead (measured:
-// F16 pp512 on the 1B shape +10-15 %).
-int64_t act_block_rows(int64_t a_row_bytes) {
+// A core's L2 cache in bytes, as the C library reports it (512 KiB where it reports none).
+int64_t l2_cache_bytes() {
+  static const int64_t bytes = [] {
+    const long v = sysconf(_SC_LEVEL2_CACHE_SIZE);
+    return v > 0 ? static_cast<int64_t>(v) : int64_t{512} * 1024;
+  }();
+  return bytes;
+}
+
+// Rounded activation rows per block: about 192 KiB of them (a share of a 512 KiB L2 that leaves
+// room for the weight rows passing through, and for the block kernels' own copies of the rows), a
+// multiple of 4 rows (llama.cpp's GEMM row groups), and at least kMinBlockRows: a block reads every
+// weight row from memory once, so for long rows (the FFN down projection, k = 6912 on Gemma 3 1B) a
+// block of a dozen rows would re-read the whole matrix from memory every 12 tokens; with 64 rows
+// the block spills to L3 instead (measured: F16 pp512 on the 1B shape +10-15 %).
+// 16-bit activations (F16 / BF16 weights, the most weight bytes to re-read per block) take 3/8 of
+// the core's L2 when it is larger (768 KiB of a 2 MiB L2: 1B F16 pp512 +6 %, 3 alternating rounds;
+// the quantized formats' kernels expand their rows to several times that and were 5 % slower so).
+int64_t act_block_rows(int64_t a_row_bytes, DType partner) {
   constexpr int64_t kMinBlockRows = 64;
-  const int64_t rows = (192 * 1024 / a_row_bytes) / 4 * 4;
-  return std::clamp<int64_t>(rows, kMinBlockRows, 256);
+  const bool wide = partner == DType::F16 || partner == DType::BF16;
+  const int64_t budget = wide ? std::max<int64_t>(192 * 1024, l2_cache_bytes() * 3 / 8) : 192 * 1024;
+  const int64_t rows = (budget / a_row_bytes) / 4 * 4;
+  return std::clamp<int64_t>(rows, kMinBlockRows, 512);
 }
 
 }  // namespace
@@ -61,7 +77,7 @@ void matmul_fast(const float* x, int64_t t, const TensorView& w, float* out, Thr
   // Activation rows go in blocks that stay in L2 while every weight row streams past them once per
   // block (a weight row read from memory serves the whole block; without blocking each weight row
   // would pull all T rounded rows through the cache hierarchy again).
-  const int64_t block = act_block_rows(a_row);
+  const int64_t block = act_block_rows(a_row, partner);
   if (quant::has_row_group_dot(w.dtype) && n_out % quant::kRowGroup == 0) {
     // llama.cpp keeps these matrices interleaved 8 rows at a time and sums in that kernel's
     // order (quant/row_group_dot.h); so do we, with its split of the activation rows.
