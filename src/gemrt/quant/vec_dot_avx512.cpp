@@ -256,9 +256,10 @@ void f16_tile(const float* panel, int64_t n, const uint16_t* pairs, int64_t p0, 
     }
 }
 
-// 8 weight rows x 3 row pairs: 24 accumulators, 3 activation pairs and a weight vector; a pair's
-// conversion serves 8 FMAs.
-constexpr int kF16JN = 8, kF16RP = 3;
+// 12 weight rows x 2 row pairs: 24 accumulators, 2 activation pairs and a weight vector; a pair's
+// conversion serves 12 FMAs (against 8 x 3, MatmulFast/F16 with 2 threads: gate 151-153 -> 157-168
+// GMAC/s, down 141 -> 144; 1B F16 pp512 within the noise, 4 alternating rounds).
+constexpr int kF16JN = 12, kF16RP = 2;
 
 template <int JN>
 void f16_pairs(const float* panel, int64_t n, const uint16_t* pairs, int64_t rows, float* out, int64_t out_stride,
