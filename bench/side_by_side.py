@@ -12,6 +12,9 @@ Setup (not part of CI; builds llama.cpp for this CPU, ~30 min on 2 cores):
     python3 -m venv ~/.cache/gemrt/llama-venv
     CMAKE_ARGS="-DGGML_NATIVE=ON" CMAKE_BUILD_PARALLEL_LEVEL=2 \\
         ~/.cache/gemrt/llama-venv/bin/pip install llama-cpp-python numpy gguf
+On CPUs with AMX (Sapphire Rapids and later) the native build turns on llama.cpp's AMX int8 kernels,
+which died with SIGILL on the 2026-12-07 VM; build it with every other feature and AMX off instead
+(bench/RESULTS.md, session 8, has the CMAKE_ARGS).
 Usage:
     ~/.cache/gemrt/llama-venv/bin/python bench/side_by_side.py FILE.gguf [FILE.gguf ...] \\
         [--threads 2] [-p 512] [-n 128] [-d 0] [-r 3] [--gemrt build/bin/gemrt] [--numerics fast]
