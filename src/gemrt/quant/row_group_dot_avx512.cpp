@@ -31,7 +31,8 @@ struct Q4KGroup16 {
 };
 
 // The 8 six-bit scales (bytes 0-7) and mins (bytes 8-15) of a Q4_K super-block's 12 scale bytes
-// (block_formats.h: k_scale_min), unpacked four at a time.
+// (block_formats.h: k_scale_min), unpacked four at a time. The same steps as the AVX2 file's
+// q4_k_single_rows: the AVX-512 files share no inline code with other files (avx512_common.h).
 void q4_k_scales_mins(const std::byte* scales12, uint8_t out[16]) {
   uint32_t u[4];
   std::memcpy(u, scales12, 12);
