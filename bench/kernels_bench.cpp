@@ -22,6 +22,7 @@
 
 #include "gemrt/backend/cpu/kernels.h"
 #include "gemrt/core/dtype.h"
+#include "gemrt/core/half.h"
 #include "gemrt/core/thread_pool.h"
 #include "gemrt/quant/activation_quant.h"
 #include "gemrt/quant/row_group_dot.h"
@@ -31,16 +32,30 @@ namespace {
 
 using gemrt::DType;
 
-// Random weights (small codes, finite f16 scales) [rows_w, k] of format t and rows_a activation
-// rows rounded to its partner type.
+// Random weight bytes of format t: small codes and finite f16 scales for the block formats;
+// rounded normal values for F16 / BF16 (random bytes would make about 1 in 64 BF16 values
+// subnormal, and subnormal FMAs cost Intel CPUs a microcode assist each: BF16 PrefillL2 ran 20
+// times slower than F16 so).
+void fill_weights(DType t, std::vector<std::byte>& w, std::mt19937& rng) {
+  if (t == DType::F16 || t == DType::BF16) {
+    std::normal_distribution<float> g;
+    auto* h = reinterpret_cast<uint16_t*>(w.data());
+    for (size_t i = 0; i < w.size() / 2; ++i) h[i] = t == DType::F16 ? gemrt::f32_to_f16(g(rng)) : gemrt::f32_to_bf16(g(rng));
+  } else {
+    for (auto& b : w) b = static_cast<std::byte>(rng() & 0x3f);
+  }
+}
+
+// Random weights [rows_w, k] of format t (fill_weights) and rows_a activation rows rounded to its
+// partner type.
 struct Operands {
   Operands(DType t, int64_t k, int64_t rows_w, int64_t rows_a)
       : w_row(gemrt::dtype_bytes(t, k)), a_row(gemrt::dtype_bytes(gemrt::quant::dot_partner(t), k)) {
     w.resize(static_cast<size_t>(w_row * rows_w));
     std::mt19937 rng(1);
-    for (auto& b : w) b = static_cast<std::byte>(rng() & 0x3f);
-    std::vector<float> x(static_cast<size_t>(k * rows_a));
+    fill_weights(t, w, rng);
     std::normal_distribution<float> g;
+    std::vector<float> x(static_cast<size_t>(k * rows_a));
     for (auto& v : x) v = g(rng);
     a.resize(static_cast<size_t>(a_row * rows_a));
     for (int64_t r = 0; r < rows_a; ++r)
@@ -86,7 +101,7 @@ void BM_MatmulFast(benchmark::State& state, DType t, int64_t n, int64_t k) {
   const int64_t w_row = gemrt::dtype_bytes(t, k);
   std::vector<std::byte> w(static_cast<size_t>(w_row * n));
   std::mt19937 rng(1);
-  for (auto& b : w) b = static_cast<std::byte>(rng() & 0x3f);  // small codes, finite f16 scales
+  fill_weights(t, w, rng);
   std::vector<float> x(static_cast<size_t>(k * rows)), out(static_cast<size_t>(n * rows));
   std::normal_distribution<float> g;
   for (auto& v : x) v = g(rng);
@@ -142,10 +157,9 @@ void BM_PrefillL2(benchmark::State& state, DType t) {
   std::optional<q::RowGroupDot> rg;
   if (q::has_row_group_dot(t)) rg.emplace(t, k);
   for (auto _ : state) {
-    if (rg) {
-      for (int64_t n = 0; n < rows_w; n += q::kRowGroup)
-        (*rg)(ops.w.data() + n * ops.w_row, ops.w_row, ops.a.data(), ops.a_row, rows_a, q::fold_grain(0, rows_a),
-              out.data() + n, rows_w);
+    if (rg) {  // as the fast matmul calls it: all groups of the rows at once
+      rg->groups(ops.w.data(), ops.w_row, rows_w / q::kRowGroup, ops.a.data(), ops.a_row, rows_a, q::fold_grain(0, rows_a),
+                 out.data(), rows_w);
     } else {
       dot.block(ops.w.data(), ops.w_row, rows_w, ops.a.data(), ops.a_row, rows_a, out.data(), rows_w);
     }
@@ -178,7 +192,7 @@ void register_all() {
     benchmark::RegisterBenchmark(("PrefillL2/" + std::string(gemrt::dtype_name(t))).c_str(), BM_PrefillL2, t);
   for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q5_0, DType::Q4_1, DType::Q5_1, DType::Q2_K, DType::Q3_K, DType::Q4_K,
                   DType::Q5_K, DType::Q6_K, DType::F16, DType::BF16}) {
-    for (auto isa : {gemrt::quant::DotIsa::Scalar, gemrt::quant::DotIsa::Avx2}) {
+    for (auto isa : {gemrt::quant::DotIsa::Scalar, gemrt::quant::DotIsa::Avx2, gemrt::quant::DotIsa::Avx512}) {
       const std::string name = "RowDot/" + std::string(gemrt::dtype_name(t)) + "/" +
                                std::string(gemrt::quant::dot_isa_name(isa));
       benchmark::RegisterBenchmark(name.c_str(), BM_RowDot, t, isa)->Arg(1)->Arg(16)->Arg(128)->Unit(benchmark::kMillisecond);

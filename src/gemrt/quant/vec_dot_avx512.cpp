@@ -211,38 +211,64 @@ void block_small(int64_t n, const std::byte* w, int64_t w_stride, int64_t w_rows
 }
 
 // ---------------------------------------------------------------------------------------------
-// F16 x F16 in the batched order (vec_dot.h; the AVX2 block_float_batched kernel): one 8-lane
-// float32 FMA accumulator per (weight row, activation row) over chunks of 8 values, reduced by
-// hsum8. Here a 16-lane accumulator holds two activation rows, row i in lanes 0-7 and row i + 1 in
-// lanes 8-15: the weight row's 8 widened values go to both halves (a broadcast load from the
-// float32 panel), the pair's 16 F16 values are widened in one conversion.
+// F16 x F16 and BF16 x BF16 in the batched order (vec_dot.h; the AVX2 block_float_batched kernel):
+// one 8-lane float32 FMA accumulator per (weight row, activation row) over chunks of 8 values,
+// reduced by hsum8. Here a 16-lane accumulator holds two activation rows, row i in lanes 0-7 and
+// row i + 1 in lanes 8-15: the weight row's 8 widened values go to both halves (a broadcast load
+// from the float32 panel). Widening either format to float32 is exact.
+//
+// The activation rows are packed in pairs once per call, [P][n / 8][16] values: chunk c of a pair
+// is row 2p's values 8c .. 8c + 7, then row 2p + 1's (zeros for an odd last row). F16 pairs stay
+// F16 and are widened in the tile, one conversion per pair and chunk beside the FMAs; BF16 pairs
+// are widened as they are packed (as the AVX2 kernel does: BF16's widening, a zero-extension and a
+// shift, would take two vector operations in the tile).
 
-// Activation rows packed in pairs, [P][n / 8][16] F16 values: chunk c of a pair is row 2p's values
-// 8c .. 8c + 7, then row 2p + 1's (zeros for an odd last row).
-void pack_f16_pairs(const std::byte* a, int64_t a_stride, int64_t rows, int64_t n, uint16_t* pairs) {
+// The 8 values at p widened to float32.
+template <DType kType>
+__m256 widen8(const std::byte* p) {
+  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  if constexpr (kType == DType::F16) return _mm256_cvtph_ps(h);
+  else return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));  // BF16: a float32's top half
+}
+
+template <DType kType>
+using PairValue = std::conditional_t<kType == DType::F16, uint16_t, float>;
+
+template <DType kType>
+void pack_pairs(const std::byte* a, int64_t a_stride, int64_t rows, int64_t n, PairValue<kType>* pairs) {
   for (int64_t p = 0; p < (rows + 1) / 2; ++p) {
     const std::byte* a0 = a + 2 * p * a_stride;
     const std::byte* a1 = 2 * p + 1 < rows ? a0 + a_stride : nullptr;
-    uint16_t* dst = pairs + p * n * 2;
+    PairValue<kType>* dst = pairs + p * n * 2;
     for (int64_t i = 0; i < n; i += 8) {
-      const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a0 + 2 * i));
-      const __m128i hi = a1 ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(a1 + 2 * i)) : _mm_setzero_si128();
-      _mm256_store_si256(reinterpret_cast<__m256i*>(dst + 2 * i), _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1));
+      if constexpr (kType == DType::F16) {
+        const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a0 + 2 * i));
+        const __m128i hi = a1 ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(a1 + 2 * i)) : _mm_setzero_si128();
+        _mm256_store_si256(reinterpret_cast<__m256i*>(dst + 2 * i), _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1));
+      } else {
+        _mm256_store_ps(dst + 2 * i, widen8<kType>(a0 + 2 * i));
+        _mm256_store_ps(dst + 2 * i + 8, a1 ? widen8<kType>(a1 + 2 * i) : _mm256_setzero_ps());
+      }
     }
   }
 }
 
-template <int JN, int RP>
-void f16_tile(const float* panel, int64_t n, const uint16_t* pairs, int64_t p0, float* out, int64_t out_stride,
-              int64_t rows) {
+template <DType kType>
+__m512 load_pair(const PairValue<kType>* p) {
+  if constexpr (kType == DType::F16) return _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(p)));
+  else return _mm512_load_ps(p);
+}
+
+template <DType kType, int JN, int RP>
+void half_tile(const float* panel, int64_t n, const PairValue<kType>* pairs, int64_t p0, float* out, int64_t out_stride,
+               int64_t rows) {
   __m512 acc[JN][RP];
   for (int jj = 0; jj < JN; ++jj)
     for (int pp = 0; pp < RP; ++pp) acc[jj][pp] = _mm512_setzero_ps();
-  const uint16_t* ap = pairs + p0 * n * 2;
+  const PairValue<kType>* ap = pairs + p0 * n * 2;
   for (int64_t i = 0; i < n; i += 8) {
     __m512 av[RP];
-    for (int pp = 0; pp < RP; ++pp)
-      av[pp] = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(ap + pp * n * 2 + 2 * i)));
+    for (int pp = 0; pp < RP; ++pp) av[pp] = load_pair<kType>(ap + pp * n * 2 + 2 * i);
     for (int jj = 0; jj < JN; ++jj) {
       const __m512 wv = _mm512_broadcast_f32x8(_mm256_load_ps(panel + jj * n + i));
       for (int pp = 0; pp < RP; ++pp) acc[jj][pp] = _mm512_fmadd_ps(wv, av[pp], acc[jj][pp]);
@@ -256,52 +282,53 @@ void f16_tile(const float* panel, int64_t n, const uint16_t* pairs, int64_t p0, 
     }
 }
 
-// 12 weight rows x 2 row pairs: 24 accumulators, 2 activation pairs and a weight vector; a pair's
-// conversion serves 12 FMAs (against 8 x 3, MatmulFast/F16 with 2 threads: gate 151-153 -> 157-168
-// GMAC/s, down 141 -> 144; 1B F16 pp512 within the noise, 4 alternating rounds).
-constexpr int kF16JN = 12, kF16RP = 2;
+// 12 weight rows x 2 row pairs: 24 accumulators, 2 activation pairs and a weight vector; an F16
+// pair's conversion serves 12 FMAs (against 8 x 3, MatmulFast/F16 with 2 threads: gate 151-153 ->
+// 157-168 GMAC/s, down 141 -> 144; 1B F16 pp512 within the noise, 4 alternating rounds).
+constexpr int kHalfJN = 12, kHalfRP = 2;
 
-template <int JN>
-void f16_pairs(const float* panel, int64_t n, const uint16_t* pairs, int64_t rows, float* out, int64_t out_stride,
-               const std::byte* next, int64_t next_bytes) {
+template <DType kType, int JN>
+void half_pairs(const float* panel, int64_t n, const PairValue<kType>* pairs, int64_t rows, float* out,
+                int64_t out_stride, const std::byte* next, int64_t next_bytes) {
   const int64_t np = (rows + 1) / 2;
-  const int64_t tiles = (np + kF16RP - 1) / kF16RP;
+  const int64_t tiles = (np + kHalfRP - 1) / kHalfRP;
   int64_t p0 = 0, tile = 0;
-  for (; p0 + kF16RP <= np; p0 += kF16RP, ++tile) {
+  for (; p0 + kHalfRP <= np; p0 += kHalfRP, ++tile) {
     prefetch_part(next, next_bytes, tile, tiles);
-    f16_tile<JN, kF16RP>(panel, n, pairs, p0, out, out_stride, rows);
+    half_tile<kType, JN, kHalfRP>(panel, n, pairs, p0, out, out_stride, rows);
   }
   if (p0 < np) prefetch_part(next, next_bytes, tiles - 1, tiles);
-  for (; p0 < np; ++p0) f16_tile<JN, 1>(panel, n, pairs, p0, out, out_stride, rows);
+  for (; p0 < np; ++p0) half_tile<kType, JN, 1>(panel, n, pairs, p0, out, out_stride, rows);
 }
 
-template <int JN>
-void f16_panel_rows(const float* panel, int64_t n, const uint16_t* pairs, int64_t rows, float* out,
-                    int64_t out_stride, const std::byte* next, int64_t next_bytes, int jn) {
+// half_pairs<JN> for a panel of jn <= JN rows (JN a compile-time bound, so the tile's arrays stay
+// in registers).
+template <DType kType, int JN>
+void half_panel_rows(const float* panel, int64_t n, const PairValue<kType>* pairs, int64_t rows, float* out,
+                     int64_t out_stride, const std::byte* next, int64_t next_bytes, int jn) {
   if constexpr (JN > 1) {
     if (jn < JN) {
-      f16_panel_rows<JN - 1>(panel, n, pairs, rows, out, out_stride, next, next_bytes, jn);
+      half_panel_rows<kType, JN - 1>(panel, n, pairs, rows, out, out_stride, next, next_bytes, jn);
       return;
     }
   }
-  f16_pairs<JN>(panel, n, pairs, rows, out, out_stride, next, next_bytes);
+  half_pairs<kType, JN>(panel, n, pairs, rows, out, out_stride, next, next_bytes);
 }
 
-void block_f16_batched(int64_t n, const std::byte* w, int64_t w_stride, int64_t w_rows, const std::byte* a,
-                       int64_t a_stride, int64_t rows, float* out, int64_t out_stride) {
+template <DType kType>
+void block_half_batched(int64_t n, const std::byte* w, int64_t w_stride, int64_t w_rows, const std::byte* a,
+                        int64_t a_stride, int64_t rows, float* out, int64_t out_stride) {
   thread_local Scratch panel_buf, pair_buf;
-  float* panel = panel_buf.get<float>(kF16JN * n);
-  uint16_t* pairs = pair_buf.get<uint16_t>((rows + 1) / 2 * n * 2);
-  pack_f16_pairs(a, a_stride, rows, n, pairs);
-  for (int64_t j0 = 0; j0 < w_rows; j0 += kF16JN) {
-    const int jn = static_cast<int>(std::min<int64_t>(kF16JN, w_rows - j0));
+  float* panel = panel_buf.get<float>(kHalfJN * n);
+  auto* pairs = pair_buf.get<PairValue<kType>>((rows + 1) / 2 * n * 2);
+  pack_pairs<kType>(a, a_stride, rows, n, pairs);
+  for (int64_t j0 = 0; j0 < w_rows; j0 += kHalfJN) {
+    const int jn = static_cast<int>(std::min<int64_t>(kHalfJN, w_rows - j0));
     for (int jj = 0; jj < jn; ++jj)
-      for (int64_t i = 0; i < n; i += 8)
-        _mm256_store_ps(panel + jj * n + i, _mm256_cvtph_ps(_mm_loadu_si128(
-                                                reinterpret_cast<const __m128i*>(w + (j0 + jj) * w_stride + 2 * i))));
+      for (int64_t i = 0; i < n; i += 8) _mm256_store_ps(panel + jj * n + i, widen8<kType>(w + (j0 + jj) * w_stride + 2 * i));
     const std::byte* next = w + (j0 + jn) * w_stride;
-    const int64_t next_bytes = (std::min<int64_t>(w_rows, j0 + jn + kF16JN) - (j0 + jn)) * w_stride;
-    f16_panel_rows<kF16JN>(panel, n, pairs, rows, out + j0, out_stride, next, next_bytes, jn);
+    const int64_t next_bytes = (std::min<int64_t>(w_rows, j0 + jn + kHalfJN) - (j0 + jn)) * w_stride;
+    half_panel_rows<kType, kHalfJN>(panel, n, pairs, rows, out + j0, out_stride, next, next_bytes, jn);
   }
 }
 
@@ -418,7 +445,8 @@ void block_q6_k_batched(int64_t n, const std::byte* w, int64_t w_stride, int64_t
 
 BlockFn block_fn_avx512(DType weight, DotOrder order) {
   if (order == DotOrder::Batched) {
-    if (weight == DType::F16) return block_f16_batched;
+    if (weight == DType::F16) return block_half_batched<DType::F16>;
+    if (weight == DType::BF16) return block_half_batched<DType::BF16>;
     if (weight == DType::Q6_K) return block_q6_k_batched;
     return nullptr;
   }
