@@ -401,7 +401,8 @@ TEST(QuantVecDotIsa, BlockKernelsEqualRowByRowProducts) {
 // The AVX-512 block kernels give the AVX2 block kernels' bits (vec_dot_kernels.h), at row lengths
 // of odd block counts (1, 3, 7, 9, 17, 36 blocks, or chunks of 8 for F16 / BF16: one 8-block scale
 // group, a partial one, several),
-// weight-row counts around the 4-row panels and odd activation-row counts (a row paired with zeros),
+// weight-row counts around the 4-row panels and odd activation-row counts (a row paired with zeros;
+// one row: the decode stream kernels),
 // on random codes and on the extremes: every code at its largest magnitude (Q8_0: -128 and 127,
 // Q5_0: 0 and 31) against activations of +-127.
 TEST(QuantVecDotIsa, Avx512BlockKernelsGiveTheAvx2Bits) {
@@ -438,7 +439,7 @@ TEST(QuantVecDotIsa, Avx512BlockKernelsGiveTheAvx2Bits) {
               }
             w.insert(w.end(), row.begin(), row.end());
           }
-          for (int64_t rows : {2, 3, 7, 8, 9, 17, 33}) {
+          for (int64_t rows : {1, 2, 3, 7, 8, 9, 17, 33}) {  // 1: the decode (stream) kernels
             std::vector<std::byte> a(static_cast<size_t>(rows * a_row));
             for (int64_t r = 0; r < rows; ++r) {
               std::vector<float> x = activations(n, rng);

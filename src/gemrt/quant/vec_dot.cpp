@@ -275,6 +275,7 @@ BlockFn stream_fn_avx2(DType, DotOrder) { return nullptr; }
 #endif
 #if !(defined(__x86_64__) && defined(GEMRT_HAVE_AVX512_KERNELS))
 BlockFn block_fn_avx512(DType, DotOrder) { return nullptr; }
+BlockFn stream_fn_avx512(DType, DotOrder) { return nullptr; }
 #endif
 
 }  // namespace detail
@@ -377,10 +378,13 @@ RowDot::RowDot(DType weight, int64_t n, DotIsa isa, DotOrder order)
   if (order == DotOrder::Batched && !dtype_is_quantized(weight) && n % 8 != 0)
     fail("vec_dot: the batched order of ", dtype_name(weight), " needs a multiple of 8 values, got ", n);
   fn_ = tile_fn_for(isa, weight, order);
-  if (isa == DotIsa::Avx512) block_fn_ = detail::block_fn_avx512(weight, order);
+  if (isa == DotIsa::Avx512) {
+    block_fn_ = detail::block_fn_avx512(weight, order);
+    stream_fn_ = detail::stream_fn_avx512(weight, order);
+  }
   if (isa != DotIsa::Scalar) {
     if (block_fn_ == nullptr) block_fn_ = detail::block_fn_avx2(weight, order);
-    stream_fn_ = detail::stream_fn_avx2(weight, order);
+    if (stream_fn_ == nullptr) stream_fn_ = detail::stream_fn_avx2(weight, order);
   }
 }
 

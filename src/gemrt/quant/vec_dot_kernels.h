@@ -37,6 +37,8 @@ BlockFn stream_fn_avx2(DType weight, DotOrder order);
 // kernel for the same format (nullptr where there is none; the AVX2 one is used then). Every other
 // kernel of DotIsa::Avx512 is the AVX2 one.
 BlockFn block_fn_avx512(DType weight, DotOrder order);
+// AVX-512 one-row (decode) kernels, each giving exactly the bits of the AVX2 stream kernel.
+BlockFn stream_fn_avx512(DType weight, DotOrder order);
 
 // Portable C++ kernels; every weight format with a partner has one (VecDot order), and every
 // format with a batched order has a Batched one.
