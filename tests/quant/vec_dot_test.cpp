@@ -416,7 +416,8 @@ TEST(QuantVecDotIsa, Avx512BlockKernelsGiveTheAvx2Bits) {
   for (const Use u : {Use{DType::Q4_0, DotOrder::VecDot}, Use{DType::Q5_0, DotOrder::VecDot},
                       Use{DType::Q8_0, DotOrder::VecDot}, Use{DType::Q4_1, DotOrder::VecDot},
                       Use{DType::F16, DotOrder::Batched}, Use{DType::BF16, DotOrder::Batched},
-                      Use{DType::Q4_K, DotOrder::Batched}, Use{DType::Q6_K, DotOrder::Batched}}) {
+                      Use{DType::Q4_K, DotOrder::Batched}, Use{DType::Q5_K, DotOrder::Batched},
+                      Use{DType::Q6_K, DotOrder::Batched}}) {
     const DType t = u.t, p = dot_partner(t);
     // Float rows: 8 values per "block" (the batched order's chunk).
     const int64_t qk = dtype_is_quantized(t) ? std::max(dtype_info(t).block_elems, dtype_info(p).block_elems) : 8;

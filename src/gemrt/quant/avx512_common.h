@@ -75,12 +75,33 @@ inline __m512i broadcast_dword(const std::byte* p) {
   return _mm512_set1_epi32(v);
 }
 
+// Two int16 values as the two halves of every dword (madd's pairs).
+inline __m512i pair_dword(int lo, int hi) {
+  return _mm512_set1_epi32(static_cast<int32_t>(static_cast<uint16_t>(lo) | (uint32_t{static_cast<uint16_t>(hi)} << 16)));
+}
+
 // Part `part` of `parts` of the cache lines of [p, p + bytes), prefetched: the next panel's weight
 // bytes are requested a share per tile, so the requests do not overflow the miss buffers.
 inline void prefetch_part(const std::byte* p, int64_t bytes, int64_t part, int64_t parts) {
   const int64_t lines = (bytes + 63) / 64;
   for (int64_t l = lines * part / parts; l < lines * (part + 1) / parts; ++l)
     _mm_prefetch(reinterpret_cast<const char*>(p) + 64 * l, _MM_HINT_T0);
+}
+
+// The 8 six-bit scales (bytes 0-7) and mins (bytes 8-15) of a Q4_K super-block's 12 scale bytes
+// (block_formats.h: k_scale_min; Q5_K's are laid out alike), unpacked four at a time. The same
+// steps as row_group_dot_avx2.cpp's q4_k_single_rows: the AVX-512 files share no inline code with
+// other files.
+inline void q4_k_scales_mins(const std::byte* scales12, uint8_t out[16]) {
+  uint32_t u[4];
+  std::memcpy(u, scales12, 12);
+  constexpr uint32_t kLow6 = 0x3f3f3f3f, kLow4 = 0x0f0f0f0f, kLow2 = 0x03030303;
+  u[3] = ((u[2] >> 4) & kLow4) | (((u[1] >> 6) & kLow2) << 4);
+  const uint32_t mins_lo = u[1] & kLow6;
+  u[1] = (u[2] & kLow4) | (((u[0] >> 6) & kLow2) << 4);
+  u[2] = mins_lo;
+  u[0] &= kLow6;
+  std::memcpy(out, u, 16);
 }
 
 // The index vectors of a 16 x 8 dword transpose in three rounds of two-source permutes

@@ -30,21 +30,6 @@ struct Q4KGroup16 {
   alignas(64) float d[16], dmin[16];
 };
 
-// The 8 six-bit scales (bytes 0-7) and mins (bytes 8-15) of a Q4_K super-block's 12 scale bytes
-// (block_formats.h: k_scale_min), unpacked four at a time. The same steps as the AVX2 file's
-// q4_k_single_rows: the AVX-512 files share no inline code with other files (avx512_common.h).
-void q4_k_scales_mins(const std::byte* scales12, uint8_t out[16]) {
-  uint32_t u[4];
-  std::memcpy(u, scales12, 12);
-  constexpr uint32_t kLow6 = 0x3f3f3f3f, kLow4 = 0x0f0f0f0f, kLow2 = 0x03030303;
-  u[3] = ((u[2] >> 4) & kLow4) | (((u[1] >> 6) & kLow2) << 4);
-  const uint32_t mins_lo = u[1] & kLow6;
-  u[1] = (u[2] & kLow4) | (((u[0] >> 6) & kLow2) << 4);
-  u[2] = mins_lo;
-  u[0] &= kLow6;
-  std::memcpy(out, u, 16);
-}
-
 void decode_q4_k_group16(const std::byte* w, int64_t w_stride, int64_t blk_offset, Q4KGroup16* g) {
   const std::byte* blk[16];
   for (int j = 0; j < 16; ++j) blk[j] = w + j * w_stride + blk_offset;
@@ -64,11 +49,6 @@ void decode_q4_k_group16(const std::byte* w, int64_t w_stride, int64_t blk_offse
     g->d[j] = f16(load_u16(blk[j] + offsetof(BlockQ4_K, d)));
     g->dmin[j] = f16(load_u16(blk[j] + offsetof(BlockQ4_K, dmin)));
   }
-}
-
-// Two int16 values as the two halves of every dword (madd's pairs).
-__m512i pair_dword(int lo, int hi) {
-  return _mm512_set1_epi32(static_cast<int32_t>(static_cast<uint16_t>(lo) | (uint32_t{static_cast<uint16_t>(hi)} << 16)));
 }
 
 // RN activation rows (their super-block at a, a_stride bytes apart) against a decoded group; each

@@ -372,100 +372,149 @@ void block_half_batched(int64_t n, const std::byte* w, int64_t w_stride, int64_t
 }
 
 // ---------------------------------------------------------------------------------------------
-// Q6_K x Q8_K in the batched order (vec_dot.h), the AVX2 block_k_batched kernel with 16 weight rows
-// in the lanes instead of 8: per super-block and activation row, lane j holds row j's exact integer
-// sums and takes row j's float steps (res = d * isum, acc = fma(res, da, acc)); lanes are
-// independent, so their number does not change any bits. The integer products are those of the
-// AVX2 kernel (maddubs of 4 codes of every row against 4 broadcast activation bytes, two summed in
-// int16: 2 * 2 * 63 * 127 < 2^15), widened and scaled by vpdpwssd (madd + add in one).
+// Q5_K and Q6_K x Q8_K in the batched order (vec_dot.h), the AVX2 block_k_batched kernel with 16
+// weight rows in the lanes instead of 8: per super-block and activation row, lane j holds row j's
+// exact integer sums and takes row j's float steps (res = d * isum, Q5_K: res = fma(-dmin, msum,
+// res); acc = fma(res, da, acc)); lanes are independent, so their number does not change any bits.
+// The integer products are those of the AVX2 kernel (maddubs of 4 codes of every row against 4
+// broadcast activation bytes, kPerMadd of them summed in int16: 2 * 2 * 63 * 127 for Q6_K,
+// 4 * 2 * 31 * 127 for Q5_K, both < 2^15), widened and scaled by vpdpwssd (madd + add in one).
 
-// Chunk c's 32 unsigned codes (0..63) of a Q6_K super-block: low nibble k / 2 of
-// ql[64 h + 32 (k % 2) + l], high bits 2k of qh[32 h + l] (h = c / 4, k = c % 4).
-__m256i q6_k_chunk(const uint8_t* blk, int c) {
-  const int h = c / 4, k = c % 4;
-  const __m256i ql = loadu256(blk + offsetof(BlockQ6_K, ql) + 64 * h + 32 * (k % 2));
-  const __m256i qh = loadu256(blk + offsetof(BlockQ6_K, qh) + 32 * h);
-  const __m256i low = _mm256_and_si256(_mm256_srli_epi16(ql, 4 * (k / 2)), _mm256_set1_epi8(15));
-  const __m256i high = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), _mm256_set1_epi8(3));
-  return _mm256_or_si256(low, _mm256_slli_epi16(high, 4));
+// Chunk c's 32 unsigned codes of a super-block.
+template <typename WBlock>
+__m256i k_chunk(const uint8_t* blk, int c) {
+  if constexpr (std::is_same_v<WBlock, BlockQ6_K>) {
+    // 0..63: low nibble k / 2 of ql[64 h + 32 (k % 2) + l], high bits 2k of qh[32 h + l] (h = c / 4, k = c % 4).
+    const int h = c / 4, k = c % 4;
+    const __m256i ql = loadu256(blk + offsetof(BlockQ6_K, ql) + 64 * h + 32 * (k % 2));
+    const __m256i qh = loadu256(blk + offsetof(BlockQ6_K, qh) + 32 * h);
+    const __m256i low = _mm256_and_si256(_mm256_srli_epi16(ql, 4 * (k / 2)), _mm256_set1_epi8(15));
+    const __m256i high = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), _mm256_set1_epi8(3));
+    return _mm256_or_si256(low, _mm256_slli_epi16(high, 4));
+  } else {
+    // Q5_K, 0..31: nibble c % 2 of qs[32 (c / 2) + l], fifth bit = bit c of qh[l].
+    const __m256i q = loadu256(blk + offsetof(BlockQ5_K, qs) + 32 * (c / 2));
+    const __m256i qh = loadu256(blk + offsetof(BlockQ5_K, qh));
+    const __m256i low = _mm256_and_si256(_mm256_srli_epi16(q, 4 * (c % 2)), _mm256_set1_epi8(15));
+    const __m256i high = _mm256_and_si256(_mm256_srli_epi16(qh, c), _mm256_set1_epi8(1));
+    return _mm256_or_si256(low, _mm256_slli_epi16(high, 4));
+  }
 }
 
 // One super-block of 16 weight rows, rows in the lanes.
-struct Q6Group {
-  alignas(64) int32_t codes[8][8][16];  // [c][t][j]: row j's codes 4t .. 4t + 3 of chunk c
-  alignas(64) uint32_t sc[16][16];      // [s][j]: row j's scale of sub-block s, in both int16 halves
-  alignas(64) uint32_t pair[8][16];     // [i][j]: row j's scales of sub-blocks 2i (low int16), 2i + 1
-  alignas(64) float d[16];
+template <typename WBlock>
+struct KGroup16 {
+  static constexpr bool kQ6 = std::is_same_v<WBlock, BlockQ6_K>;
+  static constexpr int kScales = kQ6 ? 16 : 8;  // sub-blocks of 16 (Q6_K) or 32 (Q5_K) values
+  static constexpr int kPairs = kQ6 ? 8 : 4;
+  static constexpr int kPerMadd = kQ6 ? 2 : 4;
+  alignas(64) int32_t codes[8][8][16];      // [c][t][j]: row j's codes 4t .. 4t + 3 of chunk c
+  alignas(64) uint32_t sc[kScales][16];     // [s][j]: row j's scale of sub-block s, in both int16 halves
+  alignas(64) uint32_t pair[kPairs][16];    // [i][j]: Q6_K row j's scales of sub-blocks 2i (low int16),
+                                            // 2i + 1; Q5_K its mins of sub-blocks 2i, 2i + 1
+  alignas(64) float d[16], dmin[16];
 };
 
-void decode_q6_group(const std::byte* w, int64_t w_stride, int64_t blk_offset, Q6Group* g) {
+template <typename WBlock>
+void decode_k_group16(const std::byte* w, int64_t w_stride, int64_t blk_offset, KGroup16<WBlock>* g) {
   const uint8_t* blk[16];
   for (int j = 0; j < 16; ++j) blk[j] = reinterpret_cast<const uint8_t*>(w + j * w_stride + blk_offset);
   for (int c = 0; c < 8; ++c) {
     __m256i rows[16];
-    for (int j = 0; j < 16; ++j) rows[j] = q6_k_chunk(blk[j], c);
+    for (int j = 0; j < 16; ++j) rows[j] = k_chunk<WBlock>(blk[j], c);
     transpose_16x8(rows, reinterpret_cast<__m512i*>(g->codes[c]));
   }
   for (int j = 0; j < 16; ++j) {
-    int8_t sc[16];
-    std::memcpy(sc, blk[j] + offsetof(BlockQ6_K, scales), 16);
-    for (int s = 0; s < 16; ++s) g->sc[s][j] = static_cast<uint16_t>(sc[s]) * 0x10001u;
-    for (int i = 0; i < 8; ++i)
-      g->pair[i][j] = static_cast<uint16_t>(sc[2 * i]) | uint32_t{static_cast<uint16_t>(sc[2 * i + 1])} << 16;
-    g->d[j] = f16(load_u16(reinterpret_cast<const std::byte*>(blk[j]) + offsetof(BlockQ6_K, d)));
+    const auto* bj = reinterpret_cast<const std::byte*>(blk[j]);
+    int16_t sc[16], pr[16];
+    if constexpr (KGroup16<WBlock>::kQ6) {
+      int8_t s8[16];
+      std::memcpy(s8, bj + offsetof(BlockQ6_K, scales), 16);
+      for (int s = 0; s < 16; ++s) sc[s] = pr[s] = s8[s];
+    } else {
+      uint8_t sm[16];  // 6-bit scales, then mins
+      q4_k_scales_mins(bj + offsetof(BlockQ5_K, scales), sm);
+      for (int s = 0; s < 8; ++s) {
+        sc[s] = sm[s];
+        pr[s] = sm[8 + s];
+      }
+      g->dmin[j] = f16(load_u16(bj + offsetof(BlockQ5_K, dmin)));
+    }
+    for (int s = 0; s < KGroup16<WBlock>::kScales; ++s) g->sc[s][j] = static_cast<uint16_t>(sc[s]) * 0x10001u;
+    for (int i = 0; i < KGroup16<WBlock>::kPairs; ++i)
+      g->pair[i][j] = static_cast<uint16_t>(pr[2 * i]) | uint32_t{static_cast<uint16_t>(pr[2 * i + 1])} << 16;
+    g->d[j] = f16(load_u16(bj + offsetof(WBlock, d)));
   }
 }
 
-// RN activation rows (super-block at byte offset b_off of each) against a decoded group: each code
-// and scale vector loaded once serves all RN rows (with one row per pass the loads, not the
+// RN activation rows (their super-block at a, a_stride bytes apart) against a decoded group: each
+// code and scale vector loaded once serves all RN rows (with one row per pass the loads, not the
 // arithmetic, set the pace).
-template <int RN>
-void q6_group_rows(const Q6Group* g, const std::byte* a, int64_t a_stride, __m512* acc) {
+template <typename WBlock, int RN>
+void k_group_rows(const KGroup16<WBlock>* g, const std::byte* a, int64_t a_stride, __m512* acc) {
+  using G = KGroup16<WBlock>;
   __m512i isum[RN];
   for (int i = 0; i < RN; ++i) isum[i] = _mm512_setzero_si512();
   for (int c = 0; c < 8; ++c)
-    for (int t = 0; t < 8; t += 2) {
-      const __m512i c0 = load512(g->codes[c][t]), c1 = load512(g->codes[c][t + 1]);
-      const __m512i sc = load512(g->sc[2 * c + t / 4]);
-      for (int i = 0; i < RN; ++i) {
-        const std::byte* q = a + i * a_stride + offsetof(BlockQ8_K, qs) + 32 * c + 4 * t;
-        const __m512i p16 = _mm512_add_epi16(_mm512_maddubs_epi16(c0, broadcast_dword(q)),
-                                             _mm512_maddubs_epi16(c1, broadcast_dword(q + 4)));
-        isum[i] = _mm512_dpwssd_epi32(isum[i], p16, sc);
+    for (int t = 0; t < 8; t += G::kPerMadd) {
+      __m512i p16[RN];
+      for (int u = 0; u < G::kPerMadd; ++u) {
+        const __m512i codes = load512(g->codes[c][t + u]);
+        for (int i = 0; i < RN; ++i) {
+          const __m512i p = _mm512_maddubs_epi16(codes, broadcast_dword(a + i * a_stride + offsetof(BlockQ8_K, qs) + 32 * c + 4 * (t + u)));
+          p16[i] = u == 0 ? p : _mm512_add_epi16(p16[i], p);
+        }
       }
+      const __m512i sc = load512(g->sc[G::kQ6 ? 2 * c + t / 4 : c]);
+      for (int i = 0; i < RN; ++i) isum[i] = _mm512_dpwssd_epi32(isum[i], p16[i], sc);
     }
   for (int i = 0; i < RN; ++i) {
     const std::byte* ab = a + i * a_stride;
-    // Codes are offset by 32: - 32 * sum_s sc_s * bsum_s, the bsums taken in pairs.
-    __m512i off = _mm512_setzero_si512();
-    for (int k = 0; k < 8; ++k)
-      off = _mm512_dpwssd_epi32(off, load512(g->pair[k]), broadcast_dword(ab + offsetof(BlockQ8_K, bsums) + 4 * k));
     float da;
     std::memcpy(&da, ab, 4);
-    const __m512 res =
-        _mm512_mul_ps(_mm512_load_ps(g->d), _mm512_cvtepi32_ps(_mm512_sub_epi32(isum[i], _mm512_slli_epi32(off, 5))));
+    __m512 res;
+    if constexpr (G::kQ6) {
+      // Codes are offset by 32: - 32 * sum_s sc_s * bsum_s, the bsums taken in pairs.
+      __m512i off = _mm512_setzero_si512();
+      for (int k = 0; k < 8; ++k)
+        off = _mm512_dpwssd_epi32(off, load512(g->pair[k]), broadcast_dword(ab + offsetof(BlockQ8_K, bsums) + 4 * k));
+      res = _mm512_mul_ps(_mm512_load_ps(g->d), _mm512_cvtepi32_ps(_mm512_sub_epi32(isum[i], _mm512_slli_epi32(off, 5))));
+    } else {
+      // Mins: sum_s mn_s * (sum of the sub-block's 32 activation codes, |.| <= 32 * 127: int16).
+      int16_t bsums[16];
+      std::memcpy(bsums, ab + offsetof(BlockQ8_K, bsums), sizeof bsums);
+      __m512i msum = _mm512_setzero_si512();
+      for (int k = 0; k < 4; ++k)
+        msum = _mm512_dpwssd_epi32(msum, load512(g->pair[k]),
+                                   pair_dword(bsums[4 * k] + bsums[4 * k + 1], bsums[4 * k + 2] + bsums[4 * k + 3]));
+      res = _mm512_mul_ps(_mm512_load_ps(g->d), _mm512_cvtepi32_ps(isum[i]));
+      const __m512 neg_dmin = _mm512_castsi512_ps(
+          _mm512_xor_si512(_mm512_castps_si512(_mm512_load_ps(g->dmin)), _mm512_set1_epi32(static_cast<int>(0x80000000u))));
+      res = _mm512_fmadd_ps(neg_dmin, _mm512_cvtepi32_ps(msum), res);  // -dmin, signed zero kept
+    }
     acc[i] = _mm512_fmadd_ps(res, _mm512_set1_ps(da), acc[i]);
   }
 }
 
-void block_q6_k_batched(int64_t n, const std::byte* w, int64_t w_stride, int64_t w_rows, const std::byte* a,
-                        int64_t a_stride, int64_t rows, float* out, int64_t out_stride) {
-  constexpr int64_t kWB = sizeof(BlockQ6_K), kAB = sizeof(BlockQ8_K);
+template <typename WBlock>
+void block_k_batched(int64_t n, const std::byte* w, int64_t w_stride, int64_t w_rows, const std::byte* a,
+                     int64_t a_stride, int64_t rows, float* out, int64_t out_stride) {
+  constexpr int64_t kWB = sizeof(WBlock), kAB = sizeof(BlockQ8_K);
   constexpr int kTile = 64;  // activation rows per decoded super-block (the decoding is amortized over them)
   const int64_t groups = w_rows / 16;
   thread_local Scratch group_buf;
-  Q6Group* g = group_buf.get<Q6Group>(1);
+  auto* g = group_buf.get<KGroup16<WBlock>>(1);
   for (int64_t j0 = 0; j0 < groups * 16; j0 += 16) {
     for (int64_t r0 = 0; r0 < rows; r0 += kTile) {
       const int tile = static_cast<int>(std::min<int64_t>(kTile, rows - r0));
       __m512 acc[kTile];
       for (int r = 0; r < tile; ++r) acc[r] = _mm512_setzero_ps();
       for (int64_t b = 0; b < n / kQK_K; ++b) {
-        decode_q6_group(w + j0 * w_stride, w_stride, b * kWB, g);
+        decode_k_group16<WBlock>(w + j0 * w_stride, w_stride, b * kWB, g);
         const std::byte* ab = a + r0 * a_stride + b * kAB;
         int r = 0;
-        for (; r + 4 <= tile; r += 4) q6_group_rows<4>(g, ab + r * a_stride, a_stride, acc + r);
-        for (; r < tile; ++r) q6_group_rows<1>(g, ab + r * a_stride, a_stride, acc + r);
+        for (; r + 4 <= tile; r += 4) k_group_rows<WBlock, 4>(g, ab + r * a_stride, a_stride, acc + r);
+        for (; r < tile; ++r) k_group_rows<WBlock, 1>(g, ab + r * a_stride, a_stride, acc + r);
       }
       for (int r = 0; r < tile; ++r) {
         alignas(64) float v[16];
@@ -475,9 +524,10 @@ void block_q6_k_batched(int64_t n, const std::byte* w, int64_t w_stride, int64_t
     }
   }
   // Rows past the last group of 16: the AVX2 kernel (the same bits).
+  constexpr DType kType = std::is_same_v<WBlock, BlockQ6_K> ? DType::Q6_K : DType::Q5_K;
   if (groups * 16 < w_rows)
-    block_fn_avx2(DType::Q6_K, DotOrder::Batched)(n, w + groups * 16 * w_stride, w_stride, w_rows - groups * 16, a,
-                                                    a_stride, rows, out + groups * 16, out_stride);
+    block_fn_avx2(kType, DotOrder::Batched)(n, w + groups * 16 * w_stride, w_stride, w_rows - groups * 16, a, a_stride,
+                                            rows, out + groups * 16, out_stride);
 }
 
 }  // namespace
@@ -496,7 +546,8 @@ BlockFn block_fn_avx512(DType weight, DotOrder order) {
   if (order == DotOrder::Batched) {
     if (weight == DType::F16) return block_half_batched<DType::F16>;
     if (weight == DType::BF16) return block_half_batched<DType::BF16>;
-    if (weight == DType::Q6_K) return block_q6_k_batched;
+    if (weight == DType::Q5_K) return block_k_batched<BlockQ5_K>;
+    if (weight == DType::Q6_K) return block_k_batched<BlockQ6_K>;
     return nullptr;
   }
   switch (weight) {
