@@ -1,12 +1,14 @@
-// AVX-512 (F, BW, VL, DQ, VNNI) block kernels of vec_dot, compiled with those flags and called only
-// on CPUs that have them (quant::dot_isa_available(DotIsa::Avx512)). See vec_dot_kernels.h.
+// AVX-512 (F, BW, VL, DQ, VNNI) block and stream kernels of vec_dot, compiled with those flags and
+// called only on CPUs that have them (quant::dot_isa_available(DotIsa::Avx512)). See
+// vec_dot_kernels.h.
 //
-// Contract: every kernel here gives the bits of the AVX2 kernel it stands in for. The AVX2 kernels
-// keep 8 float32 lanes per output (lane L sums block bytes 4L .. 4L + 3); these keep the same 8
-// lanes for two activation rows in one 16-lane register, interleaved (lane 2L: row i, lane
-// 2L + 1: row i + 1), and run every lane's integer sum, conversion, scale product and FMA exactly
-// as the AVX2 kernel does. The integer sums come from vpdpbusd (u8 x s8, four products per int32
-// lane, no int16 step and so no saturation) instead of maddubs + madd: the same exact integers.
+// Contract: every kernel here gives the bits of the AVX2 kernel it stands in for. Where the AVX2
+// kernel keeps 8 float32 lanes per output, these keep the same 8 lanes, two outputs to a 16-lane
+// register (two activation rows: interleaved for the 32-value formats, in the two halves for
+// F16 / BF16), and run every lane's integer sum, conversion, scale product and FMA exactly as the
+// AVX2 kernel does; where the AVX2 kernel keeps one weight row per lane (the K-quants' batched
+// order), these keep 16 rows. Integer sums come from vpdpbusd / vpdpwssd instead of maddubs + madd
+// (+ add): the same exact integers.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -34,7 +36,7 @@ __m512i duplicate_dwords(__m256i v) {
   return _mm512_permutexvar_epi32(idx, _mm512_castsi256_si512(v));
 }
 
-// The even and the odd lanes of a 16-lane value as two 8-lane values (undoes interleave_floats).
+// The even and the odd lanes of a 16-lane value as two 8-lane values (undoes interleave_dwords).
 void deinterleave(__m512 v, __m256* even, __m256* odd) {
   const __m512i idx = _mm512_set_epi32(15, 13, 11, 9, 7, 5, 3, 1, 14, 12, 10, 8, 6, 4, 2, 0);
   const __m512 s = _mm512_permutexvar_ps(idx, v);
