@@ -170,6 +170,8 @@ void block_small(int64_t n, const std::byte* w, int64_t w_stride, int64_t w_rows
   uint8_t* mag = mag_buf.get<uint8_t>(kSmallJN * nb * 64);
   float* dw = dw_buf.get<float>(kSmallJN * nb8 * 2);
   // Activation rows in pairs; an odd last row pairs with zeros (its outputs are not written).
+  const __m256i kb = _mm256_set1_epi8(static_cast<char>(kBias<WBlock>));
+  const __m256i zero = _mm256_setzero_si256();
   for (int64_t p = 0; p < pairs; ++p) {
     const std::byte* a0 = a + 2 * p * a_stride;
     const std::byte* a1 = 2 * p + 1 < rows ? a0 + a_stride : nullptr;
@@ -180,10 +182,8 @@ void block_small(int64_t n, const std::byte* w, int64_t w_stride, int64_t w_rows
         continue;
       }
       const __m256i q0 = loadu256(a0 + b * kAB + offsetof(BlockQ8_0, qs));
-      const __m256i q1 = a1 ? loadu256(a1 + b * kAB + offsetof(BlockQ8_0, qs)) : _mm256_setzero_si256();
+      const __m256i q1 = a1 ? loadu256(a1 + b * kAB + offsetof(BlockQ8_0, qs)) : zero;
       _mm512_store_si512(aq + (p * nb + b) * 64, interleave_dwords(q0, q1));
-      const __m256i kb = _mm256_set1_epi8(static_cast<char>(kBias<WBlock>));
-      const __m256i zero = _mm256_setzero_si256();
       _mm512_store_si512(bias + (p * nb + b) * 16, interleave_dwords(_mm256_sub_epi32(zero, lanes_u8s8(kb, q0)),
                                                                      _mm256_sub_epi32(zero, lanes_u8s8(kb, q1))));
       dp[0] = f16(load_u16(a0 + b * kAB));

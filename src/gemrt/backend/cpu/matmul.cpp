@@ -154,9 +154,8 @@ bool matmul_fast_row(const float* x, std::span<const TensorView* const> w, std::
       const int64_t r0 = (u0 - p.first_unit) * kUnit, r1 = (u1 - p.first_unit) * kUnit;
       const std::byte* a = scratch.data() + p.a_offset;
       if (p.group) {
-        for (int64_t r = r0; r < r1; r += kUnit)
-          (*p.group)(w[i]->data + r * p.w_row, p.w_row, a, p.a_row, 1, quant::fold_grain(0, 1), out[i] + r,
-                     w[i]->shape[0]);
+        p.group->groups(w[i]->data + r0 * p.w_row, p.w_row, (r1 - r0) / kUnit, a, p.a_row, 1, quant::fold_grain(0, 1),
+                        out[i] + r0, w[i]->shape[0]);
       } else {
         p.rows->block(w[i]->data + r0 * p.w_row, p.w_row, r1 - r0, a, p.a_row, 1, out[i] + r0, w[i]->shape[0]);
       }
