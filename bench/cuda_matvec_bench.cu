@@ -7,7 +7,8 @@
 // bandwidth of an H200; bench/RESULTS.md) and the time of one product. An iteration replays
 // one product per copy, so keep --benchmark_min_time short (0.05 s is plenty).
 //   build/bin/gemrt_bench_cuda_matvec --benchmark_min_time=0.05 [--benchmark_filter=BF16]
-// Without a GPU every case is skipped with a message.
+// Block formats run twice: FORMAT is the float32 product of precise numerics, FORMAT-i8 the
+// int8-activation product of fast numerics. Without a GPU every case is skipped with a message.
 #include <benchmark/benchmark.h>
 #include <cuda_runtime.h>
 
@@ -55,7 +56,7 @@ struct DeviceArray {
   DeviceArray& operator=(const DeviceArray&) = delete;
 };
 
-void BM_MatVec(benchmark::State& state, Case c, DType dt) {
+void BM_MatVec(benchmark::State& state, Case c, DType dt, bool int8) {
   if (!has_gpu()) {
     state.SkipWithError("no CUDA device present");
     return;
@@ -92,6 +93,7 @@ void BM_MatVec(benchmark::State& state, Case c, DType dt) {
       job.out[m] = out.p;
     }
     job.gated = c.gated;
+    job.int8_activation = int8;
     cuda::matvec(job, stream);
   }
   cudaGraph_t graph = nullptr;
@@ -126,8 +128,14 @@ void BM_MatVec(benchmark::State& state, Case c, DType dt) {
   for (DType dt : {DType::BF16, DType::F16, DType::Q8_0, DType::Q6_K, DType::Q5_0, DType::Q4_K, DType::Q4_0}) {
     for (const Case& c : kCases) {
       if (c.k % gemrt::dtype_info(dt).block_elems != 0) continue;  // a K-quant needs whole 256-blocks per row
-      const std::string name = std::string("matvec/") + std::string(gemrt::dtype_name(dt)) + "/" + c.name;
-      benchmark::RegisterBenchmark(name.c_str(), BM_MatVec, c, dt)->UseManualTime()->Unit(benchmark::kMicrosecond);
+      // Block formats twice: the float32 product (precise numerics) and the int8-activation one
+      // (fast numerics, quant_matvec.cuh), named FORMAT-i8.
+      for (bool int8 : {false, true}) {
+        if (int8 && gemrt::dtype_info(dt).block_elems == 1) continue;
+        const std::string name =
+            std::string("matvec/") + std::string(gemrt::dtype_name(dt)) + (int8 ? "-i8/" : "/") + c.name;
+        benchmark::RegisterBenchmark(name.c_str(), BM_MatVec, c, dt, int8)->UseManualTime()->Unit(benchmark::kMicrosecond);
+      }
     }
   }
   return true;

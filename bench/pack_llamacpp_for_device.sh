@@ -5,8 +5,8 @@
 # There, bench/llamacpp_cuda_on_device.sh builds and runs it.
 #   bash bench/pack_llamacpp_for_device.sh [--build] [llama_cpp_python-X.Y.Z.tar.gz]
 #   (default: pip download --no-binary :all: --no-deps llama-cpp-python==0.3.36)
-# --build also compiles llama-bench and llama-quantize here with CUDA for sm_90 (nvcc of the CUDA
-# toolkit; about two hours on two cores) into build-llama/llama-bins.tar.xz, which the GPU
+# --build also compiles llama-bench here with CUDA for sm_90 (nvcc of the CUDA toolkit; about two
+# hours on two cores) and a CPU-only llama-quantize into build-llama/llama-bins.tar.xz, which the GPU
 # machine then runs as they are (its CUDA runtime and cuBLAS from /usr/local/cuda/lib64).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,11 +32,19 @@ if (( build )); then
   cmake -S "$src" -B "$work/b" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
     -DGGML_NATIVE=OFF -DBUILD_SHARED_LIBS=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
     -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF >/dev/null
-  cmake --build "$work/b" --target llama-bench llama-quantize -j"$(nproc)"
-  # llama-bench alone (stripped, ~41 MB compressed; llama-quantize, as large again, would not fit
-  # in a call beside it, so quantized files still need the build there), with the OpenMP
-  # runtime it links.
-  strip "$work/b/bin/llama-bench" && cp "$(ldd "$work/b/bin/llama-bench" | awk '/libgomp/ {print $3}')" "$work/b/bin/"
-  tar -C "$work/b/bin" -cf - llama-bench libgomp.so.1 | xz -T"$(nproc)" -9 > build-llama/llama-bins.tar.xz
+  cmake --build "$work/b" --target llama-bench -j"$(nproc)"
+  # llama-quantize needs no GPU: a CPU-only build (AVX2, which every x86-64 host of these GPUs
+  # has) is a few MB, where the CUDA one (~41 MB compressed, as large as llama-bench) would not
+  # fit in a call beside llama-bench.
+  cmake -S "$src" -B "$work/q" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_CUDA=OFF -DGGML_NATIVE=OFF \
+    -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DBUILD_SHARED_LIBS=OFF -DLLAMA_BUILD_TESTS=OFF \
+    -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_CURL=OFF \
+    -DLLAMA_OPENSSL=OFF >/dev/null
+  cmake --build "$work/q" --target llama-quantize -j"$(nproc)"
+  cp "$work/q/bin/llama-quantize" "$work/b/bin/llama-quantize"
+  # llama-bench (stripped) and the CPU llama-quantize, with the OpenMP runtime they link.
+  strip "$work/b/bin/llama-bench" "$work/b/bin/llama-quantize"
+  cp "$(ldd "$work/b/bin/llama-bench" | awk '/libgomp/ {print $3}')" "$work/b/bin/"
+  tar -C "$work/b/bin" -cf - llama-bench llama-quantize libgomp.so.1 | xz -T"$(nproc)" -9 > build-llama/llama-bins.tar.xz
   du -h build-llama/llama-bins.tar.xz
 fi

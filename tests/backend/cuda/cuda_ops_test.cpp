@@ -6,6 +6,7 @@
 // of a few units of 2^-24 per value). Skipped, saying why, where no CUDA device is present.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -17,7 +18,9 @@
 #include "gemrt/core/error.h"
 #include "gemrt/graph/builder.h"
 #include "gemrt/graph/ir.h"
+#include "gemrt/core/half.h"
 #include "gemrt/quant/dequantize.h"
+#include "gemrt/quant/random_weights.h"
 #include "test_util.h"
 
 namespace gemrt {
@@ -50,10 +53,54 @@ std::vector<float> run(Backend& b, const Graph& g, const RunInputs& inputs, KvCa
   return out.at("y");
 }
 
+// Block formats whose one-to-four-row products fast numerics runs with int8 activations
+// (backend/cuda/quant_matvec.cuh).
+bool int8_activation_format(DType t) {
+  return t == DType::Q4_0 || t == DType::Q4_1 || t == DType::Q5_0 || t == DType::Q5_1 || t == DType::Q8_0 ||
+         t == DType::Q4_K || t == DType::Q5_K || t == DType::Q6_K;
+}
+
+// The largest additive offset |w - scale * code| a weight row of dtype t can carry, from its f16
+// fields: m (Q4_1 / Q5_1), dmin times a 6-bit min code (Q4_K / Q5_K); 0 for the formats whose
+// codes are centred (Q4_0, Q5_0, Q8_0, Q6_K).
+double max_offset(DType t, const std::vector<std::byte>& w) {
+  if (t != DType::Q4_1 && t != DType::Q5_1 && t != DType::Q4_K && t != DType::Q5_K) return 0.0;
+  const int64_t bb = dtype_info(t).block_bytes, blocks = static_cast<int64_t>(w.size()) / bb;
+  double most = 0.0;
+  for (int64_t b = 0; b < blocks; ++b)
+    for (int off : quant::block_f16_fields(t)) {
+      uint16_t h;
+      std::memcpy(&h, w.data() + b * bb + off, 2);
+      most = std::max(most, std::fabs(static_cast<double>(f16_to_f32(h))));
+    }
+  return t == DType::Q4_K || t == DType::Q5_K ? 63.0 * most : most;
+}
+
+// quant_matvec.cuh's rounding of an activation row: per 32 values, dx = amax / 127 (float32) and
+// q = rint(x / dx); returns dx * q for every value (the host's float32 division and rint are the
+// device's).
+std::vector<double> int8_rounded(std::span<const float> x) {
+  std::vector<double> r(x.size());
+  for (size_t b = 0; b < x.size(); b += 32) {
+    float amax = 0.0f;
+    for (size_t c = b; c < b + 32; ++c) amax = std::max(amax, std::fabs(x[c]));
+    const float dx = amax / 127.0f;
+    for (size_t c = b; c < b + 32; ++c)
+      r[c] = amax > 0.0f ? static_cast<double>(dx) * static_cast<double>(std::clamp(std::rint(x[c] / dx), -127.0f, 127.0f)) : 0.0;
+  }
+  return r;
+}
+
 // Every weight format at odd shapes against the CPU's float32 product. Each output may differ by
 // 2 K u sum_k |w_k x_k| (two float32 summation orders) plus `rounding` sum_k |w_k x_k| (what
-// rounding the inputs costs: 0 in precise numerics).
-void matmul_matches_cpu(Backend& gpu, double rounding) {
+// rounding the inputs costs: 0 in precise numerics). With `int8_activations` (fast numerics), the
+// one-to-four-row products of the int8_activation_format()s are instead held to their exact
+// contract: sum_k w_k * xr_k with xr = int8_rounded(x), within float32 rounding of
+// (2 K + 16) u sum_k (|w_k| + 2 o) |xr_k| (o = max_offset: the scale-times-code and offset
+// products are summed separately). That bound is ~1e-3 of what the int8 rounding itself moves
+// the product, so a product that skipped the rounding (the float32 path) fails it as surely as a
+// wrong code or scale.
+void matmul_matches_cpu(Backend& gpu, double rounding, bool int8_activations = false) {
   cpu::CpuBackend cpu_backend(2);
   uint32_t seed = 1;
   for (DType dt : {DType::F32, DType::F16, DType::BF16, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0,
@@ -79,6 +126,23 @@ void matmul_matches_cpu(Backend& gpu, double rounding) {
           quant::dequantize_row(dt, w.data(), wd.data(), n * k);
           std::memcpy(xd.data(), table.data(), table.size());
           const double u = std::ldexp(1.0, -24);
+          if (int8_activations && int8_activation_format(dt) && t <= 4) {
+            const double off = max_offset(dt, w);
+            for (int64_t i = 0; i < t; ++i) {
+              const std::vector<double> xr = int8_rounded(std::span<const float>(xd).subspan(static_cast<size_t>(i * k), static_cast<size_t>(k)));
+              for (int64_t j = 0; j < n; ++j) {
+                double exact = 0.0, mag = 0.0;
+                for (int64_t c = 0; c < k; ++c) {
+                  const double wv = wd[static_cast<size_t>(j * k + c)], xv = xr[static_cast<size_t>(c)];
+                  exact += wv * xv;
+                  mag += (std::fabs(wv) + 2.0 * off) * std::fabs(xv);
+                }
+                ASSERT_NEAR(got[static_cast<size_t>(i * n + j)], exact, (2.0 * static_cast<double>(k) + 16.0) * u * mag)
+                    << "int8-activation output " << i << ", " << j;
+              }
+            }
+            continue;
+          }
           for (int64_t i = 0; i < t; ++i)
             for (int64_t j = 0; j < n; ++j) {
               double mag = 0.0;
@@ -100,11 +164,12 @@ TEST(CudaOps, MatMulMatchesTheCpuForEveryWeightFormat) {
 }
 
 // The bf16 mode: x and w each rounded to bfloat16 (relative 2^-9 each) before float32 sums, on
-// tensor cores for T > kMatVecMaxRows (T = 5, 70 here) and in the matrix-vector kernels below.
+// tensor cores for T > kMatVecMaxRows (T = 5, 70 here) and in the matrix-vector kernels below,
+// except the block formats' matrix-vector products, which round x to int8 per 32 values.
 TEST(CudaOps, Bf16ModeMatMulIsTheProductOfRoundedInputs) {
   GEMRT_CUDA_OR_SKIP(gpu, Numerics::Fast);
   const double u_bf16 = std::ldexp(1.0, -9);
-  matmul_matches_cpu(*gpu, 2.0 * u_bf16 + u_bf16 * u_bf16);
+  matmul_matches_cpu(*gpu, 2.0 * u_bf16 + u_bf16 * u_bf16, /*int8_activations=*/true);
 }
 
 TEST(CudaOps, EmbedNormActivationAndSoftCapMatchTheCpu) {

@@ -366,6 +366,7 @@ class CudaExecutable final : public Executable {
       job.act = std::get<GatedActAttrs>(g_.node(s.gated).attrs).act;
       job.out[0] = f32(s.gated);
     }
+    job.int8_activation = int8_activations();
     cuda::matvec(job, stream_);
   }
 
@@ -400,7 +401,7 @@ class CudaExecutable final : public Executable {
         break;
       case OpKind::MatMul:
         if (uses_gemm(n)) gemm(f32(in[0]), n.shape[0], weight(in[1]), out);
-        else cuda::matmul(f32(in[0]), n.shape[0], weight(in[1]), out, stream_);
+        else cuda::matmul(f32(in[0]), n.shape[0], weight(in[1]), out, stream_, int8_activations());
         break;
       case OpKind::RmsNorm: {
         const auto& a = std::get<RmsNormAttrs>(n.attrs);
@@ -446,6 +447,16 @@ class CudaExecutable final : public Executable {
   // Fast numerics run products of more than a few rows on tensor cores (cuBLASLt, bf16 inputs,
   // float32 sums); fewer rows (decode) stay on the matrix-vector kernels, which read the stored
   // weights once and are bound by that read.
+  // Fast numerics' block-format decode products take int8 activations (quant_matvec.cuh);
+  // GEMRT_CUDA_INT8=0 keeps them on float32 activations (to measure what the rounding gains).
+  bool int8_activations() const {
+    static const bool off = [] {
+      const char* e = std::getenv("GEMRT_CUDA_INT8");
+      return e && std::string(e) == "0";
+    }();
+    return numerics_ == Numerics::Fast && !off;
+  }
+
   bool uses_gemm(const Node& n) const { return numerics_ == Numerics::Fast && n.shape[0] > cuda::kMatVecMaxRows; }
 
   // Rows of a weight that is not bfloat16 are converted in chunks of about kDequantChunkBytes.

@@ -4,24 +4,16 @@
 
 #include "gemrt/backend/cuda/cuda_check.h"
 #include "gemrt/backend/cuda/device_util.cuh"
+#include "gemrt/backend/cuda/matvec_common.cuh"
 #include "gemrt/backend/cuda/norm_device.cuh"
+#include "gemrt/backend/cuda/quant_matvec.cuh"
 
 namespace gemrt::cuda {
 namespace {
 
-constexpr int kMatVecWarps = 8;                           // 256 threads per block
 constexpr int64_t kStageBytes = int64_t{96} << 10;        // activation staged in shared memory up to this
 constexpr int kUnroll = 8;                                // 16-byte weight loads per thread and row (sizes tpr)
 constexpr int kLoads = 4;                                 // 16-byte loads per weight row in flight per thread
-
-// Resident blocks per SM the register budget is cut for (__launch_bounds__): memory-level
-// parallelism comes from many resident warps, each with kLoads loads in flight (measured on the
-// H200 against 1 block per SM with twice the loads per thread: 10-40 % more bandwidth on 4B-27B
-// shapes; bench/RESULTS.md, session 3).
-template <int kRows, bool kGated>
-constexpr int matvec_min_blocks() {
-  return kRows > 1 ? 2 : kGated ? 3 : 4;
-}
 
 struct MatVecParams {
   const float* x;
@@ -51,20 +43,6 @@ struct MatVecParams {
 
 __device__ inline int64_t staged_at(const MatVecParams& p, int i, int64_t c) {
   return i * p.stage_stride + c + (c >> 6) * p.stage_pad;
-}
-
-// 1 / sqrt(mean(x^2) + eps) of a row of `dim` values, to every thread of the block.
-__device__ inline float row_inv_rms(const float* xr, int64_t dim, float eps) {
-  float ss = 0.0f;
-  for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) ss += xr[i] * xr[i];
-  ss = block_sum(ss);
-  return 1.0f / sqrtf(ss / static_cast<float>(dim) + eps);
-}
-
-// Sum over the `width` lanes (a power of two, <= 32) of an aligned lane group.
-__device__ inline float group_sum(float v, int width) {
-  for (int o = width / 2; o > 0; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
 }
 
 // acc[i] += x[i][c] * w for every activation row i (staged: from shared memory, the gain folded
@@ -158,7 +136,7 @@ __global__ void __launch_bounds__(kMatVecWarps* kWarp, matvec_min_blocks<kRows, 
     matvec_kernel(MatVecParams p) {
   extern __shared__ float xs[];  // [t, k] when staged
   __shared__ float inv_block[kRows];
-  __shared__ float red[2][kMatVecWarps][kRows];
+  __shared__ RowSumScratch<kRows> red;
   const int lane = static_cast<int>(threadIdx.x) % kWarp;
   const int tpr = p.threads_per_row;
   const int sub = static_cast<int>(threadIdx.x) % tpr, slot = static_cast<int>(threadIdx.x) / tpr;
@@ -332,36 +310,7 @@ __global__ void __launch_bounds__(kMatVecWarps* kWarp, matvec_min_blocks<kRows, 
         }
       }
     }
-    const int width = tpr < kWarp ? tpr : kWarp;
-#pragma unroll
-    for (int i = 0; i < kRows; ++i) {
-      acc_a[i] = group_sum(acc_a[i], width);
-      if (kGated) acc_b[i] = group_sum(acc_b[i], width);
-    }
-    if (tpr > kWarp) {  // the row's warps meet in shared memory; its first warp finishes the row
-      const int warp = static_cast<int>(threadIdx.x) / kWarp, wpr = tpr / kWarp;
-      if (lane == 0) {
-#pragma unroll
-        for (int i = 0; i < kRows; ++i) {
-          red[0][warp][i] = acc_a[i];
-          red[1][warp][i] = acc_b[i];
-        }
-      }
-      __syncthreads();
-      if (sub == 0) {
-#pragma unroll
-        for (int i = 0; i < kRows; ++i) {
-          float a = 0.0f, b = 0.0f;
-          for (int s = 0; s < wpr; ++s) {
-            a += red[0][warp + s][i];
-            b += red[1][warp + s][i];
-          }
-          acc_a[i] = a;
-          acc_b[i] = b;
-        }
-      }
-      __syncthreads();
-    }
+    row_sums<kRows, kGated>(acc_a, acc_b, tpr, sub, red);
     if (!inv_ready) warp_inv_rms();  // every lane of the warp takes part (warp_sum)
     if (active && sub == 0) {
 #pragma unroll
@@ -420,34 +369,6 @@ int norm_threads(int64_t dim) { return dim >= 1024 ? 1024 : dim >= 256 ? 256 : 1
 
 }  // namespace
 
-// Rows are dealt to the resident blocks in groups of 256 / tpr, so a product whose group count
-// is just above a multiple of the resident blocks leaves most of them idle for its last round
-// (the 4B down projection at 128 threads per row: 1280 groups on 528 blocks, a third round with
-// 224 busy). Among the
-// threads-per-row choices that still give each thread at least kLoads chunks of a row, take the
-// one whose rounds are fullest, groups / (rounds * resident), when it is fuller by more than 2 %
-// than the first rule's choice (which ties keep).
-static void balance_threads_per_row(MatVecParams* p, int64_t chunks, int64_t resident) {
-  const auto fill = [&](int tpr) {
-    const int64_t groups = (p->total_rows + kMatVecWarps * kWarp / tpr - 1) / (kMatVecWarps * kWarp / tpr);
-    if (groups <= resident) return static_cast<double>(groups) / static_cast<double>(resident);
-    const int64_t rounds = (groups + resident - 1) / resident;
-    return static_cast<double>(groups) / static_cast<double>(rounds * resident);
-  };
-  int best = p->threads_per_row;
-  double best_fill = fill(best);
-  for (int tpr = 8; tpr <= kMatVecWarps * kWarp; tpr *= 2) {
-    if (tpr != 8 && chunks < int64_t{kLoads} * tpr) break;
-    const double f = fill(tpr);
-    if (f > best_fill + 0.02) {
-      best = tpr;
-      best_fill = f;
-    }
-  }
-  p->threads_per_row = best;
-  p->row_groups = (p->total_rows + kMatVecWarps * kWarp / best - 1) / (kMatVecWarps * kWarp / best);
-}
-
 void matvec(const MatVecJob& job, cudaStream_t stream) {
   if (job.t == 0 || job.n_weights == 0) return;
   if (job.t > kMatVecMaxRows) fail("cuda backend: matvec of ", job.t, " rows (at most ", kMatVecMaxRows, ")");
@@ -480,6 +401,10 @@ void matvec(const MatVecJob& job, cudaStream_t stream) {
     if (job.w[1].rows != job.w[0].rows) fail("cuda backend: gate and up weights differ in rows");
     p.total_rows = job.w[0].rows;
   }
+  if (job.int8_activation && quant_matvec_supports(job)) {
+    quant_matvec(job, stream);
+    return;
+  }
   // Threads per row: about kUnroll 16-byte loads each (8 lanes at least: short rows share warps).
   const int64_t chunks = std::max<int64_t>(1, p.row_bytes / 16);
   p.threads_per_row = 8;
@@ -510,7 +435,9 @@ void matvec(const MatVecJob& job, cudaStream_t stream) {
       check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kMatVecWarps * kWarp, smem),
             "sizing the matvec grid");
       const int64_t resident = int64_t{std::max(per_sm, 1)} * sm_count();
-      balance_threads_per_row(&p, chunks, resident);
+      p.threads_per_row = balanced_threads_per_row(p.threads_per_row, 8, chunks, kLoads, p.total_rows, resident);
+      p.row_groups = (p.total_rows + kMatVecWarps * kWarp / p.threads_per_row - 1) /
+                     (kMatVecWarps * kWarp / p.threads_per_row);
       const auto blocks = static_cast<unsigned>(std::min<int64_t>(p.row_groups, resident));
       launch_dependent("matvec", kernel, blocks, kMatVecWarps * kWarp, smem, stream, p);
     };

@@ -43,6 +43,9 @@ struct MatVecJob {
   bool gated = false;
   Activation act = Activation::GeluTanh;
   const PreAdd* pre = nullptr;  // when set, x is pre->sum, computed by this launch
+  // Fast numerics: block-format weights (quant_matvec.cuh lists them) multiply the activation
+  // rounded to int8 per 32 values; otherwise, and for every other dtype, float32 products.
+  bool int8_activation = false;
 };
 void matvec(const MatVecJob& job, cudaStream_t stream);
 

@@ -382,7 +382,7 @@ void embed(const DeviceWeight& table, const int32_t* ids, int64_t t, float scale
   check_launch("embed");
 }
 
-void matmul(const float* x, int64_t t, const DeviceWeight& w, float* out, cudaStream_t stream) {
+void matmul(const float* x, int64_t t, const DeviceWeight& w, float* out, cudaStream_t stream, bool int8_activation) {
   if (t == 0 || w.rows == 0) return;
   if (t <= kMatVecMaxRows) {  // one pass over the weights: the matrix-vector kernels
     MatVecJob job;
@@ -392,6 +392,7 @@ void matmul(const float* x, int64_t t, const DeviceWeight& w, float* out, cudaSt
     job.n_weights = 1;
     job.w[0] = w;
     job.out[0] = out;
+    job.int8_activation = int8_activation;
     matvec(job, stream);
     return;
   }

@@ -1,0 +1,111 @@
+// Pieces shared by the decode product kernels (fused_kernels.cu's float32 matvec and
+// quant_matvec.cu's int8-activation one): the block shape, the occupancy target, and the
+// reductions that finish a row's dot product.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "gemrt/backend/cuda/device_util.cuh"
+
+namespace gemrt::cuda {
+
+constexpr int kMatVecWarps = 8;  // 256 threads per block
+
+// Resident blocks per SM the register budget is cut for (__launch_bounds__): memory-level
+// parallelism comes from many resident warps, each with a few loads in flight (measured on the
+// H200 against 1 block per SM with twice the loads per thread: 10-40 % more bandwidth on 4B-27B
+// shapes; bench/RESULTS.md, session 3).
+template <int kRows, bool kGated>
+constexpr int matvec_min_blocks() {
+  return kRows > 1 ? 2 : kGated ? 3 : 4;
+}
+
+// 1 / sqrt(mean(x^2) + eps) of a row of `dim` values, to every thread of the block.
+__device__ inline float row_inv_rms(const float* xr, int64_t dim, float eps) {
+  float ss = 0.0f;
+  for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) ss += xr[i] * xr[i];
+  ss = block_sum(ss);
+  return 1.0f / sqrtf(ss / static_cast<float>(dim) + eps);
+}
+
+// Sum over the `width` lanes (a power of two, <= 32) of an aligned lane group.
+__device__ inline float group_sum(float v, int width) {
+  for (int o = width / 2; o > 0; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+// Shared memory of row_sums (one per kernel instance).
+template <int kRows>
+struct RowSumScratch {
+  float part[2][kMatVecWarps][kRows];
+};
+
+// Completes the dot products of one row group: each of the `tpr` threads of a row (tpr a power
+// of two, 1 .. 256, rows packed in lane groups) holds partial sums acc_a / acc_b for every
+// activation row; afterwards the row's first thread (sub == 0) holds the totals. Every thread of
+// the block calls it (it synchronises the block when a row spans several warps).
+template <int kRows, bool kGated>
+__device__ inline void row_sums(float* acc_a, float* acc_b, int tpr, int sub, RowSumScratch<kRows>& s) {
+  const int width = tpr < kWarp ? tpr : kWarp;
+#pragma unroll
+  for (int i = 0; i < kRows; ++i) {
+    acc_a[i] = group_sum(acc_a[i], width);
+    if (kGated) acc_b[i] = group_sum(acc_b[i], width);
+  }
+  if (tpr <= kWarp) return;
+  // The row's warps meet in shared memory; its first warp finishes the row.
+  const int warp = static_cast<int>(threadIdx.x) / kWarp, wpr = tpr / kWarp;
+  if (static_cast<int>(threadIdx.x) % kWarp == 0) {
+#pragma unroll
+    for (int i = 0; i < kRows; ++i) {
+      s.part[0][warp][i] = acc_a[i];
+      s.part[1][warp][i] = acc_b[i];
+    }
+  }
+  __syncthreads();
+  if (sub == 0) {
+#pragma unroll
+    for (int i = 0; i < kRows; ++i) {
+      float a = 0.0f, b = 0.0f;
+      for (int w = 0; w < wpr; ++w) {
+        a += s.part[0][warp + w][i];
+        b += s.part[1][warp + w][i];
+      }
+      acc_a[i] = a;
+      acc_b[i] = b;
+    }
+  }
+  __syncthreads();
+}
+
+// Rows are dealt to the resident blocks in groups of 256 / tpr, so a product whose group count
+// is just above a multiple of the resident blocks leaves most of them idle for its last round
+// (the 4B down projection at 128 threads per row: 1280 groups on 528 blocks, a third round with
+// 224 busy). Among the threads-per-row choices from `min_tpr` up to those that still give each
+// thread at least `min_units` of a row's `units`, this returns the one whose rounds are fullest,
+// groups / (rounds * resident), when it is fuller by more than 2 % than `tpr` (which ties keep).
+inline int balanced_threads_per_row(int tpr, int min_tpr, int64_t units, int64_t min_units, int64_t total_rows,
+                                    int64_t resident) {
+  const auto fill = [&](int t) {
+    const int64_t per_group = kMatVecWarps * kWarp / t;
+    const int64_t groups = (total_rows + per_group - 1) / per_group;
+    if (groups <= resident) return static_cast<double>(groups) / static_cast<double>(resident);
+    const int64_t rounds = (groups + resident - 1) / resident;
+    return static_cast<double>(groups) / static_cast<double>(rounds * resident);
+  };
+  int best = tpr;
+  double best_fill = fill(best);
+  for (int t = min_tpr; t <= kMatVecWarps * kWarp; t *= 2) {
+    if (t != min_tpr && units < min_units * t) break;
+    const double f = fill(t);
+    if (f > best_fill + 0.02) {
+      best = t;
+      best_fill = f;
+    }
+  }
+  return best;
+}
+
+}  // namespace gemrt::cuda

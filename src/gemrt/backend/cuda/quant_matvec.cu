@@ -1,0 +1,487 @@
+#include "gemrt/backend/cuda/quant_matvec.cuh"
+
+#include <algorithm>
+
+#include "gemrt/backend/cuda/cuda_check.h"
+#include "gemrt/backend/cuda/device_util.cuh"
+#include "gemrt/backend/cuda/matvec_common.cuh"
+#include "gemrt/backend/cuda/norm_device.cuh"
+
+namespace gemrt::cuda {
+namespace {
+
+constexpr int64_t kQStageBytes = int64_t{160} << 10;  // rounded activation rows + their scales, per block
+
+// ---- Reading 2-byte aligned blocks with aligned 32-bit loads --------------------------------
+// GGUF's 32-value blocks (18 to 34 bytes) and Q6_K's 210-byte blocks start on even addresses,
+// half of them not on a 4-byte boundary. A region of a block is loaded as the aligned words that
+// overlap it (each word that holds a byte of the weights lies inside their allocation), and its
+// 4-byte groups are put back together with a funnel shift when the block starts at 2 mod 4.
+
+// The `kWords` aligned words overlapping the region of `kBytes` bytes at p (p even): word i is
+// loaded only where it holds a byte of the region.
+template <int kWords, int kBytes>
+struct Region {
+  uint32_t w[kWords];
+  uint32_t mis;  // p % 4: 0 or 2
+  __device__ inline void load(const uint8_t* p) {
+    static_assert(kWords == (kBytes + 1) / 4 + 1, "words overlapping a region that starts at 0 or 2 mod 4");
+    const auto a = reinterpret_cast<uintptr_t>(p);
+    mis = static_cast<uint32_t>(a & 2u);
+    const auto* base = reinterpret_cast<const uint32_t*>(a & ~uintptr_t{3});
+#pragma unroll
+    for (int i = 0; i < kWords; ++i) w[i] = 4u * i < mis + kBytes ? __ldg(base + i) : 0u;
+  }
+  // Bytes kOff .. kOff + 3 of the region (kOff even), little-endian.
+  template <int kOff>
+  __device__ inline uint32_t at() const {
+    static_assert(kOff % 2 == 0 && kOff + 4 <= kBytes + (kBytes % 4 ? 2 : 0), "inside the region");
+    constexpr int i = kOff / 4;
+    if constexpr (kOff % 4 == 0) return mis ? __funnelshift_r(w[i], w[i + 1], 16) : w[i];
+    else return mis ? w[i + 1] : __funnelshift_r(w[i], w[i + 1], 16);
+  }
+};
+
+__device__ inline float half_lo(uint32_t v) { return __half2float(__ushort_as_half(static_cast<unsigned short>(v & 0xffffu))); }
+__device__ inline float half_hi(uint32_t v) { return __half2float(__ushort_as_half(static_cast<unsigned short>(v >> 16))); }
+
+// Fifth bits of values 4i .. 4i + 3 (bits 4i.. of qh) moved to bit 4 of each byte.
+__device__ inline uint32_t fifth_bits(uint32_t qh, int i) {
+  const uint32_t h = (qh >> (4 * i)) & 15u;
+  return ((h & 1u) << 4) | ((h & 2u) << 11) | ((h & 4u) << 18) | ((h & 8u) << 25);
+}
+
+// Sum of 8 code words times the 32 int8 activation codes at xq (16-byte aligned, shared memory),
+// in two halves of 16 values.
+__device__ inline int2 dot32(const uint32_t* c, const int8_t* xq) {
+  const int4 a = reinterpret_cast<const int4*>(xq)[0];
+  const int4 b = reinterpret_cast<const int4*>(xq)[1];
+  int lo = __dp4a(static_cast<int>(c[0]), a.x, 0);
+  lo = __dp4a(static_cast<int>(c[1]), a.y, lo);
+  lo = __dp4a(static_cast<int>(c[2]), a.z, lo);
+  lo = __dp4a(static_cast<int>(c[3]), a.w, lo);
+  int hi = __dp4a(static_cast<int>(c[4]), b.x, 0);
+  hi = __dp4a(static_cast<int>(c[5]), b.y, hi);
+  hi = __dp4a(static_cast<int>(c[6]), b.z, hi);
+  hi = __dp4a(static_cast<int>(c[7]), b.w, hi);
+  return {lo, hi};
+}
+
+// ---- Formats -----------------------------------------------------------------------------------
+// A format's unit is the run of kValues values of a row that one thread loads (Raw, all loads
+// issued before any is used) and multiplies: a block of the 32-value formats, a pair of Q4_K /
+// Q5_K sub-blocks (the low and high nibbles of the same 32 code bytes), half a Q6_K block.
+// dot() returns sum over the unit of w_c * (dx q_c) for one activation row, where xq holds the
+// row's int8 codes from the unit's first value and xs its per-32 {dx, dx * sum q}.
+template <DType kType>
+struct QFormat;
+
+// The 32-value formats: d (f16) at 0, then m (f16, the _1 formats), qh (4 bytes, Q5_x), codes.
+template <DType kType, int kBytes, int kCodes, bool kOffset, bool kFifth>
+struct Block32 {
+  static constexpr int kValues = 32, kRawWords = (kBytes + 1) / 4 + 1;
+  using Raw = Region<(kBytes + 1) / 4 + 1, kBytes>;
+  __device__ static inline void load(const uint8_t* row, int64_t u, Raw& r) { r.load(row + u * kBytes); }
+  __device__ static inline float dot(const Raw& r, int64_t, const int8_t* xq, const float2* xs) {
+    uint32_t c[8];
+    if constexpr (kType == DType::Q8_0) {
+      c[0] = r.template at<2>(), c[1] = r.template at<6>(), c[2] = r.template at<10>(), c[3] = r.template at<14>();
+      c[4] = r.template at<18>(), c[5] = r.template at<22>(), c[6] = r.template at<26>(), c[7] = r.template at<30>();
+    } else {
+      const uint32_t q[4] = {r.template at<kCodes>(), r.template at<kCodes + 4>(), r.template at<kCodes + 8>(),
+                             r.template at<kCodes + 12>()};
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {  // values 0..15: low nibbles; 16..31: high nibbles
+        c[i] = q[i] & 0x0f0f0f0fu;
+        c[4 + i] = (q[i] >> 4) & 0x0f0f0f0fu;
+      }
+      if constexpr (kFifth) {
+        const uint32_t qh = r.template at<kCodes - 4>();
+#pragma unroll
+        for (int i = 0; i < 8; ++i) c[i] |= fifth_bits(qh, i);
+      }
+      if constexpr (!kOffset) {  // codes centred: q - 8 (Q4_0), q - 16 (Q5_0), as signed bytes
+#pragma unroll
+        for (int i = 0; i < 8; ++i) c[i] = __vsub4(c[i], kFifth ? 0x10101010u : 0x08080808u);
+      }
+    }
+    const uint32_t head = r.template at<0>();
+    const int2 s = dot32(c, xq);
+    const float d = half_lo(head);
+    const float v = d * (xs[0].x * static_cast<float>(s.x + s.y));
+    if constexpr (kOffset) return fmaf(half_hi(head), xs[0].y, v);  // + m * sum of the activation
+    return v;
+  }
+};
+template <> struct QFormat<DType::Q4_0> : Block32<DType::Q4_0, 18, 2, false, false> {};
+template <> struct QFormat<DType::Q4_1> : Block32<DType::Q4_1, 20, 4, true, false> {};
+template <> struct QFormat<DType::Q5_0> : Block32<DType::Q5_0, 22, 6, false, true> {};
+template <> struct QFormat<DType::Q5_1> : Block32<DType::Q5_1, 24, 8, true, true> {};
+template <> struct QFormat<DType::Q8_0> : Block32<DType::Q8_0, 34, 2, false, false> {};
+
+// Byte k (0..11) of a K-quant's 12 scale bytes, held in words y, z, w of its 16-byte head.
+__device__ inline int scale_byte(const uint4& head, int k) {
+  const uint32_t w = k < 4 ? head.y : k < 8 ? head.z : head.w;
+  return static_cast<int>((w >> (8 * (k % 4))) & 0xffu);
+}
+
+// Q4_K / Q5_K: 144 / 176-byte blocks (16-byte aligned rows): a 16-byte head (d, dmin, 12 scale
+// bytes), Q5_K's 32 bytes of fifth bits, 128 code bytes. Unit = sub-blocks 2p and 2p + 1.
+template <DType kType>
+struct KQuant45 {
+  static constexpr bool kQ5 = kType == DType::Q5_K;
+  static constexpr int kValues = 64, kRawWords = kQ5 ? 20 : 12;
+  static constexpr int kBytes = kQ5 ? 176 : 144, kCodeOff = kQ5 ? 48 : 16;
+  struct Raw {
+    uint4 head, q[2], qh[kQ5 ? 2 : 1];  // qh unused in Q4_K
+  };
+  __device__ static inline void load(const uint8_t* row, int64_t u, Raw& r) {
+    const auto* b = reinterpret_cast<const uint4*>(row + (u / 4) * kBytes);
+    const int pair = static_cast<int>(u % 4);
+    r.head = __ldg(b);
+    r.q[0] = __ldg(b + kCodeOff / 16 + 2 * pair);
+    r.q[1] = __ldg(b + kCodeOff / 16 + 2 * pair + 1);
+    if constexpr (kQ5) {
+      r.qh[0] = __ldg(b + 1);
+      r.qh[1] = __ldg(b + 2);
+    }
+  }
+  __device__ static inline float dot(const Raw& r, int64_t u, const int8_t* xq, const float2* xs) {
+    const int pair = static_cast<int>(u % 4);
+    const uint32_t q[8] = {r.q[0].x, r.q[0].y, r.q[0].z, r.q[0].w, r.q[1].x, r.q[1].y, r.q[1].z, r.q[1].w};
+    uint32_t qh[8] = {};
+    if constexpr (kQ5) {
+      const uint32_t h[8] = {r.qh[0].x, r.qh[0].y, r.qh[0].z, r.qh[0].w, r.qh[1].x, r.qh[1].y, r.qh[1].z, r.qh[1].w};
+#pragma unroll
+      for (int i = 0; i < 8; ++i) qh[i] = h[i];
+    }
+    const float d = half_lo(r.head.x), dmin = half_hi(r.head.x);
+    float sum = 0.0f;
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const int j = 2 * pair + half;  // sub-block
+      uint32_t c[8];
+#pragma unroll
+      for (int i = 0; i < 8; ++i) {
+        c[i] = (q[i] >> (4 * half)) & 0x0f0f0f0fu;
+        if constexpr (kQ5) c[i] |= ((qh[i] >> j) & 0x01010101u) << 4;
+      }
+      // quant::k_scale_min on the head's scale bytes
+      int sc, mn;
+      if (j < 4) {
+        sc = scale_byte(r.head, j) & 63;
+        mn = scale_byte(r.head, j + 4) & 63;
+      } else {
+        sc = (scale_byte(r.head, j + 4) & 15) | ((scale_byte(r.head, j - 4) >> 6) << 4);
+        mn = (scale_byte(r.head, j + 4) >> 4) | ((scale_byte(r.head, j) >> 6) << 4);
+      }
+      const float dl = d * static_cast<float>(sc), ml = dmin * static_cast<float>(mn);
+      const int2 s = dot32(c, xq + 32 * half);
+      sum += fmaf(dl, xs[half].x * static_cast<float>(s.x + s.y), -ml * xs[half].y);
+    }
+    return sum;
+  }
+};
+template <> struct QFormat<DType::Q4_K> : KQuant45<DType::Q4_K> {};
+template <> struct QFormat<DType::Q5_K> : KQuant45<DType::Q5_K> {};
+
+// Q6_K: 210-byte blocks (2-byte aligned): ql[128], qh[64], 16 int8 scales, d (f16). Unit = half
+// h of a block, values 128h .. 128h + 127: low nibbles from ql[64h ..], two high bits from
+// qh[32h ..], a scale per 16 values; value = d * scale * (code - 32).
+template <>
+struct QFormat<DType::Q6_K> {
+  static constexpr int kValues = 128, kRawWords = 30;
+  struct Raw {
+    Region<17, 64> ql;
+    Region<9, 32> qh;
+    Region<3, 8> sc;
+    uint32_t d;  // the word holding d
+  };
+  __device__ static inline void load(const uint8_t* row, int64_t u, Raw& r) {
+    const uint8_t* b = row + (u / 2) * 210;
+    const int h = static_cast<int>(u % 2);
+    r.ql.load(b + 64 * h);
+    r.qh.load(b + 128 + 32 * h);
+    r.sc.load(b + 192 + 8 * h);
+    r.d = __ldg(reinterpret_cast<const uint32_t*>(reinterpret_cast<uintptr_t>(b + 208) & ~uintptr_t{3}));
+  }
+  __device__ static inline float dot(const Raw& r, int64_t, const int8_t* xq, const float2* xs) {
+    const float d = r.ql.mis ? half_hi(r.d) : half_lo(r.d);
+    const uint32_t s03 = r.sc.at<0>(), s47 = r.sc.at<4>();
+    const uint32_t qh[8] = {r.qh.at<0>(),  r.qh.at<4>(),  r.qh.at<8>(),  r.qh.at<12>(),
+                            r.qh.at<16>(), r.qh.at<20>(), r.qh.at<24>(), r.qh.at<28>()};
+    float sum = 0.0f;
+#pragma unroll
+    for (int g = 0; g < 4; ++g) {  // values 32g .. 32g + 31 of the half
+      uint32_t ql[8];
+      if (g % 2 == 0) {
+        ql[0] = r.ql.at<0>(), ql[1] = r.ql.at<4>(), ql[2] = r.ql.at<8>(), ql[3] = r.ql.at<12>();
+        ql[4] = r.ql.at<16>(), ql[5] = r.ql.at<20>(), ql[6] = r.ql.at<24>(), ql[7] = r.ql.at<28>();
+      } else {
+        ql[0] = r.ql.at<32>(), ql[1] = r.ql.at<36>(), ql[2] = r.ql.at<40>(), ql[3] = r.ql.at<44>();
+        ql[4] = r.ql.at<48>(), ql[5] = r.ql.at<52>(), ql[6] = r.ql.at<56>(), ql[7] = r.ql.at<60>();
+      }
+      uint32_t c[8];
+#pragma unroll
+      for (int i = 0; i < 8; ++i) {
+        const uint32_t low = (ql[i] >> (4 * (g / 2))) & 0x0f0f0f0fu;
+        const uint32_t high = ((qh[i] >> (2 * g)) & 0x03030303u) << 4;
+        c[i] = __vsub4(low | high, 0x20202020u);  // code - 32 as signed bytes
+      }
+      const uint32_t sw = g < 2 ? s03 : s47;
+      const auto scale = [&](int k) {  // int8 scale 2g + k of the half
+        return static_cast<float>(static_cast<int8_t>((sw >> (8 * ((2 * g + k) % 4))) & 0xffu));
+      };
+      const int2 s = dot32(c, xq + 32 * g);
+      const float dx = xs[g].x;
+      sum += (d * scale(0)) * (dx * static_cast<float>(s.x)) + (d * scale(1)) * (dx * static_cast<float>(s.y));
+    }
+    return sum;
+  }
+};
+
+// ---- The kernel --------------------------------------------------------------------------------
+
+struct QParams {
+  const float* x;
+  int64_t k;
+  bool normed;
+  NormSpec norm;
+  const uint8_t* w[3];
+  int64_t rows[3];
+  float* out[3];
+  int64_t row_bytes;
+  Activation act;
+  int tpr;              // threads per row: 4 .. 256, a power of two
+  int64_t total_rows;   // rows of all weights (gated: of the gate)
+  int64_t row_groups;   // ceil(total_rows / (256 / tpr))
+  bool pre_add;         // x = pre.residual + rms_norm(pre.in), computed and written first
+  PreAdd pre;
+};
+
+// Units whose loads one thread issues before using any: about 24 words of weights in flight
+// (1 to 4 units).
+template <DType kType, bool kGated>
+constexpr int q_unroll() {
+  constexpr int words = QFormat<kType>::kRawWords * (kGated ? 2 : 1);
+  return words >= 24 ? 1 : 24 / words > 4 ? 4 : 24 / words;
+}
+
+// Rounds activation row i (normed / PreAdd as matvec) to int8 codes xq [k] and per-32 scales
+// xs [k / 32] = {dx, dx * sum q}; returns the row's sum of squares to thread 0 (normed).
+template <int kRows>
+__device__ inline void stage_int8(const QParams& p, int8_t* xq, float2* xs, float* inv) {
+  __shared__ float inv_block[kRows];
+  const int warp = static_cast<int>(threadIdx.x) / kWarp, lane = static_cast<int>(threadIdx.x) % kWarp;
+  const int64_t nb = p.k / 32;
+  for (int i = 0; i < kRows; ++i) {
+    float inv_post = 0.0f;
+    if (p.pre_add) inv_post = row_inv_rms(p.pre.in + i * p.k, p.k, p.pre.norm.eps);
+    float ss = 0.0f;
+    for (int64_t b = warp; b < nb; b += kMatVecWarps) {
+      const int64_t c = b * 32 + lane;
+      float v;
+      if (p.pre_add) {  // the absorbed NormAdd, in norm_add_kernel's operation order
+        v = p.pre.residual[i * p.k + c] + (p.pre.in[i * p.k + c] * inv_post) * gain_at(p.pre.norm, c);
+        if (blockIdx.x == 0) p.pre.sum[i * p.k + c] = v;
+      } else {
+        v = p.x[i * p.k + c];
+      }
+      ss += v * v;
+      const float g = p.normed ? v * gain_at(p.norm, c) : v;
+      float amax = fabsf(g);
+#pragma unroll
+      for (int o = kWarp / 2; o > 0; o /= 2) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
+      const float dx = amax / 127.0f;
+      const int q = amax > 0.0f ? max(-127, min(127, __float2int_rn(g / dx))) : 0;
+      xq[i * p.k + c] = static_cast<int8_t>(q);
+      int qsum = q;
+#pragma unroll
+      for (int o = kWarp / 2; o > 0; o /= 2) qsum += __shfl_xor_sync(0xffffffffu, qsum, o);
+      if (lane == 0) xs[i * nb + b] = make_float2(dx, dx * static_cast<float>(qsum));
+    }
+    if (p.normed) {
+      ss = block_sum(ss);
+      if (threadIdx.x == 0) inv_block[i] = 1.0f / sqrtf(ss / static_cast<float>(p.k) + p.norm.eps);
+    }
+  }
+  __syncthreads();
+#pragma unroll
+  for (int i = 0; i < kRows; ++i) inv[i] = p.normed ? inv_block[i] : 1.0f;
+}
+
+// A block of 256 threads walks groups of 256 / tpr rows (grid-stride; the grid is one wave of
+// resident blocks); the tpr threads of a row take its units in turn (neighbouring threads,
+// neighbouring units), each issuing the loads of q_unroll units before using them. The block
+// first rounds the activation rows into shared memory (every block does: it is a few KB, read
+// from L2). kRows = t and kGated are fixed at compile time so that accumulators and loads in
+// flight stay in registers.
+template <DType kType, int kRows, bool kGated>
+__global__ void __launch_bounds__(kMatVecWarps* kWarp, matvec_min_blocks<kRows, kGated>())
+    quant_matvec_kernel(QParams p) {
+  using F = QFormat<kType>;
+  constexpr int kUnroll = q_unroll<kType, kGated>();
+  extern __shared__ __align__(16) int8_t smem[];
+  __shared__ RowSumScratch<kRows> red;
+  int8_t* xq = smem;                                       // [kRows][k]
+  auto* xs = reinterpret_cast<float2*>(smem + kRows * p.k);  // [kRows][k / 32]
+  const int tpr = p.tpr;
+  const int sub = static_cast<int>(threadIdx.x) % tpr, slot = static_cast<int>(threadIdx.x) / tpr;
+  const int rows_per_group = kMatVecWarps * kWarp / tpr;
+  const int64_t units = p.k / F::kValues, nb = p.k / 32;
+  pdl_launch_dependents();
+  {
+    // Launched early (PDL): this thread's first units go to L2 while the kernel before finishes
+    // (weights are never written, so they may be read before pdl_wait()).
+    int64_t row = static_cast<int64_t>(blockIdx.x) * rows_per_group + slot;
+    if (row < p.total_rows) {
+      int m = 0;
+      if (!kGated)
+        while (row >= p.rows[m]) row -= p.rows[m++];
+      for (int j = 0; j < kUnroll; ++j) {
+        const int64_t u = sub + static_cast<int64_t>(j) * tpr;
+        if (u >= units) break;
+        const int64_t off = row * p.row_bytes + u * p.row_bytes / units;
+        prefetch_l2(p.w[m] + off);
+        if (kGated) prefetch_l2(p.w[1] + off);
+      }
+    }
+  }
+  pdl_wait();
+  float inv[kRows];
+  stage_int8<kRows>(p, xq, xs, inv);
+
+  for (int64_t group = blockIdx.x; group < p.row_groups; group += gridDim.x) {
+    int64_t row = group * rows_per_group + slot;
+    const bool active = row < p.total_rows;
+    int m = 0;
+    if (active && !kGated)
+      while (row >= p.rows[m]) row -= p.rows[m++];
+    float acc_a[kRows], acc_b[kRows];
+#pragma unroll
+    for (int i = 0; i < kRows; ++i) acc_a[i] = acc_b[i] = 0.0f;
+    if (active) {
+      const uint8_t* wa = p.w[m] + row * p.row_bytes;
+      const uint8_t* wb = kGated ? p.w[1] + row * p.row_bytes : nullptr;
+      for (int64_t u0 = sub; u0 < units; u0 += int64_t{kUnroll} * tpr) {
+        typename F::Raw ra[kUnroll], rb[kUnroll];
+#pragma unroll
+        for (int j = 0; j < kUnroll; ++j) {
+          const int64_t u = u0 + static_cast<int64_t>(j) * tpr;
+          if (u < units) {
+            F::load(wa, u, ra[j]);
+            if constexpr (kGated) F::load(wb, u, rb[j]);
+          }
+        }
+#pragma unroll
+        for (int j = 0; j < kUnroll; ++j) {
+          const int64_t u = u0 + static_cast<int64_t>(j) * tpr;
+          if (u >= units) break;
+          const int64_t c0 = u * F::kValues;
+#pragma unroll
+          for (int i = 0; i < kRows; ++i) {
+            acc_a[i] += F::dot(ra[j], u, xq + i * p.k + c0, xs + i * nb + c0 / 32);
+            if constexpr (kGated) acc_b[i] += F::dot(rb[j], u, xq + i * p.k + c0, xs + i * nb + c0 / 32);
+          }
+        }
+      }
+    }
+    row_sums<kRows, kGated>(acc_a, acc_b, tpr, sub, red);
+    if (active && sub == 0) {
+#pragma unroll
+      for (int i = 0; i < kRows; ++i) {
+        if (kGated) p.out[0][i * p.rows[0] + row] = gated_value(acc_a[i] * inv[i], acc_b[i] * inv[i], p.act);
+        else p.out[m][i * p.rows[m] + row] = acc_a[i] * inv[i];
+      }
+    }
+  }
+}
+
+// Calls f.template operator()<kType>() for the formats of this file; false for others.
+template <typename F>
+bool dispatch_quant(DType t, F&& f) {
+  switch (t) {
+    case DType::Q4_0: f.template operator()<DType::Q4_0>(); return true;
+    case DType::Q4_1: f.template operator()<DType::Q4_1>(); return true;
+    case DType::Q5_0: f.template operator()<DType::Q5_0>(); return true;
+    case DType::Q5_1: f.template operator()<DType::Q5_1>(); return true;
+    case DType::Q8_0: f.template operator()<DType::Q8_0>(); return true;
+    case DType::Q4_K: f.template operator()<DType::Q4_K>(); return true;
+    case DType::Q5_K: f.template operator()<DType::Q5_K>(); return true;
+    case DType::Q6_K: f.template operator()<DType::Q6_K>(); return true;
+    default: return false;
+  }
+}
+
+int64_t stage_bytes(const MatVecJob& job) { return job.t * (job.k + job.k / 32 * static_cast<int64_t>(sizeof(float2))); }
+
+}  // namespace
+
+bool quant_matvec_supports(const MatVecJob& job) {
+  if (job.t < 1 || job.t > kMatVecMaxRows || job.n_weights < 1 || stage_bytes(job) > kQStageBytes) return false;
+  const DType dt = job.w[0].dtype;
+  int values = 0;
+  if (!dispatch_quant(dt, [&]<DType kType>() { values = QFormat<kType>::kValues; })) return false;
+  const int64_t block = dtype_info(dt).block_elems;
+  if (job.k % block != 0 || job.k % values != 0) return false;
+  const uintptr_t align = dt == DType::Q4_K || dt == DType::Q5_K ? 16 : 2;
+  for (int m = 0; m < job.n_weights; ++m)
+    if (reinterpret_cast<uintptr_t>(job.w[m].data) % align != 0 || job.w[m].row_bytes % static_cast<int64_t>(align) != 0)
+      return false;
+  return true;
+}
+
+void quant_matvec(const MatVecJob& job, cudaStream_t stream) {
+  QParams p{};
+  p.x = job.x;
+  p.k = job.k;
+  p.normed = job.norm != nullptr;
+  if (job.norm) p.norm = *job.norm;
+  p.act = job.act;
+  p.row_bytes = job.w[0].row_bytes;
+  for (int m = 0; m < job.n_weights; ++m) {
+    p.w[m] = static_cast<const uint8_t*>(job.w[m].data);
+    p.rows[m] = job.w[m].rows;
+    p.out[m] = job.out[m];
+    p.total_rows += job.w[m].rows;
+  }
+  if (job.gated) p.total_rows = job.w[0].rows;
+  if (job.pre) {
+    p.pre_add = true;
+    p.pre = *job.pre;
+  }
+  const auto smem = static_cast<size_t>(stage_bytes(job));
+  dispatch_quant(job.w[0].dtype, [&]<DType kType>() {
+    const int64_t units = job.k / QFormat<kType>::kValues;
+    const auto launch = [&](auto kernel, int unroll) {
+      check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
+            "raising the quantized matvec's shared memory");
+      int per_sm = 0;  // one wave of resident blocks: a second, partial wave would idle most SMs
+      check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kMatVecWarps * kWarp, smem),
+            "sizing the quantized matvec grid");
+      const int64_t resident = int64_t{std::max(per_sm, 1)} * sm_count();
+      // About one round of `unroll` units per thread and row (4 threads at least: short rows share warps).
+      int tpr = 4;
+      while (tpr < kMatVecWarps * kWarp && units >= int64_t{2} * tpr * unroll) tpr *= 2;
+      p.tpr = balanced_threads_per_row(tpr, 4, units, 1, p.total_rows, resident);
+      const int64_t per_group = kMatVecWarps * kWarp / p.tpr;
+      p.row_groups = (p.total_rows + per_group - 1) / per_group;
+      const auto blocks = static_cast<unsigned>(std::min<int64_t>(p.row_groups, resident));
+      launch_dependent("quantized matvec", kernel, blocks, kMatVecWarps * kWarp, smem, stream, p);
+    };
+    const auto rows = [&]<bool kGated>() {
+      constexpr int u = q_unroll<kType, kGated>();
+      switch (job.t) {
+        case 1: launch(quant_matvec_kernel<kType, 1, kGated>, u); break;
+        case 2: launch(quant_matvec_kernel<kType, 2, kGated>, u); break;
+        case 3: launch(quant_matvec_kernel<kType, 3, kGated>, u); break;
+        default: launch(quant_matvec_kernel<kType, 4, kGated>, u); break;
+      }
+    };
+    if (job.gated) rows.template operator()<true>();
+    else rows.template operator()<false>();
+  });
+  check_launch("quantized matvec");
+}
+
+}  // namespace gemrt::cuda

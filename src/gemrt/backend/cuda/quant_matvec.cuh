@@ -1,0 +1,30 @@
+// Decode products of block-format weights against an int8 activation (fast numerics), the kind
+// of product llama.cpp's CUDA backend runs for one token (its mmvq kernels with q8_1
+// activations). The float32 matvec of fused_kernels.cuh decodes every weight value to a float
+// and spends several instructions on each; here a thread multiplies four 8-bit codes by four
+// 8-bit activation codes in one dp4a, and applies the block scales once per 16 or 32 values, so
+// these products stay bound by the weight bytes they read.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include "gemrt/backend/cuda/fused_kernels.cuh"
+
+namespace gemrt::cuda {
+
+// Whether quant_matvec runs `job`: weights in Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K or Q6_K
+// (rows of whole blocks; Q4_K / Q5_K rows 16-byte aligned), and the rounded activation rows fit
+// in a block's shared memory. Other jobs run on the float32 matvec.
+bool quant_matvec_supports(const MatVecJob& job);
+
+// matvec()'s products (same job, same outputs, the norm / PreAdd / gating as there), with each
+// activation row rounded per 32 values (after the norm's gain, which is folded in first):
+//   x_c ~ dx * q_c,  dx = amax / 127,  q_c = rint(x_c / dx) in [-127, 127],
+// amax the largest |x_c| of the 32. Each output is sum_c w_c * (dx q_c), every w_c the value
+// quant/dequantize.cpp gives (the same float32 block scale and offset products): integer sums
+// of code products inside each 16- or 32-value block, float32 between them; the norm's 1 / rms
+// multiplies the finished sum. The error against the float32 product is therefore at most
+// sum_c |w_c| dx / 2 plus float32 rounding (tests/backend/cuda/cuda_ops_test.cpp).
+void quant_matvec(const MatVecJob& job, cudaStream_t stream);
+
+}  // namespace gemrt::cuda
