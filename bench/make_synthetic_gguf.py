@@ -7,6 +7,7 @@ every tokenizer.* key from a donor GGUF, so llama.cpp and gemrt both load the fi
     270m: hidden 640,  18 layers, 4 heads / 1 KV head, head_dim 256, FFN 2048
     1b:   hidden 1152, 26 layers, 4 heads / 1 KV head, head_dim 256, FFN 6912
     4b:   hidden 2560, 34 layers, 8 heads / 4 KV heads, head_dim 256, FFN 10240 (7.8 GB as F16)
+    12b:  hidden 3840, 48 layers, 16 heads / 8 KV heads, head_dim 256, FFN 15360 (23.5 GB as F16)
   both: vocab 262144 (tied LM head), sliding window 512 (5 sliding : 1 global), RoPE 1e6 / 1e4.
 
 Formats: F16 and BF16 are written by the registry's `gguf` package; Q8_0, Q4_0, Q4_K_M and Q6_K
@@ -35,6 +36,7 @@ SHAPES = {
     "270m": dict(hidden=640, layers=18, ffn=2048, heads=4, kv_heads=1, head_dim=256),
     "1b": dict(hidden=1152, layers=26, ffn=6912, heads=4, kv_heads=1, head_dim=256),
     "4b": dict(hidden=2560, layers=34, ffn=10240, heads=8, kv_heads=4, head_dim=256),
+    "12b": dict(hidden=3840, layers=48, ffn=15360, heads=16, kv_heads=8, head_dim=256),
 }
 VOCAB = 262144
 # llama.cpp's llama_ftype values.
