@@ -285,6 +285,85 @@ VARIANTS = [
         # instead of failing; if a later transformers starts applying it, the probe fails loudly.
         expect_inert=["attn_logit_softcapping"],
     ),
+    # Gemma 4: norms multiply by w itself, so norm weights (and the layer_scalar buffers) are
+    # 1 + N(0, 0.1) (unit_vectors; the shared fixtures leave layer_scalar at exactly 1, which
+    # tests nothing). global_head_dim / num_global_key_value_heads are consumed by the config's
+    # __post_init__ (turned into per_layer_config), so they are not attributes afterwards.
+    dict(
+        name="gemma4-e-share3",
+        family="Gemma4ForCausalLM",
+        config_class="Gemma4TextConfig",
+        seed=21,
+        weights_dtype="float32",
+        unit_vectors=True,
+        noisy_buffers=["layer_scalar"],
+        consumed=["global_head_dim", "head_dim", "num_key_value_heads"],  # per-layer attributes
+        description=(
+            "Gemma 4 E-style: 7 layers [s, s, f, s, f, s, f], the last 3 KV-shared (layer 4 reads "
+            "full layer 2, layer 5 sliding layer 3, layer 6 full layer 2: a source read by two "
+            "layers), double-wide MLP on the shared layers, per-layer inputs of width 4, head_dim "
+            "8 sliding / 24 full (global_head_dim), 4 heads / 2 kv heads, hidden 48, window 5, "
+            "proportional RoPE rotating half of the full heads (theta 5e5) and theta 2e4 sliding, "
+            "final soft-cap 7, layer_scalar 1 + noise"
+        ),
+        config=dict(
+            hidden_size=48,
+            num_hidden_layers=7,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            head_dim=8,
+            global_head_dim=24,
+            intermediate_size=64,
+            hidden_activation="gelu_pytorch_tanh",
+            layer_types=[SLIDING, SLIDING, FULL, SLIDING, FULL, SLIDING, FULL],
+            sliding_window=5,
+            final_logit_softcapping=7.0,
+            num_kv_shared_layers=3,
+            use_double_wide_mlp=True,
+            hidden_size_per_layer_input=4,
+            vocab_size_per_layer_input=VOCAB,
+            attention_k_eq_v=False,
+            enable_moe_block=False,
+            rope_parameters={
+                FULL: {"rope_type": "proportional", "partial_rotary_factor": 0.5, "rope_theta": 500000.0},
+                SLIDING: {"rope_type": "default", "rope_theta": 20000.0},
+            },
+        ),
+    ),
+    dict(
+        name="gemma4-keqv-gqa",
+        family="Gemma4ForCausalLM",
+        config_class="Gemma4TextConfig",
+        seed=22,
+        weights_dtype="float32",
+        unit_vectors=True,
+        noisy_buffers=["layer_scalar"],
+        consumed=["global_head_dim", "num_global_key_value_heads", "head_dim", "num_key_value_heads"],
+        description=(
+            "Gemma 4 dense-style: attention_k_eq_v (full layers have no v_proj: V is the k_proj "
+            "output under a weightless norm), 8 heads with 4 kv heads on sliding layers and 2 on "
+            "the full ones (num_global_key_value_heads), head_dim 12 / global 20, 5 layers in the "
+            "default pattern (the last forced full), window 4, no per-layer inputs, no final "
+            "soft-cap, default proportional RoPE (a quarter of the full heads rotate)"
+        ),
+        config=dict(
+            hidden_size=40,
+            num_hidden_layers=5,
+            num_attention_heads=8,
+            num_key_value_heads=4,
+            head_dim=12,
+            global_head_dim=20,
+            num_global_key_value_heads=2,
+            intermediate_size=72,
+            hidden_activation="gelu_pytorch_tanh",
+            sliding_window=4,
+            final_logit_softcapping=None,
+            attention_k_eq_v=True,
+            num_kv_shared_layers=0,
+            hidden_size_per_layer_input=0,
+            enable_moe_block=False,
+        ),
+    ),
 ]
 
 
@@ -324,6 +403,7 @@ def _build_config(transformers, variant):
         raise VariantError(f"transformers {transformers.__version__} has no {variant['config_class']}")
     kwargs = dict(COMMON_CONFIG)
     kwargs.update(copy.deepcopy(variant["config"]))
+    consumed = set(variant.get("consumed", []))
     try:
         config = cls(**copy.deepcopy(kwargs))
     except Exception as e:  # strict-dataclass type errors, ValueError from validate_*, ...
@@ -334,6 +414,8 @@ def _build_config(transformers, variant):
     # Every requested setting must have survived validation unchanged (no silent fix-ups).
     changed = []
     for key, want in kwargs.items():
+        if key in consumed:
+            continue
         got = getattr(config, key, "<missing>")
         if not _same(want, got):
             changed.append(f"{key}: asked {want!r}, config has {got!r}")
@@ -345,14 +427,20 @@ def _build_config(transformers, variant):
     return config
 
 
-def _randomize_(torch, model, seed):
-    """Overwrite every parameter with N(0, std): 0.05 for matrices, 0.1 for vectors."""
+def _randomize_(torch, model, seed, unit_vectors=False, noisy_buffers=()):
+    """Overwrite every parameter with N(0, std): 0.05 for matrices, 0.1 for vectors (with
+    unit_vectors, 1 + N(0, 0.1): the scales of norms that multiply by w itself); buffers whose
+    name ends in one of noisy_buffers become 1 + N(0, 0.1) too."""
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         # named_parameters() lists a tied tensor once (lm_head.weight is embed_tokens.weight).
         for name, p in sorted(model.named_parameters(), key=lambda kv: kv[0]):
             std = STD_MATRIX if p.ndim >= 2 else STD_VECTOR
-            p.copy_(torch.randn(tuple(p.shape), generator=gen, dtype=torch.float32) * std)
+            noise = torch.randn(tuple(p.shape), generator=gen, dtype=torch.float32) * std
+            p.copy_(noise + 1.0 if unit_vectors and p.ndim < 2 else noise)
+        for name, b in sorted(model.named_buffers(), key=lambda kv: kv[0]):
+            if any(name.endswith(n) for n in noisy_buffers):
+                b.copy_(1.0 + torch.randn(tuple(b.shape), generator=gen, dtype=torch.float32) * STD_VECTOR)
 
 
 def _check_tied(model):
@@ -501,7 +589,7 @@ def build_variant(torch, transformers, save_file, variant, out_root):
     torch.manual_seed(seed)
     model = model_cls._from_config(config, attn_implementation="eager", dtype=torch.float32)
     _check_tied(model)
-    _randomize_(torch, model, seed)
+    _randomize_(torch, model, seed, variant.get("unit_vectors", False), variant.get("noisy_buffers", ()))
 
     # 3. optional bf16 storage, then save
     if weights_dtype != torch.float32:
@@ -607,7 +695,9 @@ def build_variant(torch, transformers, save_file, variant, out_root):
         "name": name,
         "description": variant["description"],
         "num_parameters": n_params,
-        "init": f"all parameters N(0, {STD_MATRIX}) for ndim >= 2, N(0, {STD_VECTOR}) for vectors",
+        "init": f"all parameters N(0, {STD_MATRIX}) for ndim >= 2, "
+        + (f"1 + N(0, {STD_VECTOR}) for vectors and the buffers {variant.get('noisy_buffers', [])}"
+           if variant.get("unit_vectors") else f"N(0, {STD_VECTOR}) for vectors"),
         "input_ids_rule": f"input_ids[0] = BOS {BOS_ID}, others uniform in [3, {VOCAB})",
         "generate": "greedy, KV cache, eos_token_id=None, min_new_tokens=max_new_tokens=N",
         "checks": {

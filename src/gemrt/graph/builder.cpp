@@ -1,5 +1,7 @@
 #include "gemrt/graph/builder.h"
 
+#include <cmath>
+
 #include "gemrt/core/error.h"
 
 namespace gemrt {
@@ -114,6 +116,18 @@ ValueId GraphBuilder::top_k(ValueId x, int k, const std::string& label) {
   if (k <= 0 || k > d) fail("graph: ", label, ": k must be in [1, ", d, "], got ", k);
   if (d >= (int64_t{1} << 24)) fail("graph: ", label, ": rows of ", d, " values are too long for float32 indices");
   return act_node(OpKind::TopK, {x}, Shape{shape(x)[0], 2 * int64_t{k}}, TopKAttrs{k}, label);
+}
+
+ValueId GraphBuilder::scale(ValueId x, float factor, const std::string& label) {
+  if (!std::isfinite(factor)) fail("graph: ", label, ": scale factor must be finite, got ", factor);
+  return act_node(OpKind::Scale, {x}, shape(x), ScaleAttrs{factor}, label);
+}
+
+ValueId GraphBuilder::slice_cols(ValueId x, int64_t offset, int64_t width, const std::string& label) {
+  expect_rank(shape(x), 2, label + " input");
+  if (offset < 0 || width <= 0 || offset + width > shape(x)[1])
+    fail("graph: ", label, ": columns [", offset, ", ", offset + width, ") are not inside ", shape(x).to_string());
+  return act_node(OpKind::SliceCols, {x}, Shape{shape(x)[0], width}, SliceColsAttrs{offset, width}, label);
 }
 
 ValueId GraphBuilder::last_row(ValueId x, const std::string& label) {

@@ -34,6 +34,8 @@ class GraphBuilder {
   ValueId soft_cap(ValueId x, float cap, const std::string& label = "soft_cap");
   ValueId last_row(ValueId x, const std::string& label = "last_row");
   ValueId top_k(ValueId x, int k, const std::string& label = "top_k");  // [T, D] -> [T, 2k] (ir.h)
+  ValueId scale(ValueId x, float factor, const std::string& label = "scale");
+  ValueId slice_cols(ValueId x, int64_t offset, int64_t width, const std::string& label = "slice_cols");
 
   void output(const std::string& name, ValueId v) { g_.mark_output(name, v); }
 

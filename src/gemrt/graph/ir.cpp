@@ -18,6 +18,8 @@ const char* op_name(OpKind k) {
     case OpKind::SoftCap: return "soft_cap";
     case OpKind::LastRow: return "last_row";
     case OpKind::TopK: return "top_k";
+    case OpKind::Scale: return "scale";
+    case OpKind::SliceCols: return "slice_cols";
   }
   return "?";
 }

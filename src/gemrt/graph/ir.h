@@ -33,6 +33,8 @@ enum class OpKind : uint8_t {
   SoftCap,      // cap * tanh(x / cap)
   LastRow,      // the last row of [T, D] -> [1, D]
   TopK,         // the k largest of each row of [T, D] -> [T, 2k]: values, then their indices
+  Scale,        // x * factor, elementwise (a float32 constant)
+  SliceCols,    // columns [offset, offset + width) of [T, D] -> [T, width]
 };
 
 const char* op_name(OpKind k);
@@ -72,6 +74,11 @@ struct AttentionAttrs {
   float softcap = 0.0f;    // 0 = none; else scores = softcap * tanh(scores / softcap), before the mask
   int window = 0;          // 0 = unbounded (causal); else key visible iff q_pos - k_pos < window
   int kv_slot = 0;         // which KvCache layer this op appends to and reads from
+  // Whether this op appends the run's k and v rows to the slot (and advances its position). KV
+  // sharing (Gemma 3n / 4): several layers attend over one slot with the same k, v inputs; only
+  // the last of them appends, so that every reader sees the slot as it was before the run (a
+  // ring shorter than the run would otherwise lose rows an earlier query of the run still needs).
+  bool append = true;
 };
 
 enum class Activation : uint8_t { GeluTanh, GeluErf };
@@ -91,8 +98,16 @@ struct TopKAttrs {
   int k = 0;
 };
 
+struct ScaleAttrs {
+  float factor = 1.0f;
+};
+
+struct SliceColsAttrs {
+  int64_t offset = 0, width = 0;
+};
+
 using OpAttrs = std::variant<std::monostate, EmbedAttrs, RmsNormAttrs, RopeAttrs, AttentionAttrs, GatedActAttrs,
-                             SoftCapAttrs, TopKAttrs>;
+                             SoftCapAttrs, TopKAttrs, ScaleAttrs, SliceColsAttrs>;
 
 struct Node {
   OpKind op = OpKind::Input;

@@ -58,7 +58,7 @@ TEST(Synthetic, EveryTypeBindsAndRuns) {
     const bool mix = std::string(type) == "Q4_K_M";
     const DType matrices = parse_synthetic_weight_type(type).matrices;
     EXPECT_EQ(model->weights().layers[0].q.dtype, mix ? DType::Q5_0 : matrices);
-    EXPECT_EQ(model->weights().layers[0].v.dtype, mix ? DType::Q8_0 : matrices);
+    EXPECT_EQ(model->weights().layers[0].v->dtype, mix ? DType::Q8_0 : matrices);
     EXPECT_EQ(model->weights().embed.dtype, mix ? DType::Q8_0 : matrices);
     EXPECT_EQ(store.fallbacks().empty(), std::string(type) != "Q4_K_M");
     EXPECT_EQ(model->weights().layers[0].attn_norm.dtype, DType::F32);

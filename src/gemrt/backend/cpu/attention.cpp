@@ -234,6 +234,7 @@ void attend_and_append(const float* q, const float* k, const float* v, int64_t p
   const KvRows<S> rows{fk, fv, ring_k, ring_v, p0, cap, kv_w};
   if (numerics == Numerics::Fast) attend_fast<S>(q, rows, t, a, out, pool);
   else attend_precise<S>(q, rows, t, a, out, pool);
+  if (!a.append) return;  // another reader of the slot appends these rows (AttentionAttrs::append)
   for (int64_t r = std::max<int64_t>(0, t - cap); r < t; ++r) {
     const int64_t row = (p0 + r) % cap;
     std::memcpy(ring_k + row * kv_w, fk + r * kv_w, static_cast<size_t>(kv_w) * sizeof(T));
@@ -255,7 +256,7 @@ void attention(const float* q, const float* k, const float* v, const int32_t* po
     case DType::BF16: attend_and_append<Bf16Kv>(q, k, v, p0, t, a, kv, numerics, out, pool); break;
     default: fail("attention: KV cache dtype ", dtype_name(kv.dtype()), " is not supported");
   }
-  kv.set_next_position(a.kv_slot, p0 + t);
+  if (a.append) kv.set_next_position(a.kv_slot, p0 + t);
 }
 
 }  // namespace gemrt::cpu

@@ -153,6 +153,14 @@ class CpuExecutable final : public Executable {
         top_k(f32(in[0]), s[0], s[1], std::get<TopKAttrs>(n.attrs).k, out);
         break;
       }
+      case OpKind::Scale:
+        scale(f32(in[0]), numel, std::get<ScaleAttrs>(n.attrs).factor, out);
+        break;
+      case OpKind::SliceCols: {
+        const auto& a = std::get<SliceColsAttrs>(n.attrs);
+        slice_cols(f32(in[0]), n.shape[0], g_.node(in[0]).shape[1], a.offset, a.width, out);
+        break;
+      }
       case OpKind::Input:
       case OpKind::Weight:
         break;

@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <numbers>
 #include <numeric>
 #include <vector>
@@ -66,6 +67,15 @@ void add(const float* a, const float* b, int64_t n, float* out) {
 
 void soft_cap(const float* x, int64_t n, float cap, float* out) {
   for (int64_t i = 0; i < n; ++i) out[i] = std::tanh(x[i] / cap) * cap;
+}
+
+void scale(const float* x, int64_t n, float factor, float* out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = x[i] * factor;
+}
+
+void slice_cols(const float* x, int64_t t, int64_t d, int64_t offset, int64_t width, float* out) {
+  for (int64_t r = 0; r < t; ++r)
+    std::memcpy(out + r * width, x + r * d + offset, static_cast<size_t>(width) * sizeof(float));
 }
 
 void top_k(const float* x, int64_t t, int64_t d, int k, float* out) {

@@ -59,6 +59,12 @@ void gated_act(const float* gate, const float* up, int64_t n, Activation act, Nu
                ThreadPool& pool);
 void add(const float* a, const float* b, int64_t n, float* out);
 void soft_cap(const float* x, int64_t n, float cap, float* out);
+
+// out = x * factor (float32 products).
+void scale(const float* x, int64_t n, float factor, float* out);
+
+// out [t, width] = columns [offset, offset + width) of x [t, d].
+void slice_cols(const float* x, int64_t t, int64_t d, int64_t offset, int64_t width, float* out);
 // out [t, 2k] = the k largest values of each row of x [t, d] and their indices (graph/ir.h TopK).
 void top_k(const float* x, int64_t t, int64_t d, int k, float* out);
 

@@ -426,6 +426,14 @@ class CudaExecutable final : public Executable {
       case OpKind::SoftCap:
         cuda::soft_cap(f32(in[0]), numel, std::get<SoftCapAttrs>(n.attrs).cap, out, stream_);
         break;
+      case OpKind::Scale:
+        cuda::scale(f32(in[0]), numel, std::get<ScaleAttrs>(n.attrs).factor, out, stream_);
+        break;
+      case OpKind::SliceCols: {
+        const auto& a = std::get<SliceColsAttrs>(n.attrs);
+        cuda::slice_cols(f32(in[0]), n.shape[0], g_.node(in[0]).shape[1], a.offset, a.width, out, stream_);
+        break;
+      }
       case OpKind::TopK: {
         const Shape& s = g_.node(in[0]).shape;
         cuda::top_k(f32(in[0]), s[0], s[1], std::get<TopKAttrs>(n.attrs).k, out, top_k_scratch_.get(), stream_);
@@ -521,7 +529,9 @@ class CudaExecutable final : public Executable {
     if (t == 1) {
       // One token: its row goes to the ring first (it overwrites position p - cap, which no query
       // of this run sees: a sliding ring holds the window, a global one the whole budget), and
-      // the attention reads every key from the ring. One launch instead of three.
+      // the attention reads every key from the ring. One launch instead of three. Every reader of
+      // a shared slot (AttentionAttrs::append) stores the same row: harmless, and no reader can
+      // see the slot without it.
       view.ring_only = true;
       cuda::store_kv_row(f32(n.inputs[1]), f32(n.inputs[2]), view, kv.keys(a.kv_slot), kv.values(a.kv_slot), stream_);
       cuda::attention(f32(n.inputs[0]), view, t, a, f32(i), static_cast<float*>(partial_.get()), stream_);
@@ -533,7 +543,7 @@ class CudaExecutable final : public Executable {
       cuda::flash_attention(f32(n.inputs[0]), view, t, a, f32(i), stream_);  // tensor cores (bf16 mode)
     else
       cuda::attention(f32(n.inputs[0]), view, t, a, f32(i), static_cast<float*>(partial_.get()), stream_);
-    cuda::append_kv(view, t, kv.keys(a.kv_slot), kv.values(a.kv_slot), stream_);
+    if (a.append) cuda::append_kv(view, t, kv.keys(a.kv_slot), kv.values(a.kv_slot), stream_);
   }
 
   static constexpr int64_t kDequantChunkBytes = int64_t{64} << 20;

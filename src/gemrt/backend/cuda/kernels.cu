@@ -370,6 +370,18 @@ __global__ void soft_cap_kernel(const float* x, int64_t n, float cap, float* out
   if (i < n) out[i] = tanhf(x[i] / cap) * cap;
 }
 
+__global__ void scale_kernel(const float* x, int64_t n, float factor, float* out) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) out[i] = __fmul_rn(x[i], factor);
+}
+
+__global__ void slice_cols_kernel(const float* x, int64_t t, int64_t d, int64_t offset, int64_t width, float* out) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= t * width) return;
+  const int64_t r = i / width, c = i % width;
+  out[i] = x[r * d + offset + c];
+}
+
 
 }  // namespace
 
@@ -522,6 +534,18 @@ void soft_cap(const float* x, int64_t n, float cap, float* out, cudaStream_t str
   if (n == 0) return;
   soft_cap_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(x, n, cap, out);
   check_launch("soft_cap");
+}
+
+void scale(const float* x, int64_t n, float factor, float* out, cudaStream_t stream) {
+  if (n == 0) return;
+  scale_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(x, n, factor, out);
+  check_launch("scale");
+}
+
+void slice_cols(const float* x, int64_t t, int64_t d, int64_t offset, int64_t width, float* out, cudaStream_t stream) {
+  if (t * width == 0) return;
+  slice_cols_kernel<<<blocks_for(t * width, 256), 256, 0, stream>>>(x, t, d, offset, width, out);
+  check_launch("slice_cols");
 }
 
 }  // namespace gemrt::cuda

@@ -81,6 +81,12 @@ void gated_act(const float* gate, const float* up, int64_t n, Activation act, fl
 void add(const float* a, const float* b, int64_t n, float* out, cudaStream_t stream);
 void soft_cap(const float* x, int64_t n, float cap, float* out, cudaStream_t stream);
 
+// out = x * factor (float32 products).
+void scale(const float* x, int64_t n, float factor, float* out, cudaStream_t stream);
+
+// out [t, width] = columns [offset, offset + width) of x [t, d].
+void slice_cols(const float* x, int64_t t, int64_t d, int64_t offset, int64_t width, float* out, cudaStream_t stream);
+
 // out [t, 2k] = the k largest values of each row of x [t, d] and their indices (graph/ir.h TopK,
 // the same order and ties as the CPU backend), k <= kTopKMax: blocks pick the k best of slices of
 // each row, then of those candidates, until one block's slice holds them all. `scratch` holds

@@ -1,5 +1,6 @@
 #include "gemrt/model/gemma/config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -31,6 +32,9 @@ FamilyDefaults defaults_for(GemmaFamily f) {
       return {256000, 2304, 9216, 26, 8, 4, 256, 8192, 10000.0, 256.0, 4096.0, 50.0, 30.0, "hidden_activation"};
     case GemmaFamily::Gemma3:
       return {262208, 2304, 9216, 26, 8, 4, 256, 131072, 1000000.0, 256.0, 4096.0, std::nullopt, std::nullopt,
+              "hidden_activation"};
+    case GemmaFamily::Gemma4:  // attention scale 1.0: no query_pre_attn_scalar (spec §6.3)
+      return {262144, 2304, 9216, 30, 8, 4, 256, 131072, 1000000.0, std::nullopt, 512.0, std::nullopt, std::nullopt,
               "hidden_activation"};
   }
   fail("unknown family");
@@ -91,19 +95,30 @@ Activation parse_activation(const std::string& name, const std::string& source, 
   fail(source, ": unsupported activation '", name, "' in '", key, "' (expected gelu_pytorch_tanh, gelu_new or gelu)");
 }
 
-// One RoPE parameter set: {"rope_type": "default" | "linear", "rope_theta": x, "factor": f}.
+// One RoPE parameter set: {"rope_type": "default" | "linear" | "proportional", "rope_theta": x,
+// "factor": f, "partial_rotary_factor": p (proportional)}.
 RopeSpec parse_rope_params(const json& p, double default_theta, const std::string& source, const std::string& where) {
   if (!p.is_object()) fail(source, ": '", where, "' must be an object");
   ConfigReader r(p, source);
   RopeSpec spec;
   spec.theta = static_cast<float>(r.number("rope_theta", default_theta));
   std::string type = r.string("rope_type", r.string("type", "default"));
-  if (type == "linear") {
-    spec.scaling.kind = RopeScaling::Kind::Linear;
-    spec.scaling.factor = static_cast<float>(r.number("factor", 1.0));
-    if (!(spec.scaling.factor > 0.0f)) fail(source, ": '", where, ".factor' must be positive");
+  if (type == "linear" || type == "proportional") {
+    // Proportional (Gemma 4): the factor divides every frequency, as linear scaling does.
+    const double factor = r.number("factor", 1.0);
+    if (!(factor > 0.0)) fail(source, ": '", where, ".factor' must be positive");
+    if (type == "linear" || factor != 1.0) {
+      spec.scaling.kind = RopeScaling::Kind::Linear;
+      spec.scaling.factor = static_cast<float>(factor);
+    }
+    if (type == "proportional") {
+      spec.rotary_fraction = static_cast<float>(r.number("partial_rotary_factor", 1.0));
+      if (!(spec.rotary_fraction > 0.0f && spec.rotary_fraction <= 1.0f))
+        fail(source, ": '", where, ".partial_rotary_factor' must be in (0, 1]");
+    }
   } else if (type != "default") {
-    fail(source, ": unsupported RoPE type '", type, "' in '", where, "' (gemrt supports default and linear)");
+    fail(source, ": unsupported RoPE type '", type, "' in '", where,
+         "' (gemrt supports default, linear and proportional)");
   }
   return spec;
 }
@@ -112,7 +127,9 @@ GemmaFamily family_of(const std::string& model_type, const std::string& source) 
   if (model_type == "gemma") return GemmaFamily::Gemma1;
   if (model_type == "gemma2") return GemmaFamily::Gemma2;
   if (model_type == "gemma3_text" || model_type == "gemma3") return GemmaFamily::Gemma3;
-  fail(source, ": unsupported model_type '", model_type, "' (supported: gemma, gemma2, gemma3_text, gemma3)");
+  if (model_type == "gemma4_text" || model_type == "gemma4") return GemmaFamily::Gemma4;
+  fail(source, ": unsupported model_type '", model_type,
+       "' (supported: gemma, gemma2, gemma3_text, gemma3, gemma4_text, gemma4)");
 }
 
 std::vector<LayerKind> parse_layer_kinds(const ConfigReader& r, GemmaFamily family, int n_layers) {
@@ -128,6 +145,8 @@ std::vector<LayerKind> parse_layer_kinds(const ConfigReader& r, GemmaFamily fami
       else if (s != "full_attention")
         fail(r.source(), ": layer_types[", i, "] is '", s, "' (expected sliding_attention or full_attention)");
     }
+    // HF's Gemma 4 config forces its last layer to full attention (spec §6.1).
+    if (family == GemmaFamily::Gemma4) kinds.back() = LayerKind::Full;
     return kinds;
   }
   if (family == GemmaFamily::Gemma2) {  // even layers slide (spec §3.3)
@@ -136,8 +155,58 @@ std::vector<LayerKind> parse_layer_kinds(const ConfigReader& r, GemmaFamily fami
     const int64_t pattern = r.positive("sliding_window_pattern", r.positive("_sliding_window_pattern", 6));
     for (int i = 0; i < n_layers; ++i)
       if ((i + 1) % pattern != 0) kinds[static_cast<size_t>(i)] = LayerKind::Sliding;
+  } else if (family == GemmaFamily::Gemma4) {  // 5 sliding : 1 full, the last layer full (spec §6.1)
+    for (int i = 0; i < n_layers; ++i)
+      if ((i + 1) % 6 != 0) kinds[static_cast<size_t>(i)] = LayerKind::Sliding;
+    kinds.back() = LayerKind::Full;
   }
   return kinds;
+}
+
+// Gemma 4's per-layer attention shapes, KV sharing, MLP width and per-layer embeddings (spec §6.1,
+// transformers 5.17's Gemma4TextConfig): `per_layer_config` {"i": {"head_dim", "num_key_value_heads"}}
+// overrides layer i; without it, full layers take global_head_dim (default 512) and, with
+// attention_k_eq_v, num_global_key_value_heads.
+void parse_gemma4_layers(const ConfigReader& r, int n_layers, GemmaHyperparams* h) {
+  if (r.boolean("enable_moe_block", false))
+    fail(r.source(), ": enable_moe_block = true (the 26B-A4B mixture of experts) is not supported yet");
+  const std::string bidi = r.string("use_bidirectional_attention", "");
+  if (bidi == "all") fail(r.source(), ": use_bidirectional_attention = \"all\" is not supported (text models are causal)");
+  h->k_eq_v = r.boolean("attention_k_eq_v", false);
+  h->kv_shared_layers = static_cast<int>(r.integer("num_kv_shared_layers", 0));
+  h->double_wide_mlp = r.boolean("use_double_wide_mlp", false);
+  h->per_layer_input = static_cast<int>(r.integer("hidden_size_per_layer_input", 256));
+  if (h->per_layer_input < 0) fail(r.source(), ": hidden_size_per_layer_input must not be negative");
+  h->ple_vocab = r.positive("vocab_size_per_layer_input", 262144);
+  h->layer_head_dim.assign(static_cast<size_t>(n_layers), h->head_dim);
+  h->layer_kv_heads.assign(static_cast<size_t>(n_layers), h->n_kv_heads);
+  if (r.has("per_layer_config") && !r.is_null("per_layer_config")) {
+    const json& plc = r.raw("per_layer_config");
+    if (!plc.is_object()) fail(r.source(), ": 'per_layer_config' must be an object keyed by layer index");
+    for (const auto& [key, value] : plc.items()) {
+      int i = -1;
+      try {
+        size_t used = 0;
+        i = std::stoi(key, &used);
+        if (used != key.size()) i = -1;
+      } catch (const std::exception&) {
+        i = -1;
+      }
+      if (i < 0 || i >= n_layers)
+        fail(r.source(), ": per_layer_config key '", key, "' is not a layer index in [0, ", n_layers, ")");
+      const ConfigReader lr(value, r.source() + " (per_layer_config." + key + ")");
+      h->layer_head_dim[static_cast<size_t>(i)] = static_cast<int>(lr.positive("head_dim", h->head_dim));
+      h->layer_kv_heads[static_cast<size_t>(i)] = static_cast<int>(lr.positive("num_key_value_heads", h->n_kv_heads));
+    }
+  } else {
+    const auto global_dim = static_cast<int>(r.positive("global_head_dim", 512));
+    const int64_t global_kv = r.integer("num_global_key_value_heads", -1);
+    for (int i = 0; i < n_layers; ++i) {
+      if (h->layer_kinds[static_cast<size_t>(i)] != LayerKind::Full) continue;
+      h->layer_head_dim[static_cast<size_t>(i)] = global_dim;
+      if (h->k_eq_v && global_kv > 0) h->layer_kv_heads[static_cast<size_t>(i)] = static_cast<int>(global_kv);
+    }
+  }
 }
 
 }  // namespace
@@ -147,6 +216,7 @@ const char* family_name(GemmaFamily f) {
     case GemmaFamily::Gemma1: return "gemma";
     case GemmaFamily::Gemma2: return "gemma2";
     case GemmaFamily::Gemma3: return "gemma3";
+    case GemmaFamily::Gemma4: return "gemma4";
   }
   return "?";
 }
@@ -169,16 +239,27 @@ ModelSpec make_model_spec(const GemmaHyperparams& h, const std::string& source) 
   spec.norm_offset = h.norm_offset;
   spec.embed_scale = static_cast<float>(std::sqrt(static_cast<double>(h.hidden_size)));
   spec.final_softcap = h.final_softcap;
+  spec.per_layer_input = h.per_layer_input;
+  spec.ple_vocab = h.ple_vocab;
   spec.tie_word_embeddings = h.tie_word_embeddings;
   spec.bos_token_id = h.bos_token_id;
   spec.eos_token_ids = h.eos_token_ids;
   spec.pad_token_id = h.pad_token_id;
+  const int n_layers = static_cast<int>(h.layer_kinds.size());
+  if (h.kv_shared_layers < 0 || h.kv_shared_layers >= n_layers)
+    fail(source, ": num_kv_shared_layers (", h.kv_shared_layers, ") must be in [0, ", n_layers, ")");
+  const int first_shared = n_layers - h.kv_shared_layers;
+  const bool gemma4 = h.family == GemmaFamily::Gemma4;
   for (size_t i = 0; i < h.layer_kinds.size(); ++i) {
     LayerSpec l;
     l.kind = h.layer_kinds[i];
     l.n_heads = h.n_heads;
-    l.n_kv_heads = h.n_kv_heads;
-    l.head_dim = h.head_dim;
+    l.n_kv_heads = h.layer_kv_heads.empty() ? h.n_kv_heads : h.layer_kv_heads[i];
+    l.head_dim = h.layer_head_dim.empty() ? h.head_dim : h.layer_head_dim[i];
+    if (l.head_dim <= 0 || l.head_dim % 2 != 0)
+      fail(source, ": layer ", i, ": head_dim (", l.head_dim, ") must be positive and even");
+    if (l.n_kv_heads <= 0 || l.n_heads % l.n_kv_heads != 0)
+      fail(source, ": layer ", i, ": ", l.n_heads, " attention heads are not a multiple of ", l.n_kv_heads, " kv heads");
     l.rope = l.kind == LayerKind::Sliding ? h.rope_sliding : h.rope_full;
     if (l.kind == LayerKind::Sliding) {
       if (h.sliding_window < 1)
@@ -189,13 +270,40 @@ ModelSpec make_model_spec(const GemmaHyperparams& h, const std::string& source) 
     l.attn_softcap = h.attn_softcap;
     l.norm_eps = h.rms_norm_eps;
     l.norm_offset = h.norm_offset;
-    l.sandwich_norms = h.family != GemmaFamily::Gemma1;  // spec §3.4, §4.4
-    l.qk_norm = h.family == GemmaFamily::Gemma3;         // spec §4.4
-    l.intermediate_size = static_cast<int>(h.intermediate_size);
+    l.sandwich_norms = h.family != GemmaFamily::Gemma1;                 // spec §3.4, §4.4
+    l.qk_norm = h.family == GemmaFamily::Gemma3 || gemma4;              // spec §4.4, §6.3
+    l.v_norm = gemma4;
+    l.layer_scalar = gemma4;
+    l.k_eq_v = h.k_eq_v && l.kind == LayerKind::Full;
+    l.per_layer_input = h.per_layer_input;
+    const bool shared = static_cast<int>(i) >= first_shared;
+    // HF widens the MLP of the KV-shared layers only when some layer is not shared (spec §6.2).
+    l.intermediate_size = static_cast<int>(h.intermediate_size * (h.double_wide_mlp && shared && first_shared > 0 ? 2 : 1));
     l.activation = h.activation;
-    l.kv_slot = static_cast<int>(i);
+    if (shared) {
+      // The last layer before the shared ones with the same kind owns the K/V (spec §6.3).
+      for (int j = first_shared - 1; j >= 0 && l.kv_source < 0; --j)
+        if (spec.layers[static_cast<size_t>(j)].kind == l.kind) l.kv_source = j;
+      if (l.kv_source < 0)
+        fail(source, ": layer ", i, " shares the KV of an earlier ", layer_kind_name(l.kind),
+             " layer, but no layer before ", first_shared, " is one");
+      const LayerSpec& src = spec.layers[static_cast<size_t>(l.kv_source)];
+      if (src.head_dim != l.head_dim || src.n_kv_heads != l.n_kv_heads || src.window != l.window)
+        fail(source, ": layer ", i, " reads layer ", l.kv_source, "'s KV but differs in head_dim, kv heads or window");
+      l.kv_slot = src.kv_slot;
+    } else {
+      l.kv_slot = i == 0 ? 0 : [&] {
+        int next = 0;
+        for (const LayerSpec& p : spec.layers) next = std::max(next, p.kv_slot + 1);
+        return next;
+      }();
+    }
     spec.layers.push_back(l);
   }
+  // Each slot's last reader appends the run's rows; earlier readers leave the slot as it was.
+  for (size_t i = 0; i < spec.layers.size(); ++i)
+    for (size_t j = i + 1; j < spec.layers.size(); ++j)
+      if (spec.layers[j].kv_slot == spec.layers[i].kv_slot) spec.layers[i].appends_kv = false;
   return spec;
 }
 
@@ -207,14 +315,15 @@ ModelSpec parse_gemma_config(const json& config, const std::string& source) {
   h.model_type = config["model_type"].get<std::string>();
   h.family = family_of(h.model_type, source);
 
-  // The multimodal gemma3 config nests the language model under text_config.
+  // The multimodal gemma3 / gemma4 configs nest the language model under text_config.
   const json* text = &config;
-  if (h.model_type == "gemma3") {
+  const bool nested = h.model_type == "gemma3" || h.model_type == "gemma4";
+  if (nested) {
     if (!config.contains("text_config") || !config["text_config"].is_object())
-      fail(source, ": model_type 'gemma3' needs an object 'text_config'");
+      fail(source, ": model_type '", h.model_type, "' needs an object 'text_config'");
     text = &config["text_config"];
   }
-  const ConfigReader r(*text, h.model_type == "gemma3" ? source + " (text_config)" : source);
+  const ConfigReader r(*text, nested ? source + " (text_config)" : source);
   const ConfigReader top(config, source);
   const FamilyDefaults d = defaults_for(h.family);
 
@@ -231,7 +340,8 @@ ModelSpec parse_gemma_config(const json& config, const std::string& source) {
   if (h.head_dim % 2 != 0) fail(source, ": head_dim (", h.head_dim, ") must be even for RoPE");
   h.max_position_embeddings = static_cast<int>(r.positive("max_position_embeddings", d.max_position_embeddings));
   h.rms_norm_eps = static_cast<float>(r.number("rms_norm_eps", 1e-6));
-  h.norm_offset = 1.0f;  // HF stores Gemma 1-3 norm weights zero-centred (spec §1.1)
+  // HF stores Gemma 1-3 norm weights zero-centred; Gemma 4's norms multiply by w itself (spec §1.1).
+  h.norm_offset = h.family == GemmaFamily::Gemma4 ? 0.0f : 1.0f;
   h.tie_word_embeddings = top.boolean("tie_word_embeddings", r.boolean("tie_word_embeddings", true));
 
   const std::optional<double> final_cap = r.optional_number("final_logit_softcapping", d.final_softcap);
@@ -251,8 +361,9 @@ ModelSpec parse_gemma_config(const json& config, const std::string& source) {
                                           "gelu_pytorch_tanh")),
       source, d.activation_key);
 
-  // Attention scale (spec P9): Gemma 1 head_dim^-1/2; Gemma 2/3 query_pre_attn_scalar^-1/2.
-  h.attn_scale = 1.0 / std::sqrt(static_cast<double>(h.head_dim));
+  // Attention scale (spec P9): Gemma 1 head_dim^-1/2; Gemma 2/3 query_pre_attn_scalar^-1/2;
+  // Gemma 4 1.0 (the q / k norms take its place, spec §6.3).
+  h.attn_scale = h.family == GemmaFamily::Gemma4 ? 1.0 : 1.0 / std::sqrt(static_cast<double>(h.head_dim));
   if (d.query_pre_attn_scalar) {
     const double qpas = r.number("query_pre_attn_scalar", *d.query_pre_attn_scalar);
     if (!(qpas > 0.0)) fail(source, ": query_pre_attn_scalar must be positive");
@@ -273,6 +384,10 @@ ModelSpec parse_gemma_config(const json& config, const std::string& source) {
     } else {
       h.rope_full = h.rope_sliding = parse_rope_params(rp, d.rope_theta, source, "rope_parameters");
     }
+  } else if (h.family == GemmaFamily::Gemma4) {  // HF's defaults (spec §6.1)
+    h.rope_sliding.theta = 10000.0f;
+    h.rope_full.theta = 1000000.0f;
+    h.rope_full.rotary_fraction = 0.25f;
   } else {
     h.rope_full.theta = static_cast<float>(r.number("rope_theta", d.rope_theta));
     if (r.has("rope_scaling") && !r.is_null("rope_scaling")) {
@@ -286,6 +401,7 @@ ModelSpec parse_gemma_config(const json& config, const std::string& source) {
     }
   }
   h.layer_kinds = parse_layer_kinds(r, h.family, n_layers);
+  if (h.family == GemmaFamily::Gemma4) parse_gemma4_layers(r, n_layers, &h);
 
   h.bos_token_id = static_cast<int>(top.integer("bos_token_id", r.integer("bos_token_id", 2)));
   h.pad_token_id = static_cast<int>(top.integer("pad_token_id", r.integer("pad_token_id", 0)));
@@ -316,8 +432,12 @@ std::string describe_layers(const ModelSpec& spec) {
     s += str("layer ", i, ": ", layer_kind_name(l.kind), " heads ", l.n_heads, "/", l.n_kv_heads, " head_dim ",
              l.head_dim, " window ", l.window, " rope theta ", l.rope.theta,
              l.rope.scaling.kind == RopeScaling::Kind::Linear ? str(" linear x", l.rope.scaling.factor) : "",
+             l.rope.rotary_fraction < 1.0f ? str(" rotary ", l.rope.rotary_fraction) : "",
              " scale ", l.attn_scale, " softcap ", l.attn_softcap, " ffn ", l.intermediate_size,
-             l.qk_norm ? " qk_norm" : "", l.sandwich_norms ? " sandwich" : "", "\n");
+             l.qk_norm ? " qk_norm" : "", l.v_norm ? " v_norm" : "", l.k_eq_v ? " k=v" : "",
+             l.sandwich_norms ? " sandwich" : "", " kv slot ", l.kv_slot,
+             l.kv_source >= 0 ? str(" (layer ", l.kv_source, "'s)") : "",
+             l.per_layer_input > 0 ? str(" ple ", l.per_layer_input) : "", l.layer_scalar ? " layer_scalar" : "", "\n");
   }
   return s;
 }

@@ -1,8 +1,8 @@
 // Gemma model configuration: HF config.json -> ModelSpec with one LayerSpec per layer.
 //
 // Supported model_type values: gemma (Gemma 1), gemma2, gemma3_text, gemma3 (the text side of
-// the multimodal config, read from its nested text_config). Defaults are those of the HF
-// config classes (gemma-spec.md §2.1, §3.1, §4.1).
+// the multimodal config, read from its nested text_config), gemma4_text and gemma4 (likewise).
+// Defaults are those of the HF config classes (gemma-spec.md §2.1, §3.1, §4.1, §6.1).
 #pragma once
 
 #include <nlohmann/json_fwd.hpp>
@@ -13,7 +13,7 @@
 
 namespace gemrt {
 
-enum class GemmaFamily { Gemma1, Gemma2, Gemma3 };
+enum class GemmaFamily { Gemma1, Gemma2, Gemma3, Gemma4 };
 const char* family_name(GemmaFamily f);
 
 struct ModelSpec {
@@ -28,6 +28,10 @@ struct ModelSpec {
   // and gemrt's precise mode computes in float32.
   float embed_scale = 1.0f;
   float final_softcap = 0.0f;     // 0 = none
+  // Per-layer embeddings (Gemma 3n / 4 PLE, spec §6.3 step 2): width per layer (0 = none) and
+  // the rows of their table [ple_vocab, n_layers * per_layer_input].
+  int per_layer_input = 0;
+  int64_t ple_vocab = 0;
   bool tie_word_embeddings = true;
   int bos_token_id = 2;
   std::vector<int> eos_token_ids;
@@ -55,6 +59,15 @@ struct GemmaHyperparams {
   std::vector<LayerKind> layer_kinds;  // one per layer
   RopeSpec rope_full, rope_sliding;
   Activation activation = Activation::GeluTanh;
+  // Gemma 4 (spec §6.1): per-layer head_dim and kv heads where they differ from the above (empty:
+  // none differ), K = V on full layers, the last `kv_shared_layers` layers reading earlier
+  // layers' KV, MLPs twice as wide on those layers, and per-layer embeddings.
+  std::vector<int> layer_head_dim, layer_kv_heads;
+  bool k_eq_v = false;
+  int kv_shared_layers = 0;
+  bool double_wide_mlp = false;
+  int per_layer_input = 0;
+  int64_t ple_vocab = 0;
   bool tie_word_embeddings = true;
   int bos_token_id = 2, pad_token_id = 0;
   std::vector<int> eos_token_ids{1};

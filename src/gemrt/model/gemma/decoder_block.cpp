@@ -1,34 +1,83 @@
 #include "gemrt/model/gemma/decoder_block.h"
 
+#include <cmath>
+#include <cstring>
+
 #include "gemrt/core/error.h"
+#include "gemrt/core/half.h"
 
 namespace gemrt {
+namespace {
+
+// The value of a one-element weight (layer_scalar), read from the mapped checkpoint.
+float scalar_value(const TensorView& t) {
+  switch (t.dtype) {
+    case DType::F32: {
+      float v;
+      std::memcpy(&v, t.data, sizeof v);
+      return v;
+    }
+    case DType::F16:
+    case DType::BF16: {
+      uint16_t h;
+      std::memcpy(&h, t.data, sizeof h);
+      return t.dtype == DType::F16 ? f16_to_f32(h) : bf16_to_f32(h);
+    }
+    default: fail("tensor '", t.name, "' has dtype ", dtype_name(t.dtype), " (a scalar must be F32, F16 or BF16)");
+  }
+}
+
+}  // namespace
+
+std::vector<float> layer_rope_inv_freq(const LayerSpec& s) {
+  std::vector<float> inv_freq = rope_inv_freq(s.head_dim, s.rope.theta, s.rope.scaling, s.rope.precision);
+  if (s.rope.rotary_fraction < 1.0f) {
+    // HF: rope_angles = int(fraction * head_dim // 2); the other pairs get frequency 0.
+    const auto rotated = static_cast<size_t>(std::floor(static_cast<double>(s.rope.rotary_fraction) * s.head_dim / 2.0));
+    for (size_t i = rotated; i < inv_freq.size(); ++i) inv_freq[i] = 0.0f;
+  }
+  return inv_freq;
+}
 
 ValueId build_decoder_block(GraphBuilder& b, int layer, const LayerSpec& s, const LayerWeights& w, ValueId x,
-                            ValueId positions) {
+                            const BlockContext& ctx) {
   const std::string L = str("L", layer, ".");
   const auto norm = [&](ValueId v, const TensorView& weight, int64_t dim, const std::string& label) {
     return b.rms_norm(v, b.weight(weight), dim, s.norm_eps, s.norm_offset, L + label);
   };
   const int64_t hidden = b.shape(x)[1];
+  const ValueId positions = ctx.positions;
 
-  // Attention.
+  // Attention. The projections come first, so that a backend may run them as one pass over x.
   const ValueId xn = norm(x, w.attn_norm, hidden, "attn_norm");
   ValueId q = b.matmul(xn, b.weight(w.q), L + "q_proj");
-  ValueId k = b.matmul(xn, b.weight(w.k), L + "k_proj");
-  const ValueId v = b.matmul(xn, b.weight(w.v), L + "v_proj");
+  ValueId k = -1, v = -1;
+  const bool own_kv = s.kv_source < 0;
+  if (own_kv) {
+    if (!w.k || (!s.k_eq_v && !w.v)) fail("layer ", layer, ": k / v projection weights are missing");
+    k = b.matmul(xn, b.weight(*w.k), L + "k_proj");
+    v = s.k_eq_v ? k : b.matmul(xn, b.weight(*w.v), L + "v_proj");  // k=v: V is the raw K (spec §6.3)
+  }
   if (s.qk_norm) {
     q = norm(q, *w.q_norm, s.head_dim, "q_norm");
-    k = norm(k, *w.k_norm, s.head_dim, "k_norm");
+    if (own_kv) k = norm(k, *w.k_norm, s.head_dim, "k_norm");
   }
-  const std::vector<float> inv_freq = rope_inv_freq(s.head_dim, s.rope.theta, s.rope.scaling, s.rope.precision);
-  GeometricRope geometric;  // the table rope_inv_freq built, by its parameters (float32 tables only)
-  if (s.rope.precision == RopeFreqPrecision::F32) {
+  if (own_kv && s.v_norm) v = b.rms_norm(v, -1, s.head_dim, s.norm_eps, 0.0f, L + "v_norm");
+  const std::vector<float> inv_freq = layer_rope_inv_freq(s);
+  GeometricRope geometric;  // the table rope_inv_freq built, by its parameters (float32 full tables only)
+  if (s.rope.precision == RopeFreqPrecision::F32 && s.rope.rotary_fraction == 1.0f) {
     geometric.base = s.rope.theta;
     if (s.rope.scaling.kind == RopeScaling::Kind::Linear) geometric.freq_scale = 1.0f / s.rope.scaling.factor;
   }
   q = b.rope(q, positions, s.n_heads, s.head_dim, inv_freq, L + "q_rope", geometric);
-  k = b.rope(k, positions, s.n_kv_heads, s.head_dim, inv_freq, L + "k_rope", geometric);
+  if (own_kv) {
+    k = b.rope(k, positions, s.n_kv_heads, s.head_dim, inv_freq, L + "k_rope", geometric);
+  } else {
+    if (!ctx.layer_kv || ctx.layer_kv->at(static_cast<size_t>(s.kv_source)).first < 0)
+      fail("layer ", layer, " reads the KV of layer ", s.kv_source, ", which has not been built");
+    std::tie(k, v) = ctx.layer_kv->at(static_cast<size_t>(s.kv_source));
+  }
+  if (ctx.layer_kv) ctx.layer_kv->at(static_cast<size_t>(layer)) = {k, v};
   AttentionAttrs a;
   a.n_heads = s.n_heads;
   a.n_kv_heads = s.n_kv_heads;
@@ -37,6 +86,7 @@ ValueId build_decoder_block(GraphBuilder& b, int layer, const LayerSpec& s, cons
   a.softcap = s.attn_softcap;
   a.window = s.window;
   a.kv_slot = s.kv_slot;
+  a.append = s.appends_kv;
   ValueId attn = b.attention(q, k, v, positions, a, L + "attention");
   attn = b.matmul(attn, b.weight(w.o), L + "o_proj");
   if (s.sandwich_norms) attn = norm(attn, *w.attn_out_norm, hidden, "attn_out_norm");
@@ -48,7 +98,22 @@ ValueId build_decoder_block(GraphBuilder& b, int layer, const LayerSpec& s, cons
   const ValueId up = b.matmul(hn, b.weight(w.up), L + "up_proj");
   ValueId mlp = b.matmul(b.gated_act(gate, up, s.activation, L + "act"), b.weight(w.down), L + "down_proj");
   if (s.sandwich_norms) mlp = norm(mlp, *w.ffn_out_norm, hidden, "ffn_out_norm");
-  return b.add(h, mlp, L + "ffn_residual");
+  ValueId y = b.add(h, mlp, L + "ffn_residual");
+
+  // Per-layer input (spec §6.3): act(gate(y)) * ple -> projection -> norm, added to the stream.
+  if (s.per_layer_input > 0) {
+    if (ctx.per_layer_input < 0 || !w.ple_gate) fail("layer ", layer, ": per-layer input or its weights are missing");
+    const ValueId g = b.matmul(y, b.weight(*w.ple_gate), L + "ple_gate");
+    const ValueId p = b.matmul(b.gated_act(g, ctx.per_layer_input, s.activation, L + "ple_act"), b.weight(*w.ple_proj),
+                               L + "ple_proj");
+    y = b.add(y, norm(p, *w.ple_norm, hidden, "ple_norm"), L + "ple_residual");
+  }
+  if (s.layer_scalar) {
+    if (!w.layer_scalar) fail("layer ", layer, ": layer_scalar weight is missing");
+    const float factor = scalar_value(*w.layer_scalar);
+    if (factor != 1.0f) y = b.scale(y, factor, L + "layer_scalar");
+  }
+  return y;
 }
 
 }  // namespace gemrt

@@ -1,12 +1,30 @@
 #include "gemrt/model/gemma/forward_graph.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "gemrt/core/error.h"
 #include "gemrt/graph/builder.h"
 #include "gemrt/model/gemma/decoder_block.h"
 
 namespace gemrt {
+namespace {
+
+// The per-layer embeddings of every layer, [T, n_layers * P] (spec §6.3 step 2, HF's
+// get_per_layer_inputs + project_per_layer_inputs):
+//   ple = (rms_norm_P(embed @ W_proj^T * hidden^-1/2) + E_pl[ids] * sqrt(P)) * 2^-1/2
+// (each scale a float32 constant, as HF's float32 module applies them).
+ValueId per_layer_inputs(GraphBuilder& b, const ModelSpec& spec, const GemmaWeights& w, ValueId ids, ValueId embedded) {
+  if (!w.ple) fail("forward graph: the model has per-layer inputs but no per-layer embedding weights");
+  const int p = spec.per_layer_input;
+  const ValueId tok = b.embed(b.weight(w.ple->embed), ids, static_cast<float>(std::sqrt(static_cast<double>(p))), "ple_embed");
+  ValueId proj = b.matmul(embedded, b.weight(w.ple->model_proj), "ple_model_proj");
+  proj = b.scale(proj, static_cast<float>(1.0 / std::sqrt(static_cast<double>(spec.hidden_size))), "ple_proj_scale");
+  proj = b.rms_norm(proj, b.weight(w.ple->proj_norm), p, spec.rms_norm_eps, spec.norm_offset, "ple_proj_norm");
+  return b.scale(b.add(proj, tok, "ple_sum"), static_cast<float>(1.0 / std::sqrt(2.0)), "ple_scale");
+}
+
+}  // namespace
 
 Graph build_forward_graph(const ModelSpec& spec, const GemmaWeights& w, int64_t tokens, LogitsRows rows,
                           int top_k) {
@@ -16,8 +34,16 @@ Graph build_forward_graph(const ModelSpec& spec, const GemmaWeights& w, int64_t 
   const ValueId ids = b.input("token_ids", Shape{tokens});
   const ValueId positions = b.input("positions", Shape{tokens});
   ValueId x = b.embed(b.weight(w.embed), ids, spec.embed_scale, "embed");
-  for (int i = 0; i < spec.n_layers(); ++i)
-    x = build_decoder_block(b, i, spec.layers[static_cast<size_t>(i)], w.layers[static_cast<size_t>(i)], x, positions);
+  const ValueId ple = spec.per_layer_input > 0 ? per_layer_inputs(b, spec, w, ids, x) : -1;
+  std::vector<std::pair<ValueId, ValueId>> layer_kv(static_cast<size_t>(spec.n_layers()), {-1, -1});
+  for (int i = 0; i < spec.n_layers(); ++i) {
+    BlockContext ctx;
+    ctx.positions = positions;
+    ctx.layer_kv = &layer_kv;
+    if (ple >= 0)
+      ctx.per_layer_input = b.slice_cols(ple, int64_t{i} * spec.per_layer_input, spec.per_layer_input, str("L", i, ".ple"));
+    x = build_decoder_block(b, i, spec.layers[static_cast<size_t>(i)], w.layers[static_cast<size_t>(i)], x, ctx);
+  }
   if (rows == LogitsRows::None) return g;
   // (A one-token run's only row is its last: no copy, and the last block's post-norm and residual
   // add can run inside the LM head's product, graph/fusion.h.)
@@ -34,6 +60,7 @@ KvLayout kv_layout_for(const ModelSpec& spec, int max_tokens) {
   if (max_tokens <= 0) fail("KV cache budget must be positive, got ", max_tokens);
   KvLayout layout;
   for (const LayerSpec& l : spec.layers) {
+    if (l.kv_source >= 0) continue;  // reads its source layer's slot (KV sharing)
     KvSlotLayout s;
     s.capacity = l.window > 0 ? std::min(l.window, max_tokens) : max_tokens;
     s.kv_heads = l.n_kv_heads;

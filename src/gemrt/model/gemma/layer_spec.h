@@ -18,6 +18,10 @@ struct RopeSpec {
   float theta = 10000.0f;
   RopeScaling scaling;  // None or Linear(factor)
   RopeFreqPrecision precision = RopeFreqPrecision::F32;
+  // Gemma 4 "proportional" RoPE (spec §6.1): only the first int(fraction * head_dim / 2) pairs
+  // rotate, with the frequencies of the full head (exponent 2i / head_dim); the rest pass
+  // through (zero frequency). 1 = every pair.
+  float rotary_fraction = 1.0f;
 };
 
 struct LayerSpec {
@@ -36,6 +40,16 @@ struct LayerSpec {
   int intermediate_size = 0;
   Activation activation = Activation::GeluTanh;
   int kv_slot = 0;             // the KV cache slot this layer writes and reads
+  // KV sharing (Gemma 3n / 4, spec §5.3, §6.3): the earlier layer whose keys and values this
+  // layer attends over, reading that layer's slot (no k / v projections of its own); -1: its own.
+  int kv_source = -1;
+  // Whether this layer's attention appends the run's keys and values to its slot: false for a
+  // shared slot's readers but the last (graph/ir.h AttentionAttrs::append).
+  bool appends_kv = true;
+  bool k_eq_v = false;         // Gemma 4 attention_k_eq_v full layers: V is the raw K projection
+  bool v_norm = false;         // Gemma 3n / 4: weightless RMSNorm of each V head
+  bool layer_scalar = false;   // Gemma 4: the residual stream is scaled by the layer's stored scalar
+  int per_layer_input = 0;     // Gemma 3n / 4 per-layer embedding width (PLE); 0 = none
 };
 
 }  // namespace gemrt

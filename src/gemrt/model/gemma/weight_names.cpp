@@ -33,8 +33,21 @@ std::string HfWeightNames::layer(int i, LayerTensor t, const LayerSpec& spec) co
     case LayerTensor::Gate: suffix = "mlp.gate_proj"; break;
     case LayerTensor::Up: suffix = "mlp.up_proj"; break;
     case LayerTensor::Down: suffix = "mlp.down_proj"; break;
+    case LayerTensor::LayerScalar: return str(prefix_, "layers.", i, ".layer_scalar");  // a buffer: no ".weight"
+    case LayerTensor::PleGate: suffix = "per_layer_input_gate"; break;
+    case LayerTensor::PleProj: suffix = "per_layer_projection"; break;
+    case LayerTensor::PleNorm: suffix = "post_per_layer_input_norm"; break;
   }
   return str(prefix_, "layers.", i, ".", suffix, ".weight");
+}
+
+std::string HfWeightNames::ple(PleTensor t) const {
+  switch (t) {
+    case PleTensor::Embed: return prefix_ + "embed_tokens_per_layer.weight";
+    case PleTensor::ModelProj: return prefix_ + "per_layer_model_projection.weight";
+    case PleTensor::ProjNorm: return prefix_ + "per_layer_projection_norm.weight";
+  }
+  return "";
 }
 
 std::string GgufWeightNames::layer(int i, LayerTensor t, const LayerSpec&) const {
@@ -53,8 +66,21 @@ std::string GgufWeightNames::layer(int i, LayerTensor t, const LayerSpec&) const
     case LayerTensor::Gate: suffix = "ffn_gate"; break;
     case LayerTensor::Up: suffix = "ffn_up"; break;
     case LayerTensor::Down: suffix = "ffn_down"; break;
+    case LayerTensor::LayerScalar: suffix = "layer_output_scale"; break;
+    case LayerTensor::PleGate: suffix = "inp_gate"; break;
+    case LayerTensor::PleProj: suffix = "proj"; break;
+    case LayerTensor::PleNorm: suffix = "post_norm"; break;
   }
   return str("blk.", i, ".", suffix, ".weight");
+}
+
+std::string GgufWeightNames::ple(PleTensor t) const {
+  switch (t) {
+    case PleTensor::Embed: return "per_layer_token_embd.weight";
+    case PleTensor::ModelProj: return "per_layer_model_proj.weight";
+    case PleTensor::ProjNorm: return "per_layer_proj_norm.weight";
+  }
+  return "";
 }
 
 }  // namespace gemrt

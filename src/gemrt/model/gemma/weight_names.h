@@ -1,5 +1,5 @@
-// Tensor names of Gemma 1/2/3 checkpoints: Hugging Face (spec §2.4, §3.5, §4.6, P27) and GGUF
-// (spec §8.3). The weight map asks for tensors by role; each naming scheme answers with a name.
+// Tensor names of Gemma 1/2/3/4 checkpoints: Hugging Face (spec §2.4, §3.5, §4.6, §6.8, P27) and
+// GGUF (spec §8.3). The weight map asks for tensors by role; each naming scheme answers with a name.
 #pragma once
 
 #include <memory>
@@ -18,7 +18,12 @@ enum class LayerTensor {
   FfnNorm,      // pre-MLP norm
   FfnOutNorm,   // norm on the MLP output (sandwich layers)
   Gate, Up, Down,
+  LayerScalar,  // Gemma 4: the scalar the residual stream is multiplied by
+  PleGate, PleProj, PleNorm,  // per-layer input gate [P, hidden], projection [hidden, P], post-norm
 };
+
+// Model-level tensors of the per-layer embeddings (Gemma 3n / 4 PLE).
+enum class PleTensor { Embed, ModelProj, ProjNorm };
 
 class WeightNames {
  public:
@@ -28,6 +33,7 @@ class WeightNames {
   // The untied LM head's name (the store may not hold it when the head is tied).
   virtual std::string lm_head() const = 0;
   virtual std::string layer(int i, LayerTensor t, const LayerSpec& spec) const = 0;
+  virtual std::string ple(PleTensor t) const = 0;
 };
 
 class HfWeightNames final : public WeightNames {
@@ -41,6 +47,7 @@ class HfWeightNames final : public WeightNames {
   std::string final_norm() const override { return prefix_ + "norm.weight"; }
   std::string lm_head() const override { return lm_head_; }
   std::string layer(int i, LayerTensor t, const LayerSpec& spec) const override;
+  std::string ple(PleTensor t) const override;
   const std::string& prefix() const { return prefix_; }
 
  private:
@@ -54,6 +61,7 @@ class GgufWeightNames final : public WeightNames {
   std::string final_norm() const override { return "output_norm.weight"; }
   std::string lm_head() const override { return "output.weight"; }
   std::string layer(int i, LayerTensor t, const LayerSpec& spec) const override;
+  std::string ple(PleTensor t) const override;
 };
 
 }  // namespace gemrt

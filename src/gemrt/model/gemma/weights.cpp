@@ -32,6 +32,12 @@ GemmaWeights bind_gemma_weights(const ModelSpec& spec, const TensorStore& store,
   w.embed = b.bind(names.embed(), Shape{spec.vocab_size, hidden});
   w.final_norm = b.bind(names.final_norm(), Shape{hidden});
   w.lm_head = spec.tie_word_embeddings ? w.embed : b.bind(names.lm_head(), Shape{spec.vocab_size, hidden});
+  const int64_t ple = spec.per_layer_input, all_ple = ple * spec.n_layers();
+  if (ple > 0) {
+    w.ple = PleWeights{b.bind(names.ple(PleTensor::Embed), Shape{spec.ple_vocab, all_ple}),
+                       b.bind(names.ple(PleTensor::ModelProj), Shape{all_ple, hidden}),
+                       b.bind(names.ple(PleTensor::ProjNorm), Shape{ple})};
+  }
 
   for (int i = 0; i < spec.n_layers(); ++i) {
     const LayerSpec& l = spec.layers[static_cast<size_t>(i)];
@@ -41,12 +47,14 @@ GemmaWeights bind_gemma_weights(const ModelSpec& spec, const TensorStore& store,
     LayerWeights lw;
     lw.attn_norm = bind(LayerTensor::AttnNorm, Shape{hidden});
     lw.q = bind(LayerTensor::Q, Shape{q_w, hidden});
-    lw.k = bind(LayerTensor::K, Shape{kv_w, hidden});
-    lw.v = bind(LayerTensor::V, Shape{kv_w, hidden});
+    if (l.kv_source < 0) {
+      lw.k = bind(LayerTensor::K, Shape{kv_w, hidden});
+      if (!l.k_eq_v) lw.v = bind(LayerTensor::V, Shape{kv_w, hidden});
+    }
     lw.o = bind(LayerTensor::O, Shape{hidden, q_w});
     if (l.qk_norm) {
       lw.q_norm = bind(LayerTensor::QNorm, Shape{l.head_dim});
-      lw.k_norm = bind(LayerTensor::KNorm, Shape{l.head_dim});
+      if (l.kv_source < 0) lw.k_norm = bind(LayerTensor::KNorm, Shape{l.head_dim});
     }
     lw.ffn_norm = bind(LayerTensor::FfnNorm, Shape{hidden});
     if (l.sandwich_norms) {
@@ -56,6 +64,12 @@ GemmaWeights bind_gemma_weights(const ModelSpec& spec, const TensorStore& store,
     lw.gate = bind(LayerTensor::Gate, Shape{l.intermediate_size, hidden});
     lw.up = bind(LayerTensor::Up, Shape{l.intermediate_size, hidden});
     lw.down = bind(LayerTensor::Down, Shape{hidden, l.intermediate_size});
+    if (l.layer_scalar) lw.layer_scalar = bind(LayerTensor::LayerScalar, Shape{1});
+    if (l.per_layer_input > 0) {
+      lw.ple_gate = bind(LayerTensor::PleGate, Shape{l.per_layer_input, hidden});
+      lw.ple_proj = bind(LayerTensor::PleProj, Shape{hidden, l.per_layer_input});
+      lw.ple_norm = bind(LayerTensor::PleNorm, Shape{hidden});
+    }
     w.layers.push_back(std::move(lw));
   }
   return w;

@@ -14,18 +14,29 @@ namespace gemrt {
 
 struct LayerWeights {
   TensorView attn_norm;                   // [hidden] input_layernorm
-  TensorView q, k, v, o;                  // [H*D, hidden], [Hkv*D, hidden] x2, [hidden, H*D]
+  TensorView q, o;                        // [H*D, hidden], [hidden, H*D]
+  std::optional<TensorView> k, v;         // [Hkv*D, hidden]: absent on KV-shared layers; v also on k=v layers
   std::optional<TensorView> q_norm, k_norm;  // [D] (qk_norm layers)
   std::optional<TensorView> attn_out_norm;   // [hidden] (sandwich layers: post_attention_layernorm)
   TensorView ffn_norm;                    // [hidden] pre-MLP norm
   std::optional<TensorView> ffn_out_norm; // [hidden] (sandwich layers: post_feedforward_layernorm)
   TensorView gate, up, down;              // [I, hidden] x2, [hidden, I]
+  std::optional<TensorView> layer_scalar; // [1] (Gemma 4)
+  std::optional<TensorView> ple_gate, ple_proj, ple_norm;  // [P, hidden], [hidden, P], [hidden] (PLE layers)
+};
+
+// Per-layer embeddings (spec §6.3 step 2).
+struct PleWeights {
+  TensorView embed;       // [ple_vocab, n_layers * P]
+  TensorView model_proj;  // [n_layers * P, hidden]
+  TensorView proj_norm;   // [P]
 };
 
 struct GemmaWeights {
   TensorView embed;       // [V, hidden]
   TensorView final_norm;  // [hidden]
   TensorView lm_head;     // [V, hidden] (the embedding when tied)
+  std::optional<PleWeights> ple;  // when spec.per_layer_input > 0
   std::vector<LayerWeights> layers;
 };
 
