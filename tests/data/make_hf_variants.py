@@ -364,6 +364,42 @@ VARIANTS = [
             enable_moe_block=False,
         ),
     ),
+    dict(
+        name="gemma4-moe-e6k3-bf16",
+        family="Gemma4ForCausalLM",
+        config_class="Gemma4TextConfig",
+        seed=23,
+        weights_dtype="bfloat16",
+        unit_vectors=True,
+        noisy_buffers=["layer_scalar"],
+        consumed=["global_head_dim", "head_dim", "num_key_value_heads"],
+        description=(
+            "Gemma 4 MoE block beside the dense MLP on every layer: 6 experts, top 3, expert "
+            "width 24 (dense 40), router scale and per-expert scales 1 + noise, weights stored as "
+            "bfloat16 (the stacked expert tensors too); 4 layers [s, f, s, f], 4 heads / 2 kv "
+            "heads, head_dim 8 / global 16, window 3, hidden 32, final soft-cap 4"
+        ),
+        config=dict(
+            hidden_size=32,
+            num_hidden_layers=4,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            head_dim=8,
+            global_head_dim=16,
+            intermediate_size=40,
+            hidden_activation="gelu_pytorch_tanh",
+            layer_types=[SLIDING, FULL, SLIDING, FULL],
+            sliding_window=3,
+            final_logit_softcapping=4.0,
+            attention_k_eq_v=False,
+            num_kv_shared_layers=0,
+            hidden_size_per_layer_input=0,
+            enable_moe_block=True,
+            num_experts=6,
+            top_k_experts=3,
+            moe_intermediate_size=24,
+        ),
+    ),
 ]
 
 

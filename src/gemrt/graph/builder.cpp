@@ -130,6 +130,21 @@ ValueId GraphBuilder::slice_cols(ValueId x, int64_t offset, int64_t width, const
   return act_node(OpKind::SliceCols, {x}, Shape{shape(x)[0], width}, SliceColsAttrs{offset, width}, label);
 }
 
+ValueId GraphBuilder::moe(ValueId x, ValueId logits, ValueId gate_up, ValueId down, ValueId expert_scale, int top_k,
+                          Activation act, const std::string& label) {
+  expect_rank(shape(x), 2, label + " input");
+  expect_rank(shape(gate_up), 3, label + " gate_up weight");
+  expect_rank(shape(down), 3, label + " down weight");
+  const int64_t t = shape(x)[0], h = shape(x)[1], e = shape(gate_up)[0], i2 = shape(gate_up)[1];
+  if (shape(gate_up)[2] != h || i2 % 2 != 0)
+    fail("graph: ", label, ": gate_up ", shape(gate_up).to_string(), " does not fit [E, 2I, ", h, "]");
+  if (shape(down) != Shape{e, h, i2 / 2}) fail("graph: ", label, ": down ", shape(down).to_string(), " is not [", e, ", ", h, ", ", i2 / 2, "]");
+  if (shape(logits) != Shape{t, e}) fail("graph: ", label, ": router logits ", shape(logits).to_string(), " are not [", t, ", ", e, "]");
+  if (shape(expert_scale) != Shape{e}) fail("graph: ", label, ": expert scale ", shape(expert_scale).to_string(), " is not [", e, "]");
+  if (top_k < 1 || top_k > e) fail("graph: ", label, ": top_k ", top_k, " is not in [1, ", e, "]");
+  return act_node(OpKind::MoE, {x, logits, gate_up, down, expert_scale}, shape(x), MoeAttrs{top_k, act}, label);
+}
+
 ValueId GraphBuilder::last_row(ValueId x, const std::string& label) {
   expect_rank(shape(x), 2, label + " input");
   return act_node(OpKind::LastRow, {x}, Shape{1, shape(x)[1]}, {}, label);

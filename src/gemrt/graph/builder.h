@@ -36,6 +36,9 @@ class GraphBuilder {
   ValueId top_k(ValueId x, int k, const std::string& label = "top_k");  // [T, D] -> [T, 2k] (ir.h)
   ValueId scale(ValueId x, float factor, const std::string& label = "scale");
   ValueId slice_cols(ValueId x, int64_t offset, int64_t width, const std::string& label = "slice_cols");
+  // graph/ir.h MoE: x [T, H], logits [T, E], gate_up [E, 2I, H], down [E, H, I], expert_scale [E].
+  ValueId moe(ValueId x, ValueId logits, ValueId gate_up, ValueId down, ValueId expert_scale, int top_k, Activation act,
+              const std::string& label = "moe");
 
   void output(const std::string& name, ValueId v) { g_.mark_output(name, v); }
 

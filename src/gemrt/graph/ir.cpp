@@ -20,6 +20,7 @@ const char* op_name(OpKind k) {
     case OpKind::TopK: return "top_k";
     case OpKind::Scale: return "scale";
     case OpKind::SliceCols: return "slice_cols";
+    case OpKind::MoE: return "moe";
   }
   return "?";
 }

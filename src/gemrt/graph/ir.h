@@ -35,6 +35,7 @@ enum class OpKind : uint8_t {
   TopK,         // the k largest of each row of [T, D] -> [T, 2k]: values, then their indices
   Scale,        // x * factor, elementwise (a float32 constant)
   SliceCols,    // columns [offset, offset + width) of [T, D] -> [T, width]
+  MoE,          // mixture of experts: x [T, H], router logits [T, E], stacked expert weights -> [T, H]
 };
 
 const char* op_name(OpKind k);
@@ -106,8 +107,18 @@ struct SliceColsAttrs {
   int64_t offset = 0, width = 0;
 };
 
+// MoE (Gemma 4 26B-A4B, spec §6.4): inputs x [T, H], logits [T, E], gate_up [E, 2I, H] (gate rows
+// first), down [E, H, I], expert_scale [E] (F32). Per token: p = softmax(logits) in float32, the
+// top_k largest (ties: the lower expert first), renormalised to sum 1 and times expert_scale;
+// out = sum over the chosen experts, in ascending expert order, of
+// w_e * down_e(act(gate_e x) * up_e x).
+struct MoeAttrs {
+  int top_k = 0;
+  Activation act = Activation::GeluTanh;
+};
+
 using OpAttrs = std::variant<std::monostate, EmbedAttrs, RmsNormAttrs, RopeAttrs, AttentionAttrs, GatedActAttrs,
-                             SoftCapAttrs, TopKAttrs, ScaleAttrs, SliceColsAttrs>;
+                             SoftCapAttrs, TopKAttrs, ScaleAttrs, SliceColsAttrs, MoeAttrs>;
 
 struct Node {
   OpKind op = OpKind::Input;

@@ -64,7 +64,7 @@ void PrintTo(const Fixture& f, std::ostream* os) { *os << f.dir; }
 // against a from_pretrained model and runs with the default float32 frequencies.
 std::vector<Fixture> fixtures() {
   std::vector<Fixture> all;
-  for (const char* name : {"gemma1-pub", "gemma2-pub", "gemma3-pub", "gemma3-linrope-pub", "gemma4-dense-pub", "gemma4-e2b-pub"})
+  for (const char* name : {"gemma1-pub", "gemma2-pub", "gemma3-pub", "gemma3-linrope-pub", "gemma4-dense-pub", "gemma4-e2b-pub", "gemma4-moe-pub"})
     all.push_back({test::shared_fixtures() + "/hf/" + name, {}});
   all.push_back({test::shared_fixtures() + "/hf/gemma3-bf16-pub", {.rope_freqs_in_weight_dtype = true}});
   const std::filesystem::path own = test::test_data() + "/hf";

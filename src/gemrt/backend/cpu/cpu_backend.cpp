@@ -156,6 +156,12 @@ class CpuExecutable final : public Executable {
       case OpKind::Scale:
         scale(f32(in[0]), numel, std::get<ScaleAttrs>(n.attrs).factor, out);
         break;
+      case OpKind::MoE: {
+        const auto& a = std::get<MoeAttrs>(n.attrs);
+        moe(f32(in[0]), f32(in[1]), n.shape[0], weight(in[2]), weight(in[3]), weight(in[4]), a.top_k, a.act, numerics_,
+            out, *pool_, act_scratch_);
+        break;
+      }
       case OpKind::SliceCols: {
         const auto& a = std::get<SliceColsAttrs>(n.attrs);
         slice_cols(f32(in[0]), n.shape[0], g_.node(in[0]).shape[1], a.offset, a.width, out);

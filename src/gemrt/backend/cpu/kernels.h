@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "gemrt/backend/backend.h"
@@ -65,6 +66,13 @@ void scale(const float* x, int64_t n, float factor, float* out);
 
 // out [t, width] = columns [offset, offset + width) of x [t, d].
 void slice_cols(const float* x, int64_t t, int64_t d, int64_t offset, int64_t width, float* out);
+
+// graph/ir.h MoE over t tokens. The routing of one token: (expert, weight) for its top_k experts.
+void moe_route(const float* logits, int64_t n_experts, int top_k, const float* expert_scale,
+               std::vector<std::pair<int, float>>* chosen);
+void moe(const float* x, const float* logits, int64_t t, const TensorView& gate_up, const TensorView& down,
+         const TensorView& expert_scale, int top_k, Activation act, Numerics numerics, float* out, ThreadPool& pool,
+         std::vector<std::byte>& scratch);
 // out [t, 2k] = the k largest values of each row of x [t, d] and their indices (graph/ir.h TopK).
 void top_k(const float* x, int64_t t, int64_t d, int k, float* out);
 

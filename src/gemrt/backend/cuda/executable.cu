@@ -429,6 +429,8 @@ class CudaExecutable final : public Executable {
       case OpKind::Scale:
         cuda::scale(f32(in[0]), numel, std::get<ScaleAttrs>(n.attrs).factor, out, stream_);
         break;
+      case OpKind::MoE:
+        fail("cuda backend: the mixture-of-experts op '", n.name, "' does not run on CUDA yet (use --device cpu)");
       case OpKind::SliceCols: {
         const auto& a = std::get<SliceColsAttrs>(n.attrs);
         cuda::slice_cols(f32(in[0]), n.shape[0], g_.node(in[0]).shape[1], a.offset, a.width, out, stream_);

@@ -168,8 +168,13 @@ std::vector<LayerKind> parse_layer_kinds(const ConfigReader& r, GemmaFamily fami
 // overrides layer i; without it, full layers take global_head_dim (default 512) and, with
 // attention_k_eq_v, num_global_key_value_heads.
 void parse_gemma4_layers(const ConfigReader& r, int n_layers, GemmaHyperparams* h) {
-  if (r.boolean("enable_moe_block", false))
-    fail(r.source(), ": enable_moe_block = true (the 26B-A4B mixture of experts) is not supported yet");
+  if (r.boolean("enable_moe_block", false)) {
+    h->n_experts = static_cast<int>(r.positive("num_experts", 0));
+    h->top_k_experts = static_cast<int>(r.positive("top_k_experts", 0));
+    h->expert_intermediate = static_cast<int>(r.positive("moe_intermediate_size", 0));
+    if (h->top_k_experts > h->n_experts)
+      fail(r.source(), ": top_k_experts (", h->top_k_experts, ") exceeds num_experts (", h->n_experts, ")");
+  }
   const std::string bidi = r.string("use_bidirectional_attention", "");
   if (bidi == "all") fail(r.source(), ": use_bidirectional_attention = \"all\" is not supported (text models are causal)");
   h->k_eq_v = r.boolean("attention_k_eq_v", false);
@@ -276,6 +281,9 @@ ModelSpec make_model_spec(const GemmaHyperparams& h, const std::string& source) 
     l.layer_scalar = gemma4;
     l.k_eq_v = h.k_eq_v && l.kind == LayerKind::Full;
     l.per_layer_input = h.per_layer_input;
+    l.n_experts = h.n_experts;
+    l.top_k_experts = h.top_k_experts;
+    l.expert_intermediate = h.expert_intermediate;
     const bool shared = static_cast<int>(i) >= first_shared;
     // HF widens the MLP of the KV-shared layers only when some layer is not shared (spec §6.2).
     l.intermediate_size = static_cast<int>(h.intermediate_size * (h.double_wide_mlp && shared && first_shared > 0 ? 2 : 1));
@@ -437,7 +445,9 @@ std::string describe_layers(const ModelSpec& spec) {
              l.qk_norm ? " qk_norm" : "", l.v_norm ? " v_norm" : "", l.k_eq_v ? " k=v" : "",
              l.sandwich_norms ? " sandwich" : "", " kv slot ", l.kv_slot,
              l.kv_source >= 0 ? str(" (layer ", l.kv_source, "'s)") : "",
-             l.per_layer_input > 0 ? str(" ple ", l.per_layer_input) : "", l.layer_scalar ? " layer_scalar" : "", "\n");
+             l.per_layer_input > 0 ? str(" ple ", l.per_layer_input) : "",
+             l.n_experts > 0 ? str(" moe ", l.top_k_experts, "/", l.n_experts, " x ", l.expert_intermediate) : "",
+             l.layer_scalar ? " layer_scalar" : "", "\n");
   }
   return s;
 }

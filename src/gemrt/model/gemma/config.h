@@ -68,6 +68,7 @@ struct GemmaHyperparams {
   bool double_wide_mlp = false;
   int per_layer_input = 0;
   int64_t ple_vocab = 0;
+  int n_experts = 0, top_k_experts = 0, expert_intermediate = 0;  // Gemma 4 MoE (0: no MoE block)
   bool tie_word_embeddings = true;
   int bos_token_id = 2, pad_token_id = 0;
   std::vector<int> eos_token_ids{1};

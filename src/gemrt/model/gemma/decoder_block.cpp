@@ -97,6 +97,20 @@ ValueId build_decoder_block(GraphBuilder& b, int layer, const LayerSpec& s, cons
   const ValueId gate = b.matmul(hn, b.weight(w.gate), L + "gate_proj");
   const ValueId up = b.matmul(hn, b.weight(w.up), L + "up_proj");
   ValueId mlp = b.matmul(b.gated_act(gate, up, s.activation, L + "act"), b.weight(w.down), L + "down_proj");
+  if (s.n_experts > 0) {
+    // MoE beside the dense MLP (spec §6.3, §6.4): both read the attention's residual sum h.
+    if (!w.moe) fail("layer ", layer, ": MoE weights are missing");
+    const LayerWeights::Moe& m = *w.moe;
+    mlp = norm(mlp, m.ffn_out_norm_1, hidden, "ffn_out_norm_1");
+    // router: rms_norm(h) * scale * hidden^-1/2 -> logits over the experts
+    ValueId r = b.rms_norm(h, b.weight(m.router_scale), hidden, s.norm_eps, 0.0f, L + "router_norm");
+    r = b.scale(r, static_cast<float>(1.0 / std::sqrt(static_cast<double>(hidden))), L + "router_scale");
+    const ValueId logits = b.matmul(r, b.weight(m.router_proj), L + "router");
+    ValueId experts = b.moe(norm(h, m.ffn_norm_2, hidden, "ffn_norm_2"), logits, b.weight(m.gate_up), b.weight(m.down),
+                            b.weight(m.expert_scale), s.top_k_experts, s.activation, L + "experts");
+    experts = norm(experts, m.ffn_out_norm_2, hidden, "ffn_out_norm_2");
+    mlp = b.add(mlp, experts, L + "moe_sum");
+  }
   if (s.sandwich_norms) mlp = norm(mlp, *w.ffn_out_norm, hidden, "ffn_out_norm");
   ValueId y = b.add(h, mlp, L + "ffn_residual");
 

@@ -50,6 +50,11 @@ struct LayerSpec {
   bool v_norm = false;         // Gemma 3n / 4: weightless RMSNorm of each V head
   bool layer_scalar = false;   // Gemma 4: the residual stream is scaled by the layer's stored scalar
   int per_layer_input = 0;     // Gemma 3n / 4 per-layer embedding width (PLE); 0 = none
+  // Gemma 4 MoE block beside the dense MLP (spec §6.3, §6.4): experts (0 = none), experts per
+  // token, each expert's intermediate width.
+  int n_experts = 0;
+  int top_k_experts = 0;
+  int expert_intermediate = 0;
 };
 
 }  // namespace gemrt

@@ -34,6 +34,15 @@ std::string HfWeightNames::layer(int i, LayerTensor t, const LayerSpec& spec) co
     case LayerTensor::Up: suffix = "mlp.up_proj"; break;
     case LayerTensor::Down: suffix = "mlp.down_proj"; break;
     case LayerTensor::LayerScalar: return str(prefix_, "layers.", i, ".layer_scalar");  // a buffer: no ".weight"
+    // parameters named without ".weight" (spec §6.8)
+    case LayerTensor::RouterScale: return str(prefix_, "layers.", i, ".router.scale");
+    case LayerTensor::ExpertScale: return str(prefix_, "layers.", i, ".router.per_expert_scale");
+    case LayerTensor::ExpertsGateUp: return str(prefix_, "layers.", i, ".experts.gate_up_proj");
+    case LayerTensor::ExpertsDown: return str(prefix_, "layers.", i, ".experts.down_proj");
+    case LayerTensor::RouterProj: suffix = "router.proj"; break;
+    case LayerTensor::FfnNorm2: suffix = "pre_feedforward_layernorm_2"; break;
+    case LayerTensor::FfnOutNorm1: suffix = "post_feedforward_layernorm_1"; break;
+    case LayerTensor::FfnOutNorm2: suffix = "post_feedforward_layernorm_2"; break;
     case LayerTensor::PleGate: suffix = "per_layer_input_gate"; break;
     case LayerTensor::PleProj: suffix = "per_layer_projection"; break;
     case LayerTensor::PleNorm: suffix = "post_per_layer_input_norm"; break;
@@ -70,6 +79,15 @@ std::string GgufWeightNames::layer(int i, LayerTensor t, const LayerSpec&) const
     case LayerTensor::PleGate: suffix = "inp_gate"; break;
     case LayerTensor::PleProj: suffix = "proj"; break;
     case LayerTensor::PleNorm: suffix = "post_norm"; break;
+    // spec §8.3; llama.cpp re-homes the per-expert scale onto the down experts
+    case LayerTensor::RouterProj: suffix = "ffn_gate_inp"; break;
+    case LayerTensor::RouterScale: return str("blk.", i, ".ffn_gate_inp.scale");
+    case LayerTensor::ExpertScale: return str("blk.", i, ".ffn_down_exps.scale");
+    case LayerTensor::ExpertsGateUp: suffix = "ffn_gate_up_exps"; break;
+    case LayerTensor::ExpertsDown: suffix = "ffn_down_exps"; break;
+    case LayerTensor::FfnNorm2: suffix = "pre_ffw_norm_2"; break;
+    case LayerTensor::FfnOutNorm1: suffix = "post_ffw_norm_1"; break;
+    case LayerTensor::FfnOutNorm2: suffix = "post_ffw_norm_2"; break;
   }
   return str("blk.", i, ".", suffix, ".weight");
 }

@@ -20,6 +20,9 @@ enum class LayerTensor {
   Gate, Up, Down,
   LayerScalar,  // Gemma 4: the scalar the residual stream is multiplied by
   PleGate, PleProj, PleNorm,  // per-layer input gate [P, hidden], projection [hidden, P], post-norm
+  // Gemma 4 MoE block: router projection [E, hidden], router scale [hidden], per-expert scale [E],
+  // stacked experts [E, 2I, hidden] / [E, hidden, I], and its three norms.
+  RouterProj, RouterScale, ExpertScale, ExpertsGateUp, ExpertsDown, FfnNorm2, FfnOutNorm1, FfnOutNorm2,
 };
 
 // Model-level tensors of the per-layer embeddings (Gemma 3n / 4 PLE).

@@ -65,6 +65,17 @@ GemmaWeights bind_gemma_weights(const ModelSpec& spec, const TensorStore& store,
     lw.up = bind(LayerTensor::Up, Shape{l.intermediate_size, hidden});
     lw.down = bind(LayerTensor::Down, Shape{hidden, l.intermediate_size});
     if (l.layer_scalar) lw.layer_scalar = bind(LayerTensor::LayerScalar, Shape{1});
+    if (l.n_experts > 0) {
+      const int64_t e = l.n_experts, x = l.expert_intermediate;
+      lw.moe = LayerWeights::Moe{bind(LayerTensor::RouterProj, Shape{e, hidden}),
+                                 bind(LayerTensor::RouterScale, Shape{hidden}),
+                                 bind(LayerTensor::ExpertScale, Shape{e}),
+                                 bind(LayerTensor::ExpertsGateUp, Shape{e, 2 * x, hidden}),
+                                 bind(LayerTensor::ExpertsDown, Shape{e, hidden, x}),
+                                 bind(LayerTensor::FfnNorm2, Shape{hidden}),
+                                 bind(LayerTensor::FfnOutNorm1, Shape{hidden}),
+                                 bind(LayerTensor::FfnOutNorm2, Shape{hidden})};
+    }
     if (l.per_layer_input > 0) {
       lw.ple_gate = bind(LayerTensor::PleGate, Shape{l.per_layer_input, hidden});
       lw.ple_proj = bind(LayerTensor::PleProj, Shape{hidden, l.per_layer_input});

@@ -23,6 +23,15 @@ struct LayerWeights {
   TensorView gate, up, down;              // [I, hidden] x2, [hidden, I]
   std::optional<TensorView> layer_scalar; // [1] (Gemma 4)
   std::optional<TensorView> ple_gate, ple_proj, ple_norm;  // [P, hidden], [hidden, P], [hidden] (PLE layers)
+  struct Moe {
+    TensorView router_proj;   // [E, hidden]
+    TensorView router_scale;  // [hidden]
+    TensorView expert_scale;  // [E]
+    TensorView gate_up;       // [E, 2I, hidden]
+    TensorView down;          // [E, hidden, I]
+    TensorView ffn_norm_2, ffn_out_norm_1, ffn_out_norm_2;  // [hidden]
+  };
+  std::optional<Moe> moe;     // MoE layers
 };
 
 // Per-layer embeddings (spec §6.3 step 2).
