@@ -1,11 +1,16 @@
 // gemrt inspect MODEL [--ctx N]
-// Architecture, sizes, the per-layer spec table, tensor dtypes and a memory estimate.
+// Architecture, sizes, the per-layer spec table, tensor dtypes and a memory estimate. Given a
+// config.json file instead of a checkpoint (config-only mode): the spec, the checkpoint's tensor
+// elements and the KV-cache bytes per token, without any weights.
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <map>
 
 #include "gemrt/apps/cli_common.h"
 #include "gemrt/model/gemma/model.h"
+#include "gemrt/model/gemma/tensor_list.h"
 
 namespace gemrt::cli {
 namespace {
@@ -16,12 +21,8 @@ std::string mib(int64_t bytes) {
   return buf;
 }
 
-void inspect(const std::string& path, int ctx) {
-  auto model = GemmaModel::load(path);
-  const ModelSpec& s = model->spec();
-  std::cout << "model:        " << path << "\n"
-            << "format:       " << (model->gguf() ? "GGUF v" + std::to_string(model->gguf()->version()) : "safetensors") << "\n"
-            << "architecture: " << s.model_type << " (" << family_name(s.family) << ")\n"
+void describe_spec(const ModelSpec& s) {
+  std::cout << "architecture: " << s.model_type << " (" << family_name(s.family) << ")\n"
             << "vocab:        " << s.vocab_size << "\n"
             << "hidden:       " << s.hidden_size << "\n"
             << "layers:       " << s.n_layers() << "\n"
@@ -30,6 +31,36 @@ void inspect(const std::string& path, int ctx) {
             << "final cap:    " << s.final_softcap << "\n"
             << "tied head:    " << (s.tie_word_embeddings ? "yes" : "no") << "\n\n"
             << describe_layers(s) << "\n";
+}
+
+void inspect_config(const std::string& path, int ctx) {
+  const ModelSpec s = load_gemma_config(path);
+  std::cout << "config:       " << path << " (config only: no weights read)\n";
+  describe_spec(s);
+  const int64_t elements = gemma_checkpoint_elements(s);
+  const KvBytesPerToken kv = kv_bytes_per_token(s, 2);
+  int64_t kv_ctx = 0;  // f16 K and V at `ctx` tokens, sliding layers holding at most their window
+  for (const LayerSpec& l : s.layers)
+    if (l.kv_source < 0)
+      kv_ctx += int64_t{l.window > 0 ? std::min(l.window, ctx) : ctx} * 2 * l.n_kv_heads * l.head_dim * 2;
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "%.3f B", static_cast<double>(elements) / 1e9);
+  std::cout << "parameters:   " << elements << " (" << buf << "; the checkpoint's tensor elements, tied head once)\n"
+            << "KV cache per token (f16 K and V): " << kv.full << " bytes on full layers, " << kv.sliding
+            << " on sliding layers up to their window\n"
+            << "KV cache at " << ctx << " tokens (f16): " << mib(kv_ctx) << "\n";
+}
+
+void inspect(const std::string& path, int ctx) {
+  if (std::filesystem::is_regular_file(path) && std::filesystem::path(path).extension() == ".json") {
+    inspect_config(path, ctx);
+    return;
+  }
+  auto model = GemmaModel::load(path);
+  const ModelSpec& s = model->spec();
+  std::cout << "model:        " << path << "\n"
+            << "format:       " << (model->gguf() ? "GGUF v" + std::to_string(model->gguf()->version()) : "safetensors") << "\n";
+  describe_spec(s);
 
   std::map<std::string, std::pair<int, int64_t>> by_dtype;  // dtype -> (count, bytes)
   int64_t weight_bytes = 0;
@@ -59,7 +90,7 @@ void add_inspect_command(CLI::App& app) {
   auto path = std::make_shared<std::string>();
   auto ctx = std::make_shared<int>(4096);
   CLI::App* cmd = app.add_subcommand("inspect", "Describe a model: architecture, layers, tensors, memory");
-  cmd->add_option("model", *path, "GGUF file or Hugging Face checkpoint folder")->required();
+  cmd->add_option("model", *path, "GGUF file, Hugging Face checkpoint folder, or a config.json alone")->required();
   cmd->add_option("-c,--ctx", *ctx, "Context budget for the memory estimate")->check(CLI::PositiveNumber);
   cmd->callback([path, ctx] { inspect(*path, *ctx); });
 }

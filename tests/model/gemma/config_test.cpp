@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include "gemrt/core/error.h"
+#include "gemrt/io/json_file.h"
+#include "gemrt/model/gemma/tensor_list.h"
 #include "test_util.h"
 
 namespace gemrt {
@@ -151,6 +153,70 @@ TEST(GemmaConfig, SlidingWindowPatternKey) {
   EXPECT_EQ(s.layers[3].kind, LayerKind::Full);
   EXPECT_EQ(s.layers[5].kind, LayerKind::Sliding);
   EXPECT_EQ(s.layers[7].kind, LayerKind::Full);
+}
+
+// Gemma 4 per-layer specs (spec §6.2): E2B's KV sharing and double-wide MLP, 31B's k=v full
+// layers, and the fixture's per_layer_config override.
+TEST(GemmaConfig, Gemma4PublishedShapesPerLayer) {
+  const std::string configs = test::test_data() + "/../../bench/configs/";
+  const ModelSpec e2b = load_gemma_config(configs + "gemma4-e2b.json");
+  EXPECT_EQ(e2b.family, GemmaFamily::Gemma4);
+  ASSERT_EQ(e2b.n_layers(), 35);
+  EXPECT_EQ(e2b.per_layer_input, 256);
+  const LayerSpec& s14 = e2b.layers[14];
+  EXPECT_EQ(s14.kind, LayerKind::Full);
+  EXPECT_EQ(s14.head_dim, 512);
+  EXPECT_FLOAT_EQ(s14.rope.rotary_fraction, 0.25f);
+  EXPECT_EQ(s14.intermediate_size, 6144);
+  EXPECT_EQ(e2b.layers[15].kv_source, 13);  // sliding: the last sliding layer before 15
+  EXPECT_EQ(e2b.layers[19].kv_source, 14);  // full
+  EXPECT_EQ(e2b.layers[15].intermediate_size, 12288);  // double-wide on the shared layers
+  EXPECT_EQ(e2b.layers[15].kv_slot, e2b.layers[13].kv_slot);
+  EXPECT_FALSE(e2b.layers[13].appends_kv);  // read by later layers: the last reader appends
+  EXPECT_TRUE(e2b.layers[34].appends_kv);   // layer 34 is full: the last reader of layer 14's slot
+  EXPECT_TRUE(e2b.layers[33].appends_kv);   // the last reader of layer 13's slot
+  EXPECT_FALSE(e2b.layers[15].appends_kv);
+  EXPECT_FLOAT_EQ(e2b.layers[0].attn_scale, 1.0f);
+  EXPECT_FLOAT_EQ(e2b.layers[0].norm_offset, 0.0f);
+
+  const ModelSpec big = load_gemma_config(configs + "gemma4-31b.json");
+  const LayerSpec& full = big.layers[5];
+  EXPECT_EQ(full.kind, LayerKind::Full);
+  EXPECT_TRUE(full.k_eq_v);
+  EXPECT_EQ(full.n_kv_heads, 4);
+  EXPECT_EQ(full.head_dim, 512);
+  EXPECT_EQ(big.layers[0].n_kv_heads, 16);
+  EXPECT_EQ(big.layers[0].window, 1024);
+  EXPECT_FALSE(big.layers[0].k_eq_v);
+
+  const ModelSpec moe = load_gemma_config(configs + "gemma4-26b-a4b.json");
+  EXPECT_EQ(moe.layers[0].n_experts, 128);
+  EXPECT_EQ(moe.layers[0].top_k_experts, 8);
+  EXPECT_EQ(moe.layers[0].expert_intermediate, 704);
+
+  const ModelSpec dense = load_gemma_config(test::shared_fixtures() + "/hf/gemma4-dense-pub");
+  EXPECT_EQ(dense.layers[5].head_dim, 32);
+  EXPECT_EQ(dense.layers[5].n_kv_heads, 1);
+  EXPECT_EQ(dense.layers[4].head_dim, 16);
+}
+
+// Config-only counts: gemrt's tensor list of each published Gemma 4 shape holds exactly the
+// elements transformers builds for it (tests/data/gemma4_config_counts.json, counted on the meta
+// device by bench/configs/make_gemma4_configs.py), and the KV bytes per token follow the shapes.
+TEST(GemmaConfig, Gemma4ConfigOnlyCountsMatchTransformers) {
+  const json counts = read_json_file(test::test_data() + "/gemma4_config_counts.json");
+  int checked = 0;
+  for (const char* name : {"gemma4-e2b", "gemma4-e4b", "gemma4-26b-a4b", "gemma4-31b", "gemma4-12b-text"}) {
+    SCOPED_TRACE(name);
+    const ModelSpec s = load_gemma_config(test::test_data() + "/../../bench/configs/" + name + ".json");
+    EXPECT_EQ(gemma_checkpoint_elements(s), counts.at(name).at("checkpoint_elements").get<int64_t>());
+    ++checked;
+  }
+  EXPECT_EQ(checked, 5);
+  // E4B: 24 layers own KV; 4 of them full (5, 11, 17, 23): 2 kv heads x 512, the other 20 x 256.
+  const KvBytesPerToken kv = kv_bytes_per_token(load_gemma_config(test::test_data() + "/../../bench/configs/gemma4-e4b.json"), 2);
+  EXPECT_EQ(kv.full, 4 * 2 * 2 * 512 * 2);
+  EXPECT_EQ(kv.sliding, 20 * 2 * 2 * 256 * 2);
 }
 
 TEST(GemmaConfigErrors, UnsupportedModelType) {

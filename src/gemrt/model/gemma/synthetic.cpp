@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "gemrt/core/error.h"
+#include "gemrt/model/gemma/tensor_list.h"
 #include "gemrt/model/gemma/weight_names.h"
 #include "gemrt/quant/random_weights.h"
 
@@ -89,37 +90,16 @@ void SyntheticStore::add_constant(const std::string& name, Shape shape, float va
 }
 
 void fill_synthetic_gemma(const ModelSpec& spec, const SyntheticWeightType& type, uint64_t seed, SyntheticStore& store) {
-  const int64_t hidden = spec.hidden_size;
   uint64_t tensor_seed = seed;
-  const auto matrix = [&](const std::string& name, DType t, int64_t rows, int64_t cols) {
-    store.add_random(name, t, Shape{rows, cols}, ++tensor_seed, kMatrixStddev);
-  };
-  matrix("model.embed_tokens.weight", type.embed, spec.vocab_size, hidden);
-  const HfWeightNames names = HfWeightNames::detect(store);
-  store.add_constant(names.final_norm(), Shape{hidden}, 1.0f - spec.norm_offset);
-  if (!spec.tie_word_embeddings) matrix(names.lm_head(), type.embed, spec.vocab_size, hidden);
-  for (int i = 0; i < spec.n_layers(); ++i) {
-    const LayerSpec& l = spec.layers[static_cast<size_t>(i)];
-    const auto name = [&](LayerTensor t) { return names.layer(i, t, l); };
-    const float unit_gain = 1.0f - l.norm_offset;  // stored w with offset + w = 1
-    const int64_t q_width = int64_t{l.n_heads} * l.head_dim, kv_width = int64_t{l.n_kv_heads} * l.head_dim;
-    store.add_constant(name(LayerTensor::AttnNorm), Shape{hidden}, unit_gain);
-    matrix(name(LayerTensor::Q), type.matrices, q_width, hidden);
-    matrix(name(LayerTensor::K), type.matrices, kv_width, hidden);
-    matrix(name(LayerTensor::V), type.attn_v, kv_width, hidden);
-    matrix(name(LayerTensor::O), type.matrices, hidden, q_width);
-    if (l.qk_norm) {
-      store.add_constant(name(LayerTensor::QNorm), Shape{l.head_dim}, unit_gain);
-      store.add_constant(name(LayerTensor::KNorm), Shape{l.head_dim}, unit_gain);
+  for (const TensorEntry& t : gemma_tensor_list(spec, HfWeightNames::text_only())) {
+    switch (t.role) {
+      case TensorRole::Embed: store.add_random(t.name, type.embed, t.shape, ++tensor_seed, kMatrixStddev); break;
+      case TensorRole::Matrix: store.add_random(t.name, type.matrices, t.shape, ++tensor_seed, kMatrixStddev); break;
+      case TensorRole::AttnV: store.add_random(t.name, type.attn_v, t.shape, ++tensor_seed, kMatrixStddev); break;
+      case TensorRole::FfnDown: store.add_random(t.name, type.ffn_down, t.shape, ++tensor_seed, kMatrixStddev); break;
+      case TensorRole::Gain: store.add_constant(t.name, t.shape, 1.0f - t.norm_offset); break;  // offset + w = 1
+      case TensorRole::One: store.add_constant(t.name, t.shape, 1.0f); break;
     }
-    if (l.sandwich_norms) {
-      store.add_constant(name(LayerTensor::AttnOutNorm), Shape{hidden}, unit_gain);
-      store.add_constant(name(LayerTensor::FfnOutNorm), Shape{hidden}, unit_gain);
-    }
-    store.add_constant(name(LayerTensor::FfnNorm), Shape{hidden}, unit_gain);
-    matrix(name(LayerTensor::Gate), type.matrices, l.intermediate_size, hidden);
-    matrix(name(LayerTensor::Up), type.matrices, l.intermediate_size, hidden);
-    matrix(name(LayerTensor::Down), type.ffn_down, hidden, l.intermediate_size);
   }
 }
 

@@ -59,8 +59,8 @@ class SyntheticStore final : public TensorStore {
   int64_t bytes_ = 0;
 };
 
-// Fills `store` with every tensor of an HF checkpoint of `spec` (Gemma 1-3 layer kinds): matrices
-// random (sd 0.02, a trained model's scale), norm gains such that (offset + w) = 1.
+// Fills `store` with every tensor of an HF checkpoint of `spec` (tensor_list.h): matrices random
+// (sd 0.02, a trained model's scale), norm gains such that (offset + w) = 1, scalars 1.
 void fill_synthetic_gemma(const ModelSpec& spec, const SyntheticWeightType& type, uint64_t seed, SyntheticStore& store);
 
 }  // namespace gemrt

@@ -45,6 +45,8 @@ class HfWeightNames final : public WeightNames {
   // "model.language_model." (current HF multimodal) or "language_model.model." (Gemma 3
   // multimodal as converted). Throws if no embedding table is found under any of them.
   static HfWeightNames detect(const TensorStore& store);
+  // The names of a text-only export ("model." prefix, "lm_head.weight").
+  static HfWeightNames text_only() { return HfWeightNames("model.", "lm_head.weight"); }
 
   std::string embed() const override { return prefix_ + "embed_tokens.weight"; }
   std::string final_norm() const override { return prefix_ + "norm.weight"; }
