@@ -57,6 +57,18 @@ Run (CPU only, a few seconds per variant)::
 
 Made for transformers 5.17.0 and torch 2.11 (the versions of the shared fixtures); another
 version prints a warning but still runs. Exit status is non-zero if any variant failed.
+
+On a machine without a GPU and with only the Python package registry: PyPI's torch 2.11 wheel
+runs on the CPU once the few CUDA libraries it links are present (the CUDA toolkit's lib64 has
+most of them)::
+
+    python3 -m venv ~/.cache/gemrt/hf-venv && V=~/.cache/gemrt/hf-venv/bin
+    $V/pip install --no-deps torch==2.11.0 nvidia-cusparselt-cu13==0.8.0 nvidia-nvshmem-cu13==3.4.5 \
+        nvidia-cufile==1.15.1.6
+    $V/pip install numpy typing_extensions sympy networkx jinja2 filelock fsspec transformers==5.17.0 safetensors
+    SP=$(echo ~/.cache/gemrt/hf-venv/lib/python3*/site-packages)
+    export LD_LIBRARY_PATH=/usr/local/cuda/lib64:$SP/nvidia/cusparselt/lib:$SP/nvidia/nvshmem/lib:$SP/nvidia/cu13/lib
+    $V/python tests/data/make_hf_variants.py --out tests/data/hf
 """
 
 import argparse

@@ -66,6 +66,12 @@ class CudaExecutable final : public Executable {
           top_k_bytes = std::max(top_k_bytes, cuda::top_k_scratch_bytes(s[0], s[1], std::get<TopKAttrs>(n.attrs).k));
         }
       top_k_scratch_ = DeviceBuffer(top_k_bytes, "cudaMalloc for top-k candidates");
+      int64_t moe_floats = 0;
+      for (const Node& n : g_.nodes())
+        if (n.op == OpKind::MoE)
+          moe_floats = std::max(moe_floats, cuda::moe_scratch_floats(n.shape[0], std::get<MoeAttrs>(n.attrs).top_k,
+                                                                      g_.node(n.inputs[2]).shape[1] / 2));
+      moe_scratch_ = DeviceBuffer(moe_floats * 4, "cudaMalloc for MoE routing and expert activations");
       reserve_gemm_scratch();
       check(cudaStreamSynchronize(stream_), "uploading weights");
     } catch (...) {
@@ -429,8 +435,13 @@ class CudaExecutable final : public Executable {
       case OpKind::Scale:
         cuda::scale(f32(in[0]), numel, std::get<ScaleAttrs>(n.attrs).factor, out, stream_);
         break;
-      case OpKind::MoE:
-        fail("cuda backend: the mixture-of-experts op '", n.name, "' does not run on CUDA yet (use --device cpu)");
+      case OpKind::MoE: {
+        const auto& a = std::get<MoeAttrs>(n.attrs);
+        const Shape& gu = g_.node(in[2]).shape;  // [E, 2I, H]
+        cuda::moe(f32(in[0]), f32(in[1]), n.shape[0], weight(in[2]), weight(in[3]), weight(in[4]), gu[0], gu[1] / 2,
+                  gu[2], a.top_k, a.act, static_cast<float*>(moe_scratch_.get()), out, stream_);
+        break;
+      }
       case OpKind::SliceCols: {
         const auto& a = std::get<SliceColsAttrs>(n.attrs);
         cuda::slice_cols(f32(in[0]), n.shape[0], g_.node(in[0]).shape[1], a.offset, a.width, out, stream_);
@@ -559,6 +570,7 @@ class CudaExecutable final : public Executable {
   DeviceBuffer arena_;
   DeviceBuffer fresh_;  // this run's keys and values in the cache dtype (sized for float32)
   DeviceBuffer top_k_scratch_;  // candidates between top-k passes
+  DeviceBuffer moe_scratch_;    // MoE routing and the chosen experts' gated activations
   DeviceBuffer partial_;  // split attention's partial results
   DeviceBuffer counters_;  // the decode attention's arrival counter per KV head
   int64_t counter_count_ = 0;

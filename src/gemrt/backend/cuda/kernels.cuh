@@ -87,6 +87,14 @@ void scale(const float* x, int64_t n, float factor, float* out, cudaStream_t str
 // out [t, width] = columns [offset, offset + width) of x [t, d].
 void slice_cols(const float* x, int64_t t, int64_t d, int64_t offset, int64_t width, float* out, cudaStream_t stream);
 
+// graph/ir.h MoE (moe.cu): x [t, hidden], logits [t, n_experts], gate_up / down the stacked expert
+// weights (one device row per expert), expert_scale [n_experts]; `scratch` holds
+// moe_scratch_floats(t, top_k, inter) floats.
+int64_t moe_scratch_floats(int64_t t, int top_k, int64_t inter);
+void moe(const float* x, const float* logits, int64_t t, const DeviceWeight& gate_up, const DeviceWeight& down,
+         const DeviceWeight& expert_scale, int64_t n_experts, int64_t inter, int64_t hidden, int top_k, Activation act,
+         float* scratch, float* out, cudaStream_t stream);
+
 // out [t, 2k] = the k largest values of each row of x [t, d] and their indices (graph/ir.h TopK,
 // the same order and ties as the CPU backend), k <= kTopKMax: blocks pick the k best of slices of
 // each row, then of those candidates, until one block's slice holds them all. `scratch` holds
