@@ -95,7 +95,7 @@ std::vector<double> int8_rounded(std::span<const float> x) {
 // 2 K u sum_k |w_k x_k| (two float32 summation orders) plus `rounding` sum_k |w_k x_k| (what
 // rounding the inputs costs: 0 in precise numerics). With `int8_activations` (fast numerics), the
 // one-to-four-row products of the int8_activation_format()s are instead held to their exact
-// contract: sum_k w_k * xr_k with xr = int8_rounded(x), within float32 rounding of
+// contract: sum_k w_k * xr_k with xr = int8_rounded(bf16(x)), within float32 rounding of
 // (2 K + 16) u sum_k (|w_k| + 2 o) |xr_k| (o = max_offset: the scale-times-code and offset
 // products are summed separately). That bound is ~1e-3 of what the int8 rounding itself moves
 // the product, so a product that skipped the rounding (the float32 path) fails it as surely as a
@@ -128,8 +128,12 @@ void matmul_matches_cpu(Backend& gpu, double rounding, bool int8_activations = f
           const double u = std::ldexp(1.0, -24);
           if (int8_activations && int8_activation_format(dt) && t <= 4) {
             const double off = max_offset(dt, w);
+            // The activation table is a float32 matrix, which fast numerics stores as bfloat16:
+            // the product's x is bf16(x), then rounded to int8.
+            std::vector<float> xb(xd.size());
+            for (size_t c = 0; c < xd.size(); ++c) xb[c] = bf16_to_f32(f32_to_bf16(xd[c]));
             for (int64_t i = 0; i < t; ++i) {
-              const std::vector<double> xr = int8_rounded(std::span<const float>(xd).subspan(static_cast<size_t>(i * k), static_cast<size_t>(k)));
+              const std::vector<double> xr = int8_rounded(std::span<const float>(xb).subspan(static_cast<size_t>(i * k), static_cast<size_t>(k)));
               for (int64_t j = 0; j < n; ++j) {
                 double exact = 0.0, mag = 0.0;
                 for (int64_t c = 0; c < k; ++c) {

@@ -13,6 +13,7 @@
 #include "gemrt/model/gemma/model.h"
 #include "gemrt/runtime/generator.h"
 #include "gemrt/runtime/session.h"
+#include "gemrt/io/json_file.h"
 #include "test_util.h"
 
 namespace gemrt {
@@ -164,30 +165,42 @@ TEST_P(HfParity, CudaChunkedAndTokenByTokenPrefillAgree) {
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, HfParity, testing::ValuesIn(fixtures()), fixture_name);
 
-// The bf16 mode (fast numerics on CUDA; issue 5's contract): every prompt row and decode step
-// within ||delta|| / ||ref|| < 3e-2 of the float32 reference, and the reference's greedy ids on at
-// least 80% of the checkpoints (on random weights the top logits can be nearer each other than
-// bf16 rounding moves them, so a pick may flip; the issue allows that on one in five).
+// The bf16 mode (fast numerics on CUDA; issue 5's contract, for the Gemma 1-3 checkpoints it was
+// written for): every prompt row and decode step within ||delta|| / ||ref|| < 3e-2 of the float32
+// reference, and the reference's greedy ids on at least 80% of those checkpoints (on random
+// weights the top logits can be nearer each other than bf16 rounding moves them, so a pick may
+// flip; the issue allows that on one in five). Gemma 4's random checkpoints are far more
+// sensitive to bf16 rounding (attention scale 1 over unit-normalised q and k): transformers' own
+// bf16 model misses its float32 logits by 8e-2 to 5.6e-1 there (tests/data/hf_bf16_errors.json,
+// tests/data/measure_hf_bf16.py), so these are held to 1.5x that instead, where it exceeds 3e-2.
 TEST(HfParityBf16, CudaBf16ModeOnEveryCheckpoint) {
   GEMRT_CUDA_OR_SKIP(backend, Numerics::Fast);
+  const nlohmann::json hf_bf16 = read_json_file(test::test_data() + "/hf_bf16_errors.json");
   int same_ids = 0, total = 0;
   for (const Fixture& f : fixtures()) {
     SCOPED_TRACE(f.dir);
     const Reference ref = load_reference(f.dir);
     auto model = GemmaModel::load(f.dir, f.options);
+    const std::string name = std::filesystem::path(f.dir).filename().string();
+    const bool gemma4 = model->spec().family == GemmaFamily::Gemma4;
+    double tol = 3e-2;
+    if (gemma4) {
+      ASSERT_TRUE(hf_bf16.contains(name)) << name << " has no transformers bf16 figure in hf_bf16_errors.json";
+      tol = std::max(tol, 1.5 * hf_bf16.at(name).get<double>());
+    }
     const auto t = static_cast<int64_t>(ref.input_ids.size());
     const auto n = static_cast<int64_t>(ref.greedy_ids.size());
     const test::ReferenceRun run{ref.input_ids, ref.logits, ref.greedy_ids,
                                  std::span<const float>(ref.full_logits)
                                      .subspan(static_cast<size_t>((t - 1) * ref.vocab), static_cast<size_t>(n * ref.vocab))};
-    const test::ReferenceDistance d = test::compare_with_reference(*backend, *model, run, 3e-2);
-    std::printf("[ bf16 vs HF float32 ] %-28s worst row %.2e, worst step %.2e, greedy ids %s\n",
-                std::filesystem::path(f.dir).filename().c_str(), d.worst_row, d.worst_step,
-                d.greedy_ids_match ? "same" : "differ");
+    const test::ReferenceDistance d = test::compare_with_reference(*backend, *model, run, tol);
+    std::printf("[ bf16 vs HF float32 ] %-28s worst row %.2e, worst step %.2e (bound %.2e), greedy ids %s\n",
+                name.c_str(), d.worst_row, d.worst_step, tol, d.greedy_ids_match ? "same" : "differ");
+    if (gemma4) continue;
     same_ids += d.greedy_ids_match ? 1 : 0;
     ++total;
   }
-  EXPECT_GE(same_ids * 10, total * 8) << same_ids << " of " << total << " checkpoints kept the greedy ids";
+  EXPECT_GE(same_ids * 10, total * 8) << same_ids << " of " << total << " Gemma 1-3 checkpoints kept the greedy ids";
 }
 
 }  // namespace
