@@ -267,38 +267,72 @@ constexpr int q_unroll() {
   return words >= 24 ? 1 : 24 / words > 4 ? 4 : 24 / words;
 }
 
-// Rounds activation row i (normed / PreAdd as matvec) to int8 codes xq [k] and per-32 scales
-// xs [k / 32] = {dx, dx * sum q}; returns the row's sum of squares to thread 0 (normed).
+// Rounds the activation rows (normed / PreAdd as matvec) to int8 codes xq [kRows][k] and per-32
+// scales xs [kRows][k / 32] = {dx, dx * sum q}; inv[i] = 1 / rms of row i (normed) or 1. A thread
+// takes 4 consecutive values (one float4), so 8 neighbouring lanes hold a 32-value block and
+// meet by shuffles; each thread issues kLoads such loads before using any, so a row of k values
+// costs k / (4 * 256 * kLoads) memory round trips (kLoads 4 spilled registers) (the rows of a down projection are 7-22k
+// values long, and one round trip per 32 values would cost more than the product itself).
 template <int kRows>
 __device__ inline void stage_int8(const QParams& p, int8_t* xq, float2* xs, float* inv) {
+  constexpr int kLoads = 2;
   __shared__ float inv_block[kRows];
-  const int warp = static_cast<int>(threadIdx.x) / kWarp, lane = static_cast<int>(threadIdx.x) % kWarp;
-  const int64_t nb = p.k / 32;
+  const int tid = static_cast<int>(threadIdx.x);
+  const int64_t n4 = p.k / 4, nb = p.k / 32;
   for (int i = 0; i < kRows; ++i) {
     float inv_post = 0.0f;
     if (p.pre_add) inv_post = row_inv_rms(p.pre.in + i * p.k, p.k, p.pre.norm.eps);
+    const auto* x4 = reinterpret_cast<const float4*>(p.pre_add ? p.pre.residual + i * p.k : p.x + i * p.k);
+    const auto* y4 = reinterpret_cast<const float4*>(p.pre_add ? p.pre.in + i * p.k : p.x + i * p.k);
     float ss = 0.0f;
-    for (int64_t b = warp; b < nb; b += kMatVecWarps) {
-      const int64_t c = b * 32 + lane;
-      float v;
-      if (p.pre_add) {  // the absorbed NormAdd, in norm_add_kernel's operation order
-        v = p.pre.residual[i * p.k + c] + (p.pre.in[i * p.k + c] * inv_post) * gain_at(p.pre.norm, c);
-        if (blockIdx.x == 0) p.pre.sum[i * p.k + c] = v;
-      } else {
-        v = p.x[i * p.k + c];
+    for (int64_t f0 = 0; f0 < n4; f0 += int64_t{kLoads} * blockDim.x) {
+      float4 a[kLoads], y[kLoads];
+#pragma unroll
+      for (int j = 0; j < kLoads; ++j) {
+        const int64_t f = f0 + int64_t{j} * blockDim.x + tid;
+        a[j] = f < n4 ? x4[f] : float4{};
+        if (p.pre_add) y[j] = f < n4 ? y4[f] : float4{};
       }
-      ss += v * v;
-      const float g = p.normed ? v * gain_at(p.norm, c) : v;
-      float amax = fabsf(g);
 #pragma unroll
-      for (int o = kWarp / 2; o > 0; o /= 2) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
-      const float dx = amax / 127.0f;
-      const int q = amax > 0.0f ? max(-127, min(127, __float2int_rn(g / dx))) : 0;
-      xq[i * p.k + c] = static_cast<int8_t>(q);
-      int qsum = q;
+      for (int j = 0; j < kLoads; ++j) {
+        const int64_t f = f0 + int64_t{j} * blockDim.x + tid;
+        const bool in = f < n4;  // alike for the 8 lanes of a 32-value block (n4 is a multiple of 8)
+        float v[4] = {a[j].x, a[j].y, a[j].z, a[j].w};
+        const float yv[4] = {y[j].x, y[j].y, y[j].z, y[j].w};
+        float g[4];
+        float amax = 0.0f;
 #pragma unroll
-      for (int o = kWarp / 2; o > 0; o /= 2) qsum += __shfl_xor_sync(0xffffffffu, qsum, o);
-      if (lane == 0) xs[i * nb + b] = make_float2(dx, dx * static_cast<float>(qsum));
+        for (int e = 0; e < 4; ++e) {
+          const int64_t c = 4 * f + e;
+          if (in && p.pre_add) {  // the absorbed NormAdd, in norm_add_kernel's operation order
+            v[e] = v[e] + (yv[e] * inv_post) * gain_at(p.pre.norm, c);
+            if (blockIdx.x == 0) p.pre.sum[i * p.k + c] = v[e];
+          }
+          ss += v[e] * v[e];
+          g[e] = in && p.normed ? v[e] * gain_at(p.norm, c) : v[e];
+          amax = fmaxf(amax, fabsf(g[e]));
+        }
+        // every lane takes part in the shuffles (a lane past the row holds zeros)
+        amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, 4));
+        amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, 2));
+        amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, 1));
+        const float dx = amax / 127.0f;
+        uint32_t packed = 0;
+        int qsum = 0;
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int q = amax > 0.0f ? max(-127, min(127, __float2int_rn(g[e] / dx))) : 0;
+          qsum += q;
+          packed |= (static_cast<uint32_t>(q) & 0xffu) << (8 * e);
+        }
+        qsum += __shfl_xor_sync(0xffffffffu, qsum, 4);
+        qsum += __shfl_xor_sync(0xffffffffu, qsum, 2);
+        qsum += __shfl_xor_sync(0xffffffffu, qsum, 1);
+        if (in) {
+          reinterpret_cast<uint32_t*>(xq + i * p.k)[f] = packed;
+          if (tid % 8 == 0) xs[i * nb + f / 8] = make_float2(dx, dx * static_cast<float>(qsum));
+        }
+      }
     }
     if (p.normed) {
       ss = block_sum(ss);
@@ -424,6 +458,9 @@ bool quant_matvec_supports(const MatVecJob& job) {
   if (!dispatch_quant(dt, [&]<DType kType>() { values = QFormat<kType>::kValues; })) return false;
   const int64_t block = dtype_info(dt).block_elems;
   if (job.k % block != 0 || job.k % values != 0) return false;
+  // stage_int8 reads the activation rows as float4
+  const auto aligned16 = [](const void* q) { return reinterpret_cast<uintptr_t>(q) % 16 == 0; };
+  if (!aligned16(job.pre ? job.pre->in : job.x) || (job.pre && !aligned16(job.pre->residual))) return false;
   const uintptr_t align = dt == DType::Q4_K || dt == DType::Q5_K ? 16 : 2;
   for (int m = 0; m < job.n_weights; ++m)
     if (reinterpret_cast<uintptr_t>(job.w[m].data) % align != 0 || job.w[m].row_bytes % static_cast<int64_t>(align) != 0)
