@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Convert a Hugging Face Gemma 1/2/3 text checkpoint (config.json + model.safetensors) to GGUF.
+"""Convert a Hugging Face Gemma 1/2/3/4 text checkpoint (config.json + model.safetensors) to GGUF.
 
 Written for gemrt's tests: it produces the GGUF layout llama.cpp's converter produces for these
 architectures (gemma-spec.md §8), using the registry's `gguf` package as the writer:
@@ -9,6 +9,11 @@ architectures (gemma-spec.md §8), using the registry's `gguf` package as the wr
     soft-caps; plus attention.scale (a key llama.cpp defines) = query_pre_attn_scalar^-1/2, since
     GGUF otherwise has no place for Gemma's query scale;
   - tensor names token_embd / output_norm / blk.N.*; every norm weight stored as 1 + w (§8.4);
+  - gemma4 (§8.2-8.4): per-layer arrays where layers differ (head_count_kv, feed_forward_length),
+    key_length(_swa), rope.dimension_count(_swa), rope.freq_base(_swa), the sliding-window
+    pattern, shared_kv_layers, embedding_length_per_layer_input, expert counts; norms stored as
+    they are (no +1), layer_scalar as layer_output_scale, the per-layer-embedding and MoE tensor
+    names, and the generated rope_freqs tensor (1 for each rotated pair, 1e30 for the others);
   - weights in float32 (--dtype f32, default) or float16.
 No tokenizer is written unless the checkpoint folder has none; the fixtures have none.
 
@@ -24,7 +29,7 @@ import numpy as np
 from gguf import GGUFWriter
 from safetensors.numpy import load_file
 
-ARCH = {"gemma": "gemma", "gemma2": "gemma2", "gemma3_text": "gemma3"}
+ARCH = {"gemma": "gemma", "gemma2": "gemma2", "gemma3_text": "gemma3", "gemma4_text": "gemma4"}
 LAYER_NAMES = {
     "input_layernorm": "attn_norm",
     "self_attn.q_proj": "attn_q",
@@ -38,15 +43,38 @@ LAYER_NAMES = {
     "mlp.gate_proj": "ffn_gate",
     "mlp.up_proj": "ffn_up",
     "mlp.down_proj": "ffn_down",
+    # gemma4
+    "per_layer_input_gate": "inp_gate",
+    "per_layer_projection": "proj",
+    "post_per_layer_input_norm": "post_norm",
+    "router.proj": "ffn_gate_inp",
+    "pre_feedforward_layernorm_2": "pre_ffw_norm_2",
+    "post_feedforward_layernorm_1": "post_ffw_norm_1",
+    "post_feedforward_layernorm_2": "post_ffw_norm_2",
+}
+# gemma4 tensors HF names without a ".weight" suffix (spec §8.3, §8.4)
+BARE_NAMES = {
+    "layer_scalar": "layer_output_scale.weight",
+    "router.scale": "ffn_gate_inp.scale",
+    "router.per_expert_scale": "ffn_down_exps.scale",
+    "experts.gate_up_proj": "ffn_gate_up_exps.weight",
+    "experts.down_proj": "ffn_down_exps.weight",
+}
+TOP_NAMES = {
+    "model.embed_tokens.weight": "token_embd.weight",
+    "model.norm.weight": "output_norm.weight",
+    "model.embed_tokens_per_layer.weight": "per_layer_token_embd.weight",
+    "model.per_layer_model_projection.weight": "per_layer_model_proj.weight",
+    "model.per_layer_projection_norm.weight": "per_layer_proj_norm.weight",
 }
 
 
 def gguf_name(hf: str, arch: str) -> str:
-    if hf == "model.embed_tokens.weight":
-        return "token_embd.weight"
-    if hf == "model.norm.weight":
-        return "output_norm.weight"
+    if hf in TOP_NAMES:
+        return TOP_NAMES[hf]
     parts = hf.split(".")
+    if parts[:2] == ["model", "layers"] and ".".join(parts[3:]) in BARE_NAMES:
+        return f"blk.{parts[2]}.{BARE_NAMES['.'.join(parts[3:])]}"
     if parts[:2] != ["model", "layers"] or parts[-1] != "weight":
         raise SystemExit(f"unexpected tensor {hf}")
     layer, suffix = parts[2], ".".join(parts[3:-1])
@@ -70,6 +98,11 @@ def main() -> None:
         raise SystemExit(f"unsupported model_type {cfg['model_type']}")
     arch = ARCH[cfg["model_type"]]
     w = GGUFWriter(a.out, arch)
+    if arch == "gemma4":
+        write_gemma4_metadata(w, cfg)
+        write_tensors(w, ck, arch, a.dtype, shift_norms=False, extra={"rope_freqs.weight": gemma4_rope_freqs(cfg)})
+        print(f"wrote {a.out}", file=sys.stderr)
+        return
     heads, kv = cfg["num_attention_heads"], cfg["num_key_value_heads"]
     head_dim = cfg.get("head_dim", cfg["hidden_size"] // heads)
     w.add_context_length(cfg.get("max_position_embeddings", 8192))
@@ -107,23 +140,112 @@ def main() -> None:
     w.add_eos_token_id(cfg.get("eos_token_id", 1) if isinstance(cfg.get("eos_token_id", 1), int) else cfg["eos_token_id"][0])
     w.add_pad_token_id(cfg.get("pad_token_id", 0))
 
+    write_tensors(w, ck, arch, a.dtype, shift_norms=True)
+    print(f"wrote {a.out}", file=sys.stderr)
+
+
+def write_tensors(w, ck, arch, dtype_name, shift_norms, extra=None):
     tensors = load_file(str(ck / "model.safetensors"))
-    dtype = np.float32 if a.dtype == "f32" else np.float16
+    dtype = np.float32 if dtype_name == "f32" else np.float16
     for name in sorted(tensors):
         t = tensors[name]
         if t.dtype != np.float32:
             t = t.astype(np.float32)
-        if name.endswith("norm.weight"):
-            t = t + np.float32(1.0)  # llama.cpp stores Gemma 1-3 norm weights with the +1 folded in
-            t = t.astype(np.float32)
+        if name.endswith("norm.weight") or t.ndim < 2:
+            if shift_norms and name.endswith("norm.weight"):
+                t = t + np.float32(1.0)  # llama.cpp stores Gemma 1-3 norm weights with the +1 folded in
+            t = t.astype(np.float32)  # vectors stay float32
         else:
             t = t.astype(dtype)
         w.add_tensor(gguf_name(name, arch), t)
+    for name, t in (extra or {}).items():
+        w.add_tensor(name, t)
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
     w.close()
-    print(f"wrote {a.out}", file=sys.stderr)
+
+
+def gemma4_layers(cfg):
+    """Per-layer (kind, head_dim, kv_heads, intermediate) as transformers 5.17's Gemma4TextConfig
+    resolves them (per_layer_config, or global_head_dim / num_global_key_value_heads)."""
+    n = cfg["num_hidden_layers"]
+    kinds = list(cfg.get("layer_types") or ["sliding_attention" if (i + 1) % 6 else "full_attention" for i in range(n)])
+    kinds[-1] = "full_attention"
+    hd, kv = cfg.get("head_dim", 256), cfg["num_key_value_heads"]
+    plc = cfg.get("per_layer_config")
+    first_shared = n - cfg.get("num_kv_shared_layers", 0)
+    out = []
+    for i, kind in enumerate(kinds):
+        d, k = hd, kv
+        if plc is not None:
+            o = plc.get(str(i)) or plc.get(f"{i:02d}") or {}
+            d, k = o.get("head_dim", hd), o.get("num_key_value_heads", kv)
+        elif kind == "full_attention":
+            d = cfg.get("global_head_dim", 512)
+            if cfg.get("attention_k_eq_v") and cfg.get("num_global_key_value_heads"):
+                k = cfg["num_global_key_value_heads"]
+        inter = cfg["intermediate_size"] * (2 if cfg.get("use_double_wide_mlp") and i >= first_shared > 0 else 1)
+        out.append((kind, d, k, inter))
+    return out
+
+
+def gemma4_rope_freqs(cfg):
+    """llama.cpp's rope_freqs for the full layers: 1 for each rotated pair, 1e30 (no rotation) for
+    the others (spec §8.4)."""
+    full = (cfg.get("rope_parameters") or {}).get("full_attention") or {}
+    d = [dim for kind, dim, _, _ in gemma4_layers(cfg) if kind == "full_attention"][0]
+    if full.get("rope_type", "proportional") == "proportional":
+        angles = int(full.get("partial_rotary_factor", 0.25 if not full else 1.0) * d // 2)
+    else:
+        angles = d // 2
+    return np.array([1.0] * angles + [1e30] * (d // 2 - angles), dtype=np.float32)
+
+
+def write_gemma4_metadata(w, cfg):
+    arch = "gemma4"
+    layers = gemma4_layers(cfg)
+    n = len(layers)
+    full = [l for l in layers if l[0] == "full_attention"]
+    sliding = [l for l in layers if l[0] == "sliding_attention"] or full
+    rope = cfg.get("rope_parameters") or {}
+    w.add_context_length(cfg.get("max_position_embeddings", 131072))
+    w.add_embedding_length(cfg["hidden_size"])
+    w.add_block_count(n)
+    inters = [l[3] for l in layers]
+    if len(set(inters)) == 1:
+        w.add_feed_forward_length(inters[0])
+    else:
+        w.add_array(f"{arch}.feed_forward_length", inters)
+    w.add_head_count(cfg["num_attention_heads"])
+    kvs = [l[2] for l in layers]
+    if len(set(kvs)) == 1:
+        w.add_head_count_kv(kvs[0])
+    else:
+        w.add_array(f"{arch}.attention.head_count_kv", kvs)
+    w.add_key_length(full[0][1])
+    w.add_value_length(full[0][1])
+    w.add_uint32(f"{arch}.attention.key_length_swa", sliding[0][1])
+    w.add_uint32(f"{arch}.attention.value_length_swa", sliding[0][1])
+    w.add_uint32(f"{arch}.rope.dimension_count", full[0][1])
+    w.add_uint32(f"{arch}.rope.dimension_count_swa", sliding[0][1])
+    w.add_layer_norm_rms_eps(cfg.get("rms_norm_eps", 1e-6))
+    w.add_rope_freq_base((rope.get("full_attention") or {}).get("rope_theta", 1e6))
+    w.add_float32(f"{arch}.rope.freq_base_swa", (rope.get("sliding_attention") or {}).get("rope_theta", 1e4))
+    w.add_sliding_window(cfg.get("sliding_window", 512))
+    w.add_array(f"{arch}.attention.sliding_window_pattern", [l[0] == "sliding_attention" for l in layers])
+    w.add_uint32(f"{arch}.attention.shared_kv_layers", cfg.get("num_kv_shared_layers", 0))
+    w.add_uint32(f"{arch}.embedding_length_per_layer_input", cfg.get("hidden_size_per_layer_input") or 0)
+    if cfg.get("enable_moe_block"):
+        w.add_expert_count(cfg["num_experts"])
+        w.add_expert_used_count(cfg["top_k_experts"])
+        w.add_uint32(f"{arch}.expert_feed_forward_length", cfg["moe_intermediate_size"])
+    if cfg.get("final_logit_softcapping") is not None:
+        w.add_float32(f"{arch}.final_logit_softcapping", cfg["final_logit_softcapping"])
+    w.add_bos_token_id(cfg.get("bos_token_id", 2))
+    eos = cfg.get("eos_token_id", 1)
+    w.add_eos_token_id(eos if isinstance(eos, int) else eos[0])
+    w.add_pad_token_id(cfg.get("pad_token_id", 0))
 
 
 if __name__ == "__main__":

@@ -164,19 +164,27 @@ TEST(GgufParityBf16, CudaBf16ModeOnEveryFormat) {
   EXPECT_GE(same_ids * 10, total * 8) << same_ids << " of " << total << " formats kept the greedy ids";
 }
 
-// tools/hf_to_gguf.py wrote tests/data/gguf/NAME-F32.gguf from ../shared/fixtures/hf/NAME with the
-// registry's gguf package (norms stored as 1 + w, llama.cpp tensor names). The same weights must
-// give the same logits as the safetensors checkpoint (rel err < 1e-5 per row).
+// tools/hf_to_gguf.py wrote tests/data/gguf/NAME-F32.gguf from the checkpoint NAME (the shared
+// fixtures, or tests/data/hf) with the registry's gguf package, in llama.cpp's layout (Gemma 1-3:
+// norms stored as 1 + w; Gemma 4: per-layer metadata arrays, rope_freqs, layer_output_scale, the
+// per-layer-embedding and MoE tensor names). The same weights must give the same logits as the
+// safetensors checkpoint (rel err < 1e-5 per row).
 class ConvertedGguf : public testing::TestWithParam<std::string> {};
+
+std::string checkpoint_dir(const std::string& name) {
+  const std::string own = test::test_data() + "/hf/" + name;
+  return std::filesystem::exists(own) ? own : test::shared_fixtures() + "/hf/" + name;
+}
 
 TEST_P(ConvertedGguf, MatchesTheSafetensorsCheckpoint) {
   const std::string name = GetParam();
-  const std::string ref = test::shared_fixtures() + "/hf/" + name + "/reference.safetensors";
-  const auto ids = values<int32_t>(ref, "input_ids");
+  const std::string dir = checkpoint_dir(name);
+  const auto ids = values<int32_t>(dir + "/reference.safetensors", "input_ids");
   cpu::CpuBackend backend(2);
-  auto st_model = GemmaModel::load(test::shared_fixtures() + "/hf/" + name);
+  auto st_model = GemmaModel::load(dir);
   auto gguf_model = GemmaModel::load(test::test_data() + "/gguf/" + name + "-F32.gguf");
   ASSERT_NE(gguf_model->gguf(), nullptr);
+  EXPECT_EQ(describe_layers(gguf_model->spec()), describe_layers(st_model->spec()));
   const int64_t vocab = st_model->spec().vocab_size;
   ASSERT_EQ(gguf_model->spec().vocab_size, vocab);
   Session a(*st_model, backend, {.max_tokens = 32});
@@ -188,7 +196,8 @@ TEST_P(ConvertedGguf, MatchesTheSafetensorsCheckpoint) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, ConvertedGguf,
-                         testing::Values("gemma1-pub", "gemma2-pub", "gemma3-linrope-pub"),
+                         testing::Values("gemma1-pub", "gemma2-pub", "gemma3-linrope-pub", "gemma4-dense-pub",
+                                         "gemma4-e2b-pub", "gemma4-moe-pub", "gemma4-e-share3", "gemma4-keqv-gqa"),
                          [](const testing::TestParamInfo<std::string>& i) {
                            std::string n = i.param;
                            for (char& c : n)

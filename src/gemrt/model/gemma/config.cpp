@@ -440,7 +440,7 @@ std::string describe_layers(const ModelSpec& spec) {
     s += str("layer ", i, ": ", layer_kind_name(l.kind), " heads ", l.n_heads, "/", l.n_kv_heads, " head_dim ",
              l.head_dim, " window ", l.window, " rope theta ", l.rope.theta,
              l.rope.scaling.kind == RopeScaling::Kind::Linear ? str(" linear x", l.rope.scaling.factor) : "",
-             l.rope.rotary_fraction < 1.0f ? str(" rotary ", l.rope.rotary_fraction) : "",
+             rotated_pairs(l) < l.head_dim / 2 ? str(" rotating ", rotated_pairs(l), "/", l.head_dim / 2, " pairs") : "",
              " scale ", l.attn_scale, " softcap ", l.attn_softcap, " ffn ", l.intermediate_size,
              l.qk_norm ? " qk_norm" : "", l.v_norm ? " v_norm" : "", l.k_eq_v ? " k=v" : "",
              l.sandwich_norms ? " sandwich" : "", " kv slot ", l.kv_slot,

@@ -31,11 +31,8 @@ float scalar_value(const TensorView& t) {
 
 std::vector<float> layer_rope_inv_freq(const LayerSpec& s) {
   std::vector<float> inv_freq = rope_inv_freq(s.head_dim, s.rope.theta, s.rope.scaling, s.rope.precision);
-  if (s.rope.rotary_fraction < 1.0f) {
-    // HF: rope_angles = int(fraction * head_dim // 2); the other pairs get frequency 0.
-    const auto rotated = static_cast<size_t>(std::floor(static_cast<double>(s.rope.rotary_fraction) * s.head_dim / 2.0));
-    for (size_t i = rotated; i < inv_freq.size(); ++i) inv_freq[i] = 0.0f;
-  }
+  // The pairs beyond the rotated ones get frequency 0 (spec §6.1).
+  for (auto i = static_cast<size_t>(rotated_pairs(s)); i < inv_freq.size(); ++i) inv_freq[i] = 0.0f;
   return inv_freq;
 }
 

@@ -57,4 +57,11 @@ struct LayerSpec {
   int expert_intermediate = 0;
 };
 
+// RoPE pairs a layer rotates: HF's int(fraction * head_dim // 2) (spec §6.1); all head_dim / 2
+// unless the RoPE is proportional.
+inline int rotated_pairs(const LayerSpec& s) {
+  if (s.rope.rotary_fraction >= 1.0f) return s.head_dim / 2;
+  return static_cast<int>(static_cast<double>(s.rope.rotary_fraction) * s.head_dim / 2.0);
+}
+
 }  // namespace gemrt
