@@ -145,11 +145,10 @@ __global__ void __launch_bounds__(kMatVecWarps* kWarp, matvec_min_blocks<kRows, 
   if constexpr (kVec16) {
     // Launched early (PDL): the first loads of this thread's first row go to L2 while the kernel
     // before finishes; weights are never written, so they may be read before pdl_wait().
-    int64_t row = static_cast<int64_t>(blockIdx.x) * rows_per_group + slot;
-    if (row < p.total_rows) {
-      int m = 0;
-      if (!kGated)
-        while (row >= p.rows[m]) row -= p.rows[m++];
+    const GroupRow first = group_row<kGated>(blockIdx.x, rows_per_group, slot, p.total_rows, p.rows);
+    if (first.active) {
+      const int64_t row = first.row;
+      const int m = first.m;
       for (int u = 0; u < kLoads; ++u) {
         const int64_t c = sub + static_cast<int64_t>(u) * tpr;
         if (c * 16 >= p.row_bytes) break;
@@ -210,11 +209,7 @@ __global__ void __launch_bounds__(kMatVecWarps* kWarp, matvec_min_blocks<kRows, 
   };
 
   for (int64_t group = blockIdx.x; group < p.row_groups; group += gridDim.x) {
-    int64_t row = group * rows_per_group + slot;
-    const bool active = row < p.total_rows;
-    int m = 0;
-    if (active && !kGated)
-      while (row >= p.rows[m]) row -= p.rows[m++];
+    const auto [row, m, active] = group_row<kGated>(group, rows_per_group, slot, p.total_rows, p.rows);
     float acc_a[kRows], acc_b[kRows];
 #pragma unroll
     for (int i = 0; i < kRows; ++i) acc_a[i] = acc_b[i] = 0.0f;

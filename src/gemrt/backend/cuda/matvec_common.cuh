@@ -36,6 +36,24 @@ __device__ inline float group_sum(float v, int width) {
   return v;
 }
 
+// The row that slot `slot` of row group `group` takes (groups of rows_per_group rows over the
+// jobs' weights laid end to end, or over the gate's rows when gated): which weight m, the row
+// within it, and whether the slot has a row at all.
+struct GroupRow {
+  int64_t row;
+  int m;
+  bool active;
+};
+template <bool kGated>
+__device__ inline GroupRow group_row(int64_t group, int rows_per_group, int slot, int64_t total_rows,
+                                     const int64_t* rows) {
+  GroupRow r{group * rows_per_group + slot, 0, false};
+  r.active = r.row < total_rows;
+  if (r.active && !kGated)
+    while (r.row >= rows[r.m]) r.row -= rows[r.m++];
+  return r;
+}
+
 // Shared memory of row_sums (one per kernel instance).
 template <int kRows>
 struct RowSumScratch {
