@@ -465,9 +465,6 @@ class CudaExecutable final : public Executable {
     }
   }
 
-  // Fast numerics run products of more than a few rows on tensor cores (cuBLASLt, bf16 inputs,
-  // float32 sums); fewer rows (decode) stay on the matrix-vector kernels, which read the stored
-  // weights once and are bound by that read.
   // Fast numerics' block-format decode products take int8 activations (quant_matvec.cuh);
   // GEMRT_CUDA_INT8=0 keeps them on float32 activations (to measure what the rounding gains).
   bool int8_activations() const {
@@ -478,6 +475,9 @@ class CudaExecutable final : public Executable {
     return numerics_ == Numerics::Fast && !off;
   }
 
+  // Fast numerics run products of more than a few rows on tensor cores (cuBLASLt, bf16 inputs,
+  // float32 sums); fewer rows (decode) stay on the matrix-vector kernels, which read the stored
+  // weights once and are bound by that read.
   bool uses_gemm(const Node& n) const { return numerics_ == Numerics::Fast && n.shape[0] > cuda::kMatVecMaxRows; }
 
   // Rows of a weight that is not bfloat16 are converted in chunks of about kDequantChunkBytes.
