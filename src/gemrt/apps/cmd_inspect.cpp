@@ -9,6 +9,7 @@
 #include <map>
 
 #include "gemrt/apps/cli_common.h"
+#include "gemrt/model/gemma/forward_graph.h"
 #include "gemrt/model/gemma/model.h"
 #include "gemrt/model/gemma/tensor_list.h"
 
@@ -19,6 +20,13 @@ std::string mib(int64_t bytes) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
   return buf;
+}
+
+// f16 K and V of every slot of `kv` (as `gemrt run` keeps them by default; --kv-type f32 doubles it).
+int64_t kv_f16_bytes(const KvLayout& kv) {
+  int64_t bytes = 0;
+  for (const auto& slot : kv.slots) bytes += int64_t{slot.capacity} * slot.row_width() * 2 * 2;
+  return bytes;
 }
 
 void describe_spec(const ModelSpec& s) {
@@ -39,10 +47,7 @@ void inspect_config(const std::string& path, int ctx) {
   describe_spec(s);
   const int64_t elements = gemma_checkpoint_elements(s);
   const KvBytesPerToken kv = kv_bytes_per_token(s, 2);
-  int64_t kv_ctx = 0;  // f16 K and V at `ctx` tokens, sliding layers holding at most their window
-  for (const LayerSpec& l : s.layers)
-    if (l.kv_source < 0)
-      kv_ctx += int64_t{l.window > 0 ? std::min(l.window, ctx) : ctx} * 2 * l.n_kv_heads * l.head_dim * 2;
+  const int64_t kv_ctx = kv_f16_bytes(kv_layout_for(s, ctx));  // sliding layers hold at most their window
   char buf[160];
   std::snprintf(buf, sizeof buf, "%.3f B", static_cast<double>(elements) / 1e9);
   std::cout << "parameters:   " << elements << " (" << buf << "; the checkpoint's tensor elements, tied head once)\n"
@@ -74,10 +79,7 @@ void inspect(const std::string& path, int ctx) {
   std::cout << "tensors:\n";
   for (const auto& [dt, e] : by_dtype) std::cout << "  " << dt << ": " << e.first << " tensors, " << mib(e.second) << "\n";
 
-  const KvLayout kv = model->kv_layout(ctx);
-  int64_t kv_bytes = 0;
-  // K and V in f16, as `gemrt run` keeps them by default (--kv-type f32 doubles this).
-  for (const auto& slot : kv.slots) kv_bytes += int64_t{slot.capacity} * slot.row_width() * 2 * 2;
+  const int64_t kv_bytes = kv_f16_bytes(model->kv_layout(ctx));
   std::cout << "\nmemory estimate (context " << ctx << " tokens):\n"
             << "  weights (memory-mapped, stored format): " << mib(weight_bytes) << "\n"
             << "  KV cache (f16, sliding layers keep their window): " << mib(kv_bytes) << "\n"

@@ -255,6 +255,7 @@ ModelSpec make_model_spec(const GemmaHyperparams& h, const std::string& source) 
     fail(source, ": num_kv_shared_layers (", h.kv_shared_layers, ") must be in [0, ", n_layers, ")");
   const int first_shared = n_layers - h.kv_shared_layers;
   const bool gemma4 = h.family == GemmaFamily::Gemma4;
+  int next_slot = 0;  // slots go to the layers that own their KV, in order
   for (size_t i = 0; i < h.layer_kinds.size(); ++i) {
     LayerSpec l;
     l.kind = h.layer_kinds[i];
@@ -300,11 +301,7 @@ ModelSpec make_model_spec(const GemmaHyperparams& h, const std::string& source) 
         fail(source, ": layer ", i, " reads layer ", l.kv_source, "'s KV but differs in head_dim, kv heads or window");
       l.kv_slot = src.kv_slot;
     } else {
-      l.kv_slot = i == 0 ? 0 : [&] {
-        int next = 0;
-        for (const LayerSpec& p : spec.layers) next = std::max(next, p.kv_slot + 1);
-        return next;
-      }();
+      l.kv_slot = next_slot++;
     }
     spec.layers.push_back(l);
   }
