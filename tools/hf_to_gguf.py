@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Convert a Hugging Face Gemma 1/2/3/4 text checkpoint (config.json + model.safetensors) to GGUF.
+"""Convert a Hugging Face Gemma 1/2/3/3n/4 text checkpoint (config.json + model.safetensors) to GGUF.
 
 Written for gemrt's tests: it produces the GGUF layout llama.cpp's converter produces for these
 architectures (gemma-spec.md §8), using the registry's `gguf` package as the writer:
@@ -14,6 +14,12 @@ architectures (gemma-spec.md §8), using the registry's `gguf` package as the wr
     pattern, shared_kv_layers, embedding_length_per_layer_input, expert counts; norms stored as
     they are (no +1), layer_scalar as layer_output_scale, the per-layer-embedding and MoE tensor
     names, and the generated rope_freqs tensor (1 for each rotated pair, 1e30 for the others);
+  - gemma3n (§8.2-8.4, llama.cpp's Gemma3NModel): per-layer feed_forward_length, the sliding
+    pattern, altup.active_idx / num_inputs, embedding_length_per_layer_input, shared_kv_layers,
+    activation_sparsity_scale (Phi^-1(p) per layer, -inf where p = 0); the AltUp projections
+    stacked into altup_proj / altup_unembd_proj [3, hidden, hidden]; norms stored as they are;
+    llama.cpp always multiplies by altup_correct_scale, which has no metadata key, so a config with
+    altup_correct_scale = false is written with that tensor set to ones (the same product);
   - weights in float32 (--dtype f32, default) or float16.
 No tokenizer is written unless the checkpoint folder has none; the fixtures have none.
 
@@ -22,6 +28,7 @@ Needs: pip install gguf numpy safetensors
 """
 import argparse
 import json
+import statistics
 import sys
 from pathlib import Path
 
@@ -29,7 +36,7 @@ import numpy as np
 from gguf import GGUFWriter
 from safetensors.numpy import load_file
 
-ARCH = {"gemma": "gemma", "gemma2": "gemma2", "gemma3_text": "gemma3", "gemma4_text": "gemma4"}
+ARCH = {"gemma": "gemma", "gemma2": "gemma2", "gemma3_text": "gemma3", "gemma3n_text": "gemma3n", "gemma4_text": "gemma4"}
 LAYER_NAMES = {
     "input_layernorm": "attn_norm",
     "self_attn.q_proj": "attn_q",
@@ -51,6 +58,14 @@ LAYER_NAMES = {
     "pre_feedforward_layernorm_2": "pre_ffw_norm_2",
     "post_feedforward_layernorm_1": "post_ffw_norm_1",
     "post_feedforward_layernorm_2": "post_ffw_norm_2",
+    # gemma3n
+    "altup.correction_coefs": "altup_correct_coef",
+    "altup.prediction_coefs": "altup_predict_coef",
+    "altup.modality_router": "altup_router",
+    "altup.router_norm": "altup_router_norm",
+    "laurel.linear_left": "laurel_l",
+    "laurel.linear_right": "laurel_r",
+    "laurel.post_laurel_norm": "laurel_post_norm",
 }
 # gemma4 tensors HF names without a ".weight" suffix (spec §8.3, §8.4)
 BARE_NAMES = {
@@ -59,7 +74,10 @@ BARE_NAMES = {
     "router.per_expert_scale": "ffn_down_exps.scale",
     "experts.gate_up_proj": "ffn_gate_up_exps.weight",
     "experts.down_proj": "ffn_down_exps.weight",
+    "altup.correct_output_scale": "altup_correct_scale.weight",
 }
+# gemma3n: the AltUp stream projections, stacked in order into one tensor each
+STACKED = {"model.altup_projections.": "altup_proj.weight", "model.altup_unembed_projections.": "altup_unembd_proj.weight"}
 TOP_NAMES = {
     "model.embed_tokens.weight": "token_embd.weight",
     "model.norm.weight": "output_norm.weight",
@@ -103,6 +121,12 @@ def main() -> None:
         write_tensors(w, ck, arch, a.dtype, shift_norms=False, extra={"rope_freqs.weight": gemma4_rope_freqs(cfg)})
         print(f"wrote {a.out}", file=sys.stderr)
         return
+    if arch == "gemma3n":
+        write_gemma3n_metadata(w, cfg)
+        ones = None if cfg.get("altup_correct_scale", True) else ".altup.correct_output_scale"
+        write_tensors(w, ck, arch, a.dtype, shift_norms=False, ones_suffix=ones)
+        print(f"wrote {a.out}", file=sys.stderr)
+        return
     heads, kv = cfg["num_attention_heads"], cfg["num_key_value_heads"]
     head_dim = cfg.get("head_dim", cfg["hidden_size"] // heads)
     w.add_context_length(cfg.get("max_position_embeddings", 8192))
@@ -144,13 +168,20 @@ def main() -> None:
     print(f"wrote {a.out}", file=sys.stderr)
 
 
-def write_tensors(w, ck, arch, dtype_name, shift_norms, extra=None):
+def write_tensors(w, ck, arch, dtype_name, shift_norms, extra=None, ones_suffix=None):
     tensors = load_file(str(ck / "model.safetensors"))
     dtype = np.float32 if dtype_name == "f32" else np.float16
+    for prefix, out in STACKED.items():
+        parts = sorted((n for n in tensors if n.startswith(prefix)), key=lambda n: int(n[len(prefix):].split(".")[0]))
+        if parts:
+            extra = dict(extra or {})
+            extra[out] = np.stack([tensors.pop(n).astype(np.float32) for n in parts]).astype(dtype)
     for name in sorted(tensors):
         t = tensors[name]
         if t.dtype != np.float32:
             t = t.astype(np.float32)
+        if ones_suffix and name.endswith(ones_suffix):
+            t = np.ones_like(t)
         if name.endswith("norm.weight") or t.ndim < 2:
             if shift_norms and name.endswith("norm.weight"):
                 t = t + np.float32(1.0)  # llama.cpp stores Gemma 1-3 norm weights with the +1 folded in
@@ -200,6 +231,43 @@ def gemma4_rope_freqs(cfg):
     else:
         angles = d // 2
     return np.array([1.0] * angles + [1e30] * (d // 2 - angles), dtype=np.float32)
+
+
+def write_gemma3n_metadata(w, cfg):
+    arch = "gemma3n"
+    n = cfg["num_hidden_layers"]
+    kinds = cfg.get("layer_types") or ["full_attention" if (i + 1) % 5 == 0 else "sliding_attention" for i in range(n)]
+    inter = cfg.get("intermediate_size", 16384)
+    rope = cfg.get("rope_parameters") or {}
+    w.add_context_length(cfg.get("max_position_embeddings", 32768))
+    w.add_embedding_length(cfg["hidden_size"])
+    w.add_block_count(n)
+    if isinstance(inter, list):
+        w.add_array(f"{arch}.feed_forward_length", inter)
+    else:
+        w.add_feed_forward_length(inter)
+    w.add_head_count(cfg["num_attention_heads"])
+    w.add_head_count_kv(cfg["num_key_value_heads"])
+    w.add_key_length(cfg.get("head_dim", 256))
+    w.add_value_length(cfg.get("head_dim", 256))
+    w.add_layer_norm_rms_eps(cfg.get("rms_norm_eps", 1e-6))
+    w.add_rope_freq_base((rope.get("full_attention") or {}).get("rope_theta", cfg.get("rope_theta", 1e6)))
+    w.add_float32(f"{arch}.rope.freq_base_swa",
+                  (rope.get("sliding_attention") or {}).get("rope_theta", cfg.get("rope_local_base_freq", 1e4)))
+    w.add_sliding_window(cfg.get("sliding_window", 512))
+    w.add_array(f"{arch}.attention.sliding_window_pattern", [k == "sliding_attention" for k in kinds])
+    w.add_float32(f"{arch}.final_logit_softcapping", cfg.get("final_logit_softcapping", 30.0))
+    w.add_uint32(f"{arch}.altup.active_idx", cfg.get("altup_active_idx", 0))
+    w.add_uint32(f"{arch}.altup.num_inputs", cfg.get("altup_num_inputs", 4))
+    w.add_uint32(f"{arch}.embedding_length_per_layer_input", cfg.get("hidden_size_per_layer_input", 256))
+    w.add_uint32(f"{arch}.attention.shared_kv_layers", cfg.get("num_kv_shared_layers", 15))
+    pattern = cfg.get("activation_sparsity_pattern") or ([0.95] * 10 + [0.0] * (n - 10) if n > 10 else [0.0] * n)
+    z = [float(np.float32(statistics.NormalDist().inv_cdf(p))) if p > 0 else float("-inf") for p in pattern]
+    w.add_array(f"{arch}.activation_sparsity_scale", z)
+    w.add_bos_token_id(cfg.get("bos_token_id", 2))
+    eos = cfg.get("eos_token_id", 1)
+    w.add_eos_token_id(eos if isinstance(eos, int) else eos[0])
+    w.add_pad_token_id(cfg.get("pad_token_id", 0))
 
 
 def write_gemma4_metadata(w, cfg):

@@ -376,6 +376,48 @@ VARIANTS = [
             enable_moe_block=False,
         ),
     ),
+    # Gemma 3n with the AltUp, LAuReL, sparsity and sharing settings away from the shared fixture's:
+    # norms and correct_output_scale 1 + noise (unit_vectors).
+    dict(
+        name="gemma3n-a3-share3",
+        family="Gemma3nForCausalLM",
+        config_class="Gemma3nTextConfig",
+        seed=24,
+        weights_dtype="float32",
+        unit_vectors=True,
+        description=(
+            "Gemma 3n: 3 AltUp streams with stream 1 active (so the per-layer term is added to the "
+            "active stream too) and no correct_output_scale, LAuReL rank 5, per-layer MLP widths "
+            "64-96, activation sparsity 0.5 (z = 0) / 0.9 / 0.95 on layers 0, 1, 4, 7 layers "
+            "[s, s, f, s, s, f, s] with the last 3 KV-shared (layers 4 and 6 read sliding layer 3, "
+            "layer 5 full layer 2), per-layer inputs of width 6, 4 heads / 2 kv heads, head_dim 12, "
+            "hidden 48, window 5, theta 2e5 full / 5e3 sliding, final soft-cap 6"
+        ),
+        config=dict(
+            hidden_size=48,
+            num_hidden_layers=7,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            head_dim=12,
+            intermediate_size=[64, 96, 64, 80, 64, 96, 64],
+            hidden_activation="gelu_pytorch_tanh",
+            layer_types=[SLIDING, SLIDING, FULL, SLIDING, SLIDING, FULL, SLIDING],
+            sliding_window=5,
+            final_logit_softcapping=6.0,
+            num_kv_shared_layers=3,
+            hidden_size_per_layer_input=6,
+            vocab_size_per_layer_input=VOCAB,
+            laurel_rank=5,
+            altup_num_inputs=3,
+            altup_active_idx=1,
+            altup_correct_scale=False,
+            activation_sparsity_pattern=[0.5, 0.9, 0.0, 0.0, 0.95, 0.0, 0.0],
+            rope_parameters={
+                FULL: {"rope_type": "default", "rope_theta": 200000.0},
+                SLIDING: {"rope_type": "default", "rope_theta": 5000.0},
+            },
+        ),
+    ),
     dict(
         name="gemma4-moe-e6k3-bf16",
         family="Gemma4ForCausalLM",
@@ -533,7 +575,10 @@ def _probes_for(config):
 
     def setter(attr, value):
         def f(cfg):
-            setattr(cfg, attr, value)
+            try:
+                setattr(cfg, attr, value)
+            except Exception:  # a strict config field (Gemma 3n's soft-cap is typed float): set it anyway
+                object.__setattr__(cfg, attr, value)
 
         return f
 

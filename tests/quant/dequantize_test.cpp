@@ -551,7 +551,7 @@ TEST(QuantKernelsTest, EmbedAndRmsNormReadPackedWeights) {
     const TensorView table = packed_view(c, data.data());
     const int32_t ids[] = {1, 0, 1, 1};
     std::vector<float> out(4 * static_cast<size_t>(c.n));
-    cpu::embed(table, ids, 4, 2.0f, out.data(), pool);
+    cpu::embed(table, ids, 4, 2.0f, -1, out.data(), pool);
     std::vector<float> want(out.size());
     for (size_t i = 0; i < 4; ++i)
       for (int64_t j = 0; j < c.n; ++j) want[i * static_cast<size_t>(c.n) + static_cast<size_t>(j)] = c.want(ids[i])[j] * 2.0f;

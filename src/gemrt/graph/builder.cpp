@@ -1,5 +1,6 @@
 #include "gemrt/graph/builder.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "gemrt/core/error.h"
@@ -143,6 +144,58 @@ ValueId GraphBuilder::moe(ValueId x, ValueId logits, ValueId gate_up, ValueId do
   if (shape(expert_scale) != Shape{e}) fail("graph: ", label, ": expert scale ", shape(expert_scale).to_string(), " is not [", e, "]");
   if (top_k < 1 || top_k > e) fail("graph: ", label, ": top_k ", top_k, " is not in [1, ", e, "]");
   return act_node(OpKind::MoE, {x, logits, gate_up, down, expert_scale}, shape(x), MoeAttrs{top_k, act}, label);
+}
+
+ValueId GraphBuilder::embed_with_fallback(ValueId table, ValueId ids, float scale, int64_t fallback_row,
+                                          const std::string& label) {
+  expect_rank(shape(table), 2, "embedding table");
+  expect_rank(shape(ids), 1, "token ids");
+  if (fallback_row < 0 || fallback_row >= shape(table)[0])
+    fail("graph: ", label, ": fallback row ", fallback_row, " is not a row of ", shape(table).to_string());
+  return act_node(OpKind::Embed, {table, ids}, Shape{shape(ids)[0], shape(table)[1]}, EmbedAttrs{scale, fallback_row},
+                  label);
+}
+
+ValueId GraphBuilder::combine(const std::vector<ValueId>& xs, ValueId coefs, std::vector<int> cols,
+                              std::vector<float> bias, const std::string& label) {
+  if (xs.empty() || cols.size() != xs.size() || bias.size() != xs.size())
+    fail("graph: ", label, ": needs one column and one bias per input, got ", xs.size(), " inputs, ", cols.size(),
+         " columns, ", bias.size(), " biases");
+  const Shape& s = shape(xs[0]);
+  expect_rank(s, 2, label + " input");
+  for (ValueId x : xs)
+    if (shape(x) != s) fail("graph: ", label, ": inputs differ in shape: ", s.to_string(), " vs ", shape(x).to_string());
+  std::vector<ValueId> ins = xs;
+  const bool uses_coefs = std::any_of(cols.begin(), cols.end(), [](int c) { return c >= 0; });
+  if (uses_coefs) {
+    if (coefs < 0) fail("graph: ", label, ": a column is given but no coefficient matrix");
+    if (shape(coefs).rank() != 2 || shape(coefs)[0] != s[0])
+      fail("graph: ", label, ": coefficients ", shape(coefs).to_string(), " are not [", s[0], ", C]");
+    for (int c : cols)
+      if (c >= shape(coefs)[1]) fail("graph: ", label, ": column ", c, " is outside ", shape(coefs).to_string());
+    ins.push_back(coefs);
+  }
+  return act_node(OpKind::Combine, std::move(ins), s, CombineAttrs{std::move(cols), std::move(bias)}, label);
+}
+
+ValueId GraphBuilder::rms_rescale(ValueId x, ValueId ref, float eps, const std::string& label) {
+  expect_rank(shape(x), 2, label + " input");
+  if (shape(x) != shape(ref)) fail("graph: ", label, ": ", shape(x).to_string(), " vs reference ", shape(ref).to_string());
+  if (!(eps > 0.0f)) fail("graph: ", label, ": eps must be positive, got ", eps);
+  return act_node(OpKind::RmsRescale, {x, ref}, shape(x), RmsRescaleAttrs{eps}, label);
+}
+
+ValueId GraphBuilder::mul_vec(ValueId x, ValueId w, const std::string& label) {
+  expect_rank(shape(x), 2, label + " input");
+  if (shape(w) != Shape{shape(x)[1]})
+    fail("graph: ", label, ": weight ", g_.node(w).name, " has shape ", shape(w).to_string(), ", expected [", shape(x)[1], "]");
+  return act_node(OpKind::MulVec, {x, w}, shape(x), {}, label);
+}
+
+ValueId GraphBuilder::gaussian_top_k(ValueId x, float z, const std::string& label) {
+  expect_rank(shape(x), 2, label + " input");
+  if (!std::isfinite(z)) fail("graph: ", label, ": the std multiplier must be finite, got ", z);
+  return act_node(OpKind::GaussianTopK, {x}, shape(x), GaussianTopKAttrs{z}, label);
 }
 
 ValueId GraphBuilder::last_row(ValueId x, const std::string& label) {

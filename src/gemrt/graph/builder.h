@@ -40,6 +40,15 @@ class GraphBuilder {
   ValueId moe(ValueId x, ValueId logits, ValueId gate_up, ValueId down, ValueId expert_scale, int top_k, Activation act,
               const std::string& label = "moe");
 
+  // graph/ir.h Combine: xs [T, D] each; coefs [T, C] or -1 when every col is -1.
+  ValueId combine(const std::vector<ValueId>& xs, ValueId coefs, std::vector<int> cols, std::vector<float> bias,
+                  const std::string& label = "combine");
+  ValueId rms_rescale(ValueId x, ValueId ref, float eps, const std::string& label = "rms_rescale");
+  ValueId mul_vec(ValueId x, ValueId w, const std::string& label = "mul_vec");  // x [T, D], w [D]
+  ValueId gaussian_top_k(ValueId x, float z, const std::string& label = "gaussian_top_k");
+  // embed() whose out-of-range ids read `fallback_row` instead of failing (graph/ir.h EmbedAttrs).
+  ValueId embed_with_fallback(ValueId table, ValueId ids, float scale, int64_t fallback_row, const std::string& label);
+
   void output(const std::string& name, ValueId v) { g_.mark_output(name, v); }
 
  private:

@@ -21,6 +21,10 @@ const char* op_name(OpKind k) {
     case OpKind::Scale: return "scale";
     case OpKind::SliceCols: return "slice_cols";
     case OpKind::MoE: return "moe";
+    case OpKind::Combine: return "combine";
+    case OpKind::RmsRescale: return "rms_rescale";
+    case OpKind::MulVec: return "mul_vec";
+    case OpKind::GaussianTopK: return "gaussian_top_k";
   }
   return "?";
 }

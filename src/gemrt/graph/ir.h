@@ -36,12 +36,19 @@ enum class OpKind : uint8_t {
   Scale,        // x * factor, elementwise (a float32 constant)
   SliceCols,    // columns [offset, offset + width) of [T, D] -> [T, width]
   MoE,          // mixture of experts: x [T, H], router logits [T, E], stacked expert weights -> [T, H]
+  Combine,      // per-row weighted sum of [T, D] inputs, weights from a coefficient matrix (AltUp)
+  RmsRescale,   // x [T, D] rescaled per row to the root mean square of a reference [T, D]
+  MulVec,       // x [T, D] * w [D] (a weight broadcast over rows)
+  GaussianTopK, // max(0, x - (mean + z * std)) per row: Gemma 3n activation sparsity
 };
 
 const char* op_name(OpKind k);
 
 struct EmbedAttrs {
   float scale = 1.0f;  // multiplies every gathered row (Gemma: sqrt(hidden), rounded per spec §1.2)
+  // -1: an id outside [0, V) is an error. Else such ids read this row instead (Gemma 3n's
+  // per-layer embeddings of the multimodal ids beyond their table: row 0, spec §5.3 step 1).
+  int64_t fallback_row = -1;
 };
 
 struct RmsNormAttrs {
@@ -117,8 +124,29 @@ struct MoeAttrs {
   Activation act = Activation::GeluTanh;
 };
 
+// Combine (Gemma 3n AltUp predict / correct, spec §5.3 steps 6 and 12): inputs x_0 .. x_{n-1}
+// [T, D], then coefs [T, C] when some cols[i] >= 0. Per row t, in float32 and input order:
+//   out[t, :] = sum_i (bias[i] + (cols[i] >= 0 ? coefs[t, cols[i]] : 0)) * x_i[t, :]
+struct CombineAttrs {
+  std::vector<int> cols;
+  std::vector<float> bias;
+};
+
+// RmsRescale (spec §5.3 steps 4 and 15): inputs x, ref [T, D]; per row
+//   out = x * sqrt(mean(ref^2)) / sqrt(max(mean(x^2), eps))
+struct RmsRescaleAttrs {
+  float eps = 1e-5f;
+};
+
+// GaussianTopK (spec §5.3 step 11, P15): per row, out = max(0, x - (mean + std * z)) with the
+// population standard deviation; z = Phi^-1(target sparsity).
+struct GaussianTopKAttrs {
+  float z = 0.0f;
+};
+
 using OpAttrs = std::variant<std::monostate, EmbedAttrs, RmsNormAttrs, RopeAttrs, AttentionAttrs, GatedActAttrs,
-                             SoftCapAttrs, TopKAttrs, ScaleAttrs, SliceColsAttrs, MoeAttrs>;
+                             SoftCapAttrs, TopKAttrs, ScaleAttrs, SliceColsAttrs, MoeAttrs, CombineAttrs,
+                             RmsRescaleAttrs, GaussianTopKAttrs>;
 
 struct Node {
   OpKind op = OpKind::Input;

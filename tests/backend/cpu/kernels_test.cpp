@@ -1,12 +1,14 @@
 // CPU kernels against direct double-precision references (spec §1.1, §1.2, §1.6, §1.7).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
 #include <numbers>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -15,6 +17,7 @@
 #include "gemrt/core/half.h"
 #include "gemrt/core/tensor.h"
 #include "gemrt/core/thread_pool.h"
+#include "gemrt/model/gemma/config.h"
 #include "gemrt/quant/activation_quant.h"
 #include "gemrt/quant/dequantize.h"
 #include "gemrt/quant/row_group_dot.h"
@@ -496,7 +499,7 @@ TEST(CpuKernels, EmbedGathersScaledRows) {
     std::vector<float> td;
     const HostTensor table = make_weight("embed_tokens", Shape{v, d}, dt, random_vec(static_cast<size_t>(v * d), 51), &td);
     std::vector<float> out = nan_vec(ids.size() * static_cast<size_t>(d));
-    cpu::embed(table.view(), ids.data(), static_cast<int64_t>(ids.size()), scale, out.data(), pool);
+    cpu::embed(table.view(), ids.data(), static_cast<int64_t>(ids.size()), scale, -1, out.data(), pool);
     for (size_t r = 0; r < ids.size(); ++r)
       for (size_t j = 0; j < static_cast<size_t>(d); ++j)
         ASSERT_EQ(out[r * static_cast<size_t>(d) + j], td[static_cast<size_t>(ids[r]) * static_cast<size_t>(d) + j] * scale)
@@ -514,7 +517,7 @@ TEST(CpuKernels, EmbedRejectsIdsOutsideTheVocabulary) {
     const std::vector<int32_t> ids{1, bad, 2};
     std::vector<float> out(ids.size() * static_cast<size_t>(d));
     try {
-      cpu::embed(table.view(), ids.data(), static_cast<int64_t>(ids.size()), 1.0f, out.data(), pool);
+      cpu::embed(table.view(), ids.data(), static_cast<int64_t>(ids.size()), 1.0f, -1, out.data(), pool);
       ADD_FAILURE() << "id " << bad << " accepted";
     } catch (const Error& e) {
       const std::string msg = e.what();
@@ -522,6 +525,124 @@ TEST(CpuKernels, EmbedRejectsIdsOutsideTheVocabulary) {
       EXPECT_NE(msg.find("model.embed_tokens.weight"), std::string::npos) << msg;
     }
   }
+}
+
+// Gemma 3n's per-layer embeddings: ids beyond the table read the fallback row instead of failing.
+TEST(CpuKernels, EmbedFallbackRowServesIdsOutsideTheTable) {
+  ThreadPool pool(1);
+  const int64_t v = 5, d = 3;
+  std::vector<float> td;
+  const HostTensor table = make_weight("ple", Shape{v, d}, DType::F32, random_vec(static_cast<size_t>(v * d), 62), &td);
+  const std::vector<int32_t> ids{4, 5, 262145, 2, -1};
+  std::vector<float> out = nan_vec(ids.size() * static_cast<size_t>(d));
+  cpu::embed(table.view(), ids.data(), static_cast<int64_t>(ids.size()), 2.0f, 0, out.data(), pool);
+  const int32_t read[] = {4, 0, 0, 2, 0};
+  for (size_t r = 0; r < ids.size(); ++r)
+    for (size_t j = 0; j < static_cast<size_t>(d); ++j)
+      EXPECT_EQ(out[r * static_cast<size_t>(d) + j], td[static_cast<size_t>(read[r]) * static_cast<size_t>(d) + j] * 2.0f)
+          << "row " << r;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gemma 3n row ops (graph/ir.h Combine, RmsRescale, MulVec, GaussianTopK), against double
+// references; the float32 results are within a few units of 2^-24 of them.
+
+TEST(CpuKernels, CombineWeighsInputsByCoefficientColumnsPlusBias) {
+  const int64_t t = 3, d = 17, c = 5;
+  const std::vector<float> a = random_vec(t * d, 71), b = random_vec(t * d, 72), e = random_vec(t * d, 73);
+  const std::vector<float> coefs = random_vec(t * c, 74);
+  // AltUp predict / correct shapes: two coefficient columns and an identity term; then a plain
+  // difference without coefficients.
+  const CombineAttrs with{{4, 1, -1}, {0.0f, 1.0f, 1.0f}};
+  std::vector<float> out = nan_vec(static_cast<size_t>(t * d));
+  const float* xs[] = {a.data(), b.data(), e.data()};
+  cpu::combine(xs, coefs.data(), t, d, c, with, out.data());
+  for (int64_t r = 0; r < t; ++r)
+    for (int64_t j = 0; j < d; ++j) {
+      const size_t i = static_cast<size_t>(r * d + j);
+      const double ai = a[i], bi = b[i], ei = e[i];
+      const double want = double{coefs[static_cast<size_t>(r * c + 4)]} * ai +
+                          (1.0 + double{coefs[static_cast<size_t>(r * c + 1)]}) * bi + ei;
+      EXPECT_NEAR(out[i], want, 1e-6 * (std::fabs(ai) + 2 * std::fabs(bi) + std::fabs(ei))) << r << "," << j;
+    }
+  const CombineAttrs diff{{-1, -1}, {1.0f, -1.0f}};
+  const float* ab[] = {a.data(), b.data()};
+  cpu::combine(std::span<const float* const>(ab, 2), nullptr, t, d, 0, diff, out.data());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(out[i], a[i] - b[i]) << i;
+}
+
+TEST(CpuKernels, RmsRescaleGivesEachRowTheReferenceMagnitude) {
+  const int64_t t = 4, d = 33;
+  std::vector<float> x = random_vec(t * d, 81, -3.0f, 3.0f);
+  const std::vector<float> ref = random_vec(t * d, 82);
+  for (int64_t j = 0; j < d; ++j) x[static_cast<size_t>(3 * d + j)] = 1e-4f;  // below the floor: divided by sqrt(eps)
+  std::vector<float> out = nan_vec(x.size());
+  cpu::rms_rescale(x.data(), ref.data(), t, d, 1e-5f, out.data());
+  for (int64_t r = 0; r < t; ++r) {
+    double sx = 0, sr = 0;
+    for (int64_t j = 0; j < d; ++j) {
+      const double xv = x[static_cast<size_t>(r * d + j)], rv = ref[static_cast<size_t>(r * d + j)];
+      sx += xv * xv;
+      sr += rv * rv;
+    }
+    const double factor = std::sqrt(sr / d) / std::sqrt(std::max(sx / d, 1e-5));
+    for (int64_t j = 0; j < d; ++j) {
+      const size_t i = static_cast<size_t>(r * d + j);
+      const double want = double{x[i]} * factor;
+      EXPECT_NEAR(out[i], want, 1e-6 * std::fabs(want) + 1e-30) << r << "," << j;
+    }
+  }
+}
+
+TEST(CpuKernels, MulVecScalesEveryRowByTheWeight) {
+  const int64_t t = 3, d = 10;
+  const std::vector<float> x = random_vec(t * d, 91);
+  for (DType dt : {DType::F32, DType::BF16}) {
+    std::vector<float> wd;
+    const HostTensor w = make_weight("correct_output_scale", Shape{d}, dt, random_vec(d, 92), &wd);
+    std::vector<float> out = nan_vec(x.size());
+    cpu::mul_vec(x.data(), t, w.view(), out.data());
+    for (size_t i = 0; i < x.size(); ++i) EXPECT_EQ(out[i], x[i] * wd[i % d]) << dtype_name(dt) << " " << i;
+  }
+}
+
+// Gemma 3n activation sparsity (spec §5.3 step 11, P15): max(0, x - (mean + z * std)) with the
+// population std; at z = Phi^-1(0.95) about 5% of a normal row survives.
+TEST(CpuKernels, GaussianTopKKeepsWhatExceedsMeanPlusZStd) {
+  ThreadPool pool(2);
+  const int64_t t = 3, d = 4096;
+  std::mt19937 rng(5);
+  std::normal_distribution<float> g(0.3f, 2.0f);
+  std::vector<float> x(static_cast<size_t>(t * d));
+  for (float& v : x) v = g(rng);
+  const float z = normal_quantile_f32(0.95f);
+  std::vector<float> out = nan_vec(x.size());
+  cpu::gaussian_top_k(x.data(), t, d, z, out.data(), pool);
+  for (int64_t r = 0; r < t; ++r) {
+    double s = 0, ss = 0;
+    for (int64_t j = 0; j < d; ++j) s += double{x[static_cast<size_t>(r * d + j)]};
+    const double mean = s / static_cast<double>(d);
+    for (int64_t j = 0; j < d; ++j) ss += std::pow(double{x[static_cast<size_t>(r * d + j)]} - mean, 2);
+    const double cutoff = mean + std::sqrt(ss / static_cast<double>(d)) * double{z};  // population std
+    int kept = 0;
+    for (int64_t j = 0; j < d; ++j) {
+      const size_t i = static_cast<size_t>(r * d + j);
+      const double xi = x[i];
+      EXPECT_NEAR(out[i], std::max(0.0, xi - cutoff), 2e-6 * (std::fabs(xi) + std::fabs(cutoff))) << r << "," << j;
+      kept += out[i] > 0.0f;
+    }
+    EXPECT_NEAR(kept, 0.05 * d, 0.015 * d) << "row " << r;
+  }
+}
+
+// Phi^-1 as torch's float32 Normal.icdf gives it: HF computes Gemma 3n's multiplier this way.
+TEST(CpuKernels, NormalQuantileMatchesTorch) {
+  EXPECT_EQ(normal_quantile_f32(0.95f), 1.6448535919189453f);  // torch.distributions.Normal(0, 1).icdf(0.95)
+  EXPECT_EQ(normal_quantile_f32(0.5f), 0.0f);
+  EXPECT_NEAR(normal_quantile_f32(0.8413447460685429f), 1.0f, 2e-7f);
+  EXPECT_NEAR(normal_quantile_f32(0.025f), -1.959964f, 2e-6f);
+  EXPECT_THROW(normal_quantile_f32(1.0f), Error);
+  EXPECT_THROW(normal_quantile_f32(0.0f), Error);
 }
 
 // TopK against a brute-force ranking: values in descending order, ties by the lower index, NaN

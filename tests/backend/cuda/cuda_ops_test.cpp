@@ -207,6 +207,39 @@ TEST(CudaOps, EmbedNormActivationAndSoftCapMatchTheCpu) {
   EXPECT_THROW(run(*gpu, g, {{"ids", bad}}), Error);
 }
 
+// Gemma 3n's row ops (AltUp's Combine and RmsRescale, MulVec, the activation sparsity) and the
+// per-layer embedding gather whose out-of-table ids read row 0, against the CPU.
+TEST(CudaOps, Gemma3nRowOpsMatchTheCpu) {
+  GEMRT_CUDA_OR_SKIP(gpu);
+  cpu::CpuBackend cpu_backend(2);
+  const int64_t v = 40, d = 300, t = 5;
+  const std::vector<std::byte> table = as_bytes(random_floats(v * d, 201));
+  const std::vector<std::byte> coef_table = as_bytes(random_floats(v * 6, 202));
+  const std::vector<std::byte> scale = test::random_weight_row(DType::BF16, d, 203);
+  Graph g;
+  GraphBuilder gb(g);
+  const ValueId ids = gb.input("ids", Shape{t});
+  const ValueId tw = gb.weight(view("table", DType::F32, Shape{v, d}, table));
+  const ValueId a = gb.embed(tw, ids, 1.0f);
+  const ValueId b = gb.embed_with_fallback(tw, ids, 0.5f, 0, "fallback_embed");
+  const ValueId coefs = gb.embed(gb.weight(view("coefs", DType::F32, Shape{v, 6}, coef_table)), ids, 1.0f);
+  const ValueId mixed = gb.combine({a, b, a}, coefs, {5, 0, -1}, {0.0f, 1.0f, 1.0f});
+  const ValueId diff = gb.combine({mixed, b}, -1, {-1, -1}, {1.0f, -1.0f}, "diff");
+  const ValueId rescaled = gb.rms_rescale(diff, a, 1e-5f);
+  const ValueId scaled = gb.mul_vec(rescaled, gb.weight(view("scale", DType::BF16, Shape{d}, scale)));
+  gb.output("y", gb.add(gb.gaussian_top_k(scaled, 1.6448536f), scaled));
+  const std::vector<int32_t> in = {3, 45, 0, 39, 1000};  // 45 and 1000 lie outside the table
+  // Only the fallback gather accepts them: the plain one (a) must refuse them first.
+  EXPECT_THROW(run(*gpu, g, {{"ids", in}}), Error);
+  const std::vector<int32_t> ok = {3, 17, 0, 39, 5};
+  EXPECT_LT(test::relative_error(run(*gpu, g, {{"ids", ok}}), run(cpu_backend, g, {{"ids", ok}})), kTol);
+  Graph g2;
+  GraphBuilder gb2(g2);
+  gb2.output("y", gb2.embed_with_fallback(gb2.weight(view("table", DType::F32, Shape{v, d}, table)),
+                                          gb2.input("ids", Shape{t}), 2.0f, 0, "fallback_embed"));
+  EXPECT_EQ(run(*gpu, g2, {{"ids", in}}), run(cpu_backend, g2, {{"ids", in}}));
+}
+
 // TopK on the device equals the CPU's exactly (values, order, ties, indices): rows from one
 // block's slice to a vocabulary of 262144 (several passes), k from 1 to several hundred, rows with
 // many ties and a NaN.

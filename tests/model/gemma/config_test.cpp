@@ -200,23 +200,111 @@ TEST(GemmaConfig, Gemma4PublishedShapesPerLayer) {
   EXPECT_EQ(dense.layers[4].head_dim, 16);
 }
 
-// Config-only counts: gemrt's tensor list of each published Gemma 4 shape holds exactly the
-// elements transformers builds for it (tests/data/gemma4_config_counts.json, counted on the meta
-// device by bench/configs/make_gemma4_configs.py), and the KV bytes per token follow the shapes.
-TEST(GemmaConfig, Gemma4ConfigOnlyCountsMatchTransformers) {
-  const json counts = read_json_file(test::test_data() + "/gemma4_config_counts.json");
+// Config-only counts: gemrt's tensor list of each published Gemma 3n and Gemma 4 shape holds exactly the
+// elements transformers builds for it (tests/data/config_counts.json, counted on the meta
+// device by bench/configs/make_configs.py), and the KV bytes per token follow the shapes.
+TEST(GemmaConfig, ConfigOnlyCountsMatchTransformers) {
+  const json counts = read_json_file(test::test_data() + "/config_counts.json");
   int checked = 0;
-  for (const char* name : {"gemma4-e2b", "gemma4-e4b", "gemma4-26b-a4b", "gemma4-31b", "gemma4-12b-text"}) {
+  for (const char* name :
+       {"gemma3n-e2b", "gemma3n-e4b", "gemma4-e2b", "gemma4-e4b", "gemma4-26b-a4b", "gemma4-31b", "gemma4-12b-text"}) {
     SCOPED_TRACE(name);
     const ModelSpec s = load_gemma_config(test::test_data() + "/../../bench/configs/" + name + ".json");
     EXPECT_EQ(gemma_checkpoint_elements(s), counts.at(name).at("checkpoint_elements").get<int64_t>());
     ++checked;
   }
-  EXPECT_EQ(checked, 5);
+  EXPECT_EQ(checked, 7);
   // E4B: 24 layers own KV; 4 of them full (5, 11, 17, 23): 2 kv heads x 512, the other 20 x 256.
   const KvBytesPerToken kv = kv_bytes_per_token(load_gemma_config(test::test_data() + "/../../bench/configs/gemma4-e4b.json"), 2);
   EXPECT_EQ(kv.full, 4 * 2 * 2 * 512 * 2);
   EXPECT_EQ(kv.sliding, 20 * 2 * 2 * 256 * 2);
+}
+
+// Gemma 3n E2B / E4B (spec §5.1-5.3): 4 sliding : 1 full, KV shared by the last 10 / 15 layers
+// from layers 18 (sliding) and 19 (full), sparsity on layers 0-9, AltUp and LAuReL everywhere,
+// scale-1 norms and attention scale 1.
+TEST(GemmaConfig, Gemma3nPublishedShapesPerLayer) {
+  const std::string configs = test::test_data() + "/../../bench/configs/";
+  for (const char* name : {"gemma3n-e2b", "gemma3n-e4b"}) {
+    SCOPED_TRACE(name);
+    const ModelSpec s = load_gemma_config(configs + name + ".json");
+    const bool e2b = std::string(name) == "gemma3n-e2b";
+    EXPECT_EQ(s.family, GemmaFamily::Gemma3n);
+    ASSERT_EQ(s.n_layers(), e2b ? 30 : 35);
+    EXPECT_EQ(s.vocab_size, 262400);
+    EXPECT_EQ(s.ple_vocab, 262144);
+    EXPECT_EQ(s.per_layer_input, 256);
+    EXPECT_EQ(s.altup_inputs, 4);
+    EXPECT_EQ(s.altup_active, 0);
+    EXPECT_FLOAT_EQ(s.final_softcap, 30.0f);
+    for (int i = 0; i < s.n_layers(); ++i) {
+      const LayerSpec& l = s.layers[static_cast<size_t>(i)];
+      SCOPED_TRACE(i);
+      EXPECT_EQ(l.kind, (i + 1) % 5 == 0 ? LayerKind::Full : LayerKind::Sliding);
+      EXPECT_EQ(l.window, l.kind == LayerKind::Sliding ? 512 : 0);
+      EXPECT_FLOAT_EQ(l.rope.theta, l.kind == LayerKind::Sliding ? 1e4f : 1e6f);
+      EXPECT_EQ(l.intermediate_size, e2b ? 8192 : 16384);
+      EXPECT_EQ(l.gaussian_topk, i < 10);
+      if (i < 10) {
+        EXPECT_EQ(l.gaussian_topk_z, 1.6448535919189453f);
+      }
+      EXPECT_EQ(l.kv_source, i < 20 ? -1 : l.kind == LayerKind::Sliding ? 18 : 19);
+      EXPECT_EQ(l.laurel_rank, 64);
+      EXPECT_EQ(l.altup_inputs, 4);
+      EXPECT_TRUE(l.altup_correct_scale && l.qk_norm && l.v_norm && l.sandwich_norms);
+      EXPECT_FALSE(l.layer_scalar || l.k_eq_v);
+      EXPECT_FLOAT_EQ(l.attn_scale, 1.0f);
+      EXPECT_FLOAT_EQ(l.norm_offset, 0.0f);
+      EXPECT_EQ(l.n_heads, 8);
+      EXPECT_EQ(l.n_kv_heads, 2);
+      EXPECT_EQ(l.head_dim, 256);
+    }
+  }
+}
+
+// Gemma 3n keys: intermediate_size as a list, activation_sparsity_pattern, AltUp, the nested
+// multimodal config; and errors that name the key.
+TEST(GemmaConfig, Gemma3nKeys) {
+  json j = minimal("gemma3n_text");
+  j["num_hidden_layers"] = 3;
+  j["num_attention_heads"] = 2;
+  j["num_key_value_heads"] = 1;
+  j["head_dim"] = 8;
+  j["hidden_size"] = 16;
+  j["intermediate_size"] = {32, 48, 64};
+  j["activation_sparsity_pattern"] = {0.0, 0.5, 0.95};
+  j["num_kv_shared_layers"] = 1;
+  j["altup_num_inputs"] = 3;
+  j["altup_active_idx"] = 2;
+  j["altup_correct_scale"] = false;
+  j["laurel_rank"] = 4;
+  j["layer_types"] = {"sliding_attention", "full_attention", "sliding_attention"};
+  const ModelSpec s = parse_gemma_config(j, "cfg.json");
+  EXPECT_EQ(s.layers[0].intermediate_size, 32);
+  EXPECT_EQ(s.layers[2].intermediate_size, 64);
+  EXPECT_FALSE(s.layers[0].gaussian_topk);
+  EXPECT_TRUE(s.layers[1].gaussian_topk);  // p = 0.5: z = 0, a cutoff at the mean
+  EXPECT_EQ(s.layers[1].gaussian_topk_z, 0.0f);
+  EXPECT_EQ(s.layers[2].kv_source, 0);
+  EXPECT_EQ(s.altup_inputs, 3);
+  EXPECT_EQ(s.layers[1].altup_active, 2);
+  EXPECT_FALSE(s.layers[1].altup_correct_scale);
+  EXPECT_EQ(s.layers[1].laurel_rank, 4);
+  // More shared layers than layers: HF shares nothing (its first shared index is not > 0).
+  j["num_kv_shared_layers"] = 15;
+  EXPECT_EQ(parse_gemma_config(j, "cfg.json").layers[2].kv_source, -1);
+  const json nested = {{"model_type", "gemma3n"}, {"text_config", j}};
+  EXPECT_EQ(parse_gemma_config(nested, "cfg.json").layers[2].intermediate_size, 64);
+
+  json bad = j;
+  bad["intermediate_size"] = {32, 48};
+  EXPECT_NE(error_of(bad).find("'intermediate_size' has 2 entries"), std::string::npos) << error_of(bad);
+  bad = j;
+  bad["activation_sparsity_pattern"] = {0.0, 1.0, 0.0};
+  EXPECT_NE(error_of(bad).find("activation_sparsity_pattern[1]"), std::string::npos) << error_of(bad);
+  bad = j;
+  bad["altup_active_idx"] = 3;
+  EXPECT_NE(error_of(bad).find("altup_active_idx"), std::string::npos) << error_of(bad);
 }
 
 TEST(GemmaConfigErrors, UnsupportedModelType) {

@@ -196,7 +196,7 @@ TEST_P(ConvertedGguf, MatchesTheSafetensorsCheckpoint) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, ConvertedGguf,
-                         testing::Values("gemma1-pub", "gemma2-pub", "gemma3-linrope-pub", "gemma4-dense-pub",
+                         testing::Values("gemma1-pub", "gemma2-pub", "gemma3-linrope-pub", "gemma3n-pub", "gemma3n-a3-share3", "gemma4-dense-pub",
                                          "gemma4-e2b-pub", "gemma4-moe-pub", "gemma4-e-share3", "gemma4-keqv-gqa"),
                          [](const testing::TestParamInfo<std::string>& i) {
                            std::string n = i.param;

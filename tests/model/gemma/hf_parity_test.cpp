@@ -65,7 +65,8 @@ void PrintTo(const Fixture& f, std::ostream* os) { *os << f.dir; }
 // against a from_pretrained model and runs with the default float32 frequencies.
 std::vector<Fixture> fixtures() {
   std::vector<Fixture> all;
-  for (const char* name : {"gemma1-pub", "gemma2-pub", "gemma3-pub", "gemma3-linrope-pub", "gemma4-dense-pub", "gemma4-e2b-pub", "gemma4-moe-pub"})
+  for (const char* name : {"gemma1-pub", "gemma2-pub", "gemma3-pub", "gemma3-linrope-pub", "gemma3n-pub", "gemma4-dense-pub",
+                           "gemma4-e2b-pub", "gemma4-moe-pub"})
     all.push_back({test::shared_fixtures() + "/hf/" + name, {}});
   all.push_back({test::shared_fixtures() + "/hf/gemma3-bf16-pub", {.rope_freqs_in_weight_dtype = true}});
   const std::filesystem::path own = test::test_data() + "/hf";
@@ -169,7 +170,7 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, HfParity, testing::ValuesIn(fixtures()), fixt
 // written for): every prompt row and decode step within ||delta|| / ||ref|| < 3e-2 of the float32
 // reference, and the reference's greedy ids on at least 80% of those checkpoints (on random
 // weights the top logits can be nearer each other than bf16 rounding moves them, so a pick may
-// flip; the issue allows that on one in five). Gemma 4's random checkpoints are far more
+// flip; the issue allows that on one in five). Gemma 3n's and 4's random checkpoints are far more
 // sensitive to bf16 rounding (attention scale 1 over unit-normalised q and k): transformers' own
 // bf16 model misses its float32 logits by 8e-2 to 5.6e-1 there (tests/data/hf_bf16_errors.json,
 // tests/data/measure_hf_bf16.py), so these are held to 1.5x that instead, where it exceeds 3e-2.
@@ -182,9 +183,9 @@ TEST(HfParityBf16, CudaBf16ModeOnEveryCheckpoint) {
     const Reference ref = load_reference(f.dir);
     auto model = GemmaModel::load(f.dir, f.options);
     const std::string name = std::filesystem::path(f.dir).filename().string();
-    const bool gemma4 = model->spec().family == GemmaFamily::Gemma4;
+    const bool scale_1 = model->spec().family == GemmaFamily::Gemma3n || model->spec().family == GemmaFamily::Gemma4;
     double tol = 3e-2;
-    if (gemma4) {
+    if (scale_1) {
       ASSERT_TRUE(hf_bf16.contains(name)) << name << " has no transformers bf16 figure in hf_bf16_errors.json";
       tol = std::max(tol, 1.5 * hf_bf16.at(name).get<double>());
     }
@@ -196,7 +197,7 @@ TEST(HfParityBf16, CudaBf16ModeOnEveryCheckpoint) {
     const test::ReferenceDistance d = test::compare_with_reference(*backend, *model, run, tol);
     std::printf("[ bf16 vs HF float32 ] %-28s worst row %.2e, worst step %.2e (bound %.2e), greedy ids %s\n",
                 name.c_str(), d.worst_row, d.worst_step, tol, d.greedy_ids_match ? "same" : "differ");
-    if (gemma4) continue;
+    if (scale_1) continue;
     same_ids += d.greedy_ids_match ? 1 : 0;
     ++total;
   }

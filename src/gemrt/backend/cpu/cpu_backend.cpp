@@ -111,7 +111,8 @@ class CpuExecutable final : public Executable {
     const int64_t numel = n.shape.numel();
     switch (n.op) {
       case OpKind::Embed:
-        embed(weight(in[0]), i32(in[1]), n.shape[0], std::get<EmbedAttrs>(n.attrs).scale, out, *pool_);
+        embed(weight(in[0]), i32(in[1]), n.shape[0], std::get<EmbedAttrs>(n.attrs).scale,
+              std::get<EmbedAttrs>(n.attrs).fallback_row, out, *pool_);
         break;
       case OpKind::MatMul:
         if (numerics_ == Numerics::Fast)
@@ -167,6 +168,24 @@ class CpuExecutable final : public Executable {
         slice_cols(f32(in[0]), n.shape[0], g_.node(in[0]).shape[1], a.offset, a.width, out);
         break;
       }
+      case OpKind::Combine: {
+        const auto& a = std::get<CombineAttrs>(n.attrs);
+        combine_inputs_.clear();
+        for (size_t j = 0; j < a.cols.size(); ++j) combine_inputs_.push_back(f32(in[j]));
+        const bool coefs = in.size() > a.cols.size();
+        combine(combine_inputs_, coefs ? f32(in.back()) : nullptr, n.shape[0], n.shape[1],
+                coefs ? g_.node(in.back()).shape[1] : 0, a, out);
+        break;
+      }
+      case OpKind::RmsRescale:
+        rms_rescale(f32(in[0]), f32(in[1]), n.shape[0], n.shape[1], std::get<RmsRescaleAttrs>(n.attrs).eps, out);
+        break;
+      case OpKind::MulVec:
+        mul_vec(f32(in[0]), n.shape[0], weight(in[1]), out);
+        break;
+      case OpKind::GaussianTopK:
+        gaussian_top_k(f32(in[0]), n.shape[0], n.shape[1], std::get<GaussianTopKAttrs>(n.attrs).z, out, *pool_);
+        break;
       case OpKind::Input:
       case OpKind::Weight:
         break;
@@ -182,6 +201,7 @@ class CpuExecutable final : public Executable {
   int runs_ = 0;
   std::vector<const TensorView*> row_weights_;  // run_row_products' operands, reused
   std::vector<float*> row_outs_;
+  std::vector<const float*> combine_inputs_;  // Combine's input rows, reused
   std::vector<std::byte> act_scratch_;  // rounded activations of the fast matmul, reused  // float storage keeps every 64-byte-aligned offset 4-byte aligned
 };
 

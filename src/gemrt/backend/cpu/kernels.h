@@ -18,8 +18,10 @@ namespace gemrt::cpu {
 
 class CpuKvCache;
 
-// out[t, :] = table[ids[t], :] * scale; table [V, D]. Throws if an id is outside [0, V).
-void embed(const TensorView& table, const int32_t* ids, int64_t t, float scale, float* out, ThreadPool& pool);
+// out[t, :] = table[ids[t], :] * scale; table [V, D]. An id outside [0, V) reads row
+// `fallback_row`, or throws when that is -1.
+void embed(const TensorView& table, const int32_t* ids, int64_t t, float scale, int64_t fallback_row, float* out,
+           ThreadPool& pool);
 
 // out [T, N] = x [T, K] @ w^T, w [N, K] (any float dtype), float32 activations: each weight row
 // is converted to float32 and dotted with the rows of x.
@@ -66,6 +68,18 @@ void scale(const float* x, int64_t n, float factor, float* out);
 
 // out [t, width] = columns [offset, offset + width) of x [t, d].
 void slice_cols(const float* x, int64_t t, int64_t d, int64_t offset, int64_t width, float* out);
+
+// graph/ir.h Combine over t rows of d values: xs[i] [t, d], coefs [t, c] (null when every
+// col is -1).
+void combine(std::span<const float* const> xs, const float* coefs, int64_t t, int64_t d, int64_t c,
+             const CombineAttrs& a, float* out);
+// graph/ir.h RmsRescale: x, ref [t, d]; sums of squares in double.
+void rms_rescale(const float* x, const float* ref, int64_t t, int64_t d, float eps, float* out);
+// out[r, j] = x[r, j] * w[j]; x [t, d], w [d] any float dtype.
+void mul_vec(const float* x, int64_t t, const TensorView& w, float* out);
+// graph/ir.h GaussianTopK over rows of d values; mean and variance in double, the cutoff
+// mean + std * z formed in float32 as HF does.
+void gaussian_top_k(const float* x, int64_t t, int64_t d, float z, float* out, ThreadPool& pool);
 
 // graph/ir.h MoE over t tokens. The routing of one token: (expert, weight) for its top_k experts.
 void moe_route(const float* logits, int64_t n_experts, int top_k, const float* expert_scale,

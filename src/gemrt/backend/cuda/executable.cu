@@ -180,7 +180,8 @@ class CudaExecutable final : public Executable {
   // Host-side checks of one op; attention ops also record where their slot will continue.
   void check_op(const Node& n, CudaKvCache* cache, std::vector<std::pair<int, int64_t>>* advance) const {
     if (n.op == OpKind::Embed) {
-      check_token_ids(g_.node(n.inputs[0]).weight, host_input(n.inputs[1]));
+      if (std::get<EmbedAttrs>(n.attrs).fallback_row < 0)
+        check_token_ids(g_.node(n.inputs[0]).weight, host_input(n.inputs[1]));
     } else if (n.op == OpKind::Attention) {
       if (!cache) fail("cuda backend: attention op '", n.name, "' needs a KV cache from the CUDA backend");
       const auto& a = std::get<AttentionAttrs>(n.attrs);
@@ -403,7 +404,8 @@ class CudaExecutable final : public Executable {
     const int64_t numel = n.shape.numel();
     switch (n.op) {
       case OpKind::Embed:
-        cuda::embed(weight(in[0]), i32(in[1]), n.shape[0], std::get<EmbedAttrs>(n.attrs).scale, out, stream_);
+        cuda::embed(weight(in[0]), i32(in[1]), n.shape[0], std::get<EmbedAttrs>(n.attrs).scale,
+                    std::get<EmbedAttrs>(n.attrs).fallback_row, out, stream_);
         break;
       case OpKind::MatMul:
         if (uses_gemm(n)) gemm(f32(in[0]), n.shape[0], weight(in[1]), out);
@@ -459,6 +461,27 @@ class CudaExecutable final : public Executable {
               "last_row");
         break;
       }
+      case OpKind::Combine: {
+        const auto& a = std::get<CombineAttrs>(n.attrs);
+        const float* xs[cuda::kCombineMax] = {};
+        if (a.cols.size() > static_cast<size_t>(cuda::kCombineMax))
+          fail("cuda backend: combine '", n.name, "' has ", a.cols.size(), " inputs (at most ", cuda::kCombineMax, ")");
+        for (size_t j = 0; j < a.cols.size(); ++j) xs[j] = f32(in[j]);
+        const bool coefs = in.size() > a.cols.size();
+        cuda::combine(xs, coefs ? f32(in.back()) : nullptr, n.shape[0], n.shape[1],
+                      coefs ? g_.node(in.back()).shape[1] : 0, a, out, stream_);
+        break;
+      }
+      case OpKind::RmsRescale:
+        cuda::rms_rescale(f32(in[0]), f32(in[1]), n.shape[0], n.shape[1], std::get<RmsRescaleAttrs>(n.attrs).eps, out,
+                          stream_);
+        break;
+      case OpKind::MulVec:
+        cuda::mul_vec(f32(in[0]), n.shape[0], weight(in[1]), out, stream_);
+        break;
+      case OpKind::GaussianTopK:
+        cuda::gaussian_top_k(f32(in[0]), n.shape[0], n.shape[1], std::get<GaussianTopKAttrs>(n.attrs).z, out, stream_);
+        break;
       case OpKind::Input:
       case OpKind::Weight:
         break;

@@ -16,10 +16,11 @@ namespace {
 // Embedding gather.
 
 template <DType kType>
-__global__ void embed_kernel(const uint8_t* table, int64_t row_bytes, int64_t d, const int32_t* ids, float scale,
-                             float* out) {
+__global__ void embed_kernel(const uint8_t* table, int64_t row_bytes, int64_t d, int64_t v, const int32_t* ids,
+                             float scale, int64_t fallback_row, float* out) {
   const int64_t r = blockIdx.x;
-  const uint8_t* row = table + static_cast<int64_t>(ids[r]) * row_bytes;
+  const int64_t id = ids[r] >= 0 && ids[r] < v ? ids[r] : fallback_row;
+  const uint8_t* row = table + id * row_bytes;
   for (int64_t j = threadIdx.x; j < d; j += blockDim.x) out[r * d + j] = weight_value<kType>(row, j) * scale;
 }
 
@@ -385,11 +386,12 @@ __global__ void slice_cols_kernel(const float* x, int64_t t, int64_t d, int64_t 
 
 }  // namespace
 
-void embed(const DeviceWeight& table, const int32_t* ids, int64_t t, float scale, float* out, cudaStream_t stream) {
+void embed(const DeviceWeight& table, const int32_t* ids, int64_t t, float scale, int64_t fallback_row, float* out,
+           cudaStream_t stream) {
   if (t == 0) return;
   weight_kernel(table.dtype, "embed", [&]<DType kType>() {
-    embed_kernel<kType><<<static_cast<unsigned>(t), 256, 0, stream>>>(static_cast<const uint8_t*>(table.data),
-                                                                      table.row_bytes, table.cols, ids, scale, out);
+    embed_kernel<kType><<<static_cast<unsigned>(t), 256, 0, stream>>>(
+        static_cast<const uint8_t*>(table.data), table.row_bytes, table.cols, table.rows, ids, scale, fallback_row, out);
   });
   check_launch("embed");
 }

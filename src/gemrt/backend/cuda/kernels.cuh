@@ -20,8 +20,10 @@ struct DeviceWeight {
   int64_t rows = 0, cols = 0, row_bytes = 0;
 };
 
-// out[t, :] = table[ids[t], :] * scale, table [V, D]; ids already checked to lie in [0, V).
-void embed(const DeviceWeight& table, const int32_t* ids, int64_t t, float scale, float* out, cudaStream_t stream);
+// out[t, :] = table[ids[t], :] * scale, table [V, D]; ids outside [0, V) read row fallback_row
+// (fallback_row -1: ids already checked to lie in [0, V)).
+void embed(const DeviceWeight& table, const int32_t* ids, int64_t t, float scale, int64_t fallback_row, float* out,
+           cudaStream_t stream);
 
 // out [T, N] = x [T, K] @ w^T, w [N, K]: float32 products and sums. Up to kMatVecMaxRows rows run
 // on matrix-vector kernels (one pass over the weights), more on a tiled kernel. int8_activation:
@@ -94,6 +96,16 @@ int64_t moe_scratch_floats(int64_t t, int top_k, int64_t inter);
 void moe(const float* x, const float* logits, int64_t t, const DeviceWeight& gate_up, const DeviceWeight& down,
          const DeviceWeight& expert_scale, int64_t n_experts, int64_t inter, int64_t hidden, int top_k, Activation act,
          float* scratch, float* out, cudaStream_t stream);
+
+// Row ops of Gemma 3n (row_ops.cu; graph/ir.h): Combine of at most kCombineMax inputs xs[i]
+// [t, d] (coefs [t, c], null when every col is -1), RmsRescale, MulVec (w [d] a weight),
+// GaussianTopK.
+inline constexpr int kCombineMax = 8;
+void combine(const float* const* xs, const float* coefs, int64_t t, int64_t d, int64_t c, const CombineAttrs& a,
+             float* out, cudaStream_t stream);
+void rms_rescale(const float* x, const float* ref, int64_t t, int64_t d, float eps, float* out, cudaStream_t stream);
+void mul_vec(const float* x, int64_t t, const DeviceWeight& w, float* out, cudaStream_t stream);
+void gaussian_top_k(const float* x, int64_t t, int64_t d, float z, float* out, cudaStream_t stream);
 
 // out [t, 2k] = the k largest values of each row of x [t, d] and their indices (graph/ir.h TopK,
 // the same order and ties as the CPU backend), k <= kTopKMax: blocks pick the k best of slices of

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numbers>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -32,6 +33,9 @@ FamilyDefaults defaults_for(GemmaFamily f) {
       return {256000, 2304, 9216, 26, 8, 4, 256, 8192, 10000.0, 256.0, 4096.0, 50.0, 30.0, "hidden_activation"};
     case GemmaFamily::Gemma3:
       return {262208, 2304, 9216, 26, 8, 4, 256, 131072, 1000000.0, 256.0, 4096.0, std::nullopt, std::nullopt,
+              "hidden_activation"};
+    case GemmaFamily::Gemma3n:  // attention scale 1.0, final soft-cap 30 (spec §5.1)
+      return {262400, 2048, 16384, 35, 8, 2, 256, 32768, 1000000.0, std::nullopt, 512.0, std::nullopt, 30.0,
               "hidden_activation"};
     case GemmaFamily::Gemma4:  // attention scale 1.0: no query_pre_attn_scalar (spec §6.3)
       return {262144, 2304, 9216, 30, 8, 4, 256, 131072, 1000000.0, std::nullopt, 512.0, std::nullopt, std::nullopt,
@@ -127,9 +131,10 @@ GemmaFamily family_of(const std::string& model_type, const std::string& source) 
   if (model_type == "gemma") return GemmaFamily::Gemma1;
   if (model_type == "gemma2") return GemmaFamily::Gemma2;
   if (model_type == "gemma3_text" || model_type == "gemma3") return GemmaFamily::Gemma3;
+  if (model_type == "gemma3n_text" || model_type == "gemma3n") return GemmaFamily::Gemma3n;
   if (model_type == "gemma4_text" || model_type == "gemma4") return GemmaFamily::Gemma4;
   fail(source, ": unsupported model_type '", model_type,
-       "' (supported: gemma, gemma2, gemma3_text, gemma3, gemma4_text, gemma4)");
+       "' (supported: gemma, gemma2, gemma3_text, gemma3, gemma3n_text, gemma3n, gemma4_text, gemma4)");
 }
 
 std::vector<LayerKind> parse_layer_kinds(const ConfigReader& r, GemmaFamily family, int n_layers) {
@@ -155,6 +160,9 @@ std::vector<LayerKind> parse_layer_kinds(const ConfigReader& r, GemmaFamily fami
     const int64_t pattern = r.positive("sliding_window_pattern", r.positive("_sliding_window_pattern", 6));
     for (int i = 0; i < n_layers; ++i)
       if ((i + 1) % pattern != 0) kinds[static_cast<size_t>(i)] = LayerKind::Sliding;
+  } else if (family == GemmaFamily::Gemma3n) {  // 4 sliding : 1 full (spec §5.1)
+    for (int i = 0; i < n_layers; ++i)
+      if ((i + 1) % 5 != 0) kinds[static_cast<size_t>(i)] = LayerKind::Sliding;
   } else if (family == GemmaFamily::Gemma4) {  // 5 sliding : 1 full, the last layer full (spec §6.1)
     for (int i = 0; i < n_layers; ++i)
       if ((i + 1) % 6 != 0) kinds[static_cast<size_t>(i)] = LayerKind::Sliding;
@@ -214,13 +222,84 @@ void parse_gemma4_layers(const ConfigReader& r, int n_layers, GemmaHyperparams* 
   }
 }
 
+// Gemma 3n's AltUp, LAuReL, KV sharing, per-layer embeddings and activation sparsity (spec §5.1,
+// transformers 5.17's Gemma3nTextConfig defaults).
+void parse_gemma3n_layers(const ConfigReader& r, int n_layers, GemmaHyperparams* h) {
+  h->kv_shared_layers = static_cast<int>(r.integer("num_kv_shared_layers", 15));
+  h->per_layer_input = static_cast<int>(r.positive("hidden_size_per_layer_input", 256));
+  h->ple_vocab = r.positive("vocab_size_per_layer_input", 262144);
+  h->altup_inputs = static_cast<int>(r.positive("altup_num_inputs", 4));
+  h->altup_active = static_cast<int>(r.integer("altup_active_idx", 0));
+  if (h->altup_active < 0 || h->altup_active >= h->altup_inputs)
+    fail(r.source(), ": altup_active_idx (", h->altup_active, ") must be in [0, altup_num_inputs = ", h->altup_inputs, ")");
+  h->altup_correct_scale = r.boolean("altup_correct_scale", true);
+  h->laurel_rank = static_cast<int>(r.positive("laurel_rank", 64));
+  std::vector<double> pattern;
+  if (r.has("activation_sparsity_pattern") && !r.is_null("activation_sparsity_pattern")) {
+    const json& a = r.raw("activation_sparsity_pattern");
+    if (!a.is_array() || static_cast<int>(a.size()) != n_layers)
+      fail(r.source(), ": 'activation_sparsity_pattern' must be an array of ", n_layers, " numbers (num_hidden_layers)");
+    for (const json& e : a) {
+      if (!e.is_number()) fail(r.source(), ": 'activation_sparsity_pattern' entries must be numbers, got ", e.dump());
+      pattern.push_back(e.get<double>());
+    }
+  } else {  // HF's default: the first 10 layers at 0.95 when there are more than 10
+    pattern.assign(static_cast<size_t>(n_layers), 0.0);
+    if (n_layers > 10) std::fill(pattern.begin(), pattern.begin() + 10, 0.95);
+  }
+  h->sparsity_z.assign(static_cast<size_t>(n_layers), std::nullopt);
+  for (int i = 0; i < n_layers; ++i) {
+    const double p = pattern[static_cast<size_t>(i)];
+    if (!(p >= 0.0 && p < 1.0)) fail(r.source(), ": activation_sparsity_pattern[", i, "] = ", p, " is not in [0, 1)");
+    if (p > 0.0) h->sparsity_z[static_cast<size_t>(i)] = normal_quantile_f32(static_cast<float>(p));
+  }
+}
+
+// intermediate_size: one number, or (Gemma 3n) one per layer.
+void parse_intermediate_size(const ConfigReader& r, int64_t def, int n_layers, GemmaHyperparams* h) {
+  if (r.has("intermediate_size") && r.raw("intermediate_size").is_array()) {
+    const json& a = r.raw("intermediate_size");
+    if (static_cast<int>(a.size()) != n_layers)
+      fail(r.source(), ": 'intermediate_size' has ", a.size(), " entries, expected one or ", n_layers, " (num_hidden_layers)");
+    for (const json& e : a) {
+      if (!e.is_number_integer() || e.get<int64_t>() <= 0)
+        fail(r.source(), ": 'intermediate_size' entries must be positive integers, got ", e.dump());
+      h->layer_intermediate.push_back(e.get<int64_t>());
+    }
+    h->intermediate_size = h->layer_intermediate.front();
+    return;
+  }
+  h->intermediate_size = r.positive("intermediate_size", def);
+}
+
+// erf^-1(y) for y in (-1, 1), in double: Newton steps on erf from 0. erf is concave on x > 0, so
+// the steps approach the root of |y| from below without overshooting.
+double inverse_erf(double y) {
+  const double a = std::fabs(y);
+  double x = 0.0;
+  for (int i = 0; i < 1000; ++i) {
+    const double step = (std::erf(x) - a) / (2.0 / std::sqrt(std::numbers::pi) * std::exp(-x * x));
+    x -= step;
+    if (std::fabs(step) <= 1e-16 * x) break;
+  }
+  return y < 0.0 ? -x : x;
+}
+
 }  // namespace
+
+float normal_quantile_f32(float p) {
+  if (!(p > 0.0f && p < 1.0f)) fail("normal quantile: p = ", p, " is not in (0, 1)");
+  const float y = 2.0f * p - 1.0f;  // exact in float32 for p in [0.25, 1)
+  const auto e = static_cast<float>(inverse_erf(static_cast<double>(y)));
+  return e * static_cast<float>(std::sqrt(2.0));
+}
 
 const char* family_name(GemmaFamily f) {
   switch (f) {
     case GemmaFamily::Gemma1: return "gemma";
     case GemmaFamily::Gemma2: return "gemma2";
     case GemmaFamily::Gemma3: return "gemma3";
+    case GemmaFamily::Gemma3n: return "gemma3n";
     case GemmaFamily::Gemma4: return "gemma4";
   }
   return "?";
@@ -246,15 +325,22 @@ ModelSpec make_model_spec(const GemmaHyperparams& h, const std::string& source) 
   spec.final_softcap = h.final_softcap;
   spec.per_layer_input = h.per_layer_input;
   spec.ple_vocab = h.ple_vocab;
+  spec.altup_inputs = h.altup_inputs;
+  spec.altup_active = h.altup_active;
   spec.tie_word_embeddings = h.tie_word_embeddings;
   spec.bos_token_id = h.bos_token_id;
   spec.eos_token_ids = h.eos_token_ids;
   spec.pad_token_id = h.pad_token_id;
   const int n_layers = static_cast<int>(h.layer_kinds.size());
-  if (h.kv_shared_layers < 0 || h.kv_shared_layers >= n_layers)
-    fail(source, ": num_kv_shared_layers (", h.kv_shared_layers, ") must be in [0, ", n_layers, ")");
-  const int first_shared = n_layers - h.kv_shared_layers;
+  if (h.kv_shared_layers < 0) fail(source, ": num_kv_shared_layers (", h.kv_shared_layers, ") must not be negative");
+  if (!h.layer_intermediate.empty() && h.layer_intermediate.size() != h.layer_kinds.size())
+    fail(source, ": ", h.layer_intermediate.size(), " MLP widths for ", n_layers, " layers");
+  if (!h.sparsity_z.empty() && h.sparsity_z.size() != h.layer_kinds.size())
+    fail(source, ": ", h.sparsity_z.size(), " activation-sparsity entries for ", n_layers, " layers");
+  // HF shares KV only when some layer is left to own it (first shared index > 0, spec §5.3 step 9).
+  const int first_shared = h.kv_shared_layers < n_layers ? n_layers - h.kv_shared_layers : n_layers;
   const bool gemma4 = h.family == GemmaFamily::Gemma4;
+  const bool gemma3n = h.family == GemmaFamily::Gemma3n;
   int next_slot = 0;  // slots go to the layers that own their KV, in order
   for (size_t i = 0; i < h.layer_kinds.size(); ++i) {
     LayerSpec l;
@@ -277,8 +363,8 @@ ModelSpec make_model_spec(const GemmaHyperparams& h, const std::string& source) 
     l.norm_eps = h.rms_norm_eps;
     l.norm_offset = h.norm_offset;
     l.sandwich_norms = h.family != GemmaFamily::Gemma1;                 // spec §3.4, §4.4
-    l.qk_norm = h.family == GemmaFamily::Gemma3 || gemma4;              // spec §4.4, §6.3
-    l.v_norm = gemma4;
+    l.qk_norm = h.family == GemmaFamily::Gemma3 || gemma3n || gemma4;   // spec §4.4, §5.3, §6.3
+    l.v_norm = gemma3n || gemma4;
     l.layer_scalar = gemma4;
     l.k_eq_v = h.k_eq_v && l.kind == LayerKind::Full;
     l.per_layer_input = h.per_layer_input;
@@ -287,7 +373,16 @@ ModelSpec make_model_spec(const GemmaHyperparams& h, const std::string& source) 
     l.expert_intermediate = h.expert_intermediate;
     const bool shared = static_cast<int>(i) >= first_shared;
     // HF widens the MLP of the KV-shared layers only when some layer is not shared (spec §6.2).
-    l.intermediate_size = static_cast<int>(h.intermediate_size * (h.double_wide_mlp && shared && first_shared > 0 ? 2 : 1));
+    const int64_t width = h.layer_intermediate.empty() ? h.intermediate_size : h.layer_intermediate[i];
+    l.intermediate_size = static_cast<int>(width * (h.double_wide_mlp && shared && first_shared > 0 ? 2 : 1));
+    l.altup_inputs = h.altup_inputs;
+    l.altup_active = h.altup_active;
+    l.altup_correct_scale = h.altup_correct_scale;
+    l.laurel_rank = h.laurel_rank;
+    if (!h.sparsity_z.empty() && h.sparsity_z[i]) {
+      l.gaussian_topk = true;
+      l.gaussian_topk_z = *h.sparsity_z[i];
+    }
     l.activation = h.activation;
     if (shared) {
       // The last layer before the shared ones with the same kind owns the K/V (spec §6.3).
@@ -322,7 +417,7 @@ ModelSpec parse_gemma_config(const json& config, const std::string& source) {
 
   // The multimodal gemma3 / gemma4 configs nest the language model under text_config.
   const json* text = &config;
-  const bool nested = h.model_type == "gemma3" || h.model_type == "gemma4";
+  const bool nested = h.model_type == "gemma3" || h.model_type == "gemma3n" || h.model_type == "gemma4";
   if (nested) {
     if (!config.contains("text_config") || !config["text_config"].is_object())
       fail(source, ": model_type '", h.model_type, "' needs an object 'text_config'");
@@ -335,8 +430,8 @@ ModelSpec parse_gemma_config(const json& config, const std::string& source) {
   if (r.boolean("attention_bias", false)) fail(source, ": attention_bias = true is not supported for Gemma");
   h.vocab_size = r.positive("vocab_size", d.vocab_size);
   h.hidden_size = r.positive("hidden_size", d.hidden_size);
-  h.intermediate_size = r.positive("intermediate_size", d.intermediate_size);
   const auto n_layers = static_cast<int>(r.positive("num_hidden_layers", d.num_hidden_layers));
+  parse_intermediate_size(r, d.intermediate_size, n_layers, &h);
   h.n_heads = static_cast<int>(r.positive("num_attention_heads", d.num_attention_heads));
   h.n_kv_heads = static_cast<int>(r.positive("num_key_value_heads", d.num_key_value_heads));
   h.head_dim = static_cast<int>(r.positive("head_dim", d.head_dim));
@@ -345,8 +440,10 @@ ModelSpec parse_gemma_config(const json& config, const std::string& source) {
   if (h.head_dim % 2 != 0) fail(source, ": head_dim (", h.head_dim, ") must be even for RoPE");
   h.max_position_embeddings = static_cast<int>(r.positive("max_position_embeddings", d.max_position_embeddings));
   h.rms_norm_eps = static_cast<float>(r.number("rms_norm_eps", 1e-6));
-  // HF stores Gemma 1-3 norm weights zero-centred; Gemma 4's norms multiply by w itself (spec §1.1).
-  h.norm_offset = h.family == GemmaFamily::Gemma4 ? 0.0f : 1.0f;
+  // HF stores Gemma 1-3 norm weights zero-centred; Gemma 3n's and 4's norms multiply by w itself
+  // (spec §1.1).
+  const bool scale_1 = h.family == GemmaFamily::Gemma3n || h.family == GemmaFamily::Gemma4;
+  h.norm_offset = scale_1 ? 0.0f : 1.0f;
   h.tie_word_embeddings = top.boolean("tie_word_embeddings", r.boolean("tie_word_embeddings", true));
 
   const std::optional<double> final_cap = r.optional_number("final_logit_softcapping", d.final_softcap);
@@ -367,8 +464,8 @@ ModelSpec parse_gemma_config(const json& config, const std::string& source) {
       source, d.activation_key);
 
   // Attention scale (spec P9): Gemma 1 head_dim^-1/2; Gemma 2/3 query_pre_attn_scalar^-1/2;
-  // Gemma 4 1.0 (the q / k norms take its place, spec §6.3).
-  h.attn_scale = h.family == GemmaFamily::Gemma4 ? 1.0 : 1.0 / std::sqrt(static_cast<double>(h.head_dim));
+  // Gemma 3n / 4 1.0 (the q / k norms take its place, spec §5.3, §6.3).
+  h.attn_scale = scale_1 ? 1.0 : 1.0 / std::sqrt(static_cast<double>(h.head_dim));
   if (d.query_pre_attn_scalar) {
     const double qpas = r.number("query_pre_attn_scalar", *d.query_pre_attn_scalar);
     if (!(qpas > 0.0)) fail(source, ": query_pre_attn_scalar must be positive");
@@ -400,13 +497,14 @@ ModelSpec parse_gemma_config(const json& config, const std::string& source) {
       h.rope_full.scaling = scaled.scaling;
     }
     h.rope_sliding = h.rope_full;
-    if (h.family == GemmaFamily::Gemma3) {  // local layers: own base, never scaled (spec P12)
+    if (h.family == GemmaFamily::Gemma3 || h.family == GemmaFamily::Gemma3n) {  // local layers: own base, never scaled (spec P12)
       h.rope_sliding = RopeSpec{};
       h.rope_sliding.theta = static_cast<float>(r.number("rope_local_base_freq", 10000.0));
     }
   }
   h.layer_kinds = parse_layer_kinds(r, h.family, n_layers);
   if (h.family == GemmaFamily::Gemma4) parse_gemma4_layers(r, n_layers, &h);
+  if (h.family == GemmaFamily::Gemma3n) parse_gemma3n_layers(r, n_layers, &h);
 
   h.bos_token_id = static_cast<int>(top.integer("bos_token_id", r.integer("bos_token_id", 2)));
   h.pad_token_id = static_cast<int>(top.integer("pad_token_id", r.integer("pad_token_id", 0)));
@@ -444,7 +542,10 @@ std::string describe_layers(const ModelSpec& spec) {
              l.kv_source >= 0 ? str(" (layer ", l.kv_source, "'s)") : "",
              l.per_layer_input > 0 ? str(" ple ", l.per_layer_input) : "",
              l.n_experts > 0 ? str(" moe ", l.top_k_experts, "/", l.n_experts, " x ", l.expert_intermediate) : "",
-             l.layer_scalar ? " layer_scalar" : "", "\n");
+             l.layer_scalar ? " layer_scalar" : "",
+             l.altup_inputs > 0 ? str(" altup ", l.altup_active, "/", l.altup_inputs) : "",
+             l.laurel_rank > 0 ? str(" laurel ", l.laurel_rank) : "",
+             l.gaussian_topk ? str(" sparsity z ", l.gaussian_topk_z) : "", "\n");
   }
   return s;
 }

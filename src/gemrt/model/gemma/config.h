@@ -1,11 +1,13 @@
 // Gemma model configuration: HF config.json -> ModelSpec with one LayerSpec per layer.
 //
 // Supported model_type values: gemma (Gemma 1), gemma2, gemma3_text, gemma3 (the text side of
-// the multimodal config, read from its nested text_config), gemma4_text and gemma4 (likewise).
-// Defaults are those of the HF config classes (gemma-spec.md §2.1, §3.1, §4.1, §6.1).
+// the multimodal config, read from its nested text_config), gemma3n_text, gemma3n, gemma4_text
+// and gemma4 (likewise). Defaults are those of the HF config classes (gemma-spec.md §2.1, §3.1,
+// §4.1, §5.1, §6.1).
 #pragma once
 
 #include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,7 +15,7 @@
 
 namespace gemrt {
 
-enum class GemmaFamily { Gemma1, Gemma2, Gemma3, Gemma4 };
+enum class GemmaFamily { Gemma1, Gemma2, Gemma3, Gemma3n, Gemma4 };
 const char* family_name(GemmaFamily f);
 
 struct ModelSpec {
@@ -32,6 +34,10 @@ struct ModelSpec {
   // the rows of their table [ple_vocab, n_layers * per_layer_input].
   int per_layer_input = 0;
   int64_t ple_vocab = 0;
+  // Gemma 3n AltUp streams (spec §5.3 steps 4, 15; 0 = one plain residual stream) and the one
+  // the blocks run on.
+  int altup_inputs = 0;
+  int altup_active = 0;
   bool tie_word_embeddings = true;
   int bos_token_id = 2;
   std::vector<int> eos_token_ids;
@@ -69,6 +75,15 @@ struct GemmaHyperparams {
   int per_layer_input = 0;
   int64_t ple_vocab = 0;
   int n_experts = 0, top_k_experts = 0, expert_intermediate = 0;  // Gemma 4 MoE (0: no MoE block)
+  // Per-layer MLP widths where they differ from intermediate_size (Gemma 3n's list; empty: none).
+  std::vector<int64_t> layer_intermediate;
+  // Gemma 3n (spec §5.1): AltUp streams (0: none), the active one, whether the PLE input is
+  // rescaled, the LAuReL rank (0: none), and per layer the activation-sparsity std multiplier
+  // Phi^-1(p) (empty or nullopt: a dense layer).
+  int altup_inputs = 0, altup_active = 0;
+  bool altup_correct_scale = false;
+  int laurel_rank = 0;
+  std::vector<std::optional<float>> sparsity_z;
   bool tie_word_embeddings = true;
   int bos_token_id = 2, pad_token_id = 0;
   std::vector<int> eos_token_ids{1};
@@ -79,6 +94,10 @@ ModelSpec make_model_spec(const GemmaHyperparams& h, const std::string& source);
 
 // Builds the spec from a parsed config.json; `source` names the file in error messages.
 ModelSpec parse_gemma_config(const nlohmann::json& config, const std::string& source);
+
+// Phi^-1(p), the standard normal quantile, as torch's Normal(0, 1).icdf evaluates it in float32
+// (sqrt(2) * erfinv(2p - 1), each step rounded to float32): Gemma 3n's sparsity multiplier.
+float normal_quantile_f32(float p);
 
 // Reads `path`: a .json file, or else a folder holding config.json.
 ModelSpec load_gemma_config(const std::string& path);

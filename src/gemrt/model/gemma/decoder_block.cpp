@@ -27,6 +27,47 @@ float scalar_value(const TensorView& t) {
   }
 }
 
+// AltUp's router (spec §5.3 step 5): tanh(modality_router(router_norm(v) / hidden)) -> [T, n].
+ValueId altup_modalities(GraphBuilder& b, const std::string& L, const LayerSpec& s, const LayerWeights::AltUp& w,
+                         ValueId v, int64_t hidden, const std::string& label) {
+  ValueId r = b.rms_norm(v, b.weight(w.router_norm), hidden, s.norm_eps, s.norm_offset, L + label + "_router_norm");
+  r = b.scale(r, static_cast<float>(1.0 / static_cast<double>(hidden)), L + label + "_router_scale");
+  return b.soft_cap(b.matmul(r, b.weight(w.router), L + label + "_router"), 1.0f, L + label + "_tanh");
+}
+
+// AltUp predict (spec §5.3 step 6): pred_r = S_r + sum_k M[r, k] S_k, M = prediction_coefs(modal(S_active)).
+Streams altup_predict(GraphBuilder& b, const std::string& L, const LayerSpec& s, const LayerWeights::AltUp& w,
+                      const Streams& in, int64_t hidden) {
+  const int n = s.altup_inputs;
+  const ValueId modal = altup_modalities(b, L, s, w, in[static_cast<size_t>(s.altup_active)], hidden, "predict");
+  const ValueId coefs = b.matmul(modal, b.weight(w.predict_coefs), L + "predict_coefs");
+  Streams pred;
+  for (int r = 0; r < n; ++r) {
+    Streams xs = in;
+    xs.push_back(in[static_cast<size_t>(r)]);
+    std::vector<int> cols;
+    for (int k = 0; k < n; ++k) cols.push_back(r * n + k);
+    cols.push_back(-1);
+    std::vector<float> bias(static_cast<size_t>(n), 0.0f);
+    bias.push_back(1.0f);
+    pred.push_back(b.combine(xs, coefs, std::move(cols), std::move(bias), str(L, "predict", r)));
+  }
+  return pred;
+}
+
+// AltUp correct (spec §5.3 step 12): S'_r = pred_r + (correction_coefs(modal(y))_r + 1) (y - pred_active).
+Streams altup_correct(GraphBuilder& b, const std::string& L, const LayerSpec& s, const LayerWeights::AltUp& w,
+                      const Streams& pred, ValueId y, int64_t hidden) {
+  const ValueId modal = altup_modalities(b, L, s, w, y, hidden, "correct");
+  const ValueId coefs = b.matmul(modal, b.weight(w.correct_coefs), L + "correct_coefs");
+  const ValueId innovation =
+      b.combine({y, pred[static_cast<size_t>(s.altup_active)]}, -1, {-1, -1}, {1.0f, -1.0f}, L + "innovation");
+  Streams out;
+  for (int r = 0; r < s.altup_inputs; ++r)
+    out.push_back(b.combine({innovation, pred[static_cast<size_t>(r)]}, coefs, {r, -1}, {1.0f, 1.0f}, str(L, "correct", r)));
+  return out;
+}
+
 }  // namespace
 
 std::vector<float> layer_rope_inv_freq(const LayerSpec& s) {
@@ -36,12 +77,19 @@ std::vector<float> layer_rope_inv_freq(const LayerSpec& s) {
   return inv_freq;
 }
 
-ValueId build_decoder_block(GraphBuilder& b, int layer, const LayerSpec& s, const LayerWeights& w, ValueId x,
+Streams build_decoder_block(GraphBuilder& b, int layer, const LayerSpec& s, const LayerWeights& w, const Streams& in,
                             const BlockContext& ctx) {
   const std::string L = str("L", layer, ".");
   const auto norm = [&](ValueId v, const TensorView& weight, int64_t dim, const std::string& label) {
     return b.rms_norm(v, b.weight(weight), dim, s.norm_eps, s.norm_offset, L + label);
   };
+  const bool altup = s.altup_inputs > 0;
+  if (static_cast<int>(in.size()) != (altup ? s.altup_inputs : 1))
+    fail("layer ", layer, ": ", in.size(), " residual streams in, expected ", altup ? s.altup_inputs : 1);
+  if (altup && !w.altup) fail("layer ", layer, ": AltUp weights are missing");
+  // AltUp: the block runs on the active stream's prediction (spec §5.3 steps 6-7).
+  const Streams pred = altup ? altup_predict(b, L, s, *w.altup, in, b.shape(in[0])[1]) : in;
+  const ValueId x = pred[altup ? static_cast<size_t>(s.altup_active) : 0];
   const int64_t hidden = b.shape(x)[1];
   const ValueId positions = ctx.positions;
 
@@ -87,11 +135,20 @@ ValueId build_decoder_block(GraphBuilder& b, int layer, const LayerSpec& s, cons
   ValueId attn = b.attention(q, k, v, positions, a, L + "attention");
   attn = b.matmul(attn, b.weight(w.o), L + "o_proj");
   if (s.sandwich_norms) attn = norm(attn, *w.attn_out_norm, hidden, "attn_out_norm");
-  const ValueId h = b.add(x, attn, L + "attn_residual");
+  ValueId h = b.add(x, attn, L + "attn_residual");
+  if (s.laurel_rank > 0) {
+    // LAuReL (spec §5.3 steps 8, 10): h = (x + attn + xn + norm(right(left(xn)))) / sqrt(2).
+    if (!w.laurel) fail("layer ", layer, ": LAuReL weights are missing");
+    const ValueId lr = b.matmul(b.matmul(xn, b.weight(w.laurel->left), L + "laurel_left"), b.weight(w.laurel->right),
+                                L + "laurel_right");
+    const ValueId laurel = b.add(xn, norm(lr, w.laurel->norm, hidden, "laurel_norm"), L + "laurel");
+    h = b.scale(b.add(h, laurel, L + "laurel_sum"), static_cast<float>(1.0 / std::sqrt(2.0)), L + "laurel_scale");
+  }
 
   // MLP: down(act(gate(x)) * up(x)).
   const ValueId hn = norm(h, w.ffn_norm, hidden, "ffn_norm");
-  const ValueId gate = b.matmul(hn, b.weight(w.gate), L + "gate_proj");
+  ValueId gate = b.matmul(hn, b.weight(w.gate), L + "gate_proj");
+  if (s.gaussian_topk) gate = b.gaussian_top_k(gate, s.gaussian_topk_z, L + "gate_sparsity");  // spec §5.3 step 11
   const ValueId up = b.matmul(hn, b.weight(w.up), L + "up_proj");
   ValueId mlp = b.matmul(b.gated_act(gate, up, s.activation, L + "act"), b.weight(w.down), L + "down_proj");
   if (s.n_experts > 0) {
@@ -111,20 +168,33 @@ ValueId build_decoder_block(GraphBuilder& b, int layer, const LayerSpec& s, cons
   if (s.sandwich_norms) mlp = norm(mlp, *w.ffn_out_norm, hidden, "ffn_out_norm");
   ValueId y = b.add(h, mlp, L + "ffn_residual");
 
-  // Per-layer input (spec §6.3): act(gate(y)) * ple -> projection -> norm, added to the stream.
-  if (s.per_layer_input > 0) {
+  // Per-layer input (spec §5.3 step 13, §6.3): norm(projection(act(gate(from)) * ple)).
+  const auto per_layer_term = [&](ValueId from) {
     if (ctx.per_layer_input < 0 || !w.ple_gate) fail("layer ", layer, ": per-layer input or its weights are missing");
-    const ValueId g = b.matmul(y, b.weight(*w.ple_gate), L + "ple_gate");
+    const ValueId g = b.matmul(from, b.weight(*w.ple_gate), L + "ple_gate");
     const ValueId p = b.matmul(b.gated_act(g, ctx.per_layer_input, s.activation, L + "ple_act"), b.weight(*w.ple_proj),
                                L + "ple_proj");
-    y = b.add(y, norm(p, *w.ple_norm, hidden, "ple_norm"), L + "ple_residual");
+    return norm(p, *w.ple_norm, hidden, "ple_norm");
+  };
+  if (altup) {
+    // Every stream corrected; the per-layer term of the corrected active stream goes to streams
+    // 1 .. n-1 (HF's corrected_predictions[1:]).
+    Streams out = altup_correct(b, L, s, *w.altup, pred, y, hidden);
+    if (s.per_layer_input > 0) {
+      ValueId active = out[static_cast<size_t>(s.altup_active)];
+      if (s.altup_correct_scale) active = b.mul_vec(active, b.weight(w.altup->correct_scale), L + "correct_scale");
+      const ValueId term = per_layer_term(active);
+      for (size_t i = 1; i < out.size(); ++i) out[i] = b.add(out[i], term, str(L, "ple_residual", i));
+    }
+    return out;
   }
+  if (s.per_layer_input > 0) y = b.add(y, per_layer_term(y), L + "ple_residual");
   if (s.layer_scalar) {
     if (!w.layer_scalar) fail("layer ", layer, ": layer_scalar weight is missing");
     const float factor = scalar_value(*w.layer_scalar);
     if (factor != 1.0f) y = b.scale(y, factor, L + "layer_scalar");
   }
-  return y;
+  return {y};
 }
 
 }  // namespace gemrt

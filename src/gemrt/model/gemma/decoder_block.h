@@ -10,6 +10,9 @@
 
 namespace gemrt {
 
+// The residual stream(s) between blocks: one value [T, hidden], or Gemma 3n's AltUp streams.
+using Streams = std::vector<ValueId>;
+
 // What a block reads besides its input and weights.
 struct BlockContext {
   ValueId positions = -1;      // int32 [T]
@@ -19,15 +22,19 @@ struct BlockContext {
   std::vector<std::pair<ValueId, ValueId>>* layer_kv = nullptr;
 };
 
-// x [T, hidden] -> [T, hidden]:
+// Streams in -> streams out, each [T, hidden] (one stream unless spec.altup_inputs > 0):
+//   x = in[0], or with AltUp pred = predict(in), x = pred[active]  (spec §5.3 steps 5-7)
 //   h = x + N_attn_out(Attn(N_attn(x)))          (N_attn_out only with sandwich norms)
-//   y = h + N_ffn_out(MLP(N_ffn(h)))             (N_ffn_out only with sandwich norms)
-//   y = y + N_ple(P_proj(act(P_gate(y)) * ple))  (per-layer input layers, spec §6.3)
-//   y = y * layer_scalar                         (layer_scalar layers)
-// Attn: q/k/v projections (none for k / v on KV-shared layers; v = raw k on k=v layers), optional
-// per-head q/k RMSNorm and weightless v norm, RoPE, attention over the layer's KV slot (window,
-// scale, soft-cap from the spec), o projection.
-ValueId build_decoder_block(GraphBuilder& b, int layer, const LayerSpec& spec, const LayerWeights& w, ValueId x,
+//   h = (h + N_attn(x) + N_laurel(R(L(N_attn(x))))) / sqrt(2)   (LAuReL layers, spec §5.3)
+//   y = h + N_ffn_out(MLP(N_ffn(h)))             (N_ffn_out only with sandwich norms; MLP gate
+//                                                 sparsified on gaussian_topk layers)
+//   AltUp: out = correct(pred, y), out[1..] += PLE(out[active] * correct_scale)   (spec §5.3)
+//   else:  y = y + PLE(y)                        (per-layer input layers, spec §6.3)
+//          y = y * layer_scalar                  (layer_scalar layers)
+// PLE(v) = N_ple(P_proj(act(P_gate(v)) * ple)). Attn: q/k/v projections (none for k / v on
+// KV-shared layers; v = raw k on k=v layers), optional per-head q/k RMSNorm and weightless v norm,
+// RoPE, attention over the layer's KV slot (window, scale, soft-cap from the spec), o projection.
+Streams build_decoder_block(GraphBuilder& b, int layer, const LayerSpec& spec, const LayerWeights& w, const Streams& in,
                             const BlockContext& ctx);
 
 // The inverse frequencies of a layer's RoPE (rope_inv_freq, with the pairs beyond a proportional

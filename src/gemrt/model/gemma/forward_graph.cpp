@@ -17,12 +17,18 @@ namespace {
 ValueId per_layer_inputs(GraphBuilder& b, const ModelSpec& spec, const GemmaWeights& w, ValueId ids, ValueId embedded) {
   if (!w.ple) fail("forward graph: the model has per-layer inputs but no per-layer embedding weights");
   const int p = spec.per_layer_input;
-  const ValueId tok = b.embed(b.weight(w.ple->embed), ids, static_cast<float>(std::sqrt(static_cast<double>(p))), "ple_embed");
+  // Ids beyond the table (multimodal tokens) read row 0, as HF's multimodal models do (spec §5.3 step 1).
+  const ValueId tok = b.embed_with_fallback(b.weight(w.ple->embed), ids,
+                                            static_cast<float>(std::sqrt(static_cast<double>(p))), 0, "ple_embed");
   ValueId proj = b.matmul(embedded, b.weight(w.ple->model_proj), "ple_model_proj");
   proj = b.scale(proj, static_cast<float>(1.0 / std::sqrt(static_cast<double>(spec.hidden_size))), "ple_proj_scale");
   proj = b.rms_norm(proj, b.weight(w.ple->proj_norm), p, spec.rms_norm_eps, spec.norm_offset, "ple_proj_norm");
   return b.scale(b.add(proj, tok, "ple_sum"), static_cast<float>(1.0 / std::sqrt(2.0)), "ple_scale");
 }
+
+// The floor of the AltUp magnitudes' mean square (transformers 5.17: sqrt(max(mean(x^2), 1e-5)),
+// spec P14).
+constexpr float kAltupMagnitudeEps = 1e-5f;
 
 }  // namespace
 
@@ -35,6 +41,11 @@ Graph build_forward_graph(const ModelSpec& spec, const GemmaWeights& w, int64_t 
   const ValueId positions = b.input("positions", Shape{tokens});
   ValueId x = b.embed(b.weight(w.embed), ids, spec.embed_scale, "embed");
   const ValueId ple = spec.per_layer_input > 0 ? per_layer_inputs(b, spec, w, ids, x) : -1;
+  // AltUp (spec §5.3 step 4): streams 1 .. n-1 are projections of the embedding at its magnitude.
+  Streams streams{x};
+  for (int k = 0; k + 1 < spec.altup_inputs; ++k)
+    streams.push_back(b.rms_rescale(b.matmul(x, b.weight(w.altup_proj[static_cast<size_t>(k)]), str("altup_proj", k)), x,
+                                    kAltupMagnitudeEps, str("altup_rescale", k)));
   std::vector<std::pair<ValueId, ValueId>> layer_kv(static_cast<size_t>(spec.n_layers()), {-1, -1});
   for (int i = 0; i < spec.n_layers(); ++i) {
     BlockContext ctx;
@@ -42,12 +53,24 @@ Graph build_forward_graph(const ModelSpec& spec, const GemmaWeights& w, int64_t 
     ctx.layer_kv = &layer_kv;
     if (ple >= 0)
       ctx.per_layer_input = b.slice_cols(ple, int64_t{i} * spec.per_layer_input, spec.per_layer_input, str("L", i, ".ple"));
-    x = build_decoder_block(b, i, spec.layers[static_cast<size_t>(i)], w.layers[static_cast<size_t>(i)], x, ctx);
+    streams = build_decoder_block(b, i, spec.layers[static_cast<size_t>(i)], w.layers[static_cast<size_t>(i)], streams, ctx);
   }
   if (rows == LogitsRows::None) return g;
   // (A one-token run's only row is its last: no copy, and the last block's post-norm and residual
   // add can run inside the LM head's product, graph/fusion.h.)
-  if (rows == LogitsRows::Last && tokens > 1) x = b.last_row(x, "last_token");
+  if (rows == LogitsRows::Last && tokens > 1)
+    for (size_t k = 0; k < streams.size(); ++k) streams[k] = b.last_row(streams[k], str("last_token", k));
+  x = streams[0];
+  if (streams.size() > 1) {
+    // AltUp (spec §5.3 step 15): streams 1 .. n-1 projected back at stream 0's magnitude, then
+    // the mean of all n.
+    for (size_t k = 1; k < streams.size(); ++k) {
+      const ValueId u = b.matmul(streams[k], b.weight(w.altup_unembed[k - 1]), str("altup_unembed", k - 1));
+      x = b.add(x, b.rms_rescale(u, streams[0], kAltupMagnitudeEps, str("altup_unembed_rescale", k - 1)),
+                str("altup_sum", k));
+    }
+    x = b.scale(x, static_cast<float>(1.0 / static_cast<double>(streams.size())), "altup_mean");
+  }
   x = b.rms_norm(x, b.weight(w.final_norm), spec.hidden_size, spec.rms_norm_eps, spec.norm_offset, "final_norm");
   ValueId logits = b.matmul(x, b.weight(w.lm_head), "lm_head");
   if (spec.final_softcap > 0.0f) logits = b.soft_cap(logits, spec.final_softcap, "final_softcap");

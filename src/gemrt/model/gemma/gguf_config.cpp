@@ -128,6 +128,54 @@ void read_gemma4(const GgufFile& g, const GgufKeys& k, int n_layers, GemmaHyperp
   }
 }
 
+// Gemma 3n (spec §8.2-8.4, llama.cpp's Gemma3NModel converter): AltUp streams and active index,
+// per-layer embeddings, shared KV layers, per-layer MLP widths, the sliding pattern as bools,
+// activation_sparsity_scale = Phi^-1(p) per layer (-inf where p = 0: a dense layer); norms stored
+// as they are; attention scale 1; LAuReL's rank from its tensors.
+void read_gemma3n(const GgufFile& g, const GgufKeys& k, int n_layers, GemmaHyperparams* h) {
+  h->norm_offset = 0.0f;
+  h->attn_scale = 1.0;
+  h->final_softcap = static_cast<float>(k.number("final_logit_softcapping", 30.0));
+  h->sliding_window = static_cast<int>(k.integer("attention.sliding_window", 512));
+  h->layer_kinds.assign(static_cast<size_t>(n_layers), LayerKind::Full);
+  const std::vector<int64_t> pattern = k.per_layer("attention.sliding_window_pattern", n_layers, -1);
+  for (int i = 0; i < n_layers; ++i) {
+    const int64_t p = pattern[static_cast<size_t>(i)];
+    if (p < 0 ? (i + 1) % 5 != 0 : p != 0) h->layer_kinds[static_cast<size_t>(i)] = LayerKind::Sliding;
+  }
+  h->n_kv_heads = static_cast<int>(k.integer("attention.head_count_kv", h->n_heads));
+  h->head_dim = static_cast<int>(k.positive("attention.key_length"));
+  if (k.integer("attention.value_length", h->head_dim) != h->head_dim)
+    fail(g.source(), ": gemma3n value length must equal the key length");
+  h->layer_intermediate = k.per_layer("feed_forward_length", n_layers, 0);
+  for (int64_t f : h->layer_intermediate)
+    if (f <= 0) fail(g.source(), ": missing or bad metadata key '", k.key("feed_forward_length"), "'");
+  h->intermediate_size = h->layer_intermediate[0];
+  h->rope_full = RopeSpec{};
+  h->rope_full.theta = static_cast<float>(k.number("rope.freq_base", 1e6));
+  h->rope_sliding = RopeSpec{};
+  h->rope_sliding.theta = static_cast<float>(k.number("rope.freq_base_swa", 1e4));
+  h->kv_shared_layers = static_cast<int>(k.integer("attention.shared_kv_layers", 0));
+  h->per_layer_input = static_cast<int>(k.positive("embedding_length_per_layer_input"));
+  h->ple_vocab = g.get("per_layer_token_embd.weight").shape[0];
+  h->altup_inputs = static_cast<int>(k.positive("altup.num_inputs"));
+  h->altup_active = static_cast<int>(k.integer("altup.active_idx", 0));
+  if (h->altup_active < 0 || h->altup_active >= h->altup_inputs)
+    fail(g.source(), ": ", k.key("altup.active_idx"), " (", h->altup_active, ") is not below ", k.key("altup.num_inputs"));
+  // llama.cpp always multiplies by correct_output_scale (no key says otherwise; a model without
+  // it is written with that tensor set to ones, tools/hf_to_gguf.py).
+  h->altup_correct_scale = true;
+  h->laurel_rank = static_cast<int>(g.get("blk.0.laurel_l.weight").shape[0]);
+  h->sparsity_z.assign(static_cast<size_t>(n_layers), std::nullopt);
+  if (const GgufValue* v = k.find("activation_sparsity_scale")) {
+    const std::vector<double> z = v->as_number_array(k.key("activation_sparsity_scale"));
+    if (static_cast<int>(z.size()) != n_layers)
+      fail(g.source(), ": ", k.key("activation_sparsity_scale"), " has ", z.size(), " entries for ", n_layers, " layers");
+    for (int i = 0; i < n_layers; ++i)
+      if (std::isfinite(z[static_cast<size_t>(i)])) h->sparsity_z[static_cast<size_t>(i)] = static_cast<float>(z[static_cast<size_t>(i)]);
+  }
+}
+
 int token_id(const GgufFile& g, const char* key, int def) {
   const GgufValue* v = g.find_meta(key);
   return v ? static_cast<int>(v->as_int(key)) : def;
@@ -142,8 +190,9 @@ ModelSpec gemma_spec_from_gguf(const GgufFile& g) {
   if (arch == "gemma") h.family = GemmaFamily::Gemma1;
   else if (arch == "gemma2") h.family = GemmaFamily::Gemma2;
   else if (arch == "gemma3") h.family = GemmaFamily::Gemma3;
+  else if (arch == "gemma3n") h.family = GemmaFamily::Gemma3n;
   else if (arch == "gemma4") h.family = GemmaFamily::Gemma4;
-  else fail(g.source(), ": unsupported general.architecture '", arch, "' (supported: gemma, gemma2, gemma3, gemma4)");
+  else fail(g.source(), ": unsupported general.architecture '", arch, "' (supported: gemma, gemma2, gemma3, gemma3n, gemma4)");
   const GgufKeys k(g, arch);
 
   const TensorView& embd = g.get("token_embd.weight");
@@ -152,9 +201,13 @@ ModelSpec gemma_spec_from_gguf(const GgufFile& g) {
   h.hidden_size = k.positive("embedding_length");
   const auto n_layers = static_cast<int>(k.positive("block_count"));
   h.n_heads = static_cast<int>(k.positive("attention.head_count"));
-  if (h.family == GemmaFamily::Gemma4) {
-    read_gemma4(g, k, n_layers, &h);
-    h.n_kv_heads = h.layer_kv_heads[0];
+  if (h.family == GemmaFamily::Gemma4 || h.family == GemmaFamily::Gemma3n) {
+    if (h.family == GemmaFamily::Gemma4) {
+      read_gemma4(g, k, n_layers, &h);
+      h.n_kv_heads = h.layer_kv_heads[0];
+    } else {
+      read_gemma3n(g, k, n_layers, &h);
+    }
     h.max_position_embeddings = static_cast<int>(k.integer("context_length", 131072));
     h.rms_norm_eps = static_cast<float>(k.number("attention.layer_norm_rms_epsilon", 1e-6));
     h.tie_word_embeddings = g.find("output.weight") == nullptr;

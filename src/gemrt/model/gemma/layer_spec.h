@@ -55,6 +55,18 @@ struct LayerSpec {
   int n_experts = 0;
   int top_k_experts = 0;
   int expert_intermediate = 0;
+  // Gemma 3n AltUp (spec §5.3 steps 5-14): the residual is `altup_inputs` streams (0: one plain
+  // stream); the block runs on the predicted stream `altup_active`, then corrects every stream,
+  // and its per-layer input, taken from the corrected active stream (times correct_output_scale
+  // when altup_correct_scale), is added to streams 1 .. altup_inputs - 1.
+  int altup_inputs = 0;
+  int altup_active = 0;
+  bool altup_correct_scale = false;
+  int laurel_rank = 0;  // Gemma 3n LAuReL: a rank-r branch of the normed input beside the attention (0 = none)
+  // Gemma 3n activation sparsity (spec §5.3 step 11): gate = max(0, gate - (mean + z std)) before
+  // the activation, z = Phi^-1(target sparsity).
+  bool gaussian_topk = false;
+  float gaussian_topk_z = 0.0f;
 };
 
 // RoPE pairs a layer rotates: HF's int(fraction * head_dim // 2) (spec §6.1); all head_dim / 2

@@ -17,6 +17,14 @@ std::vector<TensorEntry> gemma_tensor_list(const ModelSpec& spec, const WeightNa
     add(names.ple(PleTensor::ModelProj), Shape{all, hidden}, TensorRole::Matrix);
     add(names.ple(PleTensor::ProjNorm), Shape{p}, TensorRole::Gain, spec.norm_offset);
   }
+  if (spec.altup_inputs > 1) {
+    const int64_t n = spec.altup_inputs - 1;
+    for (AltupTensor t : {AltupTensor::Proj, AltupTensor::Unembed}) {
+      if (names.altup_stacked()) add(names.altup(t, 0), Shape{n, hidden, hidden}, TensorRole::Matrix);
+      else
+        for (int k = 0; k < n; ++k) add(names.altup(t, k), Shape{hidden, hidden}, TensorRole::Matrix);
+    }
+  }
   for (int i = 0; i < spec.n_layers(); ++i) {
     const LayerSpec& l = spec.layers[static_cast<size_t>(i)];
     const auto name = [&](LayerTensor t) { return names.layer(i, t, l); };
@@ -57,6 +65,19 @@ std::vector<TensorEntry> gemma_tensor_list(const ModelSpec& spec, const WeightNa
       gain(LayerTensor::FfnNorm2, hidden);
       gain(LayerTensor::FfnOutNorm1, hidden);
       gain(LayerTensor::FfnOutNorm2, hidden);
+    }
+    if (l.altup_inputs > 0) {
+      const int64_t n = l.altup_inputs;
+      add(name(LayerTensor::AltupCorrectScale), Shape{hidden}, TensorRole::One);
+      add(name(LayerTensor::AltupCorrectCoefs), Shape{n, n}, TensorRole::Matrix);
+      add(name(LayerTensor::AltupPredictCoefs), Shape{n * n, n}, TensorRole::Matrix);
+      add(name(LayerTensor::AltupRouter), Shape{n, hidden}, TensorRole::Matrix);
+      gain(LayerTensor::AltupRouterNorm, hidden);
+    }
+    if (l.laurel_rank > 0) {
+      add(name(LayerTensor::LaurelLeft), Shape{l.laurel_rank, hidden}, TensorRole::Matrix);
+      add(name(LayerTensor::LaurelRight), Shape{hidden, l.laurel_rank}, TensorRole::Matrix);
+      gain(LayerTensor::LaurelNorm, hidden);
     }
   }
   return list;

@@ -46,6 +46,14 @@ std::string HfWeightNames::layer(int i, LayerTensor t, const LayerSpec& spec) co
     case LayerTensor::PleGate: suffix = "per_layer_input_gate"; break;
     case LayerTensor::PleProj: suffix = "per_layer_projection"; break;
     case LayerTensor::PleNorm: suffix = "post_per_layer_input_norm"; break;
+    case LayerTensor::AltupCorrectScale: return str(prefix_, "layers.", i, ".altup.correct_output_scale");
+    case LayerTensor::AltupCorrectCoefs: suffix = "altup.correction_coefs"; break;
+    case LayerTensor::AltupPredictCoefs: suffix = "altup.prediction_coefs"; break;
+    case LayerTensor::AltupRouter: suffix = "altup.modality_router"; break;
+    case LayerTensor::AltupRouterNorm: suffix = "altup.router_norm"; break;
+    case LayerTensor::LaurelLeft: suffix = "laurel.linear_left"; break;
+    case LayerTensor::LaurelRight: suffix = "laurel.linear_right"; break;
+    case LayerTensor::LaurelNorm: suffix = "laurel.post_laurel_norm"; break;
   }
   return str(prefix_, "layers.", i, ".", suffix, ".weight");
 }
@@ -57,6 +65,14 @@ std::string HfWeightNames::ple(PleTensor t) const {
     case PleTensor::ProjNorm: return prefix_ + "per_layer_projection_norm.weight";
   }
   return "";
+}
+
+std::string HfWeightNames::altup(AltupTensor t, int k) const {
+  return str(prefix_, t == AltupTensor::Proj ? "altup_projections." : "altup_unembed_projections.", k, ".weight");
+}
+
+std::string GgufWeightNames::altup(AltupTensor t, int) const {
+  return t == AltupTensor::Proj ? "altup_proj.weight" : "altup_unembd_proj.weight";
 }
 
 std::string GgufWeightNames::layer(int i, LayerTensor t, const LayerSpec&) const {
@@ -88,6 +104,14 @@ std::string GgufWeightNames::layer(int i, LayerTensor t, const LayerSpec&) const
     case LayerTensor::FfnNorm2: suffix = "pre_ffw_norm_2"; break;
     case LayerTensor::FfnOutNorm1: suffix = "post_ffw_norm_1"; break;
     case LayerTensor::FfnOutNorm2: suffix = "post_ffw_norm_2"; break;
+    case LayerTensor::AltupCorrectScale: suffix = "altup_correct_scale"; break;
+    case LayerTensor::AltupCorrectCoefs: suffix = "altup_correct_coef"; break;
+    case LayerTensor::AltupPredictCoefs: suffix = "altup_predict_coef"; break;
+    case LayerTensor::AltupRouter: suffix = "altup_router"; break;
+    case LayerTensor::AltupRouterNorm: suffix = "altup_router_norm"; break;
+    case LayerTensor::LaurelLeft: suffix = "laurel_l"; break;
+    case LayerTensor::LaurelRight: suffix = "laurel_r"; break;
+    case LayerTensor::LaurelNorm: suffix = "laurel_post_norm"; break;
   }
   return str("blk.", i, ".", suffix, ".weight");
 }

@@ -23,7 +23,16 @@ enum class LayerTensor {
   // Gemma 4 MoE block: router projection [E, hidden], router scale [hidden], per-expert scale [E],
   // stacked experts [E, 2I, hidden] / [E, hidden, I], and its three norms.
   RouterProj, RouterScale, ExpertScale, ExpertsGateUp, ExpertsDown, FfnNorm2, FfnOutNorm1, FfnOutNorm2,
+  // Gemma 3n AltUp: correct_output_scale [hidden], correction_coefs [n, n], prediction_coefs
+  // [n*n, n], modality_router [n, hidden], router_norm [hidden]; LAuReL left [r, hidden], right
+  // [hidden, r], post norm [hidden].
+  AltupCorrectScale, AltupCorrectCoefs, AltupPredictCoefs, AltupRouter, AltupRouterNorm,
+  LaurelLeft, LaurelRight, LaurelNorm,
 };
+
+// Model-level AltUp projections (Gemma 3n): the n - 1 stream projections and their unembeddings,
+// each [hidden, hidden].
+enum class AltupTensor { Proj, Unembed };
 
 // Model-level tensors of the per-layer embeddings (Gemma 3n / 4 PLE).
 enum class PleTensor { Embed, ModelProj, ProjNorm };
@@ -37,6 +46,10 @@ class WeightNames {
   virtual std::string lm_head() const = 0;
   virtual std::string layer(int i, LayerTensor t, const LayerSpec& spec) const = 0;
   virtual std::string ple(PleTensor t) const = 0;
+  // Projection k (0-based) of the AltUp streams 1 .. n-1; when altup_stacked(), every k names one
+  // [n - 1, hidden, hidden] tensor holding them in order.
+  virtual std::string altup(AltupTensor t, int k) const = 0;
+  virtual bool altup_stacked() const { return false; }
 };
 
 class HfWeightNames final : public WeightNames {
@@ -53,6 +66,7 @@ class HfWeightNames final : public WeightNames {
   std::string lm_head() const override { return lm_head_; }
   std::string layer(int i, LayerTensor t, const LayerSpec& spec) const override;
   std::string ple(PleTensor t) const override;
+  std::string altup(AltupTensor t, int k) const override;
   const std::string& prefix() const { return prefix_; }
 
  private:
@@ -67,6 +81,8 @@ class GgufWeightNames final : public WeightNames {
   std::string lm_head() const override { return "output.weight"; }
   std::string layer(int i, LayerTensor t, const LayerSpec& spec) const override;
   std::string ple(PleTensor t) const override;
+  std::string altup(AltupTensor t, int k) const override;
+  bool altup_stacked() const override { return true; }  // llama.cpp stacks them (spec §8.3)
 };
 
 }  // namespace gemrt

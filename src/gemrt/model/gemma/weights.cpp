@@ -19,6 +19,18 @@ class Binder {
     return t;
   }
 
+  // Matrix k of the n = `count` square [dim, dim] matrices an AltUp name holds: its own tensor
+  // (HF) or slice k of a stacked [count, dim, dim] one (GGUF).
+  TensorView bind_stacked(const std::string& name, int k, int count, int64_t dim, bool stacked) const {
+    if (!stacked) return bind(name, Shape{dim, dim});
+    TensorView t = bind(name, Shape{count, dim, dim});
+    const int64_t bytes = dtype_bytes(t.dtype, dim * dim);
+    t.data += bytes * k;
+    t.shape = Shape{dim, dim};
+    t.name = str(name, "[", k, "]");
+    return t;
+  }
+
  private:
   const TensorStore& store_;
 };
@@ -37,6 +49,12 @@ GemmaWeights bind_gemma_weights(const ModelSpec& spec, const TensorStore& store,
     w.ple = PleWeights{b.bind(names.ple(PleTensor::Embed), Shape{spec.ple_vocab, all_ple}),
                        b.bind(names.ple(PleTensor::ModelProj), Shape{all_ple, hidden}),
                        b.bind(names.ple(PleTensor::ProjNorm), Shape{ple})};
+  }
+
+  for (int k = 0; k + 1 < spec.altup_inputs; ++k) {
+    for (AltupTensor t : {AltupTensor::Proj, AltupTensor::Unembed})
+      (t == AltupTensor::Proj ? w.altup_proj : w.altup_unembed)
+          .push_back(b.bind_stacked(names.altup(t, k), k, spec.altup_inputs - 1, hidden, names.altup_stacked()));
   }
 
   for (int i = 0; i < spec.n_layers(); ++i) {
@@ -80,6 +98,19 @@ GemmaWeights bind_gemma_weights(const ModelSpec& spec, const TensorStore& store,
       lw.ple_gate = bind(LayerTensor::PleGate, Shape{l.per_layer_input, hidden});
       lw.ple_proj = bind(LayerTensor::PleProj, Shape{hidden, l.per_layer_input});
       lw.ple_norm = bind(LayerTensor::PleNorm, Shape{hidden});
+    }
+    if (l.altup_inputs > 0) {
+      const int64_t n = l.altup_inputs;
+      lw.altup = LayerWeights::AltUp{bind(LayerTensor::AltupCorrectScale, Shape{hidden}),
+                                     bind(LayerTensor::AltupCorrectCoefs, Shape{n, n}),
+                                     bind(LayerTensor::AltupPredictCoefs, Shape{n * n, n}),
+                                     bind(LayerTensor::AltupRouter, Shape{n, hidden}),
+                                     bind(LayerTensor::AltupRouterNorm, Shape{hidden})};
+    }
+    if (l.laurel_rank > 0) {
+      lw.laurel = LayerWeights::Laurel{bind(LayerTensor::LaurelLeft, Shape{l.laurel_rank, hidden}),
+                                       bind(LayerTensor::LaurelRight, Shape{hidden, l.laurel_rank}),
+                                       bind(LayerTensor::LaurelNorm, Shape{hidden})};
     }
     w.layers.push_back(std::move(lw));
   }

@@ -32,6 +32,20 @@ struct LayerWeights {
     TensorView ffn_norm_2, ffn_out_norm_1, ffn_out_norm_2;  // [hidden]
   };
   std::optional<Moe> moe;     // MoE layers
+  struct AltUp {
+    TensorView correct_scale;  // [hidden] correct_output_scale
+    TensorView correct_coefs;  // [n, n]
+    TensorView predict_coefs;  // [n*n, n]
+    TensorView router;         // [n, hidden] modality_router
+    TensorView router_norm;    // [hidden]
+  };
+  std::optional<AltUp> altup;  // Gemma 3n
+  struct Laurel {
+    TensorView left;   // [r, hidden]
+    TensorView right;  // [hidden, r]
+    TensorView norm;   // [hidden]
+  };
+  std::optional<Laurel> laurel;  // Gemma 3n
 };
 
 // Per-layer embeddings (spec §6.3 step 2).
@@ -46,6 +60,9 @@ struct GemmaWeights {
   TensorView final_norm;  // [hidden]
   TensorView lm_head;     // [V, hidden] (the embedding when tied)
   std::optional<PleWeights> ple;  // when spec.per_layer_input > 0
+  // Gemma 3n AltUp: projections of streams 1 .. n-1 from the embedding, and back before the head
+  // (spec.altup_inputs - 1 each, [hidden, hidden]).
+  std::vector<TensorView> altup_proj, altup_unembed;
   std::vector<LayerWeights> layers;
 };
 

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Write the published Gemma 4 text shapes (gemma-spec.md §6.2, §7.1) as HF config.json files,
-made and validated by transformers' own Gemma4TextConfig, and record what transformers builds
+"""Write the published Gemma 3n and Gemma 4 text shapes (gemma-spec.md §5.2, §6.2, §7.1) as HF
+config.json files, made and validated by transformers' own Gemma3nTextConfig / Gemma4TextConfig,
+and record what transformers builds
 from each: the tensor elements of its checkpoint (every state-dict entry, the tied LM head once,
 layer_scalar buffers included) counted on the meta device, so no memory is used. gemrt's
 config-only `inspect` must report the same counts (tests/model/gemma/config_test.cpp).
 
-    python3 bench/configs/make_gemma4_configs.py bench/configs tests/data/gemma4_config_counts.json
+    python3 bench/configs/make_configs.py bench/configs tests/data/config_counts.json
 
 Needs torch and transformers 5.17 (tests/data/make_hf_variants.py says how to get them on a
 machine without a GPU).
@@ -51,22 +52,34 @@ SHAPES = {
 }
 
 
+# Gemma 3n E2B / E4B (spec §5.2): 4 sliding : 1 full (the config's default), KV shared by the
+# last 10 / 15 layers, activation sparsity 0.95 on the first 10 layers.
+SHAPES_3N = {
+    "gemma3n-e2b": dict(num_hidden_layers=30, intermediate_size=[8192] * 30, num_kv_shared_layers=10,
+                        activation_sparsity_pattern=[0.95] * 10 + [0.0] * 20),
+    "gemma3n-e4b": dict(num_hidden_layers=35, intermediate_size=[16384] * 35, num_kv_shared_layers=15,
+                        activation_sparsity_pattern=[0.95] * 10 + [0.0] * 25),
+}
+
+
 def main(out_dir, counts_path):
     import torch
     import transformers
-    from transformers import Gemma4ForCausalLM, Gemma4TextConfig
+    from transformers import Gemma3nForCausalLM, Gemma3nTextConfig, Gemma4ForCausalLM, Gemma4TextConfig
 
     counts = {}
-    for name, kw in SHAPES.items():
-        cfg = Gemma4TextConfig(vocab_size=262144, rope_parameters=None, **kw)
+    shapes = [(n, Gemma3nTextConfig(**kw), Gemma3nForCausalLM) for n, kw in SHAPES_3N.items()]
+    shapes += [(n, Gemma4TextConfig(vocab_size=262144, rope_parameters=None, **kw), Gemma4ForCausalLM)
+               for n, kw in SHAPES.items()]
+    for name, cfg, model_class in shapes:
         path = os.path.join(out_dir, name + ".json")
         d = cfg.to_dict()
-        d["architectures"] = ["Gemma4ForCausalLM"]
+        d["architectures"] = [model_class.__name__]
         with open(path, "w") as f:
             json.dump(d, f, indent=2, sort_keys=True)
             f.write("\n")
         with torch.device("meta"):
-            model = Gemma4ForCausalLM(cfg)
+            model = model_class(cfg)
         elements = sum(t.numel() for k, t in model.state_dict().items() if k != "lm_head.weight")
         params = sum(p.numel() for p in model.parameters())
         counts[name] = {"checkpoint_elements": elements, "parameters": params}

@@ -1,0 +1,115 @@
+// Row-wise ops of Gemma 3n's AltUp and activation sparsity on the device (graph/ir.h Combine,
+// RmsRescale, MulVec, GaussianTopK), mirroring backend/cpu/row_ops.cpp: the same float32
+// operation order per element; row sums in float32 over the block (the CPU sums in double).
+#include "gemrt/backend/cuda/device_util.cuh"
+#include "gemrt/backend/cuda/kernels.cuh"
+
+namespace gemrt::cuda {
+namespace {
+
+constexpr int kRowThreads = 256;
+
+// Combine's operands, by value: up to kCombineMax inputs.
+struct CombineArgs {
+  const float* x[kCombineMax];
+  int col[kCombineMax];
+  float bias[kCombineMax];
+  int n = 0;
+  const float* coefs = nullptr;
+  int64_t c = 0;
+};
+
+__global__ void combine_kernel(CombineArgs a, int64_t t, int64_t d, float* out) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= t * d) return;
+  const int64_t r = i / d;
+  float acc = 0.0f;
+  for (int k = 0; k < a.n; ++k) {
+    const float w = a.col[k] >= 0 ? __fadd_rn(a.bias[k], a.coefs[r * a.c + a.col[k]]) : a.bias[k];
+    const float p = __fmul_rn(w, a.x[k][i]);
+    acc = k == 0 ? p : __fadd_rn(acc, p);
+  }
+  out[i] = acc;
+}
+
+__global__ void rms_rescale_kernel(const float* x, const float* ref, int64_t d, float eps, float* out) {
+  const int64_t r = blockIdx.x;
+  const float* xr = x + r * d;
+  const float* rr = ref + r * d;
+  float sx = 0.0f, sr = 0.0f;
+  for (int64_t j = threadIdx.x; j < d; j += blockDim.x) {
+    sx += xr[j] * xr[j];
+    sr += rr[j] * rr[j];
+  }
+  sx = block_sum(sx);
+  sr = block_sum(sr);
+  const float target = sqrtf(sr / static_cast<float>(d));
+  const float ms = sx / static_cast<float>(d);
+  const float magnitude = sqrtf(ms > eps ? ms : eps);
+  for (int64_t j = threadIdx.x; j < d; j += blockDim.x) out[r * d + j] = __fdiv_rn(__fmul_rn(xr[j], target), magnitude);
+}
+
+template <DType kType>
+__global__ void mul_vec_kernel(const float* x, int64_t t, int64_t d, const uint8_t* w, float* out) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < t * d) out[i] = __fmul_rn(x[i], weight_value<kType>(w, i % d));
+}
+
+__global__ void gaussian_top_k_kernel(const float* x, int64_t d, float z, float* out) {
+  const int64_t r = blockIdx.x;
+  const float* xr = x + r * d;
+  float s = 0.0f;
+  for (int64_t j = threadIdx.x; j < d; j += blockDim.x) s += xr[j];
+  const float mean = block_sum(s) / static_cast<float>(d);
+  float v = 0.0f;
+  for (int64_t j = threadIdx.x; j < d; j += blockDim.x) v += (xr[j] - mean) * (xr[j] - mean);
+  const float std_dev = sqrtf(block_sum(v) / static_cast<float>(d));
+  const float cutoff = __fadd_rn(mean, __fmul_rn(std_dev, z));
+  for (int64_t j = threadIdx.x; j < d; j += blockDim.x) {
+    const float y = __fsub_rn(xr[j], cutoff);
+    out[r * d + j] = y > 0.0f ? y : 0.0f;
+  }
+}
+
+}  // namespace
+
+void combine(const float* const* xs, const float* coefs, int64_t t, int64_t d, int64_t c, const CombineAttrs& a,
+             float* out, cudaStream_t stream) {
+  const auto n = static_cast<int>(a.cols.size());
+  if (n > kCombineMax) fail("cuda backend: combine of ", n, " inputs (at most ", kCombineMax, ")");
+  if (t * d == 0) return;
+  CombineArgs args;
+  args.n = n;
+  args.coefs = coefs;
+  args.c = c;
+  for (int k = 0; k < n; ++k) {
+    args.x[k] = xs[k];
+    args.col[k] = a.cols[static_cast<size_t>(k)];
+    args.bias[k] = a.bias[static_cast<size_t>(k)];
+  }
+  combine_kernel<<<blocks_for(t * d, kRowThreads), kRowThreads, 0, stream>>>(args, t, d, out);
+  check_launch("combine");
+}
+
+void rms_rescale(const float* x, const float* ref, int64_t t, int64_t d, float eps, float* out, cudaStream_t stream) {
+  if (t == 0) return;
+  rms_rescale_kernel<<<static_cast<unsigned>(t), kRowThreads, 0, stream>>>(x, ref, d, eps, out);
+  check_launch("rms_rescale");
+}
+
+void mul_vec(const float* x, int64_t t, const DeviceWeight& w, float* out, cudaStream_t stream) {
+  if (t == 0) return;
+  weight_kernel(w.dtype, "mul_vec", [&]<DType kType>() {
+    mul_vec_kernel<kType><<<blocks_for(t * w.cols, kRowThreads), kRowThreads, 0, stream>>>(
+        x, t, w.cols, static_cast<const uint8_t*>(w.data), out);
+  });
+  check_launch("mul_vec");
+}
+
+void gaussian_top_k(const float* x, int64_t t, int64_t d, float z, float* out, cudaStream_t stream) {
+  if (t == 0) return;
+  gaussian_top_k_kernel<<<static_cast<unsigned>(t), kRowThreads, 0, stream>>>(x, d, z, out);
+  check_launch("gaussian_top_k");
+}
+
+}  // namespace gemrt::cuda
