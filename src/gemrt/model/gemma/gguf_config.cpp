@@ -57,21 +57,30 @@ class GgufKeys {
   std::string arch_;
 };
 
+// What Gemma 3n and 4 share (spec §8.2, §8.4): norms stored as they are, attention scale 1, the
+// final soft-cap, the window, and the sliding pattern as per-layer bools (true = sliding; without
+// the key, every `period`-th layer is full); `last_full`: the last layer is full whatever the key
+// says (Gemma 4, spec §6.1).
+void read_scale1_common(const GgufKeys& k, int n_layers, double default_cap, int period, bool last_full,
+                        GemmaHyperparams* h) {
+  h->norm_offset = 0.0f;
+  h->attn_scale = 1.0;
+  h->final_softcap = static_cast<float>(k.number("final_logit_softcapping", default_cap));
+  h->sliding_window = static_cast<int>(k.integer("attention.sliding_window", 512));
+  h->layer_kinds.assign(static_cast<size_t>(n_layers), LayerKind::Full);
+  const std::vector<int64_t> pattern = k.per_layer("attention.sliding_window_pattern", n_layers, -1);
+  for (int i = 0; i < n_layers - (last_full ? 1 : 0); ++i) {
+    const int64_t p = pattern[static_cast<size_t>(i)];
+    if (p < 0 ? (i + 1) % period != 0 : p != 0) h->layer_kinds[static_cast<size_t>(i)] = LayerKind::Sliding;
+  }
+}
+
 // Gemma 4 (spec §8.2-8.4): per-layer head dims (key_length on full layers, key_length_swa on
 // sliding ones), kv heads and MLP widths, K = V where a full layer has no attn_v, the rotated
 // fraction of the full layers from rope_freqs (1 per rotated pair, 1e30 otherwise), shared KV
 // layers, per-layer embeddings, MoE counts; norms stored as they are.
 void read_gemma4(const GgufFile& g, const GgufKeys& k, int n_layers, GemmaHyperparams* h) {
-  h->norm_offset = 0.0f;
-  h->attn_scale = 1.0;
-  h->final_softcap = static_cast<float>(k.number("final_logit_softcapping", 0.0));
-  h->sliding_window = static_cast<int>(k.integer("attention.sliding_window", 512));
-  h->layer_kinds.assign(static_cast<size_t>(n_layers), LayerKind::Full);
-  const std::vector<int64_t> pattern = k.per_layer("attention.sliding_window_pattern", n_layers, -1);
-  for (int i = 0; i + 1 < n_layers; ++i) {  // the last layer is full (spec §6.1)
-    const int64_t p = pattern[static_cast<size_t>(i)];
-    if (p < 0 ? (i + 1) % 6 != 0 : p != 0) h->layer_kinds[static_cast<size_t>(i)] = LayerKind::Sliding;
-  }
+  read_scale1_common(k, n_layers, 0.0, 6, true, h);
   const auto full_dim = static_cast<int>(k.positive("attention.key_length"));
   const auto swa_dim = static_cast<int>(k.integer("attention.key_length_swa", full_dim));
   if (k.integer("attention.value_length", full_dim) != full_dim || k.integer("attention.value_length_swa", swa_dim) != swa_dim)
@@ -133,16 +142,7 @@ void read_gemma4(const GgufFile& g, const GgufKeys& k, int n_layers, GemmaHyperp
 // activation_sparsity_scale = Phi^-1(p) per layer (-inf where p = 0: a dense layer); norms stored
 // as they are; attention scale 1; LAuReL's rank from its tensors.
 void read_gemma3n(const GgufFile& g, const GgufKeys& k, int n_layers, GemmaHyperparams* h) {
-  h->norm_offset = 0.0f;
-  h->attn_scale = 1.0;
-  h->final_softcap = static_cast<float>(k.number("final_logit_softcapping", 30.0));
-  h->sliding_window = static_cast<int>(k.integer("attention.sliding_window", 512));
-  h->layer_kinds.assign(static_cast<size_t>(n_layers), LayerKind::Full);
-  const std::vector<int64_t> pattern = k.per_layer("attention.sliding_window_pattern", n_layers, -1);
-  for (int i = 0; i < n_layers; ++i) {
-    const int64_t p = pattern[static_cast<size_t>(i)];
-    if (p < 0 ? (i + 1) % 5 != 0 : p != 0) h->layer_kinds[static_cast<size_t>(i)] = LayerKind::Sliding;
-  }
+  read_scale1_common(k, n_layers, 30.0, 5, false, h);
   h->n_kv_heads = static_cast<int>(k.integer("attention.head_count_kv", h->n_heads));
   h->head_dim = static_cast<int>(k.positive("attention.key_length"));
   if (k.integer("attention.value_length", h->head_dim) != h->head_dim)
