@@ -126,4 +126,31 @@ inline int balanced_threads_per_row(int tpr, int min_tpr, int64_t units, int64_t
   return best;
 }
 
+// The threads per row (min_tpr .. 256) with which a product should finish first. The row groups
+// (256 / tpr rows) are dealt to the resident blocks in rounds, and in each round a thread walks
+// its share of a row's units in batches of `unroll` loads, each batch about one memory latency:
+// so the time is about rounds x batches latencies. Ties go to fewer rounds (each ends in a block-wide
+// reduction). E.g. the 4B down projection in Q4_K (2560 rows of 160 units, unroll 2, 528 resident
+// blocks): 32 threads, one round of 3 batches, where filling the blocks' rounds took 128 threads
+// and three rounds, each with a quarter of the threads idle in the row's second batch. Against
+// balanced_threads_per_row, on an H100: Q4_K_M decode 1B 458 -> 486 tok/s, 4B 237 -> 248
+// (quant_matvec; bench/RESULTS.md).
+inline int quickest_threads_per_row(int min_tpr, int64_t units, int unroll, int64_t total_rows, int64_t resident) {
+  int best = min_tpr;
+  int64_t best_cost = -1, best_rounds = 0;
+  for (int t = min_tpr; t <= kMatVecWarps * kWarp; t *= 2) {
+    const int64_t per_group = kMatVecWarps * kWarp / t;
+    const int64_t groups = (total_rows + per_group - 1) / per_group;
+    const int64_t rounds = (groups + resident - 1) / resident;
+    const int64_t batches = (units + int64_t{t} * unroll - 1) / (int64_t{t} * unroll);
+    const int64_t cost = rounds * batches;
+    if (best_cost < 0 || cost < best_cost || (cost == best_cost && rounds < best_rounds)) {
+      best = t;
+      best_cost = cost;
+      best_rounds = rounds;
+    }
+  }
+  return best;
+}
+
 }  // namespace gemrt::cuda

@@ -492,10 +492,7 @@ void quant_matvec(const MatVecJob& job, cudaStream_t stream) {
       check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kMatVecWarps * kWarp, smem),
             "sizing the quantized matvec grid");
       const int64_t resident = int64_t{std::max(per_sm, 1)} * sm_count();
-      // About one round of `unroll` units per thread and row (4 threads at least: short rows share warps).
-      int tpr = 4;
-      while (tpr < kMatVecWarps * kWarp && units >= int64_t{2} * tpr * unroll) tpr *= 2;
-      p.tpr = balanced_threads_per_row(tpr, 4, units, 1, p.total_rows, resident);
+      p.tpr = quickest_threads_per_row(4, units, unroll, p.total_rows, resident);
       const int64_t per_group = kMatVecWarps * kWarp / p.tpr;
       p.row_groups = (p.total_rows + per_group - 1) / per_group;
       const auto blocks = static_cast<unsigned>(std::min<int64_t>(p.row_groups, resident));
