@@ -36,6 +36,8 @@ ValueId altup_modalities(GraphBuilder& b, const std::string& L, const LayerSpec&
 }
 
 // AltUp predict (spec §5.3 step 6): pred_r = S_r + sum_k M[r, k] S_k, M = prediction_coefs(modal(S_active)).
+// (HF clips the coefficient weights to +-altup_coef_clip only while training; inference, like
+// this, uses them as stored, which the released checkpoints already hold clipped.)
 Streams altup_predict(GraphBuilder& b, const std::string& L, const LayerSpec& s, const LayerWeights::AltUp& w,
                       const Streams& in, int64_t hidden) {
   const int n = s.altup_inputs;
