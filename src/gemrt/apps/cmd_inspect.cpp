@@ -66,6 +66,16 @@ void inspect(const std::string& path, int ctx) {
   std::cout << "model:        " << path << "\n"
             << "format:       " << (model->gguf() ? "GGUF v" + std::to_string(model->gguf()->version()) : "safetensors") << "\n";
   describe_spec(s);
+  const MediaSpec& m = model->media();
+  if (m.vision)
+    std::cout << "vision:       encoder-free embedder, " << m.vision->patch_size << "-px patches merged "
+              << m.vision->pooling << "x" << m.vision->pooling << " (" << m.vision->patch_values()
+              << " values), width " << m.vision->embed_dim << ", " << m.vision->posemb_size
+              << " positions per axis; image token " << m.image_token << " (boi " << m.boi_token << ", eoi "
+              << m.eoi_token << ")\n";
+  if (m.audio)
+    std::cout << "audio:        encoder-free embedder, " << m.audio->embed_dim << " samples per token; audio token "
+              << m.audio_token << " (boa " << m.boa_token << ", eoa " << m.eoa_token << ")\n";
 
   std::map<std::string, std::pair<int, int64_t>> by_dtype;  // dtype -> (count, bytes)
   int64_t weight_bytes = 0;

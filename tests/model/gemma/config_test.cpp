@@ -8,6 +8,7 @@
 
 #include "gemrt/core/error.h"
 #include "gemrt/io/json_file.h"
+#include "gemrt/model/gemma/media_config.h"
 #include "gemrt/model/gemma/tensor_list.h"
 #include "test_util.h"
 
@@ -264,6 +265,59 @@ TEST(GemmaConfig, Gemma3nPublishedShapesPerLayer) {
 
 // Gemma 3n keys: intermediate_size as a list, activation_sparsity_pattern, AltUp, the nested
 // multimodal config; and errors that name the key.
+// Gemma 4 unified (spec §7.1): the text side is a Gemma 4 text model with its own defaults (window
+// 1024, no per-layer embeddings), the media side the embedders' shapes and token ids.
+TEST(GemmaConfig, Gemma4UnifiedFixtureTextAndMedia) {
+  const std::string path = test::shared_fixtures() + "/hf/gemma4u-pub/config.json";
+  const json config = read_json_file(path);
+  const ModelSpec s = parse_gemma_config(config, path);
+  EXPECT_EQ(s.family, GemmaFamily::Gemma4);
+  ASSERT_EQ(s.n_layers(), 6);
+  EXPECT_EQ(s.per_layer_input, 0);
+  EXPECT_EQ(s.layers[0].window, 8);
+  EXPECT_EQ(s.layers[5].kind, LayerKind::Full);
+  EXPECT_EQ(s.layers[5].head_dim, 32);
+  EXPECT_FLOAT_EQ(s.final_softcap, 5.0f);
+  const MediaSpec m = parse_media_config(config, path);
+  ASSERT_TRUE(m.vision && m.audio);
+  EXPECT_EQ(m.vision->patch_size, 4);
+  EXPECT_EQ(m.vision->pooling, 2);
+  EXPECT_EQ(m.vision->patch_values(), 192);  // pixel_values [12, 192] in reference.safetensors
+  EXPECT_EQ(m.vision->embed_dim, 48);
+  EXPECT_EQ(m.vision->posemb_size, 32);
+  EXPECT_EQ(m.audio->embed_dim, 40);
+  EXPECT_EQ(m.image_token, 500);
+  EXPECT_EQ(m.audio_token, 501);
+  EXPECT_EQ(m.boi_token, 502);
+  EXPECT_EQ(m.eoi_token, 503);
+  EXPECT_EQ(m.boa_token, 504);
+  EXPECT_EQ(m.eoa_token, 505);  // eoa_token_index
+  EXPECT_EQ(m.video_token, 506);
+
+  // Defaults: Gemma4UnifiedTextConfig's window and no PLE; the released 12B's media shapes.
+  json minimal_unified = {{"model_type", "gemma4_unified"},
+                          {"text_config", {{"model_type", "gemma4_unified_text"}, {"num_hidden_layers", 6}}},
+                          {"vision_config", json::object()},
+                          {"audio_config", json::object()}};
+  const ModelSpec d = parse_gemma_config(minimal_unified, "cfg.json");
+  EXPECT_EQ(d.layers[0].window, 1024);
+  EXPECT_EQ(d.per_layer_input, 0);
+  const MediaSpec dm = parse_media_config(minimal_unified, "cfg.json");
+  EXPECT_EQ(dm.vision->patch_values(), 6912);
+  EXPECT_EQ(dm.vision->embed_dim, 3840);
+  EXPECT_EQ(dm.audio->embed_dim, 640);
+  EXPECT_EQ(dm.image_token, 258880);
+  EXPECT_FALSE(parse_media_config(read_json_file(test::shared_fixtures() + "/hf/gemma4-e2b-pub/config.json"), "x").vision);
+
+  minimal_unified["vision_config"]["output_proj_dims"] = 100;
+  try {
+    parse_media_config(minimal_unified, "cfg.json");
+    ADD_FAILURE() << "output_proj_dims != mm_embed_dim accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("cfg.json (vision_config): output_proj_dims"), std::string::npos) << e.what();
+  }
+}
+
 TEST(GemmaConfig, Gemma3nKeys) {
   json j = minimal("gemma3n_text");
   j["num_hidden_layers"] = 3;

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gemrt/core/error.h"
+#include "gemrt/model/gemma/media_weights.h"
 #include "gemrt/model/gemma/weight_names.h"
 
 namespace gemrt {
@@ -113,6 +114,53 @@ TEST(GemmaWeights, AcceptsMultimodalPrefixes) {
     const FakeStore store = complete_store(spec, prefix);
     EXPECT_EQ(HfWeightNames::detect(store).prefix(), prefix);
     EXPECT_NO_THROW(bind_gemma_weights(spec, store)) << prefix;
+  }
+}
+
+// Gemma 4 unified media embedders (spec §7.6): both spellings of the vision tensors, and errors
+// that name every spelling looked for.
+TEST(MediaWeights, BindsBothSpellingsOfTheVisionEmbedder) {
+  MediaSpec spec;
+  spec.vision = VisionEmbedderSpec{.patch_size = 2, .pooling = 2, .embed_dim = 6, .posemb_size = 5, .output_proj_dims = 6};
+  spec.audio = AudioEmbedderSpec{.embed_dim = 7};
+  const int64_t hidden = 8, p = spec.vision->patch_values();
+  ASSERT_EQ(p, 48);
+  for (const std::string prefix : {"model.vision_embedder.", "model.embed_vision."}) {
+    FakeStore s;
+    for (const char* ln : {"patch_ln1", "patch_ln2", "pos_norm"}) {
+      const int64_t n = std::string(ln) == "patch_ln1" ? p : 6;
+      s.add(prefix + ln + ".weight", Shape{n});
+      s.add(prefix + ln + ".bias", Shape{n});
+    }
+    s.add(prefix + "patch_dense.weight", Shape{6, p}, DType::BF16);
+    s.add(prefix + "patch_dense.bias", Shape{6});
+    s.add(prefix + "pos_embedding", Shape{5, 2, 6});
+    s.add(prefix == "model.embed_vision." ? "model.embed_vision.multimodal_embedder.embedding_projection.weight"
+                                          : "model.embed_vision.embedding_projection.weight",
+          Shape{8, 6});
+    s.add("model.embed_audio.embedding_projection.weight", Shape{8, 7});
+    const MediaWeights w = bind_media_weights(spec, hidden, s);
+    ASSERT_TRUE(w.vision && w.audio) << prefix;
+    EXPECT_EQ(w.vision->dense_weight.dtype, DType::BF16);
+    EXPECT_EQ(w.vision->pos_embedding.shape, (Shape{5, 2, 6}));
+    EXPECT_EQ(w.audio->projection.shape, (Shape{8, 7}));
+
+    s.erase(prefix + "pos_embedding");
+    try {
+      bind_media_weights(spec, hidden, s);
+      ADD_FAILURE() << "a missing pos_embedding was accepted";
+    } catch (const Error& e) {
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find("'model.vision_embedder.pos_embedding', 'model.embed_vision.pos_embedding'"), std::string::npos)
+          << msg;
+    }
+    s.add(prefix + "pos_embedding", Shape{4, 2, 6});
+    try {
+      bind_media_weights(spec, hidden, s);
+      ADD_FAILURE() << "a pos_embedding of the wrong shape was accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("[5, 2, 6]"), std::string::npos) << e.what();
+    }
   }
 }
 

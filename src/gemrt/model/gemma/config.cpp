@@ -127,14 +127,20 @@ RopeSpec parse_rope_params(const json& p, double default_theta, const std::strin
   return spec;
 }
 
+// The encoder-free multimodal Gemma 4 (spec §7): a Gemma 4 text model with its own defaults.
+bool is_gemma4_unified(const std::string& model_type) {
+  return model_type == "gemma4_unified" || model_type == "gemma4_unified_text";
+}
+
 GemmaFamily family_of(const std::string& model_type, const std::string& source) {
   if (model_type == "gemma") return GemmaFamily::Gemma1;
   if (model_type == "gemma2") return GemmaFamily::Gemma2;
   if (model_type == "gemma3_text" || model_type == "gemma3") return GemmaFamily::Gemma3;
   if (model_type == "gemma3n_text" || model_type == "gemma3n") return GemmaFamily::Gemma3n;
-  if (model_type == "gemma4_text" || model_type == "gemma4") return GemmaFamily::Gemma4;
+  if (model_type == "gemma4_text" || model_type == "gemma4" || is_gemma4_unified(model_type)) return GemmaFamily::Gemma4;
   fail(source, ": unsupported model_type '", model_type,
-       "' (supported: gemma, gemma2, gemma3_text, gemma3, gemma3n_text, gemma3n, gemma4_text, gemma4)");
+       "' (supported: gemma, gemma2, gemma3_text, gemma3, gemma3n_text, gemma3n, gemma4_text, gemma4, "
+       "gemma4_unified_text, gemma4_unified)");
 }
 
 std::vector<LayerKind> parse_layer_kinds(const ConfigReader& r, GemmaFamily family, int n_layers) {
@@ -175,7 +181,7 @@ std::vector<LayerKind> parse_layer_kinds(const ConfigReader& r, GemmaFamily fami
 // transformers 5.17's Gemma4TextConfig): `per_layer_config` {"i": {"head_dim", "num_key_value_heads"}}
 // overrides layer i; without it, full layers take global_head_dim (default 512) and, with
 // attention_k_eq_v, num_global_key_value_heads.
-void parse_gemma4_layers(const ConfigReader& r, int n_layers, GemmaHyperparams* h) {
+void parse_gemma4_layers(const ConfigReader& r, int n_layers, bool unified, GemmaHyperparams* h) {
   if (r.boolean("enable_moe_block", false)) {
     h->n_experts = static_cast<int>(r.positive("num_experts", 0));
     h->top_k_experts = static_cast<int>(r.positive("top_k_experts", 0));
@@ -188,7 +194,8 @@ void parse_gemma4_layers(const ConfigReader& r, int n_layers, GemmaHyperparams* 
   h->k_eq_v = r.boolean("attention_k_eq_v", false);
   h->kv_shared_layers = static_cast<int>(r.integer("num_kv_shared_layers", 0));
   h->double_wide_mlp = r.boolean("use_double_wide_mlp", false);
-  h->per_layer_input = static_cast<int>(r.integer("hidden_size_per_layer_input", 256));
+  // The unified text config has no per-layer embeddings (spec §7.1): none unless the key says so.
+  h->per_layer_input = static_cast<int>(r.integer("hidden_size_per_layer_input", unified ? 0 : 256));
   if (h->per_layer_input < 0) fail(r.source(), ": hidden_size_per_layer_input must not be negative");
   h->ple_vocab = r.positive("vocab_size_per_layer_input", 262144);
   h->layer_head_dim.assign(static_cast<size_t>(n_layers), h->head_dim);
@@ -417,7 +424,9 @@ ModelSpec parse_gemma_config(const json& config, const std::string& source) {
 
   // The multimodal gemma3 / gemma4 configs nest the language model under text_config.
   const json* text = &config;
-  const bool nested = h.model_type == "gemma3" || h.model_type == "gemma3n" || h.model_type == "gemma4";
+  const bool nested = h.model_type == "gemma3" || h.model_type == "gemma3n" || h.model_type == "gemma4" ||
+                      h.model_type == "gemma4_unified";
+  const bool unified = is_gemma4_unified(h.model_type);
   if (nested) {
     if (!config.contains("text_config") || !config["text_config"].is_object())
       fail(source, ": model_type '", h.model_type, "' needs an object 'text_config'");
@@ -425,7 +434,11 @@ ModelSpec parse_gemma_config(const json& config, const std::string& source) {
   }
   const ConfigReader r(*text, nested ? source + " (text_config)" : source);
   const ConfigReader top(config, source);
-  const FamilyDefaults d = defaults_for(h.family);
+  FamilyDefaults d = defaults_for(h.family);
+  if (unified) {  // Gemma4UnifiedTextConfig's own defaults (spec §7.1)
+    d.sliding_window = 1024.0;
+    d.max_position_embeddings = 262144;
+  }
 
   if (r.boolean("attention_bias", false)) fail(source, ": attention_bias = true is not supported for Gemma");
   h.vocab_size = r.positive("vocab_size", d.vocab_size);
@@ -503,7 +516,7 @@ ModelSpec parse_gemma_config(const json& config, const std::string& source) {
     }
   }
   h.layer_kinds = parse_layer_kinds(r, h.family, n_layers);
-  if (h.family == GemmaFamily::Gemma4) parse_gemma4_layers(r, n_layers, &h);
+  if (h.family == GemmaFamily::Gemma4) parse_gemma4_layers(r, n_layers, unified, &h);
   if (h.family == GemmaFamily::Gemma3n) parse_gemma3n_layers(r, n_layers, &h);
 
   h.bos_token_id = static_cast<int>(top.integer("bos_token_id", r.integer("bos_token_id", 2)));

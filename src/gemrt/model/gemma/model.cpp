@@ -4,6 +4,7 @@
 
 #include "gemrt/core/error.h"
 #include "gemrt/io/gguf.h"
+#include "gemrt/io/json_file.h"
 #include "gemrt/io/safetensors.h"
 #include "gemrt/model/gemma/gguf_config.h"
 
@@ -16,8 +17,11 @@ std::unique_ptr<GemmaModel> GemmaModel::load(const std::string& path, const Load
   auto m = std::unique_ptr<GemmaModel>(new GemmaModel());
   if (fs::is_directory(path, ec)) {
     m->spec_ = load_gemma_config(path);
+    const std::string config = (fs::path(path) / "config.json").string();
+    m->media_ = parse_media_config(read_json_file(config), config);
     m->store_ = SafetensorsCheckpoint::open(path);
     m->weights_ = bind_gemma_weights(m->spec_, *m->store_);
+    m->media_weights_ = bind_media_weights(m->media_, m->spec_.hidden_size, *m->store_);
   } else if (is_gguf_file(path)) {
     auto gguf = GgufFile::open(path);
     m->spec_ = gemma_spec_from_gguf(*gguf);

@@ -8,6 +8,8 @@
 #include "gemrt/io/tensor_store.h"
 #include "gemrt/model/gemma/config.h"
 #include "gemrt/model/gemma/forward_graph.h"
+#include "gemrt/model/gemma/media_config.h"
+#include "gemrt/model/gemma/media_weights.h"
 #include "gemrt/model/gemma/synthetic.h"
 #include "gemrt/model/gemma/weights.h"
 
@@ -31,6 +33,9 @@ class GemmaModel {
 
   const ModelSpec& spec() const { return spec_; }
   const GemmaWeights& weights() const { return weights_; }
+  // The media embedders of a Gemma 4 unified checkpoint (empty for text-only models).
+  const MediaSpec& media() const { return media_; }
+  const MediaWeights& media_weights() const { return media_weights_; }
   const TensorStore& store() const { return *store_; }
   // The GGUF file the model came from (its metadata holds the tokenizer), or nullptr.
   const GgufFile* gguf() const { return gguf_; }
@@ -44,6 +49,8 @@ class GemmaModel {
   ModelSpec spec_;
   std::unique_ptr<TensorStore> store_;
   GemmaWeights weights_;
+  MediaSpec media_;
+  MediaWeights media_weights_;
   const GgufFile* gguf_ = nullptr;  // owned by store_
 };
 

@@ -1,0 +1,70 @@
+#include "gemrt/model/gemma/media_config.h"
+
+#include <nlohmann/json.hpp>
+
+#include "gemrt/core/error.h"
+
+namespace gemrt {
+namespace {
+
+using nlohmann::json;
+
+int64_t positive(const json& j, const char* key, int64_t def, const std::string& where) {
+  if (!j.contains(key) || j[key].is_null()) return def;
+  if (!j[key].is_number_integer() || j[key].get<int64_t>() <= 0)
+    fail(where, ": key '", key, "' must be a positive integer, got ", j[key].dump());
+  return j[key].get<int64_t>();
+}
+
+float eps(const json& j, const char* key, double def, const std::string& where) {
+  if (!j.contains(key) || j[key].is_null()) return static_cast<float>(def);
+  if (!j[key].is_number() || !(j[key].get<double>() > 0.0))
+    fail(where, ": key '", key, "' must be a positive number, got ", j[key].dump());
+  return j[key].get<float>();
+}
+
+int token(const json& j, const char* key, int def, const std::string& source) {
+  return static_cast<int>(positive(j, key, def, source));
+}
+
+}  // namespace
+
+MediaSpec parse_media_config(const json& config, const std::string& source) {
+  MediaSpec m;
+  if (!config.is_object() || config.value("model_type", "") != "gemma4_unified") return m;
+  if (config.contains("vision_config") && config["vision_config"].is_object()) {
+    const json& v = config["vision_config"];
+    const std::string where = source + " (vision_config)";
+    VisionEmbedderSpec s;
+    s.patch_size = static_cast<int>(positive(v, "patch_size", s.patch_size, where));
+    s.pooling = static_cast<int>(positive(v, "pooling_kernel_size", s.pooling, where));
+    s.embed_dim = positive(v, "mm_embed_dim", s.embed_dim, where);
+    s.posemb_size = positive(v, "mm_posemb_size", s.posemb_size, where);
+    s.output_proj_dims = positive(v, "output_proj_dims", s.output_proj_dims, where);
+    s.rms_norm_eps = eps(v, "rms_norm_eps", 1e-6, where);
+    // The embedder's last LayerNorm gives embed_dim values; the projection reads output_proj_dims.
+    if (s.output_proj_dims != s.embed_dim)
+      fail(where, ": output_proj_dims (", s.output_proj_dims, ") must equal mm_embed_dim (", s.embed_dim,
+           "): the projection reads the embedder's output");
+    m.vision = s;
+  }
+  if (config.contains("audio_config") && config["audio_config"].is_object()) {
+    const json& a = config["audio_config"];
+    const std::string where = source + " (audio_config)";
+    AudioEmbedderSpec s;
+    s.embed_dim = positive(a, "audio_embed_dim", s.embed_dim, where);
+    s.rms_norm_eps = eps(a, "rms_norm_eps", 1e-6, where);
+    m.audio = s;
+  }
+  m.image_token = token(config, "image_token_id", m.image_token, source);
+  m.boi_token = token(config, "boi_token_id", m.boi_token, source);
+  m.eoi_token = token(config, "eoi_token_id", m.eoi_token, source);
+  m.video_token = token(config, "video_token_id", m.video_token, source);
+  m.audio_token = token(config, "audio_token_id", m.audio_token, source);
+  m.boa_token = token(config, "boa_token_id", m.boa_token, source);
+  // transformers names this one eoa_token_index (spec §7.1); accept the _id spelling too.
+  m.eoa_token = token(config, "eoa_token_index", token(config, "eoa_token_id", m.eoa_token, source), source);
+  return m;
+}
+
+}  // namespace gemrt

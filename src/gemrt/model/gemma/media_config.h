@@ -1,0 +1,49 @@
+// The media side of the encoder-free Gemma 4 unified config (spec §7.1, transformers 5.17's
+// Gemma4UnifiedConfig): what the vision and audio embedders read and the media token ids.
+// Text-only model types have none.
+#pragma once
+
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
+#include <string>
+
+namespace gemrt {
+
+// Raw pixel patches into the language model (spec §7.3): patch_size-pixel patches merged
+// pooling x pooling into one of patch_values() = 3 (patch_size pooling)^2 values, LayerNorm ->
+// Dense -> LayerNorm -> + x / y position embeddings (posemb_size positions per axis) -> LayerNorm,
+// then a weightless RMSNorm and a projection from output_proj_dims (= embed_dim) to the hidden size.
+struct VisionEmbedderSpec {
+  int patch_size = 16;
+  int pooling = 3;
+  int64_t embed_dim = 3840;       // mm_embed_dim
+  int64_t posemb_size = 1120;     // mm_posemb_size
+  int64_t output_proj_dims = 3840;
+  float rms_norm_eps = 1e-6f;
+  float layer_norm_eps = 1e-5f;   // torch LayerNorm's default: the config does not set it
+  int64_t patch_values() const {
+    const int64_t side = int64_t{patch_size} * pooling;
+    return 3 * side * side;
+  }
+};
+
+// Raw 16 kHz audio into the language model (spec §7.4): frames of embed_dim samples (one soft
+// token each), a weightless RMSNorm, a projection to the hidden size.
+struct AudioEmbedderSpec {
+  int64_t embed_dim = 640;  // audio_embed_dim = samples per token
+  float rms_norm_eps = 1e-6f;
+};
+
+struct MediaSpec {
+  std::optional<VisionEmbedderSpec> vision;
+  std::optional<AudioEmbedderSpec> audio;
+  // Token ids (spec §7.1 defaults: the released 12B's).
+  int image_token = 258880, boi_token = 255999, eoi_token = 258882, video_token = 258884;
+  int audio_token = 258881, boa_token = 256000, eoa_token = 258883;
+};
+
+// The media spec of a parsed config.json: empty (no embedders) unless model_type is
+// gemma4_unified; `source` names the file in errors.
+MediaSpec parse_media_config(const nlohmann::json& config, const std::string& source);
+
+}  // namespace gemrt
