@@ -4,22 +4,15 @@
 #include <vector>
 
 #include "gemrt/core/error.h"
+#include "gemrt/model/gemma/weights.h"
 
 namespace gemrt {
 namespace {
 
-// The first of `names` the store holds, checked against `shape`.
+// The first of `names` the store holds, checked against `shape` (bind_weight).
 TensorView bind(const TensorStore& store, const std::vector<std::string>& names, const Shape& shape) {
-  for (const std::string& n : names) {
-    const TensorView* t = store.find(n);
-    if (!t) continue;
-    if (t->shape != shape)
-      fail(store.source(), ": tensor '", n, "' has shape ", t->shape.to_string(), " but config.json implies ",
-           shape.to_string());
-    if (!dtype_info(t->dtype).is_float)
-      fail(store.source(), ": tensor '", n, "' has dtype ", dtype_name(t->dtype), ", expected a float type");
-    return *t;
-  }
+  for (const std::string& n : names)
+    if (store.find(n)) return bind_weight(store, n, shape);
   std::string tried;
   for (const std::string& n : names) tried += (tried.empty() ? "'" : ", '") + n + "'";
   fail(store.source(), ": missing tensor ", tried);

@@ -1,6 +1,7 @@
 #include "gemrt/model/gemma/model.h"
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "gemrt/core/error.h"
 #include "gemrt/io/gguf.h"
@@ -16,9 +17,10 @@ std::unique_ptr<GemmaModel> GemmaModel::load(const std::string& path, const Load
   if (!fs::exists(path, ec)) fail(path, ": no such model file or folder");
   auto m = std::unique_ptr<GemmaModel>(new GemmaModel());
   if (fs::is_directory(path, ec)) {
-    m->spec_ = load_gemma_config(path);
-    const std::string config = (fs::path(path) / "config.json").string();
-    m->media_ = parse_media_config(read_json_file(config), config);
+    const std::string config_path = (fs::path(path) / "config.json").string();
+    const nlohmann::json config = read_json_file(config_path);  // read once: text and media sides
+    m->spec_ = parse_gemma_config(config, config_path);
+    m->media_ = parse_media_config(config, config_path);
     m->store_ = SafetensorsCheckpoint::open(path);
     m->weights_ = bind_gemma_weights(m->spec_, *m->store_);
     m->media_weights_ = bind_media_weights(m->media_, m->spec_.hidden_size, *m->store_);

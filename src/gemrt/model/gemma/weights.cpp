@@ -3,21 +3,24 @@
 #include "gemrt/core/error.h"
 
 namespace gemrt {
+
+TensorView bind_weight(const TensorStore& store, const std::string& name, const Shape& expected) {
+  const TensorView& t = store.get(name);
+  if (t.shape != expected)
+    fail(store.source(), ": tensor '", name, "' has shape ", t.shape.to_string(), " but config.json implies ",
+         expected.to_string());
+  if (!dtype_info(t.dtype).is_float)
+    fail(store.source(), ": tensor '", name, "' has dtype ", dtype_name(t.dtype), ", expected F32, F16 or BF16");
+  return t;
+}
+
 namespace {
 
 class Binder {
  public:
   explicit Binder(const TensorStore& store) : store_(store) {}
 
-  TensorView bind(const std::string& name, const Shape& expected) const {
-    const TensorView& t = store_.get(name);
-    if (t.shape != expected)
-      fail(store_.source(), ": tensor '", name, "' has shape ", t.shape.to_string(), " but config.json implies ",
-           expected.to_string());
-    if (!dtype_info(t.dtype).is_float)
-      fail(store_.source(), ": tensor '", name, "' has dtype ", dtype_name(t.dtype), ", expected F32, F16 or BF16");
-    return t;
-  }
+  TensorView bind(const std::string& name, const Shape& expected) const { return bind_weight(store_, name, expected); }
 
   // Matrix k of the n = `count` square [dim, dim] matrices an AltUp name holds: its own tensor
   // (HF) or slice k of a stacked [count, dim, dim] one (GGUF).

@@ -66,6 +66,10 @@ struct GemmaWeights {
   std::vector<LayerWeights> layers;
 };
 
+// The tensor `name` of `store`, checked to have `shape` and a float (or packed block) dtype;
+// throws gemrt::Error naming the tensor otherwise.
+TensorView bind_weight(const TensorStore& store, const std::string& name, const Shape& shape);
+
 // Throws gemrt::Error naming the tensor when one is missing, has the wrong shape, or a dtype
 // that is not a float type. The LM head is the embedding when spec.tie_word_embeddings.
 GemmaWeights bind_gemma_weights(const ModelSpec& spec, const TensorStore& store, const WeightNames& names);
