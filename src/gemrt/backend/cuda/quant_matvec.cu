@@ -1,6 +1,9 @@
 #include "gemrt/backend/cuda/quant_matvec.cuh"
 
 #include <algorithm>
+#include <bit>
+#include <cstdlib>
+#include <string>
 
 #include "gemrt/backend/cuda/cuda_check.h"
 #include "gemrt/backend/cuda/device_util.cuh"
@@ -257,6 +260,10 @@ struct QParams {
   int64_t row_groups;   // ceil(total_rows / (256 / tpr))
   bool pre_add;         // x = pre.residual + rms_norm(pre.in), computed and written first
   PreAdd pre;
+  // Staged codes: value c of row i at xq[i * xq_stride + c + (c >> unit_shift) * pad], pad bytes
+  // after each unit of 2^unit_shift values (see stage_padding()).
+  int64_t xq_stride;
+  int unit_shift, pad;
 };
 
 // Units whose loads one thread issues before using any: about 24 words of weights in flight
@@ -329,7 +336,8 @@ __device__ inline void stage_int8(const QParams& p, int8_t* xq, float2* xs, floa
         qsum += __shfl_xor_sync(0xffffffffu, qsum, 2);
         qsum += __shfl_xor_sync(0xffffffffu, qsum, 1);
         if (in) {
-          reinterpret_cast<uint32_t*>(xq + i * p.k)[f] = packed;
+          const int64_t c = 4 * f;
+          *reinterpret_cast<uint32_t*>(xq + i * p.xq_stride + c + (c >> p.unit_shift) * p.pad) = packed;
           if (tid % 8 == 0) xs[i * nb + f / 8] = make_float2(dx, dx * static_cast<float>(qsum));
         }
       }
@@ -357,8 +365,8 @@ __global__ void __launch_bounds__(kMatVecWarps* kWarp, matvec_min_blocks<kRows, 
   constexpr int kUnroll = q_unroll<kType, kGated>();
   extern __shared__ __align__(16) int8_t smem[];
   __shared__ RowSumScratch<kRows> red;
-  int8_t* xq = smem;                                       // [kRows][k]
-  auto* xs = reinterpret_cast<float2*>(smem + kRows * p.k);  // [kRows][k / 32]
+  int8_t* xq = smem;                                               // [kRows][xq_stride]
+  auto* xs = reinterpret_cast<float2*>(smem + kRows * p.xq_stride);  // [kRows][k / 32]
   const int tpr = p.tpr;
   const int sub = static_cast<int>(threadIdx.x) % tpr, slot = static_cast<int>(threadIdx.x) / tpr;
   const int rows_per_group = kMatVecWarps * kWarp / tpr;
@@ -406,11 +414,11 @@ __global__ void __launch_bounds__(kMatVecWarps* kWarp, matvec_min_blocks<kRows, 
         for (int j = 0; j < kUnroll; ++j) {
           const int64_t u = u0 + static_cast<int64_t>(j) * tpr;
           if (u >= units) break;
-          const int64_t c0 = u * F::kValues;
+          const int64_t c0 = u * F::kValues, q0 = u * (F::kValues + p.pad);
 #pragma unroll
           for (int i = 0; i < kRows; ++i) {
-            acc_a[i] += F::dot(ra[j], u, xq + i * p.k + c0, xs + i * nb + c0 / 32);
-            if constexpr (kGated) acc_b[i] += F::dot(rb[j], u, xq + i * p.k + c0, xs + i * nb + c0 / 32);
+            acc_a[i] += F::dot(ra[j], u, xq + i * p.xq_stride + q0, xs + i * nb + c0 / 32);
+            if constexpr (kGated) acc_b[i] += F::dot(rb[j], u, xq + i * p.xq_stride + q0, xs + i * nb + c0 / 32);
           }
         }
       }
@@ -442,15 +450,32 @@ bool dispatch_quant(DType t, F&& f) {
   }
 }
 
-int64_t stage_bytes(const MatVecJob& job) { return job.t * (job.k + job.k / 32 * static_cast<int64_t>(sizeof(float2))); }
+// Bytes of padding after each unit of staged codes. The threads of a row read units one after
+// another, so without it the 16-byte loads of a warp phase (8 lanes) land unit_values bytes apart:
+// 2-way (32-value units), 4-way (Q4_K / Q5_K) or 8-way (Q6_K) on the same shared-memory banks;
+// 16 more bytes per unit spread them over all 32 banks. GEMRT_CUDA_QPAD=0: none.
+int stage_padding() {
+  static const int pad = [] {
+    const char* e = std::getenv("GEMRT_CUDA_QPAD");
+    return e && std::string(e) == "0" ? 0 : 16;
+  }();
+  return pad;
+}
+
+// Shared memory of the staged rows: codes (with the padding) and per-32 scales.
+int64_t stage_bytes(const MatVecJob& job, int unit_values) {
+  const int64_t codes = job.k + job.k / unit_values * stage_padding();
+  return job.t * (codes + job.k / 32 * static_cast<int64_t>(sizeof(float2)));
+}
 
 }  // namespace
 
 bool quant_matvec_supports(const MatVecJob& job) {
-  if (job.t < 1 || job.t > kMatVecMaxRows || job.n_weights < 1 || stage_bytes(job) > kQStageBytes) return false;
+  if (job.t < 1 || job.t > kMatVecMaxRows || job.n_weights < 1) return false;
   const DType dt = job.w[0].dtype;
   int values = 0;
   if (!dispatch_quant(dt, [&]<DType kType>() { values = QFormat<kType>::kValues; })) return false;
+  if (stage_bytes(job, values) > kQStageBytes) return false;
   const int64_t block = dtype_info(dt).block_elems;
   if (job.k % block != 0 || job.k % values != 0) return false;
   // stage_int8 reads the activation rows as float4
@@ -482,9 +507,13 @@ void quant_matvec(const MatVecJob& job, cudaStream_t stream) {
     p.pre_add = true;
     p.pre = *job.pre;
   }
-  const auto smem = static_cast<size_t>(stage_bytes(job));
   dispatch_quant(job.w[0].dtype, [&]<DType kType>() {
-    const int64_t units = job.k / QFormat<kType>::kValues;
+    constexpr int kValues = QFormat<kType>::kValues;
+    const int64_t units = job.k / kValues;
+    const auto smem = static_cast<size_t>(stage_bytes(job, kValues));
+    p.pad = stage_padding();
+    p.unit_shift = std::countr_zero(static_cast<unsigned>(kValues));
+    p.xq_stride = job.k + units * p.pad;
     const auto launch = [&](auto kernel, int unroll) {
       check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
             "raising the quantized matvec's shared memory");
