@@ -1,6 +1,12 @@
 // gemrt logits --model PATH (--ids 2,17,99 | --inputs IN.safetensors) [--prefill P] [--greedy N]
 //              --out OUT.safetensors
 //
+// IN holds int32 `input_ids` [T] and, for a Gemma 4 unified model, optionally its media
+// (apps/media_inputs.h): `pixel_values` + `image_position_ids`, `audio_frames`. Their embedder
+// outputs replace the image / audio tokens' embeddings (in order) and OUT also gets
+// `image_features` / `audio_features` [*, hidden]; the runs of the image token attend
+// bidirectionally (spec §7.2).
+//
 // OUT gets `logits` float32 [T, V] (every prompt position). By default all T ids run as one
 // prefill; --prefill P runs the first P as one batch and the rest one at a time through the KV
 // cache, the schedule of a generation (fast numerics follow llama.cpp's batched and one-row
@@ -10,14 +16,17 @@
 // float32 [N, V] (row i = the logits that chose greedy_ids[i]).
 #include <algorithm>
 #include <iostream>
+#include <optional>
 #include <span>
 
 #include "gemrt/apps/cli_common.h"
+#include "gemrt/apps/media_inputs.h"
 #include "gemrt/backend/cpu/cpu_backend.h"
 #include "gemrt/core/error.h"
 #include "gemrt/io/safetensors.h"
 #include "gemrt/model/gemma/model.h"
 #include "gemrt/runtime/generator.h"
+#include "gemrt/runtime/media.h"
 #include "gemrt/runtime/session.h"
 
 namespace gemrt::cli {
@@ -36,6 +45,26 @@ void run_logits(const LogitsArgs& a) {
   if (ids.empty()) fail("no input ids");
   auto model = GemmaModel::load(a.model, {.rope_freqs_in_weight_dtype = a.rope_freqs_in_weight_dtype});
   const std::unique_ptr<Backend> backend = a.compute.make_backend();
+  const MediaInputs media_in = a.inputs.empty() ? MediaInputs{} : read_media_inputs(a.inputs);
+  std::vector<HostTensor> out;
+  std::optional<PromptMedia> media;
+  if (media_in.has_image || media_in.has_audio) {
+    if (a.prefill > 0) fail("--prefill: a prompt with media runs as one prefill");
+    MediaEmbedder embedder(*model, *backend);
+    std::vector<float> image, audio;
+    const int64_t hidden = model->spec().hidden_size;
+    if (media_in.has_image) {
+      image = embedder.embed_image(media_in.pixels, media_in.positions);
+      out.push_back(HostTensor::from<float>("image_features", Shape{static_cast<int64_t>(image.size()) / hidden, hidden},
+                                            DType::F32, image));
+    }
+    if (media_in.has_audio) {
+      audio = embedder.embed_audio(media_in.audio_frames);
+      out.push_back(HostTensor::from<float>("audio_features", Shape{static_cast<int64_t>(audio.size()) / hidden, hidden},
+                                            DType::F32, audio));
+    }
+    media = splice_media(ids, *model, image, audio);
+  }
   SessionOptions opts;
   opts.max_tokens = static_cast<int>(ids.size()) + std::max(a.greedy, 0);
   opts.kv_dtype = a.compute.kv_dtype();
@@ -44,12 +73,12 @@ void run_logits(const LogitsArgs& a) {
   const int64_t t = static_cast<int64_t>(ids.size());
   const int64_t vocab = model->spec().vocab_size;
   const int64_t batch = a.prefill > 0 ? std::min<int64_t>(a.prefill, t) : t;
-  std::vector<float> logits = session.prefill(std::span<const int32_t>(ids.data(), static_cast<size_t>(batch)), LogitsRows::All);
+  std::vector<float> logits = session.prefill(std::span<const int32_t>(ids.data(), static_cast<size_t>(batch)),
+                                              LogitsRows::All, media ? &*media : nullptr);
   for (int64_t i = batch; i < t; ++i) {
     const std::vector<float> row = session.decode(ids[static_cast<size_t>(i)]);
     logits.insert(logits.end(), row.begin(), row.end());
   }
-  std::vector<HostTensor> out;
   out.push_back(HostTensor::from<float>("logits", Shape{t, vocab}, DType::F32, logits));
 
   if (a.greedy > 0) {
@@ -70,7 +99,7 @@ void add_logits_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("logits", "Run a prompt and write its logits (and greedy decode) to safetensors");
   cmd->add_option("--model", args->model, "GGUF file or Hugging Face checkpoint folder")->required();
   auto* ids = cmd->add_option("--ids", args->ids, "Comma-separated token ids, e.g. 2,17,99");
-  auto* inputs = cmd->add_option("--inputs", args->inputs, "safetensors file with int32 input_ids [T]");
+  auto* inputs = cmd->add_option("--inputs", args->inputs, "safetensors file with int32 input_ids [T] (and, for a Gemma 4 unified model, pixel_values + image_position_ids, audio_frames)");
   ids->excludes(inputs);
   cmd->add_option("--prefill", args->prefill,
                   "Run only the first N ids as one batch, the rest one at a time through the KV cache (0 = all at once)")

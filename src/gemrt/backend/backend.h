@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "gemrt/core/dtype.h"
 #include "gemrt/graph/ir.h"
 #include "gemrt/graph/kv_layout.h"
 
@@ -43,8 +44,30 @@ class KvCache {
   virtual int64_t bytes() const = 0;
 };
 
-// Run-time inputs by name (int32 tensors such as "token_ids", "positions").
-using RunInputs = std::map<std::string, std::span<const int32_t>, std::less<>>;
+// One run-time input's values, borrowed for the call: int32 (token ids, positions, row indices)
+// or float32 (media: pixel patches, audio frames, embedding rows), matching its Input node's dtype.
+class InputData {
+ public:
+  InputData(std::span<const int32_t> v) : dtype_(DType::I32), data_(v.data()), count_(v.size()) {}
+  InputData(const std::vector<int32_t>& v) : InputData(std::span<const int32_t>(v)) {}
+  InputData(std::span<const float> v) : dtype_(DType::F32), data_(v.data()), count_(v.size()) {}
+  InputData(const std::vector<float>& v) : InputData(std::span<const float>(v)) {}
+
+  DType dtype() const { return dtype_; }
+  size_t size() const { return count_; }
+  size_t size_bytes() const { return count_ * 4; }
+  const void* data() const { return data_; }
+  // The values as int32; throws if they are float32.
+  std::span<const int32_t> i32() const;
+
+ private:
+  DType dtype_;
+  const void* data_;
+  size_t count_;
+};
+
+// Run-time inputs by name ("token_ids", "positions", ...).
+using RunInputs = std::map<std::string, InputData, std::less<>>;
 // Graph outputs by name, copied to host float32.
 using RunOutputs = std::map<std::string, std::vector<float>, std::less<>>;
 

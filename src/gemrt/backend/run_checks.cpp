@@ -6,11 +6,18 @@
 
 namespace gemrt {
 
-std::span<const int32_t> graph_input(const RunInputs& inputs, const Node& n) {
+std::span<const int32_t> InputData::i32() const {
+  if (dtype_ != DType::I32) fail("graph input: expected int32 values, got ", dtype_name(dtype_));
+  return {static_cast<const int32_t*>(data_), count_};
+}
+
+InputData graph_input(const RunInputs& inputs, const Node& n) {
   auto it = inputs.find(n.name);
   if (it == inputs.end()) fail("graph input '", n.name, "' was not supplied");
   if (static_cast<int64_t>(it->second.size()) != n.shape.numel())
     fail("graph input '", n.name, "' has ", it->second.size(), " values, expected ", n.shape.numel());
+  if (it->second.dtype() != n.dtype)
+    fail("graph input '", n.name, "' holds ", dtype_name(it->second.dtype()), " values, expected ", dtype_name(n.dtype));
   return it->second;
 }
 
@@ -42,6 +49,26 @@ void check_attention_run(const AttentionAttrs& a, const KvSlotLayout& slot, int6
          "); allocate a larger budget");
   if (a.window == 0 && p0 + t > cap)
     fail("attention: the KV cache budget of ", cap, " positions is exceeded (sequence would reach ", p0 + t, " tokens)");
+}
+
+void check_row_index(std::span<const int32_t> index, int64_t m, const std::string& op) {
+  for (size_t r = 0; r < index.size(); ++r)
+    if (index[r] < -1 || index[r] >= m)
+      fail(op, ": row ", r, " takes replacement row ", index[r], ", outside [-1, ", m, ")");
+}
+
+void check_attention_blocks(std::span<const int32_t> positions, std::span<const int32_t> blocks) {
+  if (blocks.size() != 2 * positions.size())
+    fail("attention: ", blocks.size() / 2, " bidirectional blocks for ", positions.size(), " query rows");
+  if (positions.empty()) return;
+  const int64_t first = positions.front(), end = positions.back() + int64_t{1};
+  for (size_t r = 0; r < positions.size(); ++r) {
+    const int64_t b = blocks[2 * r], e = blocks[2 * r + 1], p = positions[r];
+    if (b == e) continue;
+    if (!(b <= p && p < e) || b < first || e > end)
+      fail("attention: the bidirectional block [", b, ", ", e, ") of the query at position ", p,
+           " must contain it and lie inside this run's positions [", first, ", ", end, ")");
+  }
 }
 
 }  // namespace gemrt

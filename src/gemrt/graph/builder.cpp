@@ -24,11 +24,13 @@ ValueId GraphBuilder::act_node(OpKind op, std::vector<ValueId> inputs, Shape sha
   return g_.add(std::move(n));
 }
 
-ValueId GraphBuilder::input(const std::string& name, Shape shape) {
+ValueId GraphBuilder::input(const std::string& name, Shape shape, DType dtype) {
+  if (dtype != DType::I32 && dtype != DType::F32)
+    fail("graph: input '", name, "' must be I32 or F32, got ", dtype_name(dtype));
   Node n;
   n.op = OpKind::Input;
   n.shape = std::move(shape);
-  n.dtype = DType::I32;
+  n.dtype = dtype;
   n.name = name;
   return g_.add(std::move(n));
 }
@@ -84,7 +86,7 @@ ValueId GraphBuilder::rope(ValueId x, ValueId positions, int n_heads, int head_d
 }
 
 ValueId GraphBuilder::attention(ValueId q, ValueId k, ValueId v, ValueId positions, const AttentionAttrs& a,
-                                const std::string& label) {
+                                const std::string& label, ValueId blocks) {
   const int64_t t = shape(q)[0];
   if (a.n_kv_heads <= 0 || a.n_heads % a.n_kv_heads != 0)
     fail("graph: ", label, ": ", a.n_heads, " query heads are not a multiple of ", a.n_kv_heads, " kv heads");
@@ -93,7 +95,10 @@ ValueId GraphBuilder::attention(ValueId q, ValueId k, ValueId v, ValueId positio
   if (shape(k) != kv || shape(v) != kv)
     fail("graph: ", label, ": k ", shape(k).to_string(), " / v ", shape(v).to_string(), " expected ", kv.to_string());
   if (shape(positions) != Shape{t}) fail("graph: ", label, ": positions must be [T]");
-  return act_node(OpKind::Attention, {q, k, v, positions}, shape(q), a, label);
+  if (blocks < 0) return act_node(OpKind::Attention, {q, k, v, positions}, shape(q), a, label);
+  if (shape(blocks) != Shape{t, 2} || g_.node(blocks).dtype != DType::I32)
+    fail("graph: ", label, ": blocks must be int32 [T, 2], got ", shape(blocks).to_string());
+  return act_node(OpKind::Attention, {q, k, v, positions, blocks}, shape(q), a, label);
 }
 
 ValueId GraphBuilder::gated_act(ValueId gate, ValueId up, Activation act, const std::string& label) {
@@ -190,6 +195,33 @@ ValueId GraphBuilder::mul_vec(ValueId x, ValueId w, const std::string& label) {
   if (shape(w) != Shape{shape(x)[1]})
     fail("graph: ", label, ": weight ", g_.node(w).name, " has shape ", shape(w).to_string(), ", expected [", shape(x)[1], "]");
   return act_node(OpKind::MulVec, {x, w}, shape(x), {}, label);
+}
+
+ValueId GraphBuilder::add_vec(ValueId x, ValueId w, const std::string& label) {
+  expect_rank(shape(x), 2, label + " input");
+  if (shape(w) != Shape{shape(x)[1]})
+    fail("graph: ", label, ": bias ", g_.node(w).name, " has shape ", shape(w).to_string(), ", expected [", shape(x)[1], "]");
+  return act_node(OpKind::AddVec, {x, w}, shape(x), {}, label);
+}
+
+ValueId GraphBuilder::layer_norm(ValueId x, ValueId w, ValueId bias, float eps, const std::string& label) {
+  expect_rank(shape(x), 2, label + " input");
+  const Shape d{shape(x)[1]};
+  for (ValueId p : {w, bias})
+    if (shape(p) != d)
+      fail("graph: ", label, ": ", g_.node(p).name, " has shape ", shape(p).to_string(), ", expected ", d.to_string());
+  if (!(eps > 0.0f)) fail("graph: ", label, ": eps must be positive, got ", eps);
+  return act_node(OpKind::LayerNorm, {x, w, bias}, shape(x), LayerNormAttrs{eps}, label);
+}
+
+ValueId GraphBuilder::replace_rows(ValueId x, ValueId rows, ValueId index, const std::string& label) {
+  expect_rank(shape(x), 2, label + " input");
+  expect_rank(shape(rows), 2, label + " rows");
+  if (shape(rows)[1] != shape(x)[1])
+    fail("graph: ", label, ": rows ", shape(rows).to_string(), " do not match ", shape(x).to_string());
+  if (shape(index) != Shape{shape(x)[0]} || g_.node(index).dtype != DType::I32)
+    fail("graph: ", label, ": index must be int32 [", shape(x)[0], "], got ", shape(index).to_string());
+  return act_node(OpKind::ReplaceRows, {x, rows, index}, shape(x), {}, label);
 }
 
 ValueId GraphBuilder::gaussian_top_k(ValueId x, float z, const std::string& label) {

@@ -15,7 +15,7 @@ class GraphBuilder {
 
   const Shape& shape(ValueId v) const { return g_.node(v).shape; }
 
-  ValueId input(const std::string& name, Shape shape);  // int32
+  ValueId input(const std::string& name, Shape shape, DType dtype = DType::I32);  // I32 or F32
   ValueId weight(const TensorView& w);
   // table [V, D], ids int32 [T] -> [T, D]
   ValueId embed(ValueId table, ValueId ids, float scale, const std::string& label = "embed");
@@ -26,9 +26,10 @@ class GraphBuilder {
   // x [T, n_heads*head_dim], positions int32 [T]
   ValueId rope(ValueId x, ValueId positions, int n_heads, int head_dim, std::vector<float> inv_freq,
                const std::string& label = "rope", GeometricRope geometric = {});
-  // q [T, H*D], k/v [T, Hkv*D], positions int32 [T] -> [T, H*D]
+  // q [T, H*D], k/v [T, Hkv*D], positions int32 [T] -> [T, H*D]; blocks int32 [T, 2] or -1
+  // (graph/ir.h AttentionAttrs: bidirectional blocks).
   ValueId attention(ValueId q, ValueId k, ValueId v, ValueId positions, const AttentionAttrs& a,
-                    const std::string& label = "attention");
+                    const std::string& label = "attention", ValueId blocks = -1);
   ValueId gated_act(ValueId gate, ValueId up, Activation act, const std::string& label = "gated_act");
   ValueId add(ValueId a, ValueId b, const std::string& label = "add");
   ValueId soft_cap(ValueId x, float cap, const std::string& label = "soft_cap");
@@ -45,6 +46,11 @@ class GraphBuilder {
                   const std::string& label = "combine");
   ValueId rms_rescale(ValueId x, ValueId ref, float eps, const std::string& label = "rms_rescale");
   ValueId mul_vec(ValueId x, ValueId w, const std::string& label = "mul_vec");  // x [T, D], w [D]
+  ValueId add_vec(ValueId x, ValueId w, const std::string& label = "add_vec");  // x [T, D], w [D]
+  // x [T, D], weight and bias [D] (graph/ir.h LayerNorm)
+  ValueId layer_norm(ValueId x, ValueId w, ValueId bias, float eps, const std::string& label = "layer_norm");
+  // x [T, D], rows [M, D], index int32 [T] (graph/ir.h ReplaceRows)
+  ValueId replace_rows(ValueId x, ValueId rows, ValueId index, const std::string& label = "replace_rows");
   ValueId gaussian_top_k(ValueId x, float z, const std::string& label = "gaussian_top_k");
   // embed() whose out-of-range ids read `fallback_row` instead of failing (graph/ir.h EmbedAttrs).
   ValueId embed_with_fallback(ValueId table, ValueId ids, float scale, int64_t fallback_row, const std::string& label);

@@ -25,6 +25,9 @@ const char* op_name(OpKind k) {
     case OpKind::RmsRescale: return "rms_rescale";
     case OpKind::MulVec: return "mul_vec";
     case OpKind::GaussianTopK: return "gaussian_top_k";
+    case OpKind::LayerNorm: return "layer_norm";
+    case OpKind::AddVec: return "add_vec";
+    case OpKind::ReplaceRows: return "replace_rows";
   }
   return "?";
 }

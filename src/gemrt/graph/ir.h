@@ -1,8 +1,9 @@
 // The graph IR: a list of nodes in topological order, each producing one value.
 //
 // Values are identified by the index of the node that produces them (ValueId). Activations are
-// float32 row-major [rows, cols] tensors; `Input` nodes carry int32 data supplied per run
-// (token ids, positions); `Weight` nodes reference a TensorView in its stored dtype, which
+// float32 row-major [rows, cols] tensors; `Input` nodes carry int32 data (token ids, positions)
+// or float32 data (media: pixel patches, audio frames, embedding rows) supplied per run;
+// `Weight` nodes reference a TensorView in its stored dtype, which
 // the backend reads in place. Ops carry typed attributes (one struct per op kind).
 //
 // Shapes use the row convention of the decoder: activations are [T, width], where T is the
@@ -21,13 +22,13 @@ namespace gemrt {
 using ValueId = int32_t;
 
 enum class OpKind : uint8_t {
-  Input,        // runtime int32 data, shape given at build time
+  Input,        // runtime int32 or float32 data, shape given at build time
   Weight,       // a stored tensor (any float dtype), read in place
   Embed,        // gather rows of a [V, D] table by int32 ids, times a scale -> [T, D]
   MatMul,       // x [T, K] @ W^T with W [N, K] (HF nn.Linear layout) -> [T, N]
   RmsNorm,      // RMSNorm over groups of `dim` values, optional weight with offset
   Rope,         // rotate-half RoPE on [T, heads * head_dim] at int32 positions
-  Attention,    // causal / sliding attention of q over (KV cache + this run's k, v)
+  Attention,    // causal / sliding attention of q over (KV cache + this run's k, v), optional bidirectional blocks
   GatedAct,     // act(gate) * up, elementwise
   Add,          // a + b, elementwise
   SoftCap,      // cap * tanh(x / cap)
@@ -40,6 +41,9 @@ enum class OpKind : uint8_t {
   RmsRescale,   // x [T, D] rescaled per row to the root mean square of a reference [T, D]
   MulVec,       // x [T, D] * w [D] (a weight broadcast over rows)
   GaussianTopK, // max(0, x - (mean + z * std)) per row: Gemma 3n activation sparsity
+  LayerNorm,    // (x - mean) / sqrt(var + eps) * w + b per row (torch LayerNorm)
+  AddVec,       // x [T, D] + w [D] (a bias broadcast over rows)
+  ReplaceRows,  // x [T, D] with row t replaced by rows[index[t]] where index[t] >= 0 (media splice)
 };
 
 const char* op_name(OpKind k);
@@ -82,6 +86,10 @@ struct AttentionAttrs {
   float softcap = 0.0f;    // 0 = none; else scores = softcap * tanh(scores / softcap), before the mask
   int window = 0;          // 0 = unbounded (causal); else key visible iff q_pos - k_pos < window
   int kv_slot = 0;         // which KvCache layer this op appends to and reads from
+  // With a fifth input, blocks int32 [T, 2]: row t's bidirectional block [begin, end) in absolute
+  // positions (begin == end: none). Key j is then also visible to query t when begin <= j < end
+  // (transformers' blockwise overlay OR-ed onto the causal / sliding mask, spec §7.2: the tokens of
+  // one image attend to each other). A block must contain its query and lie inside this run.
   // Whether this op appends the run's k and v rows to the slot (and advances its position). KV
   // sharing (Gemma 3n / 4): several layers attend over one slot with the same k, v inputs; only
   // the last of them appends, so that every reader sees the slot as it was before the run (a
@@ -144,9 +152,15 @@ struct GaussianTopKAttrs {
   float z = 0.0f;
 };
 
+// LayerNorm (spec §7.3): inputs x [T, D], weight [D], bias [D]; per row, with the population
+// variance, out = (x - mean) / sqrt(var + eps) * weight + bias.
+struct LayerNormAttrs {
+  float eps = 1e-5f;  // torch.nn.LayerNorm's default
+};
+
 using OpAttrs = std::variant<std::monostate, EmbedAttrs, RmsNormAttrs, RopeAttrs, AttentionAttrs, GatedActAttrs,
                              SoftCapAttrs, TopKAttrs, ScaleAttrs, SliceColsAttrs, MoeAttrs, CombineAttrs,
-                             RmsRescaleAttrs, GaussianTopKAttrs>;
+                             RmsRescaleAttrs, GaussianTopKAttrs, LayerNormAttrs>;
 
 struct Node {
   OpKind op = OpKind::Input;

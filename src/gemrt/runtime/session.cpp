@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "gemrt/core/error.h"
+#include "gemrt/runtime/media.h"
 
 namespace gemrt {
 
@@ -21,15 +22,27 @@ void Session::reset() {
   position_ = 0;
 }
 
-Executable& Session::executable(int64_t tokens, LogitsRows rows, int top_k) {
-  auto& slot = compiled_[{tokens, rows, rows == LogitsRows::None ? 0 : top_k}];
-  if (!slot) slot = backend_.compile(model_.forward_graph(tokens, rows, top_k));
+Executable& Session::executable(int64_t tokens, LogitsRows rows, int top_k, MediaSlots media) {
+  auto& slot = compiled_[{tokens, rows, rows == LogitsRows::None ? 0 : top_k, media}];
+  if (!slot) slot = backend_.compile(model_.forward_graph(tokens, rows, top_k, media));
   return *slot;
 }
 
-std::vector<float> Session::prefill(std::span<const int32_t> ids, LogitsRows rows) { return run(ids, rows, 0); }
+std::vector<float> Session::prefill(std::span<const int32_t> ids, LogitsRows rows, const PromptMedia* media) {
+  return run(ids, rows, 0, media);
+}
 
-std::vector<float> Session::run(std::span<const int32_t> ids, LogitsRows rows, int top_k) {
+size_t Session::chunk_end(size_t begin, size_t size, const PromptMedia* media) const {
+  const size_t end = std::min(size, begin + static_cast<size_t>(prefill_chunk_));
+  if (!media) return end;
+  for (const auto& [b, e] : media->blocks) {
+    const auto bs = static_cast<size_t>(b), be = static_cast<size_t>(e);
+    if (bs < end && end < be) return bs > begin ? bs : be;  // the block would be split
+  }
+  return end;
+}
+
+std::vector<float> Session::run(std::span<const int32_t> ids, LogitsRows rows, int top_k, const PromptMedia* media) {
   const int64_t vocab = vocab_size();
   if (ids.empty()) fail("prefill: no tokens given");
   if (top_k < 0 || top_k > vocab) fail("prefill: top_k must be in [0, ", vocab, "], got ", top_k);
@@ -42,10 +55,23 @@ std::vector<float> Session::run(std::span<const int32_t> ids, LogitsRows rows, i
 
   std::vector<float> logits;
   if (rows == LogitsRows::All) logits.reserve(ids.size() * static_cast<size_t>(vocab));
-  std::vector<int32_t> positions;
-  for (size_t begin = 0; begin < ids.size(); begin += static_cast<size_t>(prefill_chunk_)) {
-    const size_t n = std::min(ids.size() - begin, static_cast<size_t>(prefill_chunk_));
-    const bool last_chunk = begin + n == ids.size();
+  const size_t hidden = static_cast<size_t>(model_.spec().hidden_size);
+  if (media) {
+    if (media->index.size() != ids.size())
+      fail("prefill: the media index has ", media->index.size(), " entries for ", ids.size(), " tokens");
+    for (size_t i = 0; i < ids.size(); ++i)
+      if (const int32_t r = media->index[i]; r < -1 || (r >= 0 && static_cast<size_t>(r + 1) * hidden > media->rows.size()))
+        fail("prefill: token ", i, " takes media row ", r, " of ", media->rows.size() / hidden);
+    for (const auto& [b, e] : media->blocks)
+      if (b < 0 || b >= e || e > static_cast<int64_t>(ids.size()))
+        fail("prefill: bidirectional block [", b, ", ", e, ") is not inside the ", ids.size(), " tokens");
+  }
+  std::vector<int32_t> positions, media_index, blocks;
+  std::vector<float> media_rows;
+  for (size_t begin = 0, end = 0; begin < ids.size(); begin = end) {
+    end = chunk_end(begin, ids.size(), media);
+    const size_t n = end - begin;
+    const bool last_chunk = end == ids.size();
     positions.resize(n);
     for (size_t i = 0; i < n; ++i) positions[i] = static_cast<int32_t>(position_ + static_cast<int64_t>(i));
     // Chunks before the last only fill the cache unless every row's logits are wanted.
@@ -53,8 +79,35 @@ std::vector<float> Session::run(std::span<const int32_t> ids, LogitsRows rows, i
                                   : last_chunk            ? rows
                                                           : LogitsRows::None;
     RunOutputs out;
-    const RunInputs in{{"token_ids", ids.subspan(begin, n)}, {"positions", positions}};
-    executable(static_cast<int64_t>(n), chunk_rows, top_k).run(in, kv_.get(), &out);
+    RunInputs in{{"token_ids", ids.subspan(begin, n)}, {"positions", positions}};
+    MediaSlots slots;
+    if (media) {
+      // This chunk's media rows, renumbered from 0, and its blocks in absolute positions.
+      media_rows.clear();
+      media_index.assign(n, -1);
+      for (size_t i = 0; i < n; ++i)
+        if (const int32_t r = media->index[begin + i]; r >= 0) {
+          media_index[i] = static_cast<int32_t>(media_rows.size() / hidden);
+          media_rows.insert(media_rows.end(), media->rows.begin() + static_cast<ptrdiff_t>(r * hidden),
+                            media->rows.begin() + static_cast<ptrdiff_t>((r + 1) * hidden));
+        }
+      blocks.assign(2 * n, 0);
+      for (const auto& [b, e] : media->blocks) {
+        if (b < static_cast<int64_t>(begin) || e > static_cast<int64_t>(end)) continue;
+        for (auto i = static_cast<size_t>(b); i < static_cast<size_t>(e); ++i) {
+          blocks[2 * (i - begin)] = static_cast<int32_t>(position_ + b - static_cast<int64_t>(begin));
+          blocks[2 * (i - begin) + 1] = static_cast<int32_t>(position_ + e - static_cast<int64_t>(begin));
+        }
+        slots.blocks = true;
+      }
+      slots.rows = static_cast<int64_t>(media_rows.size() / hidden);
+      if (slots.rows > 0) {
+        in.emplace("media_rows", media_rows);
+        in.emplace("media_index", media_index);
+      }
+      if (slots.blocks) in.emplace("attention_blocks", blocks);
+    }
+    executable(static_cast<int64_t>(n), chunk_rows, top_k, slots).run(in, kv_.get(), &out);
     position_ += static_cast<int64_t>(n);
     if (chunk_rows == LogitsRows::None) continue;
     std::vector<float>& chunk_logits = out.at(top_k > 0 ? "top_k" : "logits");

@@ -19,6 +19,8 @@
 
 namespace gemrt {
 
+struct PromptMedia;  // runtime/media.h
+
 struct SessionOptions {
   int max_tokens = 0;        // KV budget (prompt + generated); 0 = max_position_embeddings
   int prefill_chunk = 0;     // tokens per prefill graph run; 0 = the backend's preferred_prefill_chunk()
@@ -31,14 +33,17 @@ class Session {
 
   // Appends `ids` to the sequence. Returns logits float32 [T, V] for rows == All, [V] of the last
   // token for Last, nothing for None. Throws on an id outside the vocabulary or a sequence
-  // beyond the budget.
-  std::vector<float> prefill(std::span<const int32_t> ids, LogitsRows rows);
+  // beyond the budget. `media` (Gemma 4 unified, runtime/media.h): embedding rows for some of
+  // the ids and bidirectional blocks, as offsets into `ids`; a prefill chunk never splits a block.
+  std::vector<float> prefill(std::span<const int32_t> ids, LogitsRows rows, const PromptMedia* media = nullptr);
   // Appends one token and returns its logits [V].
   std::vector<float> decode(int32_t id) { return prefill(std::span<const int32_t>(&id, 1), LogitsRows::Last); }
   // As prefill / decode with LogitsRows::Last, but the backend returns only the k largest logits
   // of the last token and their ids: [k values, descending; k ids as floats] (graph/ir.h TopK),
   // 2k floats instead of V (what a sampler needs: Sampler::candidates_needed).
-  std::vector<float> prefill_top(std::span<const int32_t> ids, int k) { return run(ids, LogitsRows::Last, k); }
+  std::vector<float> prefill_top(std::span<const int32_t> ids, int k, const PromptMedia* media = nullptr) {
+    return run(ids, LogitsRows::Last, k, media);
+  }
   std::vector<float> decode_top(int32_t id, int k) { return prefill_top(std::span<const int32_t>(&id, 1), k); }
 
   int64_t position() const { return position_; }
@@ -48,15 +53,20 @@ class Session {
   void reset();
 
  private:
-  Executable& executable(int64_t tokens, LogitsRows rows, int top_k);
-  std::vector<float> run(std::span<const int32_t> ids, LogitsRows rows, int top_k);
+  Executable& executable(int64_t tokens, LogitsRows rows, int top_k, MediaSlots media);
+  std::vector<float> run(std::span<const int32_t> ids, LogitsRows rows, int top_k, const PromptMedia* media);
+  // The end of the chunk that starts at `begin` (offsets into the run's ids): at most
+  // prefill_chunk_ tokens, cut before a block it would split, or stretched to a block's end when
+  // the block starts the chunk.
+  size_t chunk_end(size_t begin, size_t size, const PromptMedia* media) const;
 
   const GemmaModel& model_;
   Backend& backend_;
   int max_tokens_;
   int prefill_chunk_;
   std::unique_ptr<KvCache> kv_;
-  std::map<std::tuple<int64_t, LogitsRows, int>, std::unique_ptr<Executable>> compiled_;  // (tokens, rows, top_k)
+  // (tokens, rows, top_k, media slots)
+  std::map<std::tuple<int64_t, LogitsRows, int, MediaSlots>, std::unique_ptr<Executable>> compiled_;
   int64_t position_ = 0;
 };
 

@@ -50,11 +50,16 @@ KvLayout one_slot(const AttentionAttrs& a, int capacity, DType dtype = DType::F3
   return KvLayout{{s}, dtype};
 }
 
+// Bidirectional blocks [begin, end) in positions (graph/ir.h AttentionAttrs).
+using Blocks = std::vector<std::pair<int64_t, int64_t>>;
+
 // Runs the sequence through cpu::attention in chunks of the given sizes (summing to seq.t) with
-// one KV cache slot of `capacity` rows; returns the outputs of all positions [T, H*D].
+// one KV cache slot of `capacity` rows; returns the outputs of all positions [T, H*D]. A chunk
+// must not split a block.
 std::vector<float> run_chunks(const Seq& seq, const AttentionAttrs& a, int capacity, const std::vector<int64_t>& chunks,
                               ThreadPool& pool,
-                              DType kv_dtype = DType::F32, Numerics numerics = Numerics::Precise) {
+                              DType kv_dtype = DType::F32, Numerics numerics = Numerics::Precise,
+                              const Blocks& blocks = {}) {
   const int64_t qw = int64_t{a.n_heads} * a.head_dim, kw = int64_t{a.n_kv_heads} * a.head_dim;
   EXPECT_EQ(std::accumulate(chunks.begin(), chunks.end(), int64_t{0}), seq.t);
   cpu::CpuKvCache kv(one_slot(a, capacity, kv_dtype));
@@ -63,8 +68,14 @@ std::vector<float> run_chunks(const Seq& seq, const AttentionAttrs& a, int capac
   for (int64_t c : chunks) {
     std::vector<int32_t> pos(static_cast<size_t>(c));
     std::iota(pos.begin(), pos.end(), static_cast<int32_t>(p0));
-    cpu::attention(seq.q.data() + p0 * qw, seq.k.data() + p0 * kw, seq.v.data() + p0 * kw, pos.data(), c, a, kv,
-                   numerics, out.data() + p0 * qw, pool);
+    std::vector<int32_t> spans(static_cast<size_t>(2 * c), 0);
+    for (const auto& [b, e] : blocks)
+      for (int64_t p = std::max(b, p0); p < std::min(e, p0 + c); ++p) {
+        spans[static_cast<size_t>(2 * (p - p0))] = static_cast<int32_t>(b);
+        spans[static_cast<size_t>(2 * (p - p0) + 1)] = static_cast<int32_t>(e);
+      }
+    cpu::attention(seq.q.data() + p0 * qw, seq.k.data() + p0 * kw, seq.v.data() + p0 * kw, pos.data(),
+                   blocks.empty() ? nullptr : spans.data(), c, a, kv, numerics, out.data() + p0 * qw, pool);
     p0 += c;
     EXPECT_EQ(kv.next_position(0), p0);
   }
@@ -79,29 +90,31 @@ std::vector<int64_t> chunks_of(int64_t t, int64_t size) {
 
 // Naive double reference of spec §1.4/§1.5 over the whole sequence. `modulo_gqa` maps query
 // head h to kv head h % Hkv instead of h / (H / Hkv) (wrong; used to show the test can tell).
-std::vector<double> reference(const Seq& seq, const AttentionAttrs& a, bool modulo_gqa = false) {
+// Keys in the query's block are visible too (transformers' blockwise overlay, spec §7.2).
+std::vector<double> reference(const Seq& seq, const AttentionAttrs& a, bool modulo_gqa = false, const Blocks& blocks = {}) {
   const int64_t d = a.head_dim, qw = int64_t{a.n_heads} * d, kw = int64_t{a.n_kv_heads} * d;
   const int group = a.n_heads / a.n_kv_heads;
   std::vector<double> out(static_cast<size_t>(seq.t * qw), 0.0);
   for (int64_t p = 0; p < seq.t; ++p) {
     for (int h = 0; h < a.n_heads; ++h) {
       const int kvh = modulo_gqa ? h % a.n_kv_heads : h / group;
-      std::vector<double> s(static_cast<size_t>(p + 1));
+      std::vector<double> s(static_cast<size_t>(seq.t));
       double mx = -std::numeric_limits<double>::infinity();
-      for (int64_t j = 0; j <= p; ++j) {
+      for (int64_t j = 0; j < seq.t; ++j) {
         double dotp = 0.0;
         for (int64_t x = 0; x < d; ++x)
           dotp += static_cast<double>(seq.q[static_cast<size_t>(p * qw + h * d + x)]) *
                   static_cast<double>(seq.k[static_cast<size_t>(j * kw + kvh * d + x)]);
         double sc = dotp * static_cast<double>(a.scale);
         if (a.softcap > 0.0f) sc = static_cast<double>(a.softcap) * std::tanh(sc / static_cast<double>(a.softcap));
-        const bool visible = a.window == 0 || p - j < a.window;  // and j <= p by the loop
+        bool visible = j <= p && (a.window == 0 || p - j < a.window);
+        for (const auto& [b, e] : blocks) visible = visible || (b <= p && p < e && b <= j && j < e);
         s[static_cast<size_t>(j)] = visible ? sc : -std::numeric_limits<double>::infinity();
         mx = std::max(mx, s[static_cast<size_t>(j)]);
       }
       double denom = 0.0;
       for (double& e : s) denom += (e = std::exp(e - mx));
-      for (int64_t j = 0; j <= p; ++j) {
+      for (int64_t j = 0; j < seq.t; ++j) {
         const double pj = s[static_cast<size_t>(j)] / denom;
         for (int64_t x = 0; x < d; ++x)
           out[static_cast<size_t>(p * qw + h * d + x)] += pj * static_cast<double>(seq.v[static_cast<size_t>(j * kw + kvh * d + x)]);
@@ -285,6 +298,49 @@ TEST(CpuAttention, SixteenBitCacheRoundsLikeItsStorageForEverySplit) {
   }
 }
 
+// Bidirectional blocks (spec §7.2): a query inside a block also sees the block's later keys and,
+// past a sliding window shorter than the block, its earlier ones; queries outside stay causal.
+TEST(CpuAttention, BidirectionalBlocksWidenTheVisibleKeys) {
+  ThreadPool pool(2);
+  constexpr int kH = 4, kHkv = 2, kD = 16;
+  constexpr int64_t kT = 20;
+  std::mt19937 rng(17);
+  Seq seq;
+  seq.t = kT;
+  seq.q = random_vec(static_cast<size_t>(kT * kH * kD), rng, -2.0f, 2.0f);
+  seq.k = random_vec(static_cast<size_t>(kT * kHkv * kD), rng, -2.0f, 2.0f);
+  seq.v = random_vec(static_cast<size_t>(kT * kHkv * kD), rng, -1.0f, 1.0f);
+  const Blocks blocks{{3, 10}, {14, 17}};
+  for (int w : {0, 4}) {
+    const AttentionAttrs a = make_attrs(kH, kHkv, kD, 0.25f, 0.0f, w);
+    const int ring = w == 0 ? static_cast<int>(kT) : w;
+    const std::string cfg = "window " + std::to_string(w);
+    const std::vector<double> ref = reference(seq, a, false, blocks);
+    EXPECT_GT(test::relative_error(to_float(ref), to_float(reference(seq, a))), 1e-2) << cfg << ": blocks change nothing";
+    for (const auto& chunks : {std::vector<int64_t>{kT}, std::vector<int64_t>{3, 7, 4, 6}, std::vector<int64_t>{1, 1, 1, 7, 2, 2, 3, 3}})
+      expect_matches(run_chunks(seq, a, ring, chunks, pool, DType::F32, Numerics::Precise, blocks), ref, cfg);
+    // Fast numerics over a 16-bit cache (tiled and one-row paths): within a few units of f16.
+    for (const auto& chunks : {std::vector<int64_t>{kT}, std::vector<int64_t>{3, 7, 4, 6}}) {
+      const std::vector<float> fast = run_chunks(seq, a, ring, chunks, pool, DType::F16, Numerics::Fast, blocks);
+      EXPECT_LT(test::relative_error(fast, to_float(ref)), 8.0 * std::ldexp(1.0, -11)) << cfg << ", fast";
+    }
+  }
+}
+
+TEST(CpuAttention, BlocksMustHoldTheirQueryAndStayInTheRun) {
+  ThreadPool pool(1);
+  const AttentionAttrs a = make_attrs(2, 1, 4, 1.0f, 0.0f, 0);
+  std::vector<float> q(4 * 8, 0.1f), k(4 * 4, 0.2f), v(4 * 4, 0.3f), out(4 * 8);
+  const std::vector<int32_t> pos{0, 1, 2, 3};
+  for (const std::vector<int32_t>& spans : {std::vector<int32_t>{0, 0, 2, 4, 2, 4, 2, 4},    // row 1 outside its block
+                                            std::vector<int32_t>{0, 0, 0, 0, 2, 5, 2, 5}}) {  // past the run
+    cpu::CpuKvCache kv(one_slot(a, 4));
+    EXPECT_THROW(cpu::attention(q.data(), k.data(), v.data(), pos.data(), spans.data(), 4, a, kv, Numerics::Precise,
+                                out.data(), pool),
+                 Error);
+  }
+}
+
 TEST(CpuAttention, KvCacheSizeFollowsItsDtype) {
   const AttentionAttrs a = make_attrs(4, 2, 16, 1.0f, 0.0f, 0);
   EXPECT_EQ(cpu::CpuKvCache(one_slot(a, 10, DType::F32)).bytes(), 10 * 32 * 4 * 2);
@@ -369,8 +425,8 @@ struct ErrorFixture {
     out.resize(q.size());
   }
   void run(const std::vector<int32_t>& pos, const AttentionAttrs& a, cpu::CpuKvCache& kv) {
-    cpu::attention(q.data(), k.data(), v.data(), pos.data(), static_cast<int64_t>(pos.size()), a, kv, Numerics::Precise,
-                   out.data(), pool);
+    cpu::attention(q.data(), k.data(), v.data(), pos.data(), nullptr, static_cast<int64_t>(pos.size()), a, kv,
+                   Numerics::Precise, out.data(), pool);
   }
 };
 

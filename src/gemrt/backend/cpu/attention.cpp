@@ -56,13 +56,30 @@ struct KvRows {
   }
 };
 
+// The keys query row r sees: positions [lo, hi]. Key j is visible to the query at position p iff
+// j <= p and (window == 0 or p - j < window), or j lies in the query's bidirectional block, which
+// contains p (graph/ir.h AttentionAttrs): the union of two ranges holding p is one range.
+struct VisibleKeys {
+  int64_t p0;
+  int window;
+  const int32_t* blocks;  // [T, 2] or null
+  std::pair<int64_t, int64_t> operator()(int64_t r) const {
+    const int64_t p = p0 + r;
+    int64_t lo = window > 0 ? std::max<int64_t>(0, p - window + 1) : 0, hi = p;
+    if (blocks && blocks[2 * r] < blocks[2 * r + 1]) {
+      lo = std::min<int64_t>(lo, blocks[2 * r]);
+      hi = std::max<int64_t>(hi, blocks[2 * r + 1] - 1);
+    }
+    return {lo, hi};
+  }
+};
+
 // HF eager attention (spec §1.4, §1.5), one (query, head) at a time:
 //   s_j = (q . k_j) * scale; s_j = cap * tanh(s_j / cap) if soft-capped; softmax over the
 //   visible keys in float32 (sum in double); out = sum_j p_j v_j.
-// Key j is visible to the query at position p iff j <= p and (window == 0 or p - j < window).
 template <typename S>
-void attend_precise(const float* q, const KvRows<S>& kv, int64_t t, const AttentionAttrs& a, float* out,
-                    ThreadPool& pool) {
+void attend_precise(const float* q, const KvRows<S>& kv, int64_t t, const AttentionAttrs& a, const VisibleKeys& vis,
+                    float* out, ThreadPool& pool) {
   const int64_t d = a.head_dim;
   const int group = a.n_heads / a.n_kv_heads;
   pool.parallel_for(t * a.n_heads, [&](int64_t b, int64_t e) {
@@ -73,12 +90,11 @@ void attend_precise(const float* q, const KvRows<S>& kv, int64_t t, const Attent
       const int64_t r = idx / a.n_heads;
       const int h = static_cast<int>(idx % a.n_heads);
       const int kvh = h / group;
-      const int64_t p = kv.p0 + r;
-      const int64_t lo = a.window > 0 ? std::max<int64_t>(0, p - a.window + 1) : 0;
+      const auto [lo, hi] = vis(r);
       const float* qh = q + r * a.n_heads * d + h * d;
-      scores.resize(static_cast<size_t>(p - lo + 1));
+      scores.resize(static_cast<size_t>(hi - lo + 1));
       float max_s = -INFINITY;
-      for (int64_t j = lo; j <= p; ++j) {
+      for (int64_t j = lo; j <= hi; ++j) {
         const auto* kr = kv.row(j, kv.fresh_k, kv.ring_k) + kvh * d;
         float s = S::dot(qh, kr, d) * a.scale;
         if (a.softcap > 0.0f) s = std::tanh(s / a.softcap) * a.softcap;
@@ -92,7 +108,7 @@ void attend_precise(const float* q, const KvRows<S>& kv, int64_t t, const Attent
       }
       const auto inv = static_cast<float>(1.0 / denom);
       std::fill(acc.begin(), acc.begin() + d, 0.0f);
-      for (int64_t j = lo; j <= p; ++j) {
+      for (int64_t j = lo; j <= hi; ++j) {
         const auto* vr = kv.row(j, kv.fresh_v, kv.ring_v) + kvh * d;
         S::axpy(acc.data(), scores[static_cast<size_t>(j - lo)] * inv, vr, d);
       }
@@ -105,13 +121,12 @@ void attend_precise(const float* q, const KvRows<S>& kv, int64_t t, const Attent
 // heads of one KV head (about 16 query vectors), which attend_tile_fast runs with each K / V load
 // shared by a register tile of vectors. The same results as attend_fast's one-row work items.
 template <typename S>
-void attend_fast_tiles(const float* q, const KvRows<S>& kv, int64_t t, const AttentionAttrs& a, float* out,
-                       ThreadPool& pool) {
+void attend_fast_tiles(const float* q, const KvRows<S>& kv, int64_t t, const AttentionAttrs& a, const VisibleKeys& vis,
+                       float* out, ThreadPool& pool) {
   const int64_t d = a.head_dim;
   const int group = a.n_heads / a.n_kv_heads;
   const int64_t tile_rows = std::max(1, 16 / group);
   const int64_t n_tiles = (t + tile_rows - 1) / tile_rows;
-  const auto first_visible = [&](int64_t p) { return a.window > 0 ? std::max<int64_t>(0, p - a.window + 1) : 0; };
   pool.parallel_for(n_tiles * a.n_kv_heads, [&](int64_t b, int64_t e) {
     thread_local std::vector<float> scores, qbuf;
     thread_local std::vector<const void*> keys, values;
@@ -121,7 +136,12 @@ void attend_fast_tiles(const float* q, const KvRows<S>& kv, int64_t t, const Att
     for (int64_t idx = b; idx < e; ++idx) {
       const int64_t r0 = (idx / a.n_kv_heads) * tile_rows, r1 = std::min(t, r0 + tile_rows);
       const int kvh = static_cast<int>(idx % a.n_kv_heads);
-      const int64_t base = first_visible(kv.p0 + r0), span = kv.p0 + r1 - base;
+      int64_t base = vis(r0).first, last = vis(r0).second;
+      for (int64_t r = r0 + 1; r < r1; ++r) {
+        base = std::min(base, vis(r).first);
+        last = std::max(last, vis(r).second);
+      }
+      const int64_t span = last + 1 - base;
       const auto count = static_cast<size_t>((r1 - r0) * group);
       keys.resize(static_cast<size_t>(span));
       values.resize(static_cast<size_t>(span));
@@ -136,7 +156,7 @@ void attend_fast_tiles(const float* q, const KvRows<S>& kv, int64_t t, const Att
       los.clear();
       ns.clear();
       for (int64_t r = r0; r < r1; ++r) {
-        const int64_t p = kv.p0 + r, lo = first_visible(p);
+        const auto [lo, hi] = vis(r);
         for (int g = 0; g < group; ++g) {
           const int h = kvh * group + g;
           const float* qh = q + r * a.n_heads * d + h * d;
@@ -145,7 +165,7 @@ void attend_fast_tiles(const float* q, const KvRows<S>& kv, int64_t t, const Att
           qs.push_back(qb);
           outs.push_back(out + r * a.n_heads * d + h * d);
           los.push_back(lo);
-          ns.push_back(p - lo + 1);
+          ns.push_back(hi - lo + 1);
         }
       }
       attend_tile_fast(FastTile{keys.data(), values.data(), base, span, d, S::kType, a.softcap,
@@ -158,11 +178,11 @@ void attend_fast_tiles(const float* q, const KvRows<S>& kv, int64_t t, const Att
 // as its own op and converts it for the K product), then attention_fast.h does the rest in
 // llama.cpp's order; its batched order applies when this run holds 2 or more query rows.
 template <typename S>
-void attend_fast(const float* q, const KvRows<S>& kv, int64_t t, const AttentionAttrs& a, float* out,
-                 ThreadPool& pool) {
+void attend_fast(const float* q, const KvRows<S>& kv, int64_t t, const AttentionAttrs& a, const VisibleKeys& vis,
+                 float* out, ThreadPool& pool) {
   const int64_t d = a.head_dim;
   if (fast_tile_applies(S::kType, d, t >= 2)) {
-    attend_fast_tiles<S>(q, kv, t, a, out, pool);
+    attend_fast_tiles<S>(q, kv, t, a, vis, out, pool);
     return;
   }
   const int group = a.n_heads / a.n_kv_heads;
@@ -174,9 +194,8 @@ void attend_fast(const float* q, const KvRows<S>& kv, int64_t t, const Attention
     for (int64_t idx = b; idx < e; ++idx) {
       const int64_t r = idx / a.n_kv_heads;
       const int kvh = static_cast<int>(idx % a.n_kv_heads);
-      const int64_t p = kv.p0 + r;
-      const int64_t lo = a.window > 0 ? std::max<int64_t>(0, p - a.window + 1) : 0;
-      const int64_t n = p - lo + 1;
+      const auto [lo, hi] = vis(r);
+      const int64_t n = hi - lo + 1;
       if (qbuf.size() < static_cast<size_t>(group * d)) {
         qbuf.resize(static_cast<size_t>(group * d));
         acc.resize(static_cast<size_t>(group * 32 * d));
@@ -205,7 +224,7 @@ void attend_fast(const float* q, const KvRows<S>& kv, int64_t t, const Attention
 // Converts this run's keys and values to the storage type (rounding them as the cache will hold
 // them), attends, then appends them to the ring; only the last `cap` rows can matter later.
 template <typename S>
-void attend_and_append(const float* q, const float* k, const float* v, int64_t p0, int64_t t,
+void attend_and_append(const float* q, const float* k, const float* v, const int32_t* blocks, int64_t p0, int64_t t,
                        const AttentionAttrs& a, CpuKvCache& kv, Numerics numerics, float* out, ThreadPool& pool) {
   using T = typename S::T;
   const KvSlotLayout& slot = kv.slot(a.kv_slot);
@@ -232,8 +251,9 @@ void attend_and_append(const float* q, const float* k, const float* v, int64_t p
   T* ring_k = reinterpret_cast<T*>(kv.keys(a.kv_slot));
   T* ring_v = reinterpret_cast<T*>(kv.values(a.kv_slot));
   const KvRows<S> rows{fk, fv, ring_k, ring_v, p0, cap, kv_w};
-  if (numerics == Numerics::Fast) attend_fast<S>(q, rows, t, a, out, pool);
-  else attend_precise<S>(q, rows, t, a, out, pool);
+  const VisibleKeys vis{p0, a.window, blocks};
+  if (numerics == Numerics::Fast) attend_fast<S>(q, rows, t, a, vis, out, pool);
+  else attend_precise<S>(q, rows, t, a, vis, out, pool);
   if (!a.append) return;  // another reader of the slot appends these rows (AttentionAttrs::append)
   for (int64_t r = std::max<int64_t>(0, t - cap); r < t; ++r) {
     const int64_t row = (p0 + r) % cap;
@@ -244,16 +264,18 @@ void attend_and_append(const float* q, const float* k, const float* v, int64_t p
 
 }  // namespace
 
-void attention(const float* q, const float* k, const float* v, const int32_t* positions, int64_t t,
-               const AttentionAttrs& a, CpuKvCache& kv, Numerics numerics, float* out, ThreadPool& pool) {
+void attention(const float* q, const float* k, const float* v, const int32_t* positions, const int32_t* blocks,
+               int64_t t, const AttentionAttrs& a, CpuKvCache& kv, Numerics numerics, float* out, ThreadPool& pool) {
   const KvSlotLayout& slot = kv.slot(a.kv_slot);  // first: names a missing slot
-  check_attention_run(a, slot, kv.next_position(a.kv_slot), std::span<const int32_t>(positions, static_cast<size_t>(t)));
+  const std::span<const int32_t> pos(positions, static_cast<size_t>(t));
+  check_attention_run(a, slot, kv.next_position(a.kv_slot), pos);
+  if (blocks) check_attention_blocks(pos, std::span<const int32_t>(blocks, static_cast<size_t>(2 * t)));
   const int64_t p0 = positions[0];
 
   switch (kv.dtype()) {
-    case DType::F32: attend_and_append<F32Kv>(q, k, v, p0, t, a, kv, numerics, out, pool); break;
-    case DType::F16: attend_and_append<F16Kv>(q, k, v, p0, t, a, kv, numerics, out, pool); break;
-    case DType::BF16: attend_and_append<Bf16Kv>(q, k, v, p0, t, a, kv, numerics, out, pool); break;
+    case DType::F32: attend_and_append<F32Kv>(q, k, v, blocks, p0, t, a, kv, numerics, out, pool); break;
+    case DType::F16: attend_and_append<F16Kv>(q, k, v, blocks, p0, t, a, kv, numerics, out, pool); break;
+    case DType::BF16: attend_and_append<Bf16Kv>(q, k, v, blocks, p0, t, a, kv, numerics, out, pool); break;
     default: fail("attention: KV cache dtype ", dtype_name(kv.dtype()), " is not supported");
   }
   if (a.append) kv.set_next_position(a.kv_slot, p0 + t);

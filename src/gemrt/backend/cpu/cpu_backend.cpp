@@ -101,8 +101,8 @@ class CpuExecutable final : public Executable {
   }
 
   void bind_input(ValueId i, const Node& n, const RunInputs& inputs) {
-    const std::span<const int32_t> values = graph_input(inputs, n);
-    std::memcpy(i32(i), values.data(), values.size_bytes());
+    const InputData values = graph_input(inputs, n);
+    std::memcpy(at(i), values.data(), values.size_bytes());
   }
 
   void execute(ValueId i, const Node& n, KvCache* kv) {
@@ -131,8 +131,8 @@ class CpuExecutable final : public Executable {
       case OpKind::Attention: {
         auto* cache = dynamic_cast<CpuKvCache*>(kv);
         if (!cache) fail("cpu backend: attention op '", n.name, "' needs a KV cache from the CPU backend");
-        attention(f32(in[0]), f32(in[1]), f32(in[2]), i32(in[3]), n.shape[0], std::get<AttentionAttrs>(n.attrs),
-                  *cache, numerics_, out, *pool_);
+        attention(f32(in[0]), f32(in[1]), f32(in[2]), i32(in[3]), in.size() > 4 ? i32(in[4]) : nullptr, n.shape[0],
+                  std::get<AttentionAttrs>(n.attrs), *cache, numerics_, out, *pool_);
         break;
       }
       case OpKind::GatedAct:
@@ -185,6 +185,18 @@ class CpuExecutable final : public Executable {
         break;
       case OpKind::GaussianTopK:
         gaussian_top_k(f32(in[0]), n.shape[0], n.shape[1], std::get<GaussianTopKAttrs>(n.attrs).z, out, *pool_);
+        break;
+      case OpKind::LayerNorm:
+        layer_norm(f32(in[0]), n.shape[0], weight(in[1]), weight(in[2]), std::get<LayerNormAttrs>(n.attrs).eps, out,
+                   *pool_);
+        break;
+      case OpKind::AddVec:
+        add_vec(f32(in[0]), n.shape[0], weight(in[1]), out);
+        break;
+      case OpKind::ReplaceRows:
+        check_row_index(std::span<const int32_t>(i32(in[2]), static_cast<size_t>(n.shape[0])), g_.node(in[1]).shape[0],
+                        n.name);
+        replace_rows(f32(in[0]), f32(in[1]), i32(in[2]), n.shape[0], n.shape[1], out);
         break;
       case OpKind::Input:
       case OpKind::Weight:

@@ -52,9 +52,10 @@ void rope(const float* x, const int32_t* positions, int64_t t, const RopeAttrs& 
 // Attention of q [T, H*D] over the cached keys/values of a.kv_slot and this run's k, v [T, Hkv*D];
 // positions must be consecutive and continue the slot's sequence. Appends k, v to the cache.
 // Keys and values are stored in the cache's dtype; Numerics::Fast also rounds the scaled query
-// and the probabilities to it.
-void attention(const float* q, const float* k, const float* v, const int32_t* positions, int64_t t,
-               const AttentionAttrs& a, CpuKvCache& kv, Numerics numerics, float* out, ThreadPool& pool);
+// and the probabilities to it. blocks: int32 [T, 2] bidirectional blocks (graph/ir.h
+// AttentionAttrs) or null.
+void attention(const float* q, const float* k, const float* v, const int32_t* positions, const int32_t* blocks,
+               int64_t t, const AttentionAttrs& a, CpuKvCache& kv, Numerics numerics, float* out, ThreadPool& pool);
 
 // out = act(gate) * up. Numerics::Fast evaluates the tanh GELU through a float16 table: gate
 // rounded to f16, table value gelu(f16) rounded to f16; 0 for gate <= -10, gate for gate >= 10.
@@ -77,6 +78,13 @@ void combine(std::span<const float* const> xs, const float* coefs, int64_t t, in
 void rms_rescale(const float* x, const float* ref, int64_t t, int64_t d, float eps, float* out);
 // out[r, j] = x[r, j] * w[j]; x [t, d], w [d] any float dtype.
 void mul_vec(const float* x, int64_t t, const TensorView& w, float* out);
+// out[r, j] = x[r, j] + w[j]; x [t, d], w [d] any float dtype.
+void add_vec(const float* x, int64_t t, const TensorView& w, float* out);
+// graph/ir.h LayerNorm over t rows of w.shape[0] values; mean and variance in double.
+void layer_norm(const float* x, int64_t t, const TensorView& w, const TensorView& b, float eps, float* out,
+                ThreadPool& pool);
+// graph/ir.h ReplaceRows: x [t, d], rows [m, d], index [t] in [-1, m) (run_checks.h check_row_index).
+void replace_rows(const float* x, const float* rows, const int32_t* index, int64_t t, int64_t d, float* out);
 // graph/ir.h GaussianTopK over rows of d values; mean and variance in double, the cutoff
 // mean + std * z formed in float32 as HF does.
 void gaussian_top_k(const float* x, int64_t t, int64_t d, float z, float* out, ThreadPool& pool);

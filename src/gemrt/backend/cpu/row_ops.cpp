@@ -1,5 +1,6 @@
-// Row-wise ops of Gemma 3n's AltUp and activation sparsity (graph/ir.h Combine, RmsRescale,
-// MulVec, GaussianTopK). Small rows ([T, hidden] or [T, intermediate]): plain loops.
+// Row-wise ops: Gemma 3n's AltUp and activation sparsity (graph/ir.h Combine, RmsRescale, MulVec,
+// GaussianTopK) and the media embedders' LayerNorm, AddVec and ReplaceRows. Plain loops over rows.
+#include <algorithm>
 #include <cmath>
 
 #include "gemrt/backend/cpu/kernels.h"
@@ -46,6 +47,44 @@ void mul_vec(const float* x, int64_t t, const TensorView& w, float* out) {
   read_weight_row(w, 0, 0, d, wf.data());
   for (int64_t r = 0; r < t; ++r)
     for (int64_t j = 0; j < d; ++j) out[r * d + j] = x[r * d + j] * wf[static_cast<size_t>(j)];
+}
+
+void add_vec(const float* x, int64_t t, const TensorView& w, float* out) {
+  const int64_t d = w.shape[0];
+  std::vector<float> wf(static_cast<size_t>(d));
+  read_weight_row(w, 0, 0, d, wf.data());
+  for (int64_t r = 0; r < t; ++r)
+    for (int64_t j = 0; j < d; ++j) out[r * d + j] = x[r * d + j] + wf[static_cast<size_t>(j)];
+}
+
+void layer_norm(const float* x, int64_t t, const TensorView& w, const TensorView& b, float eps, float* out,
+                ThreadPool& pool) {
+  const int64_t d = w.shape[0];
+  std::vector<float> wf(static_cast<size_t>(d)), bf(static_cast<size_t>(d));
+  read_weight_row(w, 0, 0, d, wf.data());
+  read_weight_row(b, 0, 0, d, bf.data());
+  pool.parallel_for(t, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const float* row = x + r * d;
+      double sum = 0.0;
+      for (int64_t j = 0; j < d; ++j) sum += static_cast<double>(row[j]);
+      const double mean = sum / static_cast<double>(d);
+      double var = 0.0;
+      for (int64_t j = 0; j < d; ++j) var += (static_cast<double>(row[j]) - mean) * (static_cast<double>(row[j]) - mean);
+      const auto inv = static_cast<float>(1.0 / std::sqrt(var / static_cast<double>(d) + static_cast<double>(eps)));
+      const auto m = static_cast<float>(mean);
+      for (int64_t j = 0; j < d; ++j)
+        out[r * d + j] = (row[j] - m) * inv * wf[static_cast<size_t>(j)] + bf[static_cast<size_t>(j)];
+    }
+  });
+}
+
+void replace_rows(const float* x, const float* rows, const int32_t* index, int64_t t, int64_t d, float* out) {
+  for (int64_t r = 0; r < t; ++r) {
+    const int32_t i = index[r];
+    const float* src = i >= 0 ? rows + int64_t{i} * d : x + r * d;
+    std::copy(src, src + d, out + r * d);
+  }
 }
 
 void gaussian_top_k(const float* x, int64_t t, int64_t d, float z, float* out, ThreadPool& pool) {

@@ -171,9 +171,9 @@ class CudaExecutable final : public Executable {
   }
 
   void bind_input(ValueId i, const Node& n, const RunInputs& inputs) {
-    const std::span<const int32_t> values = graph_input(inputs, n);
-    host_inputs_[static_cast<size_t>(i)] = values;
-    check(cudaMemcpyAsync(i32(i), values.data(), values.size_bytes(), cudaMemcpyHostToDevice, stream_),
+    const InputData values = graph_input(inputs, n);
+    if (values.dtype() == DType::I32) host_inputs_[static_cast<size_t>(i)] = values.i32();
+    check(cudaMemcpyAsync(at(i), values.data(), values.size_bytes(), cudaMemcpyHostToDevice, stream_),
           "copying a graph input to the device");
   }
 
@@ -182,12 +182,15 @@ class CudaExecutable final : public Executable {
     if (n.op == OpKind::Embed) {
       if (std::get<EmbedAttrs>(n.attrs).fallback_row < 0)
         check_token_ids(g_.node(n.inputs[0]).weight, host_input(n.inputs[1]));
+    } else if (n.op == OpKind::ReplaceRows) {
+      check_row_index(host_input(n.inputs[2]), g_.node(n.inputs[1]).shape[0], n.name);
     } else if (n.op == OpKind::Attention) {
       if (!cache) fail("cuda backend: attention op '", n.name, "' needs a KV cache from the CUDA backend");
       const auto& a = std::get<AttentionAttrs>(n.attrs);
       const KvSlotLayout& slot = cache->slot(a.kv_slot);
       const auto positions = host_input(n.inputs[3]);
       check_attention_run(a, slot, cache->next_position(a.kv_slot), positions);
+      if (n.inputs.size() > 4) check_attention_blocks(positions, host_input(n.inputs[4]));
       if (!positions.empty()) advance->emplace_back(a.kv_slot, positions[0] + static_cast<int64_t>(positions.size()));
     }
   }
@@ -482,6 +485,16 @@ class CudaExecutable final : public Executable {
       case OpKind::GaussianTopK:
         cuda::gaussian_top_k(f32(in[0]), n.shape[0], n.shape[1], std::get<GaussianTopKAttrs>(n.attrs).z, out, stream_);
         break;
+      case OpKind::LayerNorm:
+        cuda::layer_norm(f32(in[0]), n.shape[0], weight(in[1]), weight(in[2]), std::get<LayerNormAttrs>(n.attrs).eps,
+                         out, stream_);
+        break;
+      case OpKind::AddVec:
+        cuda::add_vec(f32(in[0]), n.shape[0], weight(in[1]), out, stream_);
+        break;
+      case OpKind::ReplaceRows:
+        cuda::replace_rows(f32(in[0]), f32(in[1]), i32(in[2]), n.shape[0], n.shape[1], out, stream_);
+        break;
       case OpKind::Input:
       case OpKind::Weight:
         break;
@@ -560,6 +573,7 @@ class CudaExecutable final : public Executable {
     view.ring_k = kv.keys(a.kv_slot);
     view.ring_v = kv.values(a.kv_slot);
     view.positions = i32(n.inputs[3]);
+    if (n.inputs.size() > 4) view.blocks = i32(n.inputs[4]);
     view.cap = slot.capacity;
     view.kv_w = kv_w;
     if (t == 1) {

@@ -84,9 +84,26 @@ __global__ void __launch_bounds__(kWarps * kWarp) flash_kernel(const float* q, K
   }
 
   const int64_t last = min(t, r0 + kBlockRows) - 1;
-  const int64_t hi = p0 + last;  // the last key any row of the block sees
-  const int64_t lo = a.window > 0 ? max(static_cast<int64_t>(0), p0 + r0 - a.window + 1) : 0;
+  int64_t hi = p0 + last;  // the last key any row of the block sees
+  int64_t lo = a.window > 0 ? max(static_cast<int64_t>(0), p0 + r0 - a.window + 1) : 0;
   const int64_t pos[2] = {p0 + r0 + warp * 16 + g, p0 + r0 + warp * 16 + g + 8};
+  // Bidirectional blocks (graph/ir.h AttentionAttrs): key range of the whole block of rows, and
+  // each of this thread's two rows' own block ([0, 0): none).
+  int64_t blk[2][2] = {{0, 0}, {0, 0}};
+  if (kv.blocks) {
+    for (int64_t r = r0; r <= last; ++r)
+      if (kv.blocks[2 * r] < kv.blocks[2 * r + 1]) {
+        lo = min(lo, static_cast<int64_t>(kv.blocks[2 * r]));
+        hi = max(hi, static_cast<int64_t>(kv.blocks[2 * r + 1]) - 1);
+      }
+    for (int r = 0; r < 2; ++r) {
+      const int64_t row = pos[r] - p0;
+      if (row < t) {
+        blk[r][0] = kv.blocks[2 * row];
+        blk[r][1] = kv.blocks[2 * row + 1];
+      }
+    }
+  }
   float o[D / 8][4];
 #pragma unroll
   for (int n = 0; n < D / 8; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
@@ -138,7 +155,8 @@ __global__ void __launch_bounds__(kWarps * kWarp) flash_kernel(const float* q, K
         const int64_t kp = k0 + j * 8 + 2 * qd + (e % 2);
         float v = s[j][e] * a.scale;
         if (a.softcap > 0.0f) v = tanhf(v / a.softcap) * a.softcap;
-        const bool visible = kp <= pos[r] && kp <= hi && (a.window <= 0 || pos[r] - kp < a.window);
+        const bool visible = (kp <= pos[r] && kp <= hi && (a.window <= 0 || pos[r] - kp < a.window)) ||
+                             (blk[r][0] <= kp && kp < blk[r][1]);
         s[j][e] = visible ? v : -INFINITY;
         mx[r] = fmaxf(mx[r], s[j][e]);
       }

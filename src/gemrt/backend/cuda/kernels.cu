@@ -154,11 +154,17 @@ __global__ void __launch_bounds__(kAttnWarps * kWarp) attention_kernel(const flo
   const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
   const int64_t p0 = kv.positions[0];
   const int64_t p = p0 + r;
-  const int64_t lo = a.window > 0 ? max(static_cast<int64_t>(0), p - a.window + 1) : 0;
+  // Visible keys [lo, hi]: causal / sliding, widened to the row's bidirectional block, which
+  // contains p (graph/ir.h AttentionAttrs; the two ranges meet at p).
+  int64_t lo = a.window > 0 ? max(static_cast<int64_t>(0), p - a.window + 1) : 0, hi = p;
+  if (kv.blocks && kv.blocks[2 * r] < kv.blocks[2 * r + 1]) {
+    lo = min(lo, static_cast<int64_t>(kv.blocks[2 * r]));
+    hi = max(hi, static_cast<int64_t>(kv.blocks[2 * r + 1]) - 1);
+  }
   const int splits = static_cast<int>(gridDim.y);
-  const int64_t chunk = (p - lo + splits) / splits;  // ceil((p - lo + 1) / splits)
+  const int64_t chunk = (hi - lo + splits) / splits;  // ceil((hi - lo + 1) / splits)
   const int64_t j_begin = lo + blockIdx.y * chunk;
-  const int64_t j_end = min(p, j_begin + chunk - 1);
+  const int64_t j_end = min(hi, j_begin + chunk - 1);
 
   __shared__ float qs[kMaxHeadDim];
   __shared__ float wm[kAttnWarps], wl[kAttnWarps];

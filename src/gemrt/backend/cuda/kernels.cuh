@@ -59,6 +59,7 @@ struct KvView {
   const void* ring_k = nullptr;
   const void* ring_v = nullptr;
   const int32_t* positions = nullptr;  // device, this run's [T] positions (consecutive)
+  const int32_t* blocks = nullptr;     // device, [T, 2] bidirectional blocks (graph/ir.h AttentionAttrs) or null
   int64_t cap = 0, kv_w = 0;
   bool ring_only = false;  // this run's rows are in the ring already (store_kv_row); fresh_* unused
 };
@@ -105,6 +106,13 @@ void combine(const float* const* xs, const float* coefs, int64_t t, int64_t d, i
              float* out, cudaStream_t stream);
 void rms_rescale(const float* x, const float* ref, int64_t t, int64_t d, float eps, float* out, cudaStream_t stream);
 void mul_vec(const float* x, int64_t t, const DeviceWeight& w, float* out, cudaStream_t stream);
+// Media embedder row ops (row_ops.cu; graph/ir.h AddVec, LayerNorm, ReplaceRows): w, b [d] any
+// float dtype (both the same); index int32 [t] on the device, checked on the host beforehand.
+void add_vec(const float* x, int64_t t, const DeviceWeight& w, float* out, cudaStream_t stream);
+void layer_norm(const float* x, int64_t t, const DeviceWeight& w, const DeviceWeight& b, float eps, float* out,
+                cudaStream_t stream);
+void replace_rows(const float* x, const float* rows, const int32_t* index, int64_t t, int64_t d, float* out,
+                  cudaStream_t stream);
 void gaussian_top_k(const float* x, int64_t t, int64_t d, float z, float* out, cudaStream_t stream);
 
 // out [t, 2k] = the k largest values of each row of x [t, d] and their indices (graph/ir.h TopK,

@@ -1,6 +1,7 @@
-// Row-wise ops of Gemma 3n's AltUp and activation sparsity on the device (graph/ir.h Combine,
-// RmsRescale, MulVec, GaussianTopK), mirroring backend/cpu/row_ops.cpp: the same float32
-// operation order per element; row sums in float32 over the block (the CPU sums in double).
+// Row-wise ops on the device: Gemma 3n's AltUp and activation sparsity (graph/ir.h Combine,
+// RmsRescale, MulVec, GaussianTopK) and the media embedders' LayerNorm, AddVec and ReplaceRows,
+// mirroring backend/cpu/row_ops.cpp: the same float32 operation order per element; row sums in
+// float32 over the block (the CPU sums in double).
 #include "gemrt/backend/cuda/device_util.cuh"
 #include "gemrt/backend/cuda/kernels.cuh"
 
@@ -55,6 +56,37 @@ __global__ void mul_vec_kernel(const float* x, int64_t t, int64_t d, const uint8
   if (i < t * d) out[i] = __fmul_rn(x[i], weight_value<kType>(w, i % d));
 }
 
+template <DType kType>
+__global__ void add_vec_kernel(const float* x, int64_t t, int64_t d, const uint8_t* w, float* out) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < t * d) out[i] = __fadd_rn(x[i], weight_value<kType>(w, i % d));
+}
+
+template <DType kType>
+__global__ void layer_norm_kernel(const float* x, int64_t d, const uint8_t* w, const uint8_t* b, float eps,
+                                  float* out) {
+  const int64_t r = blockIdx.x;
+  const float* xr = x + r * d;
+  float s = 0.0f;
+  for (int64_t j = threadIdx.x; j < d; j += blockDim.x) s += xr[j];
+  const float mean = block_sum(s) / static_cast<float>(d);
+  float v = 0.0f;
+  for (int64_t j = threadIdx.x; j < d; j += blockDim.x) v += (xr[j] - mean) * (xr[j] - mean);
+  const float inv = 1.0f / sqrtf(block_sum(v) / static_cast<float>(d) + eps);
+  for (int64_t j = threadIdx.x; j < d; j += blockDim.x)
+    out[r * d + j] = __fadd_rn(__fmul_rn(__fmul_rn(__fsub_rn(xr[j], mean), inv), weight_value<kType>(w, j)),
+                               weight_value<kType>(b, j));
+}
+
+__global__ void replace_rows_kernel(const float* x, const float* rows, const int32_t* index, int64_t t, int64_t d,
+                                    float* out) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= t * d) return;
+  const int64_t r = i / d;
+  const int32_t k = index[r];
+  out[i] = k >= 0 ? rows[static_cast<int64_t>(k) * d + i % d] : x[i];
+}
+
 __global__ void gaussian_top_k_kernel(const float* x, int64_t d, float z, float* out) {
   const int64_t r = blockIdx.x;
   const float* xr = x + r * d;
@@ -104,6 +136,34 @@ void mul_vec(const float* x, int64_t t, const DeviceWeight& w, float* out, cudaS
         x, t, w.cols, static_cast<const uint8_t*>(w.data), out);
   });
   check_launch("mul_vec");
+}
+
+void add_vec(const float* x, int64_t t, const DeviceWeight& w, float* out, cudaStream_t stream) {
+  if (t == 0) return;
+  weight_kernel(w.dtype, "add_vec", [&]<DType kType>() {
+    add_vec_kernel<kType><<<blocks_for(t * w.cols, kRowThreads), kRowThreads, 0, stream>>>(
+        x, t, w.cols, static_cast<const uint8_t*>(w.data), out);
+  });
+  check_launch("add_vec");
+}
+
+void layer_norm(const float* x, int64_t t, const DeviceWeight& w, const DeviceWeight& b, float eps, float* out,
+                cudaStream_t stream) {
+  if (t == 0) return;
+  if (b.dtype != w.dtype)
+    fail("cuda backend: layer norm weight and bias differ in dtype (", dtype_name(w.dtype), ", ", dtype_name(b.dtype), ")");
+  weight_kernel(w.dtype, "layer_norm", [&]<DType kType>() {
+    layer_norm_kernel<kType><<<static_cast<unsigned>(t), kRowThreads, 0, stream>>>(
+        x, w.cols, static_cast<const uint8_t*>(w.data), static_cast<const uint8_t*>(b.data), eps, out);
+  });
+  check_launch("layer_norm");
+}
+
+void replace_rows(const float* x, const float* rows, const int32_t* index, int64_t t, int64_t d, float* out,
+                  cudaStream_t stream) {
+  if (t * d == 0) return;
+  replace_rows_kernel<<<blocks_for(t * d, kRowThreads), kRowThreads, 0, stream>>>(x, rows, index, t, d, out);
+  check_launch("replace_rows");
 }
 
 void gaussian_top_k(const float* x, int64_t t, int64_t d, float z, float* out, cudaStream_t stream) {

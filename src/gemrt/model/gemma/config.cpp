@@ -189,8 +189,12 @@ void parse_gemma4_layers(const ConfigReader& r, int n_layers, bool unified, Gemm
     if (h->top_k_experts > h->n_experts)
       fail(r.source(), ": top_k_experts (", h->top_k_experts, ") exceeds num_experts (", h->n_experts, ")");
   }
-  const std::string bidi = r.string("use_bidirectional_attention", "");
+  // Gemma4UnifiedTextConfig defaults to "vision" (spec §7.1), Gemma4TextConfig to none.
+  const std::string bidi = r.string("use_bidirectional_attention", unified ? "vision" : "");
   if (bidi == "all") fail(r.source(), ": use_bidirectional_attention = \"all\" is not supported (text models are causal)");
+  if (!bidi.empty() && bidi != "vision")
+    fail(r.source(), ": use_bidirectional_attention must be \"vision\", \"all\" or null, got \"", bidi, "\"");
+  h->bidirectional_vision = bidi == "vision";
   h->k_eq_v = r.boolean("attention_k_eq_v", false);
   h->kv_shared_layers = static_cast<int>(r.integer("num_kv_shared_layers", 0));
   h->double_wide_mlp = r.boolean("use_double_wide_mlp", false);
@@ -334,6 +338,7 @@ ModelSpec make_model_spec(const GemmaHyperparams& h, const std::string& source) 
   spec.ple_vocab = h.ple_vocab;
   spec.altup_inputs = h.altup_inputs;
   spec.altup_active = h.altup_active;
+  spec.bidirectional_vision = h.bidirectional_vision;
   spec.tie_word_embeddings = h.tie_word_embeddings;
   spec.bos_token_id = h.bos_token_id;
   spec.eos_token_ids = h.eos_token_ids;

@@ -38,6 +38,9 @@ struct ModelSpec {
   // the blocks run on.
   int altup_inputs = 0;
   int altup_active = 0;
+  // use_bidirectional_attention = "vision" (spec §6.5, §7.2): the tokens of one image attend to
+  // each other in every layer during prefill (graph/ir.h AttentionAttrs blocks).
+  bool bidirectional_vision = false;
   bool tie_word_embeddings = true;
   int bos_token_id = 2;
   std::vector<int> eos_token_ids;
@@ -72,6 +75,7 @@ struct GemmaHyperparams {
   bool k_eq_v = false;
   int kv_shared_layers = 0;
   bool double_wide_mlp = false;
+  bool bidirectional_vision = false;  // use_bidirectional_attention == "vision"
   int per_layer_input = 0;
   int64_t ple_vocab = 0;
   int n_experts = 0, top_k_experts = 0, expert_intermediate = 0;  // Gemma 4 MoE (0: no MoE block)

@@ -134,7 +134,7 @@ Streams build_decoder_block(GraphBuilder& b, int layer, const LayerSpec& s, cons
   a.window = s.window;
   a.kv_slot = s.kv_slot;
   a.append = s.appends_kv;
-  ValueId attn = b.attention(q, k, v, positions, a, L + "attention");
+  ValueId attn = b.attention(q, k, v, positions, a, L + "attention", ctx.attention_blocks);
   attn = b.matmul(attn, b.weight(w.o), L + "o_proj");
   if (s.sandwich_norms) attn = norm(attn, *w.attn_out_norm, hidden, "attn_out_norm");
   ValueId h = b.add(x, attn, L + "attn_residual");

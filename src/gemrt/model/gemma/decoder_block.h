@@ -16,6 +16,7 @@ using Streams = std::vector<ValueId>;
 // What a block reads besides its input and weights.
 struct BlockContext {
   ValueId positions = -1;      // int32 [T]
+  ValueId attention_blocks = -1;  // int32 [T, 2] bidirectional image blocks (graph/ir.h AttentionAttrs), or -1
   ValueId per_layer_input = -1;  // [T, P]: this layer's slice of the per-layer embeddings (spec.per_layer_input > 0)
   // The (k, v) each earlier layer attended with, by layer (-1 where none yet): KV-shared layers
   // attend with their source's. The builder records its own layer's pair here.

@@ -33,13 +33,19 @@ constexpr float kAltupMagnitudeEps = 1e-5f;
 }  // namespace
 
 Graph build_forward_graph(const ModelSpec& spec, const GemmaWeights& w, int64_t tokens, LogitsRows rows,
-                          int top_k) {
+                          int top_k, MediaSlots media) {
   if (tokens <= 0) fail("forward graph: token count must be positive, got ", tokens);
   Graph g;
   GraphBuilder b(g);
   const ValueId ids = b.input("token_ids", Shape{tokens});
   const ValueId positions = b.input("positions", Shape{tokens});
   ValueId x = b.embed(b.weight(w.embed), ids, spec.embed_scale, "embed");
+  if (media.rows > 0) {
+    // Media rows go in unscaled (spec §7.3 step 7, §7.4).
+    const ValueId rows_in = b.input("media_rows", Shape{media.rows, spec.hidden_size}, DType::F32);
+    x = b.replace_rows(x, rows_in, b.input("media_index", Shape{tokens}), "media_splice");
+  }
+  const ValueId blocks = media.blocks ? b.input("attention_blocks", Shape{tokens, 2}) : -1;
   const ValueId ple = spec.per_layer_input > 0 ? per_layer_inputs(b, spec, w, ids, x) : -1;
   // AltUp (spec §5.3 step 4): streams 1 .. n-1 are projections of the embedding at its magnitude.
   Streams streams{x};
@@ -50,6 +56,7 @@ Graph build_forward_graph(const ModelSpec& spec, const GemmaWeights& w, int64_t 
   for (int i = 0; i < spec.n_layers(); ++i) {
     BlockContext ctx;
     ctx.positions = positions;
+    ctx.attention_blocks = blocks;
     ctx.layer_kv = &layer_kv;
     if (ple >= 0)
       ctx.per_layer_input = b.slice_cols(ple, int64_t{i} * spec.per_layer_input, spec.per_layer_input, str("L", i, ".ple"));

@@ -7,6 +7,12 @@
 //          TopK), selected by the backend so that a sampler gets 2k floats instead of V.
 // The same graph serves prefill (T = prompt or chunk length) and decode (T = 1) and is reused
 // for every step of that phase.
+//
+// Media (Gemma 4 unified, spec §7.2-7.4), when MediaSlots asks for them, adds inputs:
+//   "media_rows" float32 [rows, hidden]: embeddings of image / audio soft tokens (the embedders'
+//       outputs), which replace the run's token embeddings where
+//   "media_index" int32 [T] names one of them (-1: the token's own, scaled embedding);
+//   "attention_blocks" int32 [T, 2]: every layer's bidirectional blocks (graph/ir.h AttentionAttrs).
 #pragma once
 
 #include "gemrt/graph/ir.h"
@@ -18,8 +24,14 @@ namespace gemrt {
 
 enum class LogitsRows { All, Last, None };
 
+struct MediaSlots {
+  int64_t rows = 0;     // media rows spliced into the run (0: no media inputs)
+  bool blocks = false;  // the run has bidirectional attention blocks
+  auto operator<=>(const MediaSlots&) const = default;
+};
+
 Graph build_forward_graph(const ModelSpec& spec, const GemmaWeights& w, int64_t tokens, LogitsRows rows,
-                          int top_k = 0);
+                          int top_k = 0, MediaSlots media = {});
 
 // KV slots for a sequence budget of `max_tokens`: sliding layers keep min(window, budget) rows,
 // global layers the whole budget.

@@ -40,8 +40,8 @@ class GemmaModel {
   // The GGUF file the model came from (its metadata holds the tokenizer), or nullptr.
   const GgufFile* gguf() const { return gguf_; }
 
-  Graph forward_graph(int64_t tokens, LogitsRows rows, int top_k = 0) const {
-    return build_forward_graph(spec_, weights_, tokens, rows, top_k);
+  Graph forward_graph(int64_t tokens, LogitsRows rows, int top_k = 0, MediaSlots media = {}) const {
+    return build_forward_graph(spec_, weights_, tokens, rows, top_k, media);
   }
   KvLayout kv_layout(int max_tokens) const { return kv_layout_for(spec_, max_tokens); }
 

@@ -1,0 +1,97 @@
+#include "gemrt/runtime/media.h"
+
+#include "gemrt/core/error.h"
+#include "gemrt/model/gemma/media_graph.h"
+
+namespace gemrt {
+
+MediaEmbedder::MediaEmbedder(const GemmaModel& model, Backend& backend) : model_(model), backend_(backend) {
+  if (!model.media().vision && !model.media().audio)
+    fail("model '", model.spec().model_type, "' has no media embedders (a gemma4_unified checkpoint has them)");
+}
+
+std::vector<float> MediaEmbedder::embed_image(std::span<const float> pixels, std::span<const int32_t> positions) {
+  if (!model_.media().vision || !model_.media_weights().vision) fail("this model has no vision embedder");
+  const VisionEmbedderSpec& spec = *model_.media().vision;
+  const int64_t values = spec.patch_values();
+  if (positions.size() % 2 != 0 || pixels.size() != positions.size() / 2 * static_cast<size_t>(values))
+    fail("image input: ", pixels.size(), " pixel values and ", positions.size(), " position values do not make [P, ",
+         values, "] patches with [P, 2] positions");
+  std::vector<float> kept;
+  std::vector<int32_t> xs, ys;
+  for (size_t p = 0; p < positions.size() / 2; ++p) {
+    const int32_t x = positions[2 * p], y = positions[2 * p + 1];
+    if (x == -1 && y == -1) continue;  // padding
+    if (x < 0 || y < 0 || x >= spec.posemb_size || y >= spec.posemb_size)
+      fail("image input: patch ", p, " has position (", x, ", ", y, "), outside [0, ", spec.posemb_size,
+           ") (or (-1, -1) for padding)");
+    xs.push_back(2 * x);  // the pos_embedding table as [2S, D] (media_graph.h)
+    ys.push_back(2 * y + 1);
+    const float* src = pixels.data() + p * static_cast<size_t>(values);
+    kept.insert(kept.end(), src, src + values);
+  }
+  if (xs.empty()) return {};
+  const auto patches = static_cast<int64_t>(xs.size());
+  const auto exe = backend_.compile(build_vision_embedder_graph(spec, *model_.media_weights().vision, patches));
+  RunOutputs out;
+  exe->run(RunInputs{{"pixel_values", kept}, {"pos_x", xs}, {"pos_y", ys}}, nullptr, &out);
+  return std::move(out.at("features"));
+}
+
+std::vector<float> MediaEmbedder::embed_audio(std::span<const float> frames) {
+  if (!model_.media().audio || !model_.media_weights().audio) fail("this model has no audio embedder");
+  const int64_t s = model_.media().audio->embed_dim;
+  if (frames.size() % static_cast<size_t>(s) != 0)
+    fail("audio input: ", frames.size(), " samples are not whole frames of ", s);
+  if (frames.empty()) return {};
+  const auto n = static_cast<int64_t>(frames.size()) / s;
+  const auto exe = backend_.compile(build_audio_embedder_graph(*model_.media().audio, *model_.media_weights().audio, n));
+  RunOutputs out;
+  exe->run(RunInputs{{"audio_frames", frames}}, nullptr, &out);
+  return std::move(out.at("features"));
+}
+
+PromptMedia splice_media(std::span<const int32_t> ids, const GemmaModel& model, std::span<const float> image_rows,
+                         std::span<const float> audio_rows) {
+  const MediaSpec& m = model.media();
+  const auto hidden = static_cast<size_t>(model.spec().hidden_size);
+  if (image_rows.size() % hidden != 0 || audio_rows.size() % hidden != 0)
+    fail("media rows must be whole rows of ", hidden, " values");
+  size_t n_image = 0, n_audio = 0;
+  for (int32_t id : ids) {
+    n_image += id == m.image_token;
+    n_audio += id == m.audio_token;
+  }
+  if (n_image != image_rows.size() / hidden)
+    fail("the prompt has ", n_image, " image tokens (id ", m.image_token, ") but the images give ",
+         image_rows.size() / hidden, " rows");
+  if (n_audio != audio_rows.size() / hidden)
+    fail("the prompt has ", n_audio, " audio tokens (id ", m.audio_token, ") but the audio gives ",
+         audio_rows.size() / hidden, " rows");
+  PromptMedia p;
+  p.rows.reserve(image_rows.size() + audio_rows.size());
+  p.index.assign(ids.size(), -1);
+  size_t next_image = 0, next_audio = 0;
+  for (size_t t = 0; t < ids.size(); ++t) {
+    const float* src = nullptr;
+    if (ids[t] == m.image_token) src = image_rows.data() + hidden * next_image++;
+    else if (ids[t] == m.audio_token) src = audio_rows.data() + hidden * next_audio++;
+    if (!src) continue;
+    p.index[t] = static_cast<int32_t>(p.rows.size() / hidden);
+    p.rows.insert(p.rows.end(), src, src + hidden);
+  }
+  if (model.spec().bidirectional_vision)
+    for (size_t t = 0; t < ids.size();) {
+      if (ids[t] != m.image_token) {
+        ++t;
+        continue;
+      }
+      size_t e = t;
+      while (e < ids.size() && ids[e] == m.image_token) ++e;
+      p.blocks.emplace_back(static_cast<int64_t>(t), static_cast<int64_t>(e));
+      t = e;
+    }
+  return p;
+}
+
+}  // namespace gemrt

@@ -1,0 +1,47 @@
+// Media into a Gemma 4 unified prompt (spec §7): the embedders run on a backend, and their rows
+// spliced into the prompt's image / audio soft tokens.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <utility>
+#include <vector>
+
+#include "gemrt/backend/backend.h"
+#include "gemrt/model/gemma/model.h"
+
+namespace gemrt {
+
+// Runs the model's media embedders (model/gemma/media_graph.h) on a backend.
+class MediaEmbedder {
+ public:
+  // Throws if the model has no media embedders.
+  MediaEmbedder(const GemmaModel& model, Backend& backend);
+
+  // pixels float32 [P, patch_values] (merged patches, values in [0, 1]), positions int32 [P, 2]
+  // (x, y; (-1, -1) marks a padding patch). Returns [valid patches, hidden], padding dropped, in
+  // input order. Throws on a shape mismatch or a position outside the position table.
+  std::vector<float> embed_image(std::span<const float> pixels, std::span<const int32_t> positions);
+  // frames float32 [A, samples per token]. Returns [A, hidden].
+  std::vector<float> embed_audio(std::span<const float> frames);
+
+ private:
+  const GemmaModel& model_;
+  Backend& backend_;
+};
+
+// Embedding rows for a prompt's media tokens (Session::prefill).
+struct PromptMedia {
+  std::vector<float> rows;       // [M, hidden]
+  std::vector<int32_t> index;    // per prompt token: its row of `rows`, or -1
+  // Bidirectional attention blocks as [begin, end) offsets into the prompt (the runs of the image
+  // token; empty unless the model attends bidirectionally within images, spec §7.2).
+  std::vector<std::pair<int64_t, int64_t>> blocks;
+};
+
+// The image rows go to the prompt's image tokens in order, the audio rows to its audio tokens
+// (spec §7.3 step 7, §7.4). Throws when the counts differ (naming both).
+PromptMedia splice_media(std::span<const int32_t> ids, const GemmaModel& model, std::span<const float> image_rows,
+                         std::span<const float> audio_rows);
+
+}  // namespace gemrt
