@@ -240,6 +240,83 @@ TEST(CudaOps, Gemma3nRowOpsMatchTheCpu) {
   EXPECT_EQ(run(*gpu, g2, {{"ids", in}}), run(cpu_backend, g2, {{"ids", in}}));
 }
 
+// The Gemma 4 unified embedders' row ops (LayerNorm with a bf16 weight and bias, AddVec) over a
+// float graph input, and ReplaceRows splicing another float input's rows: as the CPU.
+TEST(CudaOps, MediaRowOpsMatchTheCpu) {
+  GEMRT_CUDA_OR_SKIP(gpu);
+  cpu::CpuBackend cpu_backend(2);
+  const int64_t t = 7, d = 6912, m = 3;
+  const std::vector<float> x = random_floats(t * d, 401), rows = random_floats(m * d, 402);
+  const std::vector<std::byte> w = test::random_weight_row(DType::BF16, d, 403),
+                               b = test::random_weight_row(DType::BF16, d, 404),
+                               bias = test::random_weight_row(DType::F16, d, 405);
+  Graph g;
+  GraphBuilder gb(g);
+  const ValueId in = gb.input("x", Shape{t, d}, DType::F32);
+  ValueId y = gb.layer_norm(in, gb.weight(view("w", DType::BF16, Shape{d}, w)), gb.weight(view("b", DType::BF16, Shape{d}, b)),
+                            1e-5f);
+  y = gb.add_vec(y, gb.weight(view("bias", DType::F16, Shape{d}, bias)));
+  gb.output("y", gb.replace_rows(y, gb.input("rows", Shape{m, d}, DType::F32), gb.input("index", Shape{t})));
+  const std::vector<int32_t> index{-1, 2, 0, -1, -1, 1, -1};
+  const RunInputs inputs{{"x", x}, {"rows", rows}, {"index", index}};
+  const std::vector<float> want = run(cpu_backend, g, inputs);
+  EXPECT_LT(test::relative_error(run(*gpu, g, inputs), want), kTol);
+  for (size_t i = 0; i < static_cast<size_t>(d); ++i) ASSERT_EQ(want[static_cast<size_t>(d) + i], rows[2 * static_cast<size_t>(d) + i]);
+  const std::vector<int32_t> bad{-1, 3, 0, -1, -1, 1, -1};  // row 3 of 3
+  EXPECT_THROW(run(*gpu, g, {{"x", x}, {"rows", rows}, {"index", bad}}), Error);
+  EXPECT_THROW(run(*gpu, g, {{"x", index}, {"rows", rows}, {"index", index}}), Error);  // int32 for a float input
+}
+
+// Bidirectional attention blocks (graph/ir.h AttentionAttrs): a prompt with two image-like blocks,
+// one longer than the sliding window, on the precise kernels (F32 cache, 1e-5 of the CPU) and the
+// bf16 mode's tensor-core flash attention (BF16 cache, head_dim 128 / 256: within bf16 rounding
+// of the CPU's precise result).
+TEST(CudaOps, AttentionBlocksMatchTheCpu) {
+  GEMRT_CUDA_OR_SKIP(precise);
+  GEMRT_CUDA_OR_SKIP(fast, Numerics::Fast);
+  cpu::CpuBackend cpu_backend(2);
+  constexpr int64_t kT = 150;
+  uint32_t seed = 500;
+  for (const int head_dim : {128, 256})
+    for (const int window : {0, 16})
+      for (const DType kv : {DType::F32, DType::BF16}) {
+        SCOPED_TRACE(testing::Message() << "d " << head_dim << " window " << window << " kv " << dtype_name(kv));
+        const int heads = 4, kv_heads = 2;
+        const int64_t qw = int64_t{heads} * head_dim, kw = int64_t{kv_heads} * head_dim;
+        const std::vector<std::byte> tq = as_bytes(random_floats(kT * qw, ++seed)),
+                                     tk = as_bytes(random_floats(kT * kw, ++seed)),
+                                     tv = as_bytes(random_floats(kT * kw, ++seed));
+        Graph g;
+        GraphBuilder gb(g);
+        const ValueId ids = gb.input("ids", Shape{kT}), pos = gb.input("positions", Shape{kT});
+        AttentionAttrs a;
+        a.n_heads = heads;
+        a.n_kv_heads = kv_heads;
+        a.head_dim = head_dim;
+        a.scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+        a.window = window;
+        gb.output("y", gb.attention(gb.embed(gb.weight(view("tq", DType::F32, Shape{kT, qw}, tq)), ids, 1.0f),
+                                    gb.embed(gb.weight(view("tk", DType::F32, Shape{kT, kw}, tk)), ids, 1.0f),
+                                    gb.embed(gb.weight(view("tv", DType::F32, Shape{kT, kw}, tv)), ids, 1.0f), pos, a,
+                                    "attention", gb.input("blocks", Shape{kT, 2})));
+        std::vector<int32_t> id(kT), p(kT), blocks(2 * kT, 0);
+        for (int32_t i = 0; i < kT; ++i) id[static_cast<size_t>(i)] = p[static_cast<size_t>(i)] = i;
+        for (const auto& [b, e] : {std::pair{10, 80}, std::pair{100, 103}})
+          for (int i = b; i < e; ++i) {
+            blocks[static_cast<size_t>(2 * i)] = b;
+            blocks[static_cast<size_t>(2 * i + 1)] = e;
+          }
+        KvLayout layout;
+        layout.dtype = kv;
+        layout.slots.push_back({window > 0 ? window : static_cast<int>(kT), kv_heads, head_dim, window});
+        const RunInputs in{{"ids", id}, {"positions", p}, {"blocks", blocks}};
+        const std::vector<float> want = run(cpu_backend, g, in, cpu_backend.allocate_kv(layout).get());
+        Backend& gpu = kv == DType::F32 ? *precise : *fast;
+        const double tol = kv == DType::F32 ? kTol : 1e-2;
+        EXPECT_LT(test::relative_error(run(gpu, g, in, gpu.allocate_kv(layout).get()), want), tol);
+      }
+}
+
 // TopK on the device equals the CPU's exactly (values, order, ties, indices): rows from one
 // block's slice to a vocabulary of 262144 (several passes), k from 1 to several hundred, rows with
 // many ties and a NaN.

@@ -1,0 +1,200 @@
+#include "gemrt/media/image_decode.h"
+
+#include <csetjmp>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+
+// libjpeg's header needs size_t and FILE declared first.
+#include <jpeglib.h>
+#include <png.h>
+
+#include "gemrt/core/error.h"
+
+namespace gemrt {
+namespace {
+
+void check_size(int64_t w, int64_t h, const std::string& source) {
+  if (w <= 0 || h <= 0) fail(source, ": image has no pixels (", w, " x ", h, ")");
+  if (w * h > kMaxImagePixels)
+    fail(source, ": image of ", w, " x ", h, " pixels is larger than gemrt reads (", kMaxImagePixels, " pixels)");
+}
+
+// ---- PNG (libpng's longjmp error handling: nothing with a destructor lives across setjmp)
+
+struct PngReader {
+  std::span<const std::byte> data;
+  size_t pos = 0;
+  char message[256] = {};
+  std::vector<png_bytep> rows;  // here, not a local of the function that calls setjmp
+};
+
+void png_read_bytes(png_structp png, png_bytep out, png_size_t n) {
+  auto* r = static_cast<PngReader*>(png_get_io_ptr(png));
+  if (n > r->data.size() - r->pos) png_error(png, "unexpected end of data (truncated file)");
+  std::memcpy(out, r->data.data() + r->pos, n);
+  r->pos += n;
+}
+
+void png_on_error(png_structp png, png_const_charp msg) {
+  auto* r = static_cast<PngReader*>(png_get_error_ptr(png));
+  std::snprintf(r->message, sizeof r->message, "%s", msg);
+  png_longjmp(png, 1);
+}
+
+void png_on_warning(png_structp, png_const_charp) {}
+
+// Decodes into `img`; returns false with reader.message set on a libpng error.
+bool decode_png_into(PngReader& reader, RgbImage& img, const std::string& source) {
+  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &reader, png_on_error, png_on_warning);
+  if (!png) fail(source, ": cannot create a PNG reader");
+  png_infop info = png_create_info_struct(png);
+  if (!info) {
+    png_destroy_read_struct(&png, nullptr, nullptr);
+    fail(source, ": cannot create a PNG reader");
+  }
+  if (setjmp(png_jmpbuf(png))) {
+    png_destroy_read_struct(&png, &info, nullptr);
+    return false;
+  }
+  png_set_read_fn(png, &reader, png_read_bytes);
+  png_set_user_limits(png, 1u << 24, 1u << 24);
+  png_read_info(png, info);
+  const png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
+  if (w == 0 || h == 0 || int64_t{w} * h > kMaxImagePixels) {
+    std::snprintf(reader.message, sizeof reader.message, "image of %u x %u pixels is empty or larger than gemrt reads",
+                  w, h);
+    png_destroy_read_struct(&png, &info, nullptr);
+    return false;
+  }
+  // PIL's convert("RGB"): palette and low-bit grey expanded, 16-bit cut to 8 (the high byte), grey
+  // replicated to RGB, alpha (and tRNS transparency) dropped.
+  png_set_expand(png);
+  png_set_strip_16(png);
+  png_set_gray_to_rgb(png);
+  png_set_strip_alpha(png);
+  png_set_interlace_handling(png);
+  png_read_update_info(png, info);
+  if (png_get_rowbytes(png, info) != size_t{w} * 3) png_error(png, "unexpected row layout after conversion to RGB");
+  img.width = static_cast<int>(w);
+  img.height = static_cast<int>(h);
+  img.rgb.resize(size_t{w} * h * 3);
+  reader.rows.resize(h);
+  for (png_uint_32 y = 0; y < h; ++y) reader.rows[y] = img.rgb.data() + size_t{y} * w * 3;
+  png_read_image(png, reader.rows.data());
+  png_read_end(png, nullptr);
+  png_destroy_read_struct(&png, &info, nullptr);
+  return true;
+}
+
+RgbImage decode_png(std::span<const std::byte> data, const std::string& source) {
+  PngReader reader;
+  reader.data = data;
+  RgbImage img;
+  if (!decode_png_into(reader, img, source)) fail(source, ": not a readable PNG: ", reader.message);
+  return img;
+}
+
+// ---- JPEG (libjpeg-turbo, PIL's defaults: islow DCT, fancy upsampling)
+
+struct JpegError {
+  jpeg_error_mgr mgr;
+  std::jmp_buf jump;
+  char message[JMSG_LENGTH_MAX] = {};
+  bool warned = false;  // corrupt or missing data that libjpeg would paper over
+};
+
+void jpeg_on_error(j_common_ptr cinfo) {
+  auto* e = reinterpret_cast<JpegError*>(cinfo->err);
+  (*cinfo->err->format_message)(cinfo, e->message);
+  std::longjmp(e->jump, 1);
+}
+
+// libjpeg carries on past corrupt entropy data and a premature end of file with a warning and
+// grey or garbled pixels; gemrt refuses such files instead (spec: never garbage output).
+void jpeg_on_message(j_common_ptr cinfo, int level) {
+  if (level >= 0) return;  // trace messages
+  auto* e = reinterpret_cast<JpegError*>(cinfo->err);
+  if (!e->warned) (*cinfo->err->format_message)(cinfo, e->message);
+  e->warned = true;
+}
+
+bool decode_jpeg_into(std::span<const std::byte> data, RgbImage& img, JpegError& err, bool& cmyk) {
+  jpeg_decompress_struct cinfo{};
+  cinfo.err = jpeg_std_error(&err.mgr);
+  err.mgr.error_exit = jpeg_on_error;
+  err.mgr.emit_message = jpeg_on_message;
+  if (setjmp(err.jump)) {
+    jpeg_destroy_decompress(&cinfo);
+    return false;
+  }
+  jpeg_create_decompress(&cinfo);
+  jpeg_mem_src(&cinfo, reinterpret_cast<const unsigned char*>(data.data()), static_cast<unsigned long>(data.size()));
+  jpeg_read_header(&cinfo, TRUE);
+  if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
+    cmyk = true;
+    jpeg_destroy_decompress(&cinfo);
+    return false;
+  }
+  cinfo.out_color_space = JCS_RGB;
+  cinfo.dct_method = JDCT_ISLOW;
+  cinfo.do_fancy_upsampling = TRUE;
+  if (int64_t{cinfo.image_width} * cinfo.image_height > kMaxImagePixels || cinfo.image_width == 0 ||
+      cinfo.image_height == 0) {
+    std::snprintf(err.message, sizeof err.message, "image of %u x %u pixels is empty or larger than gemrt reads",
+                  cinfo.image_width, cinfo.image_height);
+    jpeg_destroy_decompress(&cinfo);
+    return false;
+  }
+  jpeg_start_decompress(&cinfo);
+  img.width = static_cast<int>(cinfo.output_width);
+  img.height = static_cast<int>(cinfo.output_height);
+  img.rgb.resize(size_t{cinfo.output_width} * cinfo.output_height * 3);
+  while (cinfo.output_scanline < cinfo.output_height) {
+    JSAMPROW row = img.rgb.data() + size_t{cinfo.output_scanline} * cinfo.output_width * 3;
+    jpeg_read_scanlines(&cinfo, &row, 1);
+  }
+  jpeg_finish_decompress(&cinfo);
+  jpeg_destroy_decompress(&cinfo);
+  return !err.warned;
+}
+
+RgbImage decode_jpeg(std::span<const std::byte> data, const std::string& source) {
+  JpegError err;
+  RgbImage img;
+  bool cmyk = false;
+  if (!decode_jpeg_into(data, img, err, cmyk)) {
+    if (cmyk) fail(source, ": CMYK JPEG images are not supported (convert the image to RGB)");
+    fail(source, ": not a readable JPEG: ", err.message);
+  }
+  return img;
+}
+
+bool starts_with(std::span<const std::byte> data, std::initializer_list<unsigned> sig) {
+  if (data.size() < sig.size()) return false;
+  size_t i = 0;
+  for (unsigned b : sig)
+    if (std::to_integer<unsigned>(data[i++]) != b) return false;
+  return true;
+}
+
+}  // namespace
+
+RgbImage decode_image(std::span<const std::byte> data, const std::string& source) {
+  RgbImage img;
+  if (starts_with(data, {0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a})) img = decode_png(data, source);
+  else if (starts_with(data, {0xff, 0xd8, 0xff})) img = decode_jpeg(data, source);
+  else fail(source, ": not a PNG or JPEG image (", data.size(), " bytes, unknown signature)");
+  check_size(img.width, img.height, source);
+  return img;
+}
+
+RgbImage decode_image_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) fail(path, ": cannot open the image file");
+  const std::vector<char> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  return decode_image(std::as_bytes(std::span<const char>(bytes)), path);
+}
+
+}  // namespace gemrt
