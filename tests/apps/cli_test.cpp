@@ -206,6 +206,62 @@ TEST(CliErrors, MediaInputsOfTheWrongShape) {
   EXPECT_NE(text.output.find("no media embedders"), std::string::npos) << text.output;
 }
 
+// A tokenizer.json of the gemma4u-pub fixture's 512 ids: <pad> <eos> <bos> <unk>, the 256 byte
+// tokens (every text is its UTF-8 bytes), then "[tN]" pieces; BOS added by the template processor.
+std::string byte_tokenizer_json() {
+  std::string vocab = R"("<pad>": 0, "<eos>": 1, "<bos>": 2, "<unk>": 3)";
+  for (int b = 0; b < 256; ++b) {
+    char piece[16];
+    std::snprintf(piece, sizeof piece, "<0x%02X>", b);
+    vocab += std::string(", \"") + piece + "\": " + std::to_string(4 + b);
+  }
+  for (int id = 260; id < 512; ++id) vocab += ", \"[t" + std::to_string(id) + "]\": " + std::to_string(id);
+  std::string added;
+  const char* specials[] = {"<pad>", "<eos>", "<bos>", "<unk>"};
+  for (int i = 0; i < 4; ++i)
+    added += std::string(i ? "," : "") + R"({"id": )" + std::to_string(i) + R"(, "content": ")" + specials[i] +
+             R"(", "special": true, "normalized": false, "lstrip": false, "rstrip": false, "single_word": false})";
+  return std::string(R"({"added_tokens": [)") + added + R"(], "normalizer": null, "pre_tokenizer": null,
+    "post_processor": {"type": "TemplateProcessing",
+      "single": [{"SpecialToken": {"id": "<bos>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+      "pair": [], "special_tokens": {"<bos>": {"id": "<bos>", "ids": [2], "tokens": ["<bos>"]}}},
+    "decoder": {"type": "Sequence", "decoders": [{"type": "ByteFallback"}, {"type": "Fuse"}]},
+    "model": {"type": "BPE", "dropout": null, "unk_token": "<unk>", "continuing_subword_prefix": null,
+      "end_of_word_suffix": null, "fuse_unk": true, "byte_fallback": true, "vocab": {)" + vocab + R"(}, "merges": []}})";
+}
+
+// Issue 7: `gemrt run` with an image and an audio clip into the Gemma 4 unified fixture (given a
+// byte tokenizer): the markers expand to boi + 266 image tokens + eoi (the 200 x 150 image at
+// the fixture's 8-pixel merged patches and a 280-token budget) and boa + 148 audio tokens + eoa
+// (5920 samples in 40-sample frames).
+TEST(CliRun, UnifiedModelWithImageAndAudio) {
+  test::TempDir dir;
+  const fs::path model = dir.path() / "gemma4u";
+  fs::create_directories(model);
+  for (const char* f : {"config.json", "model.safetensors", "generation_config.json"})
+    fs::copy_file(fs::path(fixture("gemma4u-pub")) / f, model / f);
+  test::write_text((model / "tokenizer.json").string(), byte_tokenizer_json());
+  const std::string media = " --image " + fixture("gemma4u-pub") + "/image.png --audio " + fixture("gemma4u-pub") + "/audio.wav";
+  const Result r = gemrt_cli("run " + model.string() + " --raw -p 'Look: <image> then <audio>.'" + media +
+                             " -n 6 --temp 0 -c 512 --device cpu");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const size_t prompt = 1 + 6 + 6 + 1 + (2 + 266) + (2 + 148);
+  EXPECT_NE(r.output.find("prompt " + std::to_string(prompt) + " tokens"), std::string::npos) << r.output;
+  // Fewer markers than media, and media for a text-only model: clear errors.
+  const Result fewer = gemrt_cli("run " + model.string() + " --raw -p 'Look: <image>'" + media + " -n 2 -c 512");
+  EXPECT_EQ(fewer.status, 1);
+  EXPECT_NE(fewer.output.find("audio clips given"), std::string::npos) << fewer.output;
+  const fs::path text_dir = copy_checkpoint(dir, "gemma3-pub");
+  test::write_text((text_dir / "tokenizer.json").string(), byte_tokenizer_json());
+  const Result text_model = gemrt_cli("run " + text_dir.string() + " --raw -p hi" + media + " -n 2");
+  EXPECT_EQ(text_model.status, 1);
+  EXPECT_NE(text_model.output.find("embedder"), std::string::npos) << text_model.output;
+  const Result corrupt = gemrt_cli("run " + model.string() + " --raw -p hi --image " + (model / "config.json").string() +
+                                   " -n 2 -c 512");
+  EXPECT_EQ(corrupt.status, 1);
+  EXPECT_NE(corrupt.output.find("not a PNG or JPEG"), std::string::npos) << corrupt.output;
+}
+
 TEST(CliGenerate, PrintsTheGreedyIds) {
   const std::string ref = fixture("gemma2-pub") + "/reference.safetensors";
   const HostTensor input = test::load_tensor(ref, "input_ids");

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "gemrt/backend/cpu/cpu_backend.h"
 #include "gemrt/core/error.h"
@@ -144,6 +145,37 @@ TEST_F(SessionTest, SampledGenerationOverTheLargestLogitsMatchesGenerationOverAl
     if (i + 1 < 12) logits = s2.decode(id);
   }
   EXPECT_EQ(got, want);
+}
+
+// Suppressed ids (Gemma 4 unified's EOA / EOI, spec §7.5) are never chosen: greedy picks the best
+// of the rest, over the backend's largest logits (greedy) and over every logit (with a penalty).
+TEST_F(SessionTest, SuppressedIdsAreNeverChosen) {
+  const std::vector<int32_t> prompt{2, 40, 41, 42};
+  Session probe(*model, backend, {.max_tokens = 8});
+  std::vector<float> logits = probe.prefill(prompt, LogitsRows::Last);
+  const int32_t best = argmax(logits);
+  logits[static_cast<size_t>(best)] = -INFINITY;
+  const int32_t second = argmax(logits);
+  for (const float penalty : {1.0f, 1.1f}) {
+    SamplingParams p;
+    p.temperature = 0.0f;
+    p.repetition_penalty = penalty;  // 1.1: the sampler needs every logit
+    Sampler sampler(p);
+    Session s(*model, backend, {.max_tokens = 8});
+    GenerateOptions o;
+    o.max_new_tokens = 1;
+    o.suppress_ids = {best};
+    std::vector<int32_t> got;
+    generate(s, prompt, sampler, o, [&](int32_t id) {
+      got.push_back(id);
+      return true;
+    });
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_NE(got[0], best);
+    if (penalty == 1.0f) {
+      EXPECT_EQ(got[0], second);
+    }
+  }
 }
 
 TEST(Argmax, FirstMaximumWins) {

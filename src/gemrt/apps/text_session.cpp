@@ -43,8 +43,17 @@ std::vector<int32_t> TextSession::encode_chat(const std::vector<ChatMessage>& ms
 }
 
 GenerationStats TextSession::generate(std::vector<int32_t> prompt, int max_new,
-                                      const std::function<void(const std::string&)>& on_text) {
-  if (pending_ >= 0) prompt.insert(prompt.begin(), pending_);
+                                      const std::function<void(const std::string&)>& on_text, const PromptMedia* media) {
+  PromptMedia shifted;  // the media of the prompt after the pending token is put in front
+  if (pending_ >= 0) {
+    prompt.insert(prompt.begin(), pending_);
+    if (media) {
+      shifted = *media;
+      shifted.index.insert(shifted.index.begin(), -1);
+      for (auto& [b, e] : shifted.blocks) ++b, ++e;
+      media = &shifted;
+    }
+  }
   if (session_->position() + static_cast<int64_t>(prompt.size()) >= session_->max_tokens())
     fail("the prompt (", prompt.size(), " tokens) does not fit the context budget of ", session_->max_tokens(),
          " tokens (", session_->position(), " used); raise --ctx");
@@ -52,6 +61,9 @@ GenerationStats TextSession::generate(std::vector<int32_t> prompt, int max_new,
   GenerateOptions opts;
   opts.max_new_tokens = max_new;
   opts.stop_ids = assets_.stop_ids;
+  opts.media = media;
+  // A Gemma 4 unified model never emits its end-of-audio / end-of-image tokens (spec §7.5).
+  if (model_->media().vision || model_->media().audio) opts.suppress_ids = {model_->media().eoa_token, model_->media().eoi_token};
   const GenerationStats st = gemrt::generate(*session_, prompt, *sampler_, opts, [&](int32_t id) {
     const std::string text = decoder.push(id);
     if (!text.empty()) on_text(text);

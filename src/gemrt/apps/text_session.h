@@ -29,7 +29,12 @@ class TextSession {
   std::vector<int32_t> encode_special(const std::string& text) const;
 
   // Appends `prompt` to the session and generates, streaming complete UTF-8 text to `on_text`.
-  GenerationStats generate(std::vector<int32_t> prompt, int max_new, const std::function<void(const std::string&)>& on_text);
+  // `media`: embedding rows for the prompt's image / audio tokens (runtime/media.h).
+  GenerationStats generate(std::vector<int32_t> prompt, int max_new, const std::function<void(const std::string&)>& on_text,
+                           const PromptMedia* media = nullptr);
+
+  const GemmaModel& model() const { return *model_; }
+  Backend& backend() { return *backend_; }
 
   Session& session() { return *session_; }
   const Tokenizer& tokenizer() const { return assets_.tokenizer; }

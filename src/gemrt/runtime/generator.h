@@ -6,6 +6,7 @@
 #include <span>
 #include <vector>
 
+#include "gemrt/runtime/media.h"
 #include "gemrt/runtime/session.h"
 #include "gemrt/sample/sampler.h"
 
@@ -29,6 +30,10 @@ GreedyResult continue_greedy(Session& session, std::vector<float> logits, int n,
 struct GenerateOptions {
   int max_new_tokens = 256;
   std::vector<int32_t> stop_ids;  // generation ends after one of these (it is not passed to on_token)
+  // Never sampled (their logits count as -inf): Gemma 4 unified's end-of-audio / end-of-image
+  // tokens, whose embedding rows the converter wrote for the prompt side only (spec §7.5).
+  std::vector<int32_t> suppress_ids;
+  const PromptMedia* media = nullptr;  // media rows of the prompt (runtime/media.h), or none
 };
 
 struct GenerationStats {

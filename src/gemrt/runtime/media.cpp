@@ -1,5 +1,7 @@
 #include "gemrt/runtime/media.h"
 
+#include <algorithm>
+
 #include "gemrt/core/error.h"
 #include "gemrt/model/gemma/media_graph.h"
 
@@ -49,6 +51,41 @@ std::vector<float> MediaEmbedder::embed_audio(std::span<const float> frames) {
   RunOutputs out;
   exe->run(RunInputs{{"audio_frames", frames}}, nullptr, &out);
   return std::move(out.at("features"));
+}
+
+std::vector<int32_t> expand_media_markers(const std::string& text, const MediaSpec& media,
+                                          std::span<const int64_t> image_tokens, std::span<const int64_t> audio_tokens,
+                                          const std::function<std::vector<int32_t>(const std::string&)>& encode) {
+  std::vector<int32_t> ids;
+  size_t images = 0, audios = 0, pos = 0;
+  const std::string image_marker = kImageMarker, audio_marker = kAudioMarker;
+  const auto append_text = [&](size_t end) {
+    if (end > pos) {
+      const std::vector<int32_t> t = encode(text.substr(pos, end - pos));
+      ids.insert(ids.end(), t.begin(), t.end());
+    }
+  };
+  while (true) {
+    const size_t i = text.find(image_marker, pos), a = text.find(audio_marker, pos);
+    const size_t next = std::min(i, a);
+    append_text(next == std::string::npos ? text.size() : next);
+    if (next == std::string::npos) break;
+    const bool image = next == i;
+    if (image && images >= image_tokens.size())
+      fail("the prompt has more ", image_marker, " markers than the ", image_tokens.size(), " images given");
+    if (!image && audios >= audio_tokens.size())
+      fail("the prompt has more ", audio_marker, " markers than the ", audio_tokens.size(), " audio clips given");
+    const int64_t n = image ? image_tokens[images++] : audio_tokens[audios++];
+    ids.push_back(image ? media.boi_token : media.boa_token);
+    ids.insert(ids.end(), static_cast<size_t>(n), image ? media.image_token : media.audio_token);
+    ids.push_back(image ? media.eoi_token : media.eoa_token);
+    pos = next + (image ? image_marker.size() : audio_marker.size());
+  }
+  if (images != image_tokens.size())
+    fail(image_tokens.size(), " images given but the prompt has ", images, " ", image_marker, " markers");
+  if (audios != audio_tokens.size())
+    fail(audio_tokens.size(), " audio clips given but the prompt has ", audios, " ", audio_marker, " markers");
+  return ids;
 }
 
 PromptMedia splice_media(std::span<const int32_t> ids, const GemmaModel& model, std::span<const float> image_rows,

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <string>
 #include <span>
 #include <utility>
 #include <vector>
@@ -38,6 +40,18 @@ struct PromptMedia {
   // token; empty unless the model attends bidirectionally within images, spec §7.2).
   std::vector<std::pair<int64_t, int64_t>> blocks;
 };
+
+// The markers a prompt's text uses for media (issue 7: `gemrt run -p "What is in <image>?"`).
+inline constexpr const char* kImageMarker = "<image>";
+inline constexpr const char* kAudioMarker = "<audio>";
+
+// The token ids of `text` with its i-th "<image>" marker replaced by boi, image_tokens[i] image
+// tokens and eoi, and its i-th "<audio>" marker by boa, audio_tokens[i] audio tokens and eoa
+// (what the HF processor writes for them); `encode` tokenizes the text between markers. Throws
+// when the markers and the media differ in number.
+std::vector<int32_t> expand_media_markers(const std::string& text, const MediaSpec& media,
+                                          std::span<const int64_t> image_tokens, std::span<const int64_t> audio_tokens,
+                                          const std::function<std::vector<int32_t>(const std::string&)>& encode);
 
 // The image rows go to the prompt's image tokens in order, the audio rows to its audio tokens
 // (spec §7.3 step 7, §7.4). Throws when the counts differ (naming both).
