@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 export GEMRT_FIXTURES=$PWD/build-carry/fixtures GEMRT_TEST_DATA=$PWD/tests/data
 [[ -f build-carry/bin.tar.xz ]] && mkdir -p build-carry/bin && tar -C build-carry/bin -xJf build-carry/bin.tar.xz
 chmod +x build-carry/bin/*
+export LD_LIBRARY_PATH=$PWD/build-carry/bin${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}  # libs carried beside the binaries
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 filter='CudaOps*'
 [[ -d build-carry/fixtures/hf/gemma3-pub ]] && filter+=':Fixtures/HfParity.Cuda*:HfParityBf16.*'

@@ -24,13 +24,19 @@ if cmake --build build-cuda -j"$(nproc)" --target gemrt_bench_cuda_matvec 2>/dev
   lib=$(ldd build-cuda/bin/gemrt_bench_cuda_matvec | awk '/libbenchmark/ {print $3}')
   cp "$lib" build-cuda/bin/ && bins+=(gemrt_bench_cuda_matvec "$(basename "$lib")")
 fi
+# The media decoders' shared libraries (libpng, libjpeg-turbo, libsoxr and its OpenMP runtime),
+# which the GPU machine may lack: run there with LD_LIBRARY_PATH=build-carry/bin.
+for lib in $(ldd build-cuda/bin/gemrt | awk '/libpng|libjpeg|libsoxr|libgomp/ {print $3}'); do
+  cp "$lib" build-cuda/bin/ && bins+=("$(basename "$lib")")
+done
 rm -rf build-carry
 mkdir -p build-carry/fixtures/hf build-carry/fixtures/gguf
 # Stripped and packed with xz -9e (its large window finds the repeats between the binaries):
 # ~6 MB instead of ~13, which leaves room beside them for llama.cpp's llama-bench in one call.
 stage=$(mktemp -d)
 cp "${bins[@]/#/build-cuda/bin/}" "$stage"/
-strip "$stage"/gemrt "$stage"/gemrt_tests ${bins[2]:+"$stage"/gemrt_bench_cuda_matvec}
+strip "$stage"/gemrt "$stage"/gemrt_tests
+[[ -f $stage/gemrt_bench_cuda_matvec ]] && strip "$stage"/gemrt_bench_cuda_matvec
 XZ_OPT=-9e tar -C "$stage" -cJf build-carry/bin.tar.xz "${bins[@]}"
 rm -rf "$stage"
 if [[ $what == hf || $what == all ]]; then

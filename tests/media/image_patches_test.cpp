@@ -2,7 +2,7 @@
 // fixture's image.png -> image_processed.safetensors (positions and count exact, pixel values
 // mean abs diff < 0.005 and max < 0.05: the contract), and the same on images of other
 // sizes and aspect ratios made by tests/data/media/make_image_cases.py (tiny, portrait, wide JPEG,
-// one pixel wide / high, large; budgets 70 to 1120).
+// one pixel wide / high, large; budgets 70 to 1120; EXIF orientations 6 and 3).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -90,7 +90,9 @@ INSTANTIATE_TEST_SUITE_P(Sizes, ImageCases,
                                          Case{"portrait", "portrait.png", 280}, Case{"wide", "wide.jpg", 140},
                                          Case{"one-pixel-wide", "one-pixel-wide.png", 280},
                                          Case{"one-pixel-high", "one-pixel-high.png", 70},
-                                         Case{"large", "large.jpg", 280}, Case{"large", "large.jpg", 1120}),
+                                         Case{"large", "large.jpg", 280}, Case{"large", "large.jpg", 1120},
+                                         Case{"exif-rotated", "exif-rotated.jpg", 70},
+                                         Case{"exif-flipped", "exif-flipped.png", 70}),
                          [](const testing::TestParamInfo<Case>& i) {
                            std::string s = std::string(i.param.name) + "_" + std::to_string(i.param.budget);
                            for (char& ch : s)

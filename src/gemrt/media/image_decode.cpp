@@ -21,6 +21,59 @@ void check_size(int64_t w, int64_t h, const std::string& source) {
     fail(source, ": image of ", w, " x ", h, " pixels is larger than gemrt reads (", kMaxImagePixels, " pixels)");
 }
 
+// ---- EXIF orientation (tag 0x0112 of IFD0), which HF's load_image applies
+// (PIL.ImageOps.exif_transpose) before a processor sees the image.
+
+// The orientation in a TIFF-structured EXIF block (1 when absent or unreadable).
+int exif_orientation(const uint8_t* p, size_t n) {
+  if (n < 8) return 1;
+  const bool le = p[0] == 'I' && p[1] == 'I';
+  if (!le && !(p[0] == 'M' && p[1] == 'M')) return 1;
+  const auto u16 = [&](size_t at) -> uint32_t { return le ? p[at] | (p[at + 1] << 8) : (p[at] << 8) | p[at + 1]; };
+  const auto u32 = [&](size_t at) -> uint32_t {
+    return le ? u16(at) | (u16(at + 2) << 16) : (u16(at) << 16) | u16(at + 2);
+  };
+  const size_t ifd = u32(4);
+  if (ifd + 2 > n) return 1;
+  const size_t entries = u16(ifd);
+  for (size_t e = 0; e < entries; ++e) {
+    const size_t at = ifd + 2 + 12 * e;
+    if (at + 12 > n) return 1;
+    if (u16(at) == 0x0112 && u16(at + 2) == 3) {
+      const uint32_t v = u16(at + 8);
+      return v >= 1 && v <= 8 ? static_cast<int>(v) : 1;
+    }
+  }
+  return 1;
+}
+
+// The image as it is meant to be shown: PIL's exif_transpose (2 mirror, 3 rotate 180, 4 flip,
+// 5 transpose, 6 rotate 90 clockwise, 7 transverse, 8 rotate 90 counter-clockwise).
+RgbImage apply_orientation(RgbImage in, int orientation) {
+  if (orientation <= 1) return in;
+  const int w = in.width, h = in.height;
+  const bool swap = orientation >= 5;
+  RgbImage out{swap ? h : w, swap ? w : h, std::vector<uint8_t>(in.rgb.size())};
+  for (int y = 0; y < out.height; ++y)
+    for (int x = 0; x < out.width; ++x) {
+      int sx = x, sy = y;
+      switch (orientation) {
+        case 2: sx = w - 1 - x; break;
+        case 3: sx = w - 1 - x, sy = h - 1 - y; break;
+        case 4: sy = h - 1 - y; break;
+        case 5: sx = y, sy = x; break;
+        case 6: sx = y, sy = h - 1 - x; break;
+        case 7: sx = w - 1 - y, sy = h - 1 - x; break;
+        case 8: sx = w - 1 - y, sy = x; break;
+        default: break;
+      }
+      const size_t s = (static_cast<size_t>(sy) * static_cast<size_t>(w) + static_cast<size_t>(sx)) * 3;
+      const size_t d = (static_cast<size_t>(y) * static_cast<size_t>(out.width) + static_cast<size_t>(x)) * 3;
+      std::memcpy(out.rgb.data() + d, in.rgb.data() + s, 3);
+    }
+  return out;
+}
+
 // ---- PNG (libpng's longjmp error handling: nothing with a destructor lives across setjmp)
 
 struct PngReader {
@@ -28,6 +81,7 @@ struct PngReader {
   size_t pos = 0;
   char message[256] = {};
   std::vector<png_bytep> rows;  // here, not a local of the function that calls setjmp
+  int orientation = 1;          // from an eXIf chunk
 };
 
 void png_read_bytes(png_structp png, png_bytep out, png_size_t n) {
@@ -83,7 +137,10 @@ bool decode_png_into(PngReader& reader, RgbImage& img, const std::string& source
   reader.rows.resize(h);
   for (png_uint_32 y = 0; y < h; ++y) reader.rows[y] = img.rgb.data() + size_t{y} * w * 3;
   png_read_image(png, reader.rows.data());
-  png_read_end(png, nullptr);
+  png_read_end(png, info);
+  png_uint_32 exif_size = 0;
+  png_bytep exif = nullptr;
+  if (png_get_eXIf_1(png, info, &exif_size, &exif) != 0 && exif) reader.orientation = exif_orientation(exif, exif_size);
   png_destroy_read_struct(&png, &info, nullptr);
   return true;
 }
@@ -93,7 +150,7 @@ RgbImage decode_png(std::span<const std::byte> data, const std::string& source) 
   reader.data = data;
   RgbImage img;
   if (!decode_png_into(reader, img, source)) fail(source, ": not a readable PNG: ", reader.message);
-  return img;
+  return apply_orientation(std::move(img), reader.orientation);
 }
 
 // ---- JPEG (libjpeg-turbo, PIL's defaults: islow DCT, fancy upsampling)
@@ -103,6 +160,7 @@ struct JpegError {
   std::jmp_buf jump;
   char message[JMSG_LENGTH_MAX] = {};
   bool warned = false;  // corrupt or missing data that libjpeg would paper over
+  int orientation = 1;  // from an Exif APP1 marker
 };
 
 void jpeg_on_error(j_common_ptr cinfo) {
@@ -131,7 +189,11 @@ bool decode_jpeg_into(std::span<const std::byte> data, RgbImage& img, JpegError&
   }
   jpeg_create_decompress(&cinfo);
   jpeg_mem_src(&cinfo, reinterpret_cast<const unsigned char*>(data.data()), static_cast<unsigned long>(data.size()));
+  jpeg_save_markers(&cinfo, JPEG_APP0 + 1, 0xffff);
   jpeg_read_header(&cinfo, TRUE);
+  for (jpeg_saved_marker_ptr m = cinfo.marker_list; m; m = m->next)
+    if (m->marker == JPEG_APP0 + 1 && m->data_length > 6 && std::memcmp(m->data, "Exif\0\0", 6) == 0)
+      err.orientation = exif_orientation(m->data + 6, m->data_length - 6);
   if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
     cmyk = true;
     jpeg_destroy_decompress(&cinfo);
@@ -168,7 +230,7 @@ RgbImage decode_jpeg(std::span<const std::byte> data, const std::string& source)
     if (cmyk) fail(source, ": CMYK JPEG images are not supported (convert the image to RGB)");
     fail(source, ": not a readable JPEG: ", err.message);
   }
-  return img;
+  return apply_orientation(std::move(img), err.orientation);
 }
 
 bool starts_with(std::span<const std::byte> data, std::initializer_list<unsigned> sig) {

@@ -1,7 +1,8 @@
 // Image files to 8-bit RGB (issue 7 step 2): PNG through libpng, JPEG through libjpeg-turbo, the
 // decoders PIL uses, with PIL's `convert("RGB")` conversions (what the HF processors apply):
 // grey replicated, palette expanded, alpha dropped (not composited), 16-bit samples cut to their
-// high byte.
+// high byte; and turned upright by the EXIF orientation (JPEG APP1, PNG eXIf), as HF's
+// load_image does.
 #pragma once
 
 #include <cstddef>

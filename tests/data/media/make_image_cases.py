@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 from safetensors.torch import save_file
+from transformers.image_utils import load_image
 from transformers.models.gemma4_unified.image_processing_gemma4_unified import Gemma4UnifiedImageProcessor
 
 OUT = pathlib.Path(__file__).parent
@@ -42,7 +43,12 @@ CASES = [
     ("one-pixel-wide", 1, 300, "png", [280]),
     ("one-pixel-high", 500, 1, "png", [70]),
     ("large", 1500, 1100, "jpg", [280, 1120]),
+    # EXIF orientation 6 (stored sideways, shown rotated 90 degrees clockwise) and 3 (upside down):
+    # HF's load_image applies it (PIL.ImageOps.exif_transpose) before the processor.
+    ("exif-rotated", 120, 40, "jpg", [70]),
+    ("exif-flipped", 64, 48, "png", [70]),
 ]
+EXIF = {"exif-rotated": 6, "exif-flipped": 3}
 
 
 def main():
@@ -50,9 +56,14 @@ def main():
         img = picture(w, h, seed=len(name))
         path = OUT / f"{name}.{fmt}"
         buf = io.BytesIO()
-        img.save(buf, format="PNG" if fmt == "png" else "JPEG", quality=75)
+        extra = {}
+        if name in EXIF:
+            exif = Image.Exif()
+            exif[0x0112] = EXIF[name]
+            extra["exif"] = exif.tobytes()
+        img.save(buf, format="PNG" if fmt == "png" else "JPEG", quality=75, **extra)
         path.write_bytes(buf.getvalue())
-        decoded = Image.open(path).convert("RGB")
+        decoded = load_image(str(path))  # as the processors load a file: EXIF orientation applied, RGB
         for budget in budgets:
             proc = Gemma4UnifiedImageProcessor(max_soft_tokens=budget)
             out = proc(decoded, return_tensors="pt")
