@@ -3,14 +3,13 @@
 #include <csetjmp>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 
 // libjpeg's header needs size_t and FILE declared first.
 #include <jpeglib.h>
 #include <png.h>
 
 #include "gemrt/core/error.h"
+#include "gemrt/io/mapped_file.h"
 
 namespace gemrt {
 namespace {
@@ -253,10 +252,8 @@ RgbImage decode_image(std::span<const std::byte> data, const std::string& source
 }
 
 RgbImage decode_image_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) fail(path, ": cannot open the image file");
-  const std::vector<char> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  return decode_image(std::as_bytes(std::span<const char>(bytes)), path);
+  const auto file = MappedFile::open(path);
+  return decode_image({file->data(), static_cast<size_t>(file->size())}, path);
 }
 
 }  // namespace gemrt

@@ -2,10 +2,9 @@
 
 #include <cstdint>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 
 #include "gemrt/core/error.h"
+#include "gemrt/io/mapped_file.h"
 
 namespace gemrt {
 namespace {
@@ -98,10 +97,8 @@ AudioClip decode_wav(std::span<const std::byte> data, const std::string& source)
 }
 
 AudioClip decode_wav_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) fail(path, ": cannot open the audio file");
-  const std::vector<char> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  return decode_wav(std::as_bytes(std::span<const char>(bytes)), path);
+  const auto file = MappedFile::open(path);
+  return decode_wav({file->data(), static_cast<size_t>(file->size())}, path);
 }
 
 }  // namespace gemrt

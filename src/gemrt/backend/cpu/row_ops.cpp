@@ -15,6 +15,19 @@ double mean_square(const float* x, int64_t d) {
   return s / static_cast<double>(d);
 }
 
+// The mean and population variance of a row of d values, two passes in double.
+struct Moments {
+  double mean, var;
+};
+Moments moments(const float* x, int64_t d) {
+  double sum = 0.0;
+  for (int64_t j = 0; j < d; ++j) sum += static_cast<double>(x[j]);
+  const double mean = sum / static_cast<double>(d);
+  double var = 0.0;
+  for (int64_t j = 0; j < d; ++j) var += (static_cast<double>(x[j]) - mean) * (static_cast<double>(x[j]) - mean);
+  return {mean, var / static_cast<double>(d)};
+}
+
 }  // namespace
 
 void combine(std::span<const float* const> xs, const float* coefs, int64_t t, int64_t d, int64_t c,
@@ -66,13 +79,9 @@ void layer_norm(const float* x, int64_t t, const TensorView& w, const TensorView
   pool.parallel_for(t, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       const float* row = x + r * d;
-      double sum = 0.0;
-      for (int64_t j = 0; j < d; ++j) sum += static_cast<double>(row[j]);
-      const double mean = sum / static_cast<double>(d);
-      double var = 0.0;
-      for (int64_t j = 0; j < d; ++j) var += (static_cast<double>(row[j]) - mean) * (static_cast<double>(row[j]) - mean);
-      const auto inv = static_cast<float>(1.0 / std::sqrt(var / static_cast<double>(d) + static_cast<double>(eps)));
-      const auto m = static_cast<float>(mean);
+      const Moments s = moments(row, d);
+      const auto inv = static_cast<float>(1.0 / std::sqrt(s.var + static_cast<double>(eps)));
+      const auto m = static_cast<float>(s.mean);
       for (int64_t j = 0; j < d; ++j)
         out[r * d + j] = (row[j] - m) * inv * wf[static_cast<size_t>(j)] + bf[static_cast<size_t>(j)];
     }
@@ -91,13 +100,9 @@ void gaussian_top_k(const float* x, int64_t t, int64_t d, float z, float* out, T
   pool.parallel_for(t, [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
       const float* row = x + r * d;
-      double sum = 0.0;
-      for (int64_t j = 0; j < d; ++j) sum += static_cast<double>(row[j]);
-      const double mean = sum / static_cast<double>(d);
-      double var = 0.0;
-      for (int64_t j = 0; j < d; ++j) var += (static_cast<double>(row[j]) - mean) * (static_cast<double>(row[j]) - mean);
-      const float std_dev = static_cast<float>(std::sqrt(var / static_cast<double>(d)));
-      const float cutoff = static_cast<float>(mean) + std_dev * z;
+      const Moments s = moments(row, d);
+      const float std_dev = static_cast<float>(std::sqrt(s.var));
+      const float cutoff = static_cast<float>(s.mean) + std_dev * z;
       for (int64_t j = 0; j < d; ++j) {
         const float v = row[j] - cutoff;
         out[r * d + j] = v > 0.0f ? v : 0.0f;

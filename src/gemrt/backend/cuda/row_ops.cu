@@ -10,6 +10,16 @@ namespace {
 
 constexpr int kRowThreads = 256;
 
+// The mean and population variance of row xr of d values over the block, two passes in float32.
+__device__ inline float2 row_moments(const float* xr, int64_t d) {
+  float s = 0.0f;
+  for (int64_t j = threadIdx.x; j < d; j += blockDim.x) s += xr[j];
+  const float mean = block_sum(s) / static_cast<float>(d);
+  float v = 0.0f;
+  for (int64_t j = threadIdx.x; j < d; j += blockDim.x) v += (xr[j] - mean) * (xr[j] - mean);
+  return make_float2(mean, block_sum(v) / static_cast<float>(d));
+}
+
 // Combine's operands, by value: up to kCombineMax inputs.
 struct CombineArgs {
   const float* x[kCombineMax];
@@ -67,12 +77,8 @@ __global__ void layer_norm_kernel(const float* x, int64_t d, const uint8_t* w, c
                                   float* out) {
   const int64_t r = blockIdx.x;
   const float* xr = x + r * d;
-  float s = 0.0f;
-  for (int64_t j = threadIdx.x; j < d; j += blockDim.x) s += xr[j];
-  const float mean = block_sum(s) / static_cast<float>(d);
-  float v = 0.0f;
-  for (int64_t j = threadIdx.x; j < d; j += blockDim.x) v += (xr[j] - mean) * (xr[j] - mean);
-  const float inv = 1.0f / sqrtf(block_sum(v) / static_cast<float>(d) + eps);
+  const float2 m = row_moments(xr, d);
+  const float mean = m.x, inv = 1.0f / sqrtf(m.y + eps);
   for (int64_t j = threadIdx.x; j < d; j += blockDim.x)
     out[r * d + j] = __fadd_rn(__fmul_rn(__fmul_rn(__fsub_rn(xr[j], mean), inv), weight_value<kType>(w, j)),
                                weight_value<kType>(b, j));
@@ -90,13 +96,9 @@ __global__ void replace_rows_kernel(const float* x, const float* rows, const int
 __global__ void gaussian_top_k_kernel(const float* x, int64_t d, float z, float* out) {
   const int64_t r = blockIdx.x;
   const float* xr = x + r * d;
-  float s = 0.0f;
-  for (int64_t j = threadIdx.x; j < d; j += blockDim.x) s += xr[j];
-  const float mean = block_sum(s) / static_cast<float>(d);
-  float v = 0.0f;
-  for (int64_t j = threadIdx.x; j < d; j += blockDim.x) v += (xr[j] - mean) * (xr[j] - mean);
-  const float std_dev = sqrtf(block_sum(v) / static_cast<float>(d));
-  const float cutoff = __fadd_rn(mean, __fmul_rn(std_dev, z));
+  const float2 m = row_moments(xr, d);
+  const float std_dev = sqrtf(m.y);
+  const float cutoff = __fadd_rn(m.x, __fmul_rn(std_dev, z));
   for (int64_t j = threadIdx.x; j < d; j += blockDim.x) {
     const float y = __fsub_rn(xr[j], cutoff);
     out[r * d + j] = y > 0.0f ? y : 0.0f;
