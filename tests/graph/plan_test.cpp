@@ -355,6 +355,30 @@ TEST(BufferPlan, LongChainOfAddsReusesMemory) {
   EXPECT_LE(p2.arena_bytes, 2 * act_bytes + 64) << g2.to_string();
 }
 
+// An input that stands late in the graph (a media input after the embedding chain) shares no
+// bytes with any value before it: the CUDA backend writes every input before the first node
+// runs, so an earlier value placed on an input's bytes would overwrite it.
+TEST(BufferPlan, LateInputsShareNoBytesWithEarlierValues) {
+  constexpr int64_t T = 5, D = 64;
+  Graph g;
+  GraphBuilder b(g);
+  const ValueId ids = b.input("ids", Shape{T});
+  ValueId x = b.embed(b.weight(shape_only("embed", Shape{50, D})), ids, 1.0f);
+  for (int i = 0; i < 6; ++i) x = b.add(x, x, "add" + std::to_string(i));  // released one after another
+  const ValueId late = b.input("late", Shape{T, D}, DType::F32);
+  const ValueId index = b.input("index", Shape{T});
+  b.output("out", b.replace_rows(x, late, index));
+  const BufferPlan p = plan_buffers(g);
+  check_plan(g, p);
+  for (const ValueId in : {late, index})
+    for (ValueId v = 0; v < in; ++v) {
+      if (g.node(v).op == OpKind::Weight) continue;
+      const auto a = p.offset[static_cast<size_t>(v)], ae = a + p.bytes[static_cast<size_t>(v)];
+      const auto c = p.offset[static_cast<size_t>(in)], ce = c + p.bytes[static_cast<size_t>(in)];
+      EXPECT_TRUE(ae <= c || ce <= a) << g.node(in).name << " shares bytes with " << g.node(v).name;
+    }
+}
+
 TEST(BufferPlan, UnreadValuesAreReleasedAndOutputsKept) {
   Graph g;
   GraphBuilder b(g);

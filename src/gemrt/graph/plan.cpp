@@ -85,6 +85,18 @@ BufferPlan plan_buffers(const Graph& g, std::span<const MovedRead> moved_reads) 
 
   ArenaAllocator arena;
   auto release = [&](int v) { arena.release(p.offset[static_cast<size_t>(v)], p.bytes[static_cast<size_t>(v)]); };
+  const auto place = [&](int i) {
+    const auto ui = static_cast<size_t>(i);
+    const Node& node = g.node(i);
+    p.bytes[ui] = round_up(dtype_bytes(node.dtype, node.shape.numel()), BufferPlan::kAlign);
+    p.offset[ui] = arena.allocate(p.bytes[ui]);
+    p.unshared_bytes += p.bytes[ui];
+  };
+  // Inputs first, wherever they stand in the graph: a backend may write every input before the
+  // first node runs (the CUDA backend copies them all up front), so no earlier value may share
+  // an input's bytes.
+  for (int i = 0; i < n; ++i)
+    if (g.node(i).op == OpKind::Input) place(i);
   for (int i = 0; i < n; ++i) {
     const Node& node = g.node(i);
     const auto ui = static_cast<size_t>(i);
@@ -92,9 +104,7 @@ BufferPlan plan_buffers(const Graph& g, std::span<const MovedRead> moved_reads) 
       for (ValueId v : release_at[ui]) release(v);
       continue;
     }
-    p.bytes[ui] = round_up(dtype_bytes(node.dtype, node.shape.numel()), BufferPlan::kAlign);
-    p.offset[ui] = arena.allocate(p.bytes[ui]);
-    p.unshared_bytes += p.bytes[ui];
+    if (node.op != OpKind::Input) place(i);
     // Values whose last reader is this node are released after its output is placed.
     for (ValueId v : release_at[ui]) release(v);
     if (p.last_use[ui] < 0) release(i);  // nobody reads it: dead after it is written

@@ -3,7 +3,9 @@
 // A value (activation or run-time input) is live from the node that produces it to its last
 // reader; graph outputs stay live to the end. Values whose lifetimes do not overlap may share
 // bytes. An op never writes over its own inputs (its output is placed before its inputs are
-// released), so kernels need not be in-place safe.
+// released), so kernels need not be in-place safe. Input nodes are placed before every other
+// value, wherever they stand in the graph: a backend may write all of them before the first node
+// runs.
 #pragma once
 
 #include <cstdint>
