@@ -26,7 +26,8 @@ if [[ -f build-llama/llama-bins.tar.xz ]]; then  # built on the CPU machine: ben
   export LD_LIBRARY_PATH=$llama/b/bin:${nccl:+$nccl:}/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
 elif [[ ! -x $llama/b/bin/llama-bench ]]; then
   tar -C /tmp -xJf build-llama/llama.cpp.tar.xz
-  cmake -S $llama -B $llama/b -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
+  generator=(); command -v ninja >/dev/null && generator=(-G Ninja)
+  cmake -S $llama -B $llama/b "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
     -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_CURL=OFF >/dev/null
   cmake --build $llama/b --target llama-bench llama-quantize -j"$(nproc)" >/dev/null
 fi
