@@ -6,6 +6,59 @@
 #include "gemrt/runtime/media.h"
 
 namespace gemrt {
+namespace {
+
+// Rows, index and blocks that hold together for `tokens` prompt tokens of `hidden`-wide rows.
+void check_prompt_media(const PromptMedia& m, size_t tokens, size_t hidden) {
+  if (m.index.size() != tokens)
+    fail("prefill: the media index has ", m.index.size(), " entries for ", tokens, " tokens");
+  for (size_t i = 0; i < tokens; ++i)
+    if (const int32_t r = m.index[i]; r < -1 || (r >= 0 && static_cast<size_t>(r + 1) * hidden > m.rows.size()))
+      fail("prefill: token ", i, " takes media row ", r, " of ", m.rows.size() / hidden);
+  for (const auto& [b, e] : m.blocks)
+    if (b < 0 || b >= e || e > static_cast<int64_t>(tokens))
+      fail("prefill: bidirectional block [", b, ", ", e, ") is not inside the ", tokens, " tokens");
+}
+
+// One prefill chunk's media inputs (model/gemma/forward_graph.h): the rows its tokens take,
+// renumbered from 0, and its blocks at absolute positions (the chunk starts at `position`).
+struct ChunkMedia {
+  std::vector<float> rows;
+  std::vector<int32_t> index, blocks;
+  MediaSlots slots;
+
+  void fill(const PromptMedia& m, size_t begin, size_t end, int64_t position, size_t hidden) {
+    const size_t n = end - begin;
+    rows.clear();
+    index.assign(n, -1);
+    for (size_t i = 0; i < n; ++i)
+      if (const int32_t r = m.index[begin + i]; r >= 0) {
+        index[i] = static_cast<int32_t>(rows.size() / hidden);
+        rows.insert(rows.end(), m.rows.begin() + static_cast<ptrdiff_t>(static_cast<size_t>(r) * hidden),
+                    m.rows.begin() + static_cast<ptrdiff_t>(static_cast<size_t>(r + 1) * hidden));
+      }
+    blocks.assign(2 * n, 0);
+    slots = {static_cast<int64_t>(rows.size() / hidden), false};
+    const auto at = [&](int64_t offset) { return static_cast<int32_t>(position + offset - static_cast<int64_t>(begin)); };
+    for (const auto& [b, e] : m.blocks) {
+      if (b < static_cast<int64_t>(begin) || e > static_cast<int64_t>(end)) continue;
+      for (auto i = static_cast<size_t>(b); i < static_cast<size_t>(e); ++i) {
+        blocks[2 * (i - begin)] = at(b);
+        blocks[2 * (i - begin) + 1] = at(e);
+      }
+      slots.blocks = true;
+    }
+  }
+  void add_to(RunInputs& in) const {
+    if (slots.rows > 0) {
+      in.emplace("media_rows", rows);
+      in.emplace("media_index", index);
+    }
+    if (slots.blocks) in.emplace("attention_blocks", blocks);
+  }
+};
+
+}  // namespace
 
 Session::Session(const GemmaModel& model, Backend& backend, SessionOptions options)
     : model_(model),
@@ -55,19 +108,10 @@ std::vector<float> Session::run(std::span<const int32_t> ids, LogitsRows rows, i
 
   std::vector<float> logits;
   if (rows == LogitsRows::All) logits.reserve(ids.size() * static_cast<size_t>(vocab));
-  const size_t hidden = static_cast<size_t>(model_.spec().hidden_size);
-  if (media) {
-    if (media->index.size() != ids.size())
-      fail("prefill: the media index has ", media->index.size(), " entries for ", ids.size(), " tokens");
-    for (size_t i = 0; i < ids.size(); ++i)
-      if (const int32_t r = media->index[i]; r < -1 || (r >= 0 && static_cast<size_t>(r + 1) * hidden > media->rows.size()))
-        fail("prefill: token ", i, " takes media row ", r, " of ", media->rows.size() / hidden);
-    for (const auto& [b, e] : media->blocks)
-      if (b < 0 || b >= e || e > static_cast<int64_t>(ids.size()))
-        fail("prefill: bidirectional block [", b, ", ", e, ") is not inside the ", ids.size(), " tokens");
-  }
-  std::vector<int32_t> positions, media_index, blocks;
-  std::vector<float> media_rows;
+  const auto hidden = static_cast<size_t>(model_.spec().hidden_size);
+  if (media) check_prompt_media(*media, ids.size(), hidden);
+  std::vector<int32_t> positions;
+  ChunkMedia chunk_media;
   for (size_t begin = 0, end = 0; begin < ids.size(); begin = end) {
     end = chunk_end(begin, ids.size(), media);
     const size_t n = end - begin;
@@ -82,30 +126,9 @@ std::vector<float> Session::run(std::span<const int32_t> ids, LogitsRows rows, i
     RunInputs in{{"token_ids", ids.subspan(begin, n)}, {"positions", positions}};
     MediaSlots slots;
     if (media) {
-      // This chunk's media rows, renumbered from 0, and its blocks in absolute positions.
-      media_rows.clear();
-      media_index.assign(n, -1);
-      for (size_t i = 0; i < n; ++i)
-        if (const int32_t r = media->index[begin + i]; r >= 0) {
-          media_index[i] = static_cast<int32_t>(media_rows.size() / hidden);
-          media_rows.insert(media_rows.end(), media->rows.begin() + static_cast<ptrdiff_t>(r * hidden),
-                            media->rows.begin() + static_cast<ptrdiff_t>((r + 1) * hidden));
-        }
-      blocks.assign(2 * n, 0);
-      for (const auto& [b, e] : media->blocks) {
-        if (b < static_cast<int64_t>(begin) || e > static_cast<int64_t>(end)) continue;
-        for (auto i = static_cast<size_t>(b); i < static_cast<size_t>(e); ++i) {
-          blocks[2 * (i - begin)] = static_cast<int32_t>(position_ + b - static_cast<int64_t>(begin));
-          blocks[2 * (i - begin) + 1] = static_cast<int32_t>(position_ + e - static_cast<int64_t>(begin));
-        }
-        slots.blocks = true;
-      }
-      slots.rows = static_cast<int64_t>(media_rows.size() / hidden);
-      if (slots.rows > 0) {
-        in.emplace("media_rows", media_rows);
-        in.emplace("media_index", media_index);
-      }
-      if (slots.blocks) in.emplace("attention_blocks", blocks);
+      chunk_media.fill(*media, begin, end, position_, hidden);
+      chunk_media.add_to(in);
+      slots = chunk_media.slots;
     }
     executable(static_cast<int64_t>(n), chunk_rows, top_k, slots).run(in, kv_.get(), &out);
     position_ += static_cast<int64_t>(n);
