@@ -14,6 +14,7 @@
 #include <random>
 
 #include "gemrt/backend/cuda/cuda_backend.h"
+#include "gemrt/core/error.h"
 #include "gemrt/core/half.h"
 #include "gemrt/io/safetensors.h"
 #include "gemrt/model/gemma/model.h"
@@ -50,6 +51,15 @@ TempDir::TempDir() {
 TempDir::~TempDir() {
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
+}
+
+std::string error_message(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
 }
 
 double relative_error(std::span<const float> a, std::span<const float> ref) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -67,6 +68,9 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+// The message of the gemrt::Error that `f` throws ("" when it throws none).
+std::string error_message(const std::function<void()>& f);
 
 // ||a - b|| / ||b|| (b is the reference).
 double relative_error(std::span<const float> a, std::span<const float> ref);

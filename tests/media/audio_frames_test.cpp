@@ -133,12 +133,7 @@ TEST(AudioFrames, OtherRatesAreResampledTo16k) {
 
 // The error message of decode_wav on `data` ("" if it decodes).
 std::string error_of(std::span<const std::byte> data) {
-  try {
-    decode_wav(data, "test.wav");
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
+  return test::error_message([&] { decode_wav(data, "test.wav"); });
 }
 
 TEST(AudioFrames, CorruptAndOverlongClipsGiveClearErrors) {

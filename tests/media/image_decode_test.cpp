@@ -23,12 +23,7 @@ std::vector<std::byte> file_bytes(const std::string& path) {
 
 // The error message of decode_image on `data` ("" if it decodes).
 std::string error_of(std::span<const std::byte> data) {
-  try {
-    decode_image(data, "test.img");
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
+  return test::error_message([&] { decode_image(data, "test.img"); });
 }
 
 TEST(ImageDecode, PngAndJpegSizes) {

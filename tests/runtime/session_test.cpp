@@ -14,14 +14,7 @@
 namespace gemrt {
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+std::string error_of(const std::function<void()>& f) { return test::error_message(f); }
 
 class SessionTest : public testing::Test {
  protected:

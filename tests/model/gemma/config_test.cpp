@@ -18,12 +18,7 @@ namespace {
 using nlohmann::json;
 
 std::string error_of(const json& j) {
-  try {
-    parse_gemma_config(j, "cfg.json");
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
+  return test::error_message([&] { parse_gemma_config(j, "cfg.json"); });
 }
 
 TEST(GemmaConfig, Gemma1FixtureIsMqaWithHeadDimScale) {
