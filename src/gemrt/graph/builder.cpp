@@ -106,6 +106,19 @@ ValueId GraphBuilder::gated_act(ValueId gate, ValueId up, Activation act, const 
   return act_node(OpKind::GatedAct, {gate, up}, shape(gate), GatedActAttrs{act}, label);
 }
 
+ValueId GraphBuilder::act(ValueId x, Activation act, const std::string& label) {
+  return act_node(OpKind::Act, {x}, shape(x), GatedActAttrs{act}, label);
+}
+
+ValueId GraphBuilder::avg_pool(ValueId x, int side, int kernel, const std::string& label) {
+  expect_rank(shape(x), 2, label + " input");
+  if (side <= 0 || kernel <= 0 || side % kernel != 0 || shape(x)[0] != int64_t{side} * side)
+    fail("graph: ", label, ": ", shape(x).to_string(), " is not a ", side, " x ", side, " grid in ", kernel, " x ",
+         kernel, " squares");
+  const int64_t out = side / kernel;
+  return act_node(OpKind::AvgPool, {x}, Shape{out * out, shape(x)[1]}, AvgPoolAttrs{side, kernel}, label);
+}
+
 ValueId GraphBuilder::add(ValueId a, ValueId b, const std::string& label) {
   if (shape(a) != shape(b)) fail("graph: ", label, ": ", shape(a).to_string(), " + ", shape(b).to_string());
   return act_node(OpKind::Add, {a, b}, shape(a), {}, label);

@@ -31,6 +31,9 @@ class GraphBuilder {
   ValueId attention(ValueId q, ValueId k, ValueId v, ValueId positions, const AttentionAttrs& a,
                     const std::string& label = "attention", ValueId blocks = -1);
   ValueId gated_act(ValueId gate, ValueId up, Activation act, const std::string& label = "gated_act");
+  ValueId act(ValueId x, Activation act, const std::string& label = "act");
+  // x [side * side, D] -> [(side / kernel)^2, D] (graph/ir.h AvgPool)
+  ValueId avg_pool(ValueId x, int side, int kernel, const std::string& label = "avg_pool");
   ValueId add(ValueId a, ValueId b, const std::string& label = "add");
   ValueId soft_cap(ValueId x, float cap, const std::string& label = "soft_cap");
   ValueId last_row(ValueId x, const std::string& label = "last_row");

@@ -28,6 +28,8 @@ const char* op_name(OpKind k) {
     case OpKind::LayerNorm: return "layer_norm";
     case OpKind::AddVec: return "add_vec";
     case OpKind::ReplaceRows: return "replace_rows";
+    case OpKind::Act: return "act";
+    case OpKind::AvgPool: return "avg_pool";
   }
   return "?";
 }

@@ -44,6 +44,8 @@ enum class OpKind : uint8_t {
   LayerNorm,    // (x - mean) / sqrt(var + eps) * w + b per row (torch LayerNorm)
   AddVec,       // x [T, D] + w [D] (a bias broadcast over rows)
   ReplaceRows,  // x [T, D] with row t replaced by rows[index[t]] where index[t] >= 0 (media splice)
+  Act,          // act(x), elementwise (an encoder's ungated MLP)
+  AvgPool,      // mean over k x k squares of a side x side grid of rows [side^2, D] -> [(side/k)^2, D]
 };
 
 const char* op_name(OpKind k);
@@ -90,6 +92,10 @@ struct AttentionAttrs {
   // positions (begin == end: none). Key j is then also visible to query t when begin <= j < end
   // (transformers' blockwise overlay OR-ed onto the causal / sliding mask, spec §7.2: the tokens of
   // one image attend to each other). A block must contain its query and lie inside this run.
+  // window_limits_blocks: the window then also bounds the block's earlier keys (Gemma 3's
+  // AND(window, OR(causal, block)) for sliding layers; Gemma 4 unified ORs the block after the
+  // window: false).
+  bool window_limits_blocks = false;
   // Whether this op appends the run's k and v rows to the slot (and advances its position). KV
   // sharing (Gemma 3n / 4): several layers attend over one slot with the same k, v inputs; only
   // the last of them appends, so that every reader sees the slot as it was before the run (a
@@ -158,9 +164,18 @@ struct LayerNormAttrs {
   float eps = 1e-5f;  // torch.nn.LayerNorm's default
 };
 
+// AvgPool (Gemma 3's multimodal projector, spec §4.5): rows of x [side * side, D] are a side x
+// side grid in row-major order; output row (i, j) of the (side / kernel)^2 grid is the mean of the
+// kernel x kernel square at (i * kernel, j * kernel), summed in row-major order in float32 and
+// divided by kernel^2 (torch's AvgPool2d).
+struct AvgPoolAttrs {
+  int side = 0;
+  int kernel = 1;
+};
+
 using OpAttrs = std::variant<std::monostate, EmbedAttrs, RmsNormAttrs, RopeAttrs, AttentionAttrs, GatedActAttrs,
                              SoftCapAttrs, TopKAttrs, ScaleAttrs, SliceColsAttrs, MoeAttrs, CombineAttrs,
-                             RmsRescaleAttrs, GaussianTopKAttrs, LayerNormAttrs>;
+                             RmsRescaleAttrs, GaussianTopKAttrs, LayerNormAttrs, AvgPoolAttrs>;
 
 struct Node {
   OpKind op = OpKind::Input;

@@ -8,7 +8,7 @@
 namespace gemrt {
 
 MediaEmbedder::MediaEmbedder(const GemmaModel& model, Backend& backend) : model_(model), backend_(backend) {
-  if (!model.media().vision && !model.media().audio)
+  if (!model.media().vision && !model.media().audio && !model.media().siglip)
     fail("model '", model.spec().model_type, "' has no media embedders (a gemma4_unified checkpoint has them)");
 }
 
@@ -86,6 +86,37 @@ std::vector<int32_t> expand_media_markers(const std::string& text, const MediaSp
   if (audios != audio_tokens.size())
     fail(audio_tokens.size(), " audio clips given but the prompt has ", audios, " ", audio_marker, " markers");
   return ids;
+}
+
+std::vector<float> MediaEmbedder::embed_image_siglip(std::span<const float> pixel_values) {
+  if (!model_.media().siglip || !model_.media_weights().siglip) fail("this model has no SigLIP vision tower");
+  const SiglipSpec& s = *model_.media().siglip;
+  const int size = s.image_size, p = s.patch_size, side = s.patches_per_side();
+  if (pixel_values.size() != static_cast<size_t>(s.channels) * static_cast<size_t>(size) * static_cast<size_t>(size))
+    fail("image input: ", pixel_values.size(), " pixel values, expected [", s.channels, ", ", size, ", ", size, "]");
+  // The patch conv as a product: each patch's values channel-major, then rows, then columns.
+  const int64_t n = int64_t{side} * side;
+  std::vector<float> patches(static_cast<size_t>(n * s.patch_values()));
+  float* out = patches.data();
+  for (int py = 0; py < side; ++py)
+    for (int px = 0; px < side; ++px)
+      for (int c = 0; c < s.channels; ++c)
+        for (int y = 0; y < p; ++y)
+          for (int x = 0; x < p; ++x)
+            *out++ = pixel_values[(static_cast<size_t>(c) * size + static_cast<size_t>(py * p + y)) * size +
+                                  static_cast<size_t>(px * p + x)];
+  std::vector<int32_t> ids(static_cast<size_t>(n)), blocks(static_cast<size_t>(2 * n));
+  for (int32_t i = 0; i < n; ++i) {
+    ids[static_cast<size_t>(i)] = i;
+    blocks[2 * static_cast<size_t>(i)] = 0;
+    blocks[2 * static_cast<size_t>(i) + 1] = static_cast<int32_t>(n);
+  }
+  const auto exe = backend_.compile(build_siglip_graph(s, *model_.media_weights().siglip));
+  const auto kv = backend_.allocate_kv(siglip_kv_layout(s));
+  RunOutputs result;
+  exe->run(RunInputs{{"pixel_patches", patches}, {"patch_ids", ids}, {"positions", ids}, {"attention_blocks", blocks}},
+           kv.get(), &result);
+  return std::move(result.at("features"));
 }
 
 PromptMedia splice_media(std::span<const int32_t> ids, const GemmaModel& model, std::span<const float> image_rows,

@@ -26,6 +26,9 @@ class MediaEmbedder {
   std::vector<float> embed_image(std::span<const float> pixels, std::span<const int32_t> positions);
   // frames float32 [A, samples per token]. Returns [A, hidden].
   std::vector<float> embed_audio(std::span<const float> frames);
+  // Gemma 3 (SigLIP): pixel_values float32 [channels, image_size, image_size], already resized
+  // and normalised by the processor. Returns [tokens_per_image, hidden].
+  std::vector<float> embed_image_siglip(std::span<const float> pixel_values);
 
  private:
   const GemmaModel& model_;

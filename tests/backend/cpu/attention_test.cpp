@@ -91,6 +91,7 @@ std::vector<int64_t> chunks_of(int64_t t, int64_t size) {
 // Naive double reference of spec §1.4/§1.5 over the whole sequence. `modulo_gqa` maps query
 // head h to kv head h % Hkv instead of h / (H / Hkv) (wrong; used to show the test can tell).
 // Keys in the query's block are visible too (transformers' blockwise overlay, spec §7.2).
+// With a.window_limits_blocks the window bounds the block's keys too (Gemma 3).
 std::vector<double> reference(const Seq& seq, const AttentionAttrs& a, bool modulo_gqa = false, const Blocks& blocks = {}) {
   const int64_t d = a.head_dim, qw = int64_t{a.n_heads} * d, kw = int64_t{a.n_kv_heads} * d;
   const int group = a.n_heads / a.n_kv_heads;
@@ -107,8 +108,10 @@ std::vector<double> reference(const Seq& seq, const AttentionAttrs& a, bool modu
                   static_cast<double>(seq.k[static_cast<size_t>(j * kw + kvh * d + x)]);
         double sc = dotp * static_cast<double>(a.scale);
         if (a.softcap > 0.0f) sc = static_cast<double>(a.softcap) * std::tanh(sc / static_cast<double>(a.softcap));
-        bool visible = j <= p && (a.window == 0 || p - j < a.window);
-        for (const auto& [b, e] : blocks) visible = visible || (b <= p && p < e && b <= j && j < e);
+        const bool in_window = a.window == 0 || p - j < a.window;
+        bool in_block = false;
+        for (const auto& [b, e] : blocks) in_block = in_block || (b <= p && p < e && b <= j && j < e);
+        const bool visible = a.window_limits_blocks ? (j <= p || in_block) && in_window : (j <= p && in_window) || in_block;
         s[static_cast<size_t>(j)] = visible ? sc : -std::numeric_limits<double>::infinity();
         mx = std::max(mx, s[static_cast<size_t>(j)]);
       }
@@ -311,10 +314,12 @@ TEST(CpuAttention, BidirectionalBlocksWidenTheVisibleKeys) {
   seq.k = random_vec(static_cast<size_t>(kT * kHkv * kD), rng, -2.0f, 2.0f);
   seq.v = random_vec(static_cast<size_t>(kT * kHkv * kD), rng, -1.0f, 1.0f);
   const Blocks blocks{{3, 10}, {14, 17}};
+  for (const bool limits : {false, true})
   for (int w : {0, 4}) {
-    const AttentionAttrs a = make_attrs(kH, kHkv, kD, 0.25f, 0.0f, w);
+    AttentionAttrs a = make_attrs(kH, kHkv, kD, 0.25f, 0.0f, w);
+    a.window_limits_blocks = limits;
     const int ring = w == 0 ? static_cast<int>(kT) : w;
-    const std::string cfg = "window " + std::to_string(w);
+    const std::string cfg = "window " + std::to_string(w) + (limits ? ", limiting blocks" : "");
     const std::vector<double> ref = reference(seq, a, false, blocks);
     EXPECT_GT(test::relative_error(to_float(ref), to_float(reference(seq, a))), 1e-2) << cfg << ": blocks change nothing";
     for (const auto& chunks : {std::vector<int64_t>{kT}, std::vector<int64_t>{3, 7, 4, 6}, std::vector<int64_t>{1, 1, 1, 7, 2, 2, 3, 3}})

@@ -279,8 +279,10 @@ TEST(CudaOps, AttentionBlocksMatchTheCpu) {
   uint32_t seed = 500;
   for (const int head_dim : {128, 256})
     for (const int window : {0, 16})
-      for (const DType kv : {DType::F32, DType::BF16}) {
-        SCOPED_TRACE(testing::Message() << "d " << head_dim << " window " << window << " kv " << dtype_name(kv));
+      for (const DType kv : {DType::F32, DType::BF16})
+      for (const bool limits : {false, true}) {
+        SCOPED_TRACE(testing::Message() << "d " << head_dim << " window " << window << " kv " << dtype_name(kv)
+                                        << " window limits blocks " << limits);
         const int heads = 4, kv_heads = 2;
         const int64_t qw = int64_t{heads} * head_dim, kw = int64_t{kv_heads} * head_dim;
         const std::vector<std::byte> tq = as_bytes(random_floats(kT * qw, ++seed)),
@@ -295,6 +297,7 @@ TEST(CudaOps, AttentionBlocksMatchTheCpu) {
         a.head_dim = head_dim;
         a.scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
         a.window = window;
+        a.window_limits_blocks = limits;
         gb.output("y", gb.attention(gb.embed(gb.weight(view("tq", DType::F32, Shape{kT, qw}, tq)), ids, 1.0f),
                                     gb.embed(gb.weight(view("tk", DType::F32, Shape{kT, kw}, tk)), ids, 1.0f),
                                     gb.embed(gb.weight(view("tv", DType::F32, Shape{kT, kw}, tv)), ids, 1.0f), pos, a,

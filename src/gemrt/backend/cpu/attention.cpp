@@ -58,16 +58,18 @@ struct KvRows {
 
 // The keys query row r sees: positions [lo, hi]. Key j is visible to the query at position p iff
 // j <= p and (window == 0 or p - j < window), or j lies in the query's bidirectional block, which
-// contains p (graph/ir.h AttentionAttrs): the union of two ranges holding p is one range.
+// contains p (graph/ir.h AttentionAttrs): the union of two ranges holding p is one range. With
+// window_limits_blocks the window bounds the block too: [window start, max(p, block end - 1)].
 struct VisibleKeys {
   int64_t p0;
   int window;
   const int32_t* blocks;  // [T, 2] or null
+  bool window_limits_blocks;
   std::pair<int64_t, int64_t> operator()(int64_t r) const {
     const int64_t p = p0 + r;
     int64_t lo = window > 0 ? std::max<int64_t>(0, p - window + 1) : 0, hi = p;
     if (blocks && blocks[2 * r] < blocks[2 * r + 1]) {
-      lo = std::min<int64_t>(lo, blocks[2 * r]);
+      if (!window_limits_blocks) lo = std::min<int64_t>(lo, blocks[2 * r]);
       hi = std::max<int64_t>(hi, blocks[2 * r + 1] - 1);
     }
     return {lo, hi};
@@ -251,7 +253,7 @@ void attend_and_append(const float* q, const float* k, const float* v, const int
   T* ring_k = reinterpret_cast<T*>(kv.keys(a.kv_slot));
   T* ring_v = reinterpret_cast<T*>(kv.values(a.kv_slot));
   const KvRows<S> rows{fk, fv, ring_k, ring_v, p0, cap, kv_w};
-  const VisibleKeys vis{p0, a.window, blocks};
+  const VisibleKeys vis{p0, a.window, blocks, a.window_limits_blocks};
   if (numerics == Numerics::Fast) attend_fast<S>(q, rows, t, a, vis, out, pool);
   else attend_precise<S>(q, rows, t, a, vis, out, pool);
   if (!a.append) return;  // another reader of the slot appends these rows (AttentionAttrs::append)

@@ -193,6 +193,14 @@ class CpuExecutable final : public Executable {
       case OpKind::AddVec:
         add_vec(f32(in[0]), n.shape[0], weight(in[1]), out);
         break;
+      case OpKind::Act:
+        act(f32(in[0]), numel, std::get<GatedActAttrs>(n.attrs).act, out);
+        break;
+      case OpKind::AvgPool: {
+        const auto& a = std::get<AvgPoolAttrs>(n.attrs);
+        avg_pool(f32(in[0]), a.side, a.kernel, n.shape[1], out);
+        break;
+      }
       case OpKind::ReplaceRows:
         check_row_index(std::span<const int32_t>(i32(in[2]), static_cast<size_t>(n.shape[0])), g_.node(in[1]).shape[0],
                         n.name);

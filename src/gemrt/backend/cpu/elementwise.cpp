@@ -61,6 +61,26 @@ void gated_act(const float* gate, const float* up, int64_t n, Activation act, Nu
   }, 4096);
 }
 
+void act(const float* x, int64_t n, Activation act, float* out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = act == Activation::GeluTanh ? gelu_tanh(x[i]) : gelu_erf(x[i]);
+}
+
+void avg_pool(const float* x, int side, int kernel, int64_t d, float* out) {
+  const int n = side / kernel;
+  const float count = static_cast<float>(kernel * kernel);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j) {
+      float* o = out + (static_cast<int64_t>(i) * n + j) * d;
+      for (int64_t c = 0; c < d; ++c) {
+        float s = 0.0f;
+        for (int dy = 0; dy < kernel; ++dy)
+          for (int dx = 0; dx < kernel; ++dx)
+            s += x[(static_cast<int64_t>(i * kernel + dy) * side + j * kernel + dx) * d + c];
+        o[c] = s / count;
+      }
+    }
+}
+
 void add(const float* a, const float* b, int64_t n, float* out) {
   for (int64_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
 }

@@ -62,6 +62,10 @@ void attention(const float* q, const float* k, const float* v, const int32_t* po
 void gated_act(const float* gate, const float* up, int64_t n, Activation act, Numerics numerics, float* out,
                ThreadPool& pool);
 void add(const float* a, const float* b, int64_t n, float* out);
+// out = act(x), the float32 formula in both numerics (graph/ir.h Act).
+void act(const float* x, int64_t n, Activation act, float* out);
+// graph/ir.h AvgPool: x [side * side, d] -> [(side / kernel)^2, d].
+void avg_pool(const float* x, int side, int kernel, int64_t d, float* out);
 void soft_cap(const float* x, int64_t n, float cap, float* out);
 
 // out = x * factor (float32 products).

@@ -485,6 +485,14 @@ class CudaExecutable final : public Executable {
       case OpKind::GaussianTopK:
         cuda::gaussian_top_k(f32(in[0]), n.shape[0], n.shape[1], std::get<GaussianTopKAttrs>(n.attrs).z, out, stream_);
         break;
+      case OpKind::Act:
+        cuda::act(f32(in[0]), numel, std::get<GatedActAttrs>(n.attrs).act, out, stream_);
+        break;
+      case OpKind::AvgPool: {
+        const auto& a = std::get<AvgPoolAttrs>(n.attrs);
+        cuda::avg_pool(f32(in[0]), a.side, a.kernel, n.shape[1], out, stream_);
+        break;
+      }
       case OpKind::LayerNorm:
         cuda::layer_norm(f32(in[0]), n.shape[0], weight(in[1]), weight(in[2]), std::get<LayerNormAttrs>(n.attrs).eps,
                          out, stream_);

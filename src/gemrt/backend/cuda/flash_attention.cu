@@ -93,7 +93,7 @@ __global__ void __launch_bounds__(kWarps * kWarp) flash_kernel(const float* q, K
   if (kv.blocks) {
     for (int64_t r = r0; r <= last; ++r)
       if (kv.blocks[2 * r] < kv.blocks[2 * r + 1]) {
-        lo = min(lo, static_cast<int64_t>(kv.blocks[2 * r]));
+        if (!a.window_limits_blocks) lo = min(lo, static_cast<int64_t>(kv.blocks[2 * r]));
         hi = max(hi, static_cast<int64_t>(kv.blocks[2 * r + 1]) - 1);
       }
     for (int r = 0; r < 2; ++r) {
@@ -155,8 +155,9 @@ __global__ void __launch_bounds__(kWarps * kWarp) flash_kernel(const float* q, K
         const int64_t kp = k0 + j * 8 + 2 * qd + (e % 2);
         float v = s[j][e] * a.scale;
         if (a.softcap > 0.0f) v = tanhf(v / a.softcap) * a.softcap;
-        const bool visible = (kp <= pos[r] && kp <= hi && (a.window <= 0 || pos[r] - kp < a.window)) ||
-                             (blk[r][0] <= kp && kp < blk[r][1]);
+        const bool in_window = a.window <= 0 || pos[r] - kp < a.window;
+        const bool visible = (kp <= pos[r] && kp <= hi && in_window) ||
+                             (blk[r][0] <= kp && kp < blk[r][1] && (in_window || !a.window_limits_blocks));
         s[j][e] = visible ? v : -INFINITY;
         mx[r] = fmaxf(mx[r], s[j][e]);
       }

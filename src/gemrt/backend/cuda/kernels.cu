@@ -158,7 +158,7 @@ __global__ void __launch_bounds__(kAttnWarps * kWarp) attention_kernel(const flo
   // contains p (graph/ir.h AttentionAttrs; the two ranges meet at p).
   int64_t lo = a.window > 0 ? max(static_cast<int64_t>(0), p - a.window + 1) : 0, hi = p;
   if (kv.blocks && kv.blocks[2 * r] < kv.blocks[2 * r + 1]) {
-    lo = min(lo, static_cast<int64_t>(kv.blocks[2 * r]));
+    if (!a.window_limits_blocks) lo = min(lo, static_cast<int64_t>(kv.blocks[2 * r]));
     hi = max(hi, static_cast<int64_t>(kv.blocks[2 * r + 1]) - 1);
   }
   const int splits = static_cast<int>(gridDim.y);

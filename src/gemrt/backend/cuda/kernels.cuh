@@ -113,6 +113,9 @@ void layer_norm(const float* x, int64_t t, const DeviceWeight& w, const DeviceWe
                 cudaStream_t stream);
 void replace_rows(const float* x, const float* rows, const int32_t* index, int64_t t, int64_t d, float* out,
                   cudaStream_t stream);
+// graph/ir.h Act and AvgPool (row_ops.cu), in the CPU's float32 order.
+void act(const float* x, int64_t n, Activation act, float* out, cudaStream_t stream);
+void avg_pool(const float* x, int side, int kernel, int64_t d, float* out, cudaStream_t stream);
 void gaussian_top_k(const float* x, int64_t t, int64_t d, float z, float* out, cudaStream_t stream);
 
 // out [t, 2k] = the k largest values of each row of x [t, d] and their indices (graph/ir.h TopK,

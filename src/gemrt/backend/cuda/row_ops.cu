@@ -93,6 +93,24 @@ __global__ void replace_rows_kernel(const float* x, const float* rows, const int
   out[i] = k >= 0 ? rows[static_cast<int64_t>(k) * d + i % d] : x[i];
 }
 
+__global__ void act_kernel(const float* x, int64_t n, Activation act, float* out) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) out[i] = gated_value(x[i], 1.0f, act);  // act(x) * 1: exact
+}
+
+__global__ void avg_pool_kernel(const float* x, int side, int kernel, int64_t d, float* out) {
+  const int n = side / kernel;
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= int64_t{n} * n * d) return;
+  const int64_t c = i % d, cell = i / d;
+  const int gy = static_cast<int>(cell / n), gx = static_cast<int>(cell % n);
+  float s = 0.0f;
+  for (int dy = 0; dy < kernel; ++dy)
+    for (int dx = 0; dx < kernel; ++dx)
+      s = __fadd_rn(s, x[(static_cast<int64_t>(gy * kernel + dy) * side + gx * kernel + dx) * d + c]);
+  out[i] = __fdiv_rn(s, static_cast<float>(kernel * kernel));
+}
+
 __global__ void gaussian_top_k_kernel(const float* x, int64_t d, float z, float* out) {
   const int64_t r = blockIdx.x;
   const float* xr = x + r * d;
@@ -166,6 +184,19 @@ void replace_rows(const float* x, const float* rows, const int32_t* index, int64
   if (t * d == 0) return;
   replace_rows_kernel<<<blocks_for(t * d, kRowThreads), kRowThreads, 0, stream>>>(x, rows, index, t, d, out);
   check_launch("replace_rows");
+}
+
+void act(const float* x, int64_t n, Activation act, float* out, cudaStream_t stream) {
+  if (n == 0) return;
+  act_kernel<<<blocks_for(n, kRowThreads), kRowThreads, 0, stream>>>(x, n, act, out);
+  check_launch("act");
+}
+
+void avg_pool(const float* x, int side, int kernel, int64_t d, float* out, cudaStream_t stream) {
+  const int64_t total = int64_t{side / kernel} * (side / kernel) * d;
+  if (total == 0) return;
+  avg_pool_kernel<<<blocks_for(total, kRowThreads), kRowThreads, 0, stream>>>(x, side, kernel, d, out);
+  check_launch("avg_pool");
 }
 
 void gaussian_top_k(const float* x, int64_t t, int64_t d, float z, float* out, cudaStream_t stream) {

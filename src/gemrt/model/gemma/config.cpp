@@ -370,6 +370,7 @@ ModelSpec make_model_spec(const GemmaHyperparams& h, const std::string& source) 
         fail(source, ": layer ", i, " is a sliding-attention layer but the sliding window is not a positive number");
       l.window = h.sliding_window;
     }
+    l.window_limits_blocks = h.window_limits_blocks;
     l.attn_scale = static_cast<float>(h.attn_scale);
     l.attn_softcap = h.attn_softcap;
     l.norm_eps = h.rms_norm_eps;
@@ -446,6 +447,12 @@ ModelSpec parse_gemma_config(const json& config, const std::string& source) {
   }
 
   if (r.boolean("attention_bias", false)) fail(source, ": attention_bias = true is not supported for Gemma");
+  // Gemma3ForConditionalGeneration: the tokens of an image attend to each other in every layer, a
+  // sliding layer's window bounding that too (transformers' create_masks_for_vision_model).
+  if (h.model_type == "gemma3") {
+    h.bidirectional_vision = true;
+    h.window_limits_blocks = true;
+  }
   h.vocab_size = r.positive("vocab_size", d.vocab_size);
   h.hidden_size = r.positive("hidden_size", d.hidden_size);
   const auto n_layers = static_cast<int>(r.positive("num_hidden_layers", d.num_hidden_layers));

@@ -132,6 +132,7 @@ Streams build_decoder_block(GraphBuilder& b, int layer, const LayerSpec& s, cons
   a.scale = s.attn_scale;
   a.softcap = s.attn_softcap;
   a.window = s.window;
+  a.window_limits_blocks = s.window_limits_blocks;
   a.kv_slot = s.kv_slot;
   a.append = s.appends_kv;
   ValueId attn = b.attention(q, k, v, positions, a, L + "attention", ctx.attention_blocks);

@@ -31,6 +31,7 @@ struct LayerSpec {
   int head_dim = 0;
   RopeSpec rope;
   int window = 0;              // sliding window w (0 = none): key visible iff q - k < w (spec §1.5)
+  bool window_limits_blocks = false;  // the window bounds an image block's keys too (graph/ir.h AttentionAttrs; Gemma 3)
   float attn_scale = 1.0f;     // head_dim^-1/2 (Gemma 1) or query_pre_attn_scalar^-1/2 (Gemma 2/3)
   float attn_softcap = 0.0f;   // 0 = none (Gemma 2: attn_logit_softcapping)
   float norm_eps = 1e-6f;

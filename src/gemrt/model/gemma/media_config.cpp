@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
+
 #include "gemrt/core/error.h"
 
 namespace gemrt {
@@ -27,11 +29,45 @@ int token(const json& j, const char* key, int def, const std::string& source) {
   return static_cast<int>(positive(j, key, def, source));
 }
 
+// Gemma 3 (spec §4.5): the SigLIP tower's vision_config and the *_token_index ids.
+MediaSpec parse_gemma3_media(const json& config, const std::string& source) {
+  MediaSpec m;
+  const json& v = config["vision_config"];
+  const std::string where = source + " (vision_config)";
+  SiglipSpec s;
+  s.image_size = static_cast<int>(positive(v, "image_size", s.image_size, where));
+  s.patch_size = static_cast<int>(positive(v, "patch_size", s.patch_size, where));
+  s.channels = static_cast<int>(positive(v, "num_channels", s.channels, where));
+  s.hidden = positive(v, "hidden_size", s.hidden, where);
+  s.intermediate = positive(v, "intermediate_size", s.intermediate, where);
+  s.heads = static_cast<int>(positive(v, "num_attention_heads", s.heads, where));
+  s.layers = static_cast<int>(positive(v, "num_hidden_layers", s.layers, where));
+  s.eps = eps(v, "layer_norm_eps", 1e-6, where);
+  s.tokens_per_image = static_cast<int>(positive(config, "mm_tokens_per_image", s.tokens_per_image, source));
+  const std::string act = v.value("hidden_act", "gelu_pytorch_tanh");
+  if (act != "gelu_pytorch_tanh" && act != "gelu_tanh")
+    fail(where, ": hidden_act '", act, "' is not supported (gelu_pytorch_tanh)");
+  const int side = s.patches_per_side(), per_side = static_cast<int>(std::lround(std::sqrt(s.tokens_per_image)));
+  if (s.image_size % s.patch_size != 0 || per_side * per_side != s.tokens_per_image || side % per_side != 0)
+    fail(where, ": ", s.image_size, "-pixel images in ", s.patch_size, "-pixel patches do not pool to ",
+         s.tokens_per_image, " tokens (a square number dividing the patch grid)");
+  if (s.hidden % s.heads != 0) fail(where, ": hidden_size ", s.hidden, " is not a multiple of ", s.heads, " heads");
+  m.siglip = s;
+  m.image_token = token(config, "image_token_index", 262144, source);
+  m.boi_token = token(config, "boi_token_index", 255999, source);
+  m.eoi_token = token(config, "eoi_token_index", 256000, source);
+  return m;
+}
+
 }  // namespace
 
 MediaSpec parse_media_config(const json& config, const std::string& source) {
   MediaSpec m;
-  if (!config.is_object() || config.value("model_type", "") != "gemma4_unified") return m;
+  if (!config.is_object()) return m;
+  if (config.value("model_type", "") == "gemma3" && config.contains("vision_config") &&
+      config["vision_config"].is_object())
+    return parse_gemma3_media(config, source);
+  if (config.value("model_type", "") != "gemma4_unified") return m;
   if (config.contains("vision_config") && config["vision_config"].is_object()) {
     const json& v = config["vision_config"];
     const std::string where = source + " (vision_config)";

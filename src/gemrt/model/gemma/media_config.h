@@ -34,16 +34,34 @@ struct AudioEmbedderSpec {
   float rms_norm_eps = 1e-6f;
 };
 
+// Gemma 3's SigLIP vision tower and multimodal projector (spec §4.5, transformers 5.17's
+// SiglipVisionTransformer + Gemma3MultiModalProjector): an image_size-pixel square image cut into
+// patch_size patches (a conv = a product over each patch's channel-major pixels, plus bias), plus
+// learned position embeddings; `layers` pre-norm encoder layers (LayerNorm with bias, attention
+// over every patch with q/k/v/out biases, a tanh-GELU MLP with biases); a post LayerNorm; average
+// pooling to tokens_per_image; a Gemma RMSNorm (1 + w); a projection to the text hidden size.
+struct SiglipSpec {
+  int image_size = 896, patch_size = 14, channels = 3;
+  int64_t hidden = 1152, intermediate = 4304;
+  int heads = 16, layers = 27;
+  float eps = 1e-6f;  // every LayerNorm and the projector's RMSNorm (layer_norm_eps)
+  int tokens_per_image = 256;
+  int patches_per_side() const { return image_size / patch_size; }
+  int64_t patch_values() const { return int64_t{channels} * patch_size * patch_size; }
+};
+
 struct MediaSpec {
   std::optional<VisionEmbedderSpec> vision;
   std::optional<AudioEmbedderSpec> audio;
+  std::optional<SiglipSpec> siglip;
   // Token ids (spec §7.1 defaults: the released 12B's).
   int image_token = 258880, boi_token = 255999, eoi_token = 258882, video_token = 258884;
   int audio_token = 258881, boa_token = 256000, eoa_token = 258883;
 };
 
 // The media spec of a parsed config.json: empty (no embedders) unless model_type is
-// gemma4_unified; `source` names the file in errors.
+// gemma4_unified, or gemma3 with a vision_config (the SigLIP tower); `source` names the file in
+// errors.
 MediaSpec parse_media_config(const nlohmann::json& config, const std::string& source);
 
 }  // namespace gemrt

@@ -1,5 +1,7 @@
 #include "gemrt/model/gemma/media_graph.h"
 
+#include <cmath>
+
 #include "gemrt/core/error.h"
 #include "gemrt/graph/builder.h"
 
@@ -25,6 +27,53 @@ Graph build_vision_embedder_graph(const VisionEmbedderSpec& spec, const VisionEm
   x = b.rms_norm(x, -1, spec.output_proj_dims, spec.rms_norm_eps, 0.0f, "pre_projection_norm");
   b.output("features", b.matmul(x, b.weight(w.projection), "embedding_projection"));
   return g;
+}
+
+Graph build_siglip_graph(const SiglipSpec& s, const SiglipWeights& w) {
+  const int64_t n = int64_t{s.patches_per_side()} * s.patches_per_side(), h = s.hidden;
+  Graph g;
+  GraphBuilder b(g);
+  const auto linear = [&](ValueId x, const TensorView& weight, const TensorView& bias, const std::string& label) {
+    return b.add_vec(b.matmul(x, b.weight(weight), label), b.weight(bias), label + "_bias");
+  };
+  const auto norm = [&](ValueId x, const TensorView& weight, const TensorView& bias, const std::string& label) {
+    return b.layer_norm(x, b.weight(weight), b.weight(bias), s.eps, label);
+  };
+  const ValueId positions = b.input("positions", Shape{n});
+  const ValueId blocks = b.input("attention_blocks", Shape{n, 2});
+  ValueId x = linear(b.input("pixel_patches", Shape{n, s.patch_values()}, DType::F32), w.patch, w.patch_bias,
+                     "patch_embedding");
+  x = b.add(x, b.embed(b.weight(w.position), b.input("patch_ids", Shape{n}), 1.0f, "position_embedding"), "add_positions");
+  AttentionAttrs a;
+  a.n_heads = a.n_kv_heads = s.heads;
+  a.head_dim = static_cast<int>(h / s.heads);
+  a.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(a.head_dim)));
+  for (int l = 0; l < s.layers; ++l) {
+    const SiglipLayerWeights& L = w.layers[static_cast<size_t>(l)];
+    const std::string p = str("V", l, ".");
+    const ValueId y = norm(x, L.ln1_weight, L.ln1_bias, p + "layer_norm1");
+    a.kv_slot = l;
+    const ValueId att = b.attention(linear(y, L.q, L.q_bias, p + "q_proj"), linear(y, L.k, L.k_bias, p + "k_proj"),
+                                    linear(y, L.v, L.v_bias, p + "v_proj"), positions, a, p + "attention", blocks);
+    x = b.add(x, linear(att, L.out, L.out_bias, p + "out_proj"), p + "attn_residual");
+    const ValueId z = norm(x, L.ln2_weight, L.ln2_bias, p + "layer_norm2");
+    const ValueId m = linear(b.act(linear(z, L.fc1, L.fc1_bias, p + "fc1"), Activation::GeluTanh, p + "gelu"), L.fc2,
+                             L.fc2_bias, p + "fc2");
+    x = b.add(x, m, p + "mlp_residual");
+  }
+  x = norm(x, w.post_ln_weight, w.post_ln_bias, "post_layernorm");
+  const int per_side = static_cast<int>(std::lround(std::sqrt(s.tokens_per_image)));
+  x = b.avg_pool(x, s.patches_per_side(), s.patches_per_side() / per_side, "avg_pool");
+  x = b.rms_norm(x, b.weight(w.proj_norm), h, s.eps, 1.0f, "mm_soft_emb_norm");
+  b.output("features", b.matmul(x, b.weight(w.projection), "mm_input_projection"));
+  return g;
+}
+
+KvLayout siglip_kv_layout(const SiglipSpec& s) {
+  const int n = s.patches_per_side() * s.patches_per_side();
+  KvLayout layout;
+  for (int l = 0; l < s.layers; ++l) layout.slots.push_back({n, s.heads, static_cast<int>(s.hidden / s.heads), 0});
+  return layout;
 }
 
 Graph build_audio_embedder_graph(const AudioEmbedderSpec& spec, const AudioEmbedderWeights& w, int64_t frames) {

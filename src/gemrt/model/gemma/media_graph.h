@@ -16,10 +16,21 @@
 #include <cstdint>
 
 #include "gemrt/graph/ir.h"
+#include "gemrt/graph/kv_layout.h"
 #include "gemrt/model/gemma/media_config.h"
 #include "gemrt/model/gemma/media_weights.h"
 
 namespace gemrt {
+
+// Gemma 3's SigLIP tower and projector for one image (spec §4.5):
+//   inputs  "pixel_patches" float32 [N, patch_values] (N = patches_per_side^2, row-major; each
+//           patch's values channel-major, then rows, then columns: the conv weight's order),
+//           "patch_ids" int32 [N] (0 .. N-1), "positions" int32 [N] (0 .. N-1),
+//           "attention_blocks" int32 [N, 2] (every row [0, N): all patches see each other)
+//   output  "features" float32 [tokens_per_image, text hidden]
+// The encoder's attention runs through the Attention op over KV slot l for layer l (siglip_kv_layout).
+Graph build_siglip_graph(const SiglipSpec& spec, const SiglipWeights& w);
+KvLayout siglip_kv_layout(const SiglipSpec& spec);
 
 Graph build_vision_embedder_graph(const VisionEmbedderSpec& spec, const VisionEmbedderWeights& w, int64_t patches);
 Graph build_audio_embedder_graph(const AudioEmbedderSpec& spec, const AudioEmbedderWeights& w, int64_t frames);

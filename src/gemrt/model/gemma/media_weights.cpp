@@ -1,5 +1,6 @@
 #include "gemrt/model/gemma/media_weights.h"
 
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,72 @@ TensorView bind(const TensorStore& store, const std::vector<std::string>& names,
   std::string tried;
   for (const std::string& n : names) tried += (tried.empty() ? "'" : ", '") + n + "'";
   fail(store.source(), ": missing tensor ", tried);
+}
+
+// The first prefix under which the store holds `leaf`.
+std::string find_prefix(const TensorStore& store, const std::vector<std::string>& prefixes, const std::string& leaf) {
+  for (const std::string& p : prefixes)
+    if (store.find(p + leaf)) return p;
+  std::string tried;
+  for (const std::string& p : prefixes) tried += (tried.empty() ? "'" : ", '") + p + leaf + "'";
+  fail(store.source(), ": missing tensor ", tried);
+}
+
+// A [rows, cols] tensor of 2- or 4-byte elements as [cols, rows], copied.
+TensorView transposed(const TensorView& w, std::shared_ptr<std::vector<std::byte>>& storage) {
+  const size_t e = static_cast<size_t>(dtype_info(w.dtype).block_bytes);
+  if (dtype_is_quantized(w.dtype) || (e != 2 && e != 4))
+    fail(w.name, ": a ", dtype_name(w.dtype), " projection cannot be transposed (F32, F16 or BF16 expected)");
+  const auto rows = static_cast<size_t>(w.shape[0]), cols = static_cast<size_t>(w.shape[1]);
+  storage = std::make_shared<std::vector<std::byte>>(rows * cols * e);
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t c = 0; c < cols; ++c) std::memcpy(storage->data() + (c * rows + r) * e, w.data + (r * cols + c) * e, e);
+  return TensorView{w.name + " (transposed)", w.dtype, Shape{w.shape[1], w.shape[0]}, storage->data()};
+}
+
+SiglipWeights bind_siglip(const SiglipSpec& s, int64_t text_hidden, const TensorStore& store) {
+  // Converted checkpoints (vision_tower.vision_model.*), transformers' module tree
+  // (model.vision_tower.vision_model.*), and the bare tower's names.
+  const std::string v = find_prefix(store,
+                                    {"vision_tower.vision_model.", "model.vision_tower.vision_model.", "vision_tower.",
+                                     "model.vision_tower."},
+                                    "post_layernorm.weight");
+  const std::string mm = find_prefix(store, {"multi_modal_projector.", "model.multi_modal_projector."},
+                                     "mm_input_projection_weight");
+  const int64_t h = s.hidden, i = s.intermediate, pv = s.patch_values(), n = int64_t{s.patches_per_side()} * s.patches_per_side();
+  const auto w = [&](const std::string& name, const Shape& shape) { return bind_weight(store, v + name, shape); };
+  SiglipWeights out;
+  out.patch = w("embeddings.patch_embedding.weight", Shape{h, s.channels, s.patch_size, s.patch_size});
+  out.patch.shape = Shape{h, pv};
+  out.patch_bias = w("embeddings.patch_embedding.bias", Shape{h});
+  out.position = w("embeddings.position_embedding.weight", Shape{n, h});
+  for (int l = 0; l < s.layers; ++l) {
+    const std::string p = "encoder.layers." + std::to_string(l) + ".";
+    SiglipLayerWeights L;
+    L.ln1_weight = w(p + "layer_norm1.weight", Shape{h});
+    L.ln1_bias = w(p + "layer_norm1.bias", Shape{h});
+    L.ln2_weight = w(p + "layer_norm2.weight", Shape{h});
+    L.ln2_bias = w(p + "layer_norm2.bias", Shape{h});
+    L.q = w(p + "self_attn.q_proj.weight", Shape{h, h});
+    L.q_bias = w(p + "self_attn.q_proj.bias", Shape{h});
+    L.k = w(p + "self_attn.k_proj.weight", Shape{h, h});
+    L.k_bias = w(p + "self_attn.k_proj.bias", Shape{h});
+    L.v = w(p + "self_attn.v_proj.weight", Shape{h, h});
+    L.v_bias = w(p + "self_attn.v_proj.bias", Shape{h});
+    L.out = w(p + "self_attn.out_proj.weight", Shape{h, h});
+    L.out_bias = w(p + "self_attn.out_proj.bias", Shape{h});
+    L.fc1 = w(p + "mlp.fc1.weight", Shape{i, h});
+    L.fc1_bias = w(p + "mlp.fc1.bias", Shape{i});
+    L.fc2 = w(p + "mlp.fc2.weight", Shape{h, i});
+    L.fc2_bias = w(p + "mlp.fc2.bias", Shape{h});
+    out.layers.push_back(L);
+  }
+  out.post_ln_weight = w("post_layernorm.weight", Shape{h});
+  out.post_ln_bias = w("post_layernorm.bias", Shape{h});
+  out.proj_norm = bind_weight(store, mm + "mm_soft_emb_norm.weight", Shape{h});
+  out.projection = transposed(bind_weight(store, mm + "mm_input_projection_weight", Shape{h, text_hidden}),
+                              out.projection_storage);
+  return out;
 }
 
 }  // namespace
@@ -40,6 +107,7 @@ MediaWeights bind_media_weights(const MediaSpec& spec, int64_t hidden, const Ten
               "model.embed_vision.multimodal_embedder.embedding_projection.weight"},
              Shape{hidden, v.output_proj_dims})};
   }
+  if (spec.siglip) w.siglip = bind_siglip(*spec.siglip, hidden, store);
   if (spec.audio)
     w.audio = AudioEmbedderWeights{
         bind(store, {"model.embed_audio.embedding_projection.weight"}, Shape{hidden, spec.audio->embed_dim})};

@@ -4,7 +4,9 @@
 // names `model.embed_vision.*` + `model.embed_vision.multimodal_embedder.embedding_projection`.
 #pragma once
 
+#include <memory>
 #include <optional>
+#include <vector>
 
 #include "gemrt/core/tensor.h"
 #include "gemrt/io/tensor_store.h"
@@ -25,9 +27,28 @@ struct AudioEmbedderWeights {
   TensorView projection;  // [hidden, embed_dim]
 };
 
+struct SiglipLayerWeights {
+  TensorView ln1_weight, ln1_bias, ln2_weight, ln2_bias;  // [hidden]
+  TensorView q, q_bias, k, k_bias, v, v_bias, out, out_bias;  // [hidden, hidden], [hidden]
+  TensorView fc1, fc1_bias, fc2, fc2_bias;  // [intermediate, hidden], [intermediate]; [hidden, intermediate], [hidden]
+};
+
+struct SiglipWeights {
+  TensorView patch, patch_bias;  // the conv [hidden, channels, p, p] read as [hidden, channels * p * p]; [hidden]
+  TensorView position;           // [patches, hidden]
+  std::vector<SiglipLayerWeights> layers;
+  TensorView post_ln_weight, post_ln_bias;  // [hidden]
+  TensorView proj_norm;          // [hidden], Gemma RMSNorm (1 + w)
+  // mm_input_projection_weight is stored [hidden, text hidden] (x @ W); the product wants
+  // [text hidden, hidden]: a transposed copy, owned here (a few MB; the mapped file is untouched).
+  TensorView projection;
+  std::shared_ptr<std::vector<std::byte>> projection_storage;
+};
+
 struct MediaWeights {
   std::optional<VisionEmbedderWeights> vision;
   std::optional<AudioEmbedderWeights> audio;
+  std::optional<SiglipWeights> siglip;
 };
 
 // Throws gemrt::Error naming the tensor (and the spellings looked for) when one is missing or has
