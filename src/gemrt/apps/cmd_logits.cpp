@@ -2,7 +2,8 @@
 //              --out OUT.safetensors
 //
 // IN holds int32 `input_ids` [T] and, for a Gemma 4 unified model, optionally its media
-// (apps/media_inputs.h): `pixel_values` + `image_position_ids`, `audio_frames`. Their embedder
+// (apps/media_inputs.h): `pixel_values` + `image_position_ids`, `audio_frames`; for Gemma 3,
+// `pixel_values` [3, H, W] (the SigLIP tower's input). Their embedder
 // outputs replace the image / audio tokens' embeddings (in order) and OUT also gets
 // `image_features` / `audio_features` [*, hidden]; the runs of the image token attend
 // bidirectionally (spec §7.2).
@@ -54,7 +55,8 @@ void run_logits(const LogitsArgs& a) {
     std::vector<float> image, audio;
     const int64_t hidden = model->spec().hidden_size;
     if (media_in.has_image) {
-      image = embedder.embed_image(media_in.pixels, media_in.positions);
+      image = media_in.positions.empty() ? embedder.embed_image_siglip(media_in.pixels)
+                                         : embedder.embed_image(media_in.pixels, media_in.positions);
       out.push_back(HostTensor::from<float>("image_features", Shape{static_cast<int64_t>(image.size()) / hidden, hidden},
                                             DType::F32, image));
     }

@@ -32,13 +32,23 @@ MediaInputs read_media_inputs(const std::string& path) {
   MediaInputs m;
   const TensorView* pixels = file->find("pixel_values");
   const TensorView* pos = file->find("image_position_ids");
-  if ((pixels != nullptr) != (pos != nullptr))
-    fail(path, ": 'pixel_values' and 'image_position_ids' come together (found only '",
-         pixels ? "pixel_values" : "image_position_ids", "')");
-  if (pixels) {
+  if (pos && !pixels) fail(path, ": 'image_position_ids' without 'pixel_values'");
+  if (pixels && !pos) {  // Gemma 3: one image [3, H, W]
+    if (pixels->dtype != DType::F32) fail(path, ": 'pixel_values' must be F32, got ", dtype_name(pixels->dtype));
+    Shape s = pixels->shape;
+    if (s.rank() == 4 && s[0] == 1) s = Shape{s[1], s[2], s[3]};
+    if (s.rank() != 3)
+      fail(path, ": 'pixel_values' must be [P, D] patches with 'image_position_ids', or one image [3, H, W]; got ",
+           pixels->shape.to_string());
+    m.has_image = true;
+    m.pixel_shape = s;
+    m.pixels.resize(static_cast<size_t>(s.numel()));
+    std::memcpy(m.pixels.data(), pixels->data, m.pixels.size() * sizeof(float));
+  } else if (pixels) {
     m.has_image = true;
     m.pixels = floats(path, *pixels);
     const Shape ps = rows_and_width(path, *pixels), qs = rows_and_width(path, *pos);
+    m.pixel_shape = ps;
     if (qs != Shape{ps[0], 2})
       fail(path, ": 'image_position_ids' must be [", ps[0], ", 2] for ", ps[0], " patches, got ", pos->shape.to_string());
     m.positions.resize(static_cast<size_t>(2 * ps[0]));

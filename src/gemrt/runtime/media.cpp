@@ -9,7 +9,8 @@ namespace gemrt {
 
 MediaEmbedder::MediaEmbedder(const GemmaModel& model, Backend& backend) : model_(model), backend_(backend) {
   if (!model.media().vision && !model.media().audio && !model.media().siglip)
-    fail("model '", model.spec().model_type, "' has no media embedders (a gemma4_unified checkpoint has them)");
+    fail("model '", model.spec().model_type,
+         "' has no media embedders (gemma4_unified checkpoints and gemma3 ones with a vision tower have them)");
 }
 
 std::vector<float> MediaEmbedder::embed_image(std::span<const float> pixels, std::span<const int32_t> positions) {
