@@ -278,6 +278,23 @@ TEST(CliRun, UnifiedModelWithImageAndAudio) {
   EXPECT_NE(corrupt.output.find("not a PNG or JPEG"), std::string::npos) << corrupt.output;
 }
 
+// Issue 8: `gemrt run` with an image into the Gemma 3 fixture: the marker becomes
+// "\n\n" + boi + 16 image tokens + eoi + "\n\n" (Gemma3Processor's full_image_sequence; the
+// newlines tokenized with the text next to them), the image resized to the tower's 64 pixels.
+TEST(CliRun, Gemma3WithAnImage) {
+  test::TempDir dir;
+  const fs::path model = dir.path() / "gemma3v";
+  fs::create_directories(model);
+  for (const char* f : {"config.json", "model.safetensors", "generation_config.json"})
+    fs::copy_file(fs::path(fixture("gemma3-siglip-pub")) / f, model / f);
+  test::write_text((model / "tokenizer.json").string(), byte_tokenizer_json());
+  const Result r = gemrt_cli("run " + model.string() + " --raw -p 'Look:<image> ok' --image " + fixture("gemma4u-pub") +
+                             "/image.png -n 4 --temp 0 -c 128 --device cpu");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const size_t prompt = 1 + 7 + (2 + 16) + 5;  // BOS, "Look:\n\n", the image, "\n\n ok"
+  EXPECT_NE(r.output.find("prompt " + std::to_string(prompt) + " tokens"), std::string::npos) << r.output;
+}
+
 TEST(CliGenerate, PrintsTheGreedyIds) {
   const std::string ref = fixture("gemma2-pub") + "/reference.safetensors";
   const HostTensor input = test::load_tensor(ref, "input_ids");

@@ -3,7 +3,8 @@
 // Formats the prompt with the model's chat template (unless --raw), streams the reply to stdout,
 // and prints a one-line summary to stderr.
 //
-// Images (PNG / JPEG) and audio (WAV) go to a Gemma 4 unified model: each "<image>" / "<audio>"
+// Images (PNG / JPEG) and audio (WAV) go to a Gemma 4 unified model, images to a Gemma 3 one
+// with its vision tower: each "<image>" / "<audio>"
 // marker of the prompt becomes the next image's or clip's block of soft tokens (media/ prepares
 // them as the HF processor does, runtime/media.h embeds and splices them); without markers, the
 // media come first, images then audio, before the prompt's text.
@@ -15,6 +16,7 @@
 #include "gemrt/core/error.h"
 #include "gemrt/media/audio_frames.h"
 #include "gemrt/media/image_patches.h"
+#include "gemrt/media/image_siglip.h"
 #include "gemrt/runtime/media.h"
 
 namespace gemrt::cli {
@@ -43,6 +45,12 @@ EmbeddedMedia embed_media(const RunArgs& a, TextSession& ts) {
   const GemmaModel& model = ts.model();
   MediaEmbedder embedder(model, ts.backend());
   for (const std::string& path : a.images) {
+    if (const auto& s = model.media().siglip) {  // Gemma 3: one square image of image_size pixels
+      const std::vector<float> rows = embedder.embed_image_siglip(siglip_pixel_values(decode_image_file(path), s->image_size));
+      m.image_rows.insert(m.image_rows.end(), rows.begin(), rows.end());
+      m.image_tokens.push_back(s->tokens_per_image);
+      continue;
+    }
     if (!model.media().vision) fail(path, ": this model has no vision embedder");
     const VisionEmbedderSpec& v = *model.media().vision;
     const ImagePatches p = image_to_patches(decode_image_file(path), v.patch_size, v.pooling, a.image_tokens);

@@ -18,6 +18,15 @@ double cubic(double x) {
   return 0.0;
 }
 
+double triangle(double x) {
+  x = std::fabs(x);
+  return x < 1.0 ? 1.0 - x : 0.0;
+}
+
+// The filter's value at x and its support (Pillow's bicubic 2, bilinear 1).
+double filter_at(ResizeFilter f, double x) { return f == ResizeFilter::Bicubic ? cubic(x) : triangle(x); }
+double filter_support(ResizeFilter f) { return f == ResizeFilter::Bicubic ? 2.0 : 1.0; }
+
 // One output pixel's taps: input pixels [first, first + weights.size()).
 struct Taps {
   int first = 0;
@@ -25,10 +34,10 @@ struct Taps {
 };
 
 // Pillow's precompute_coeffs + normalize_coeffs_8bpc for in_size -> out_size.
-std::vector<Taps> taps_for(int in_size, int out_size) {
+std::vector<Taps> taps_for(int in_size, int out_size, ResizeFilter filter) {
   const double scale = static_cast<double>(in_size) / out_size;
   const double filter_scale = std::max(scale, 1.0);
-  const double support = 2.0 * filter_scale;
+  const double support = filter_support(filter) * filter_scale;
   std::vector<Taps> taps(static_cast<size_t>(out_size));
   std::vector<double> w;
   for (int o = 0; o < out_size; ++o) {
@@ -37,7 +46,8 @@ std::vector<Taps> taps_for(int in_size, int out_size) {
     const int hi = std::min(in_size, static_cast<int>(center + support + 0.5));
     w.assign(static_cast<size_t>(std::max(0, hi - lo)), 0.0);
     double total = 0.0;
-    for (int x = lo; x < hi; ++x) total += w[static_cast<size_t>(x - lo)] = cubic((x - center + 0.5) / filter_scale);
+    for (int x = lo; x < hi; ++x)
+      total += w[static_cast<size_t>(x - lo)] = filter_at(filter, (x - center + 0.5) / filter_scale);
     Taps& t = taps[static_cast<size_t>(o)];
     t.first = lo;
     for (double v : w) {
@@ -54,10 +64,9 @@ uint8_t clip8(int64_t v) {
   return static_cast<uint8_t>(v >> kPrecisionBits);
 }
 
-// Resamples along one axis: `count` lines of `len_in` pixels (stride `step` pixels between taps,
-// `line` pixels between lines) into lines of taps.size() pixels.
-RgbImage resample_horizontal(const RgbImage& in, int width) {
-  const std::vector<Taps> taps = taps_for(in.width, width);
+// One pass along the rows (horizontal) or the columns (vertical).
+RgbImage resample_horizontal(const RgbImage& in, int width, ResizeFilter filter) {
+  const std::vector<Taps> taps = taps_for(in.width, width, filter);
   RgbImage out{width, in.height, std::vector<uint8_t>(static_cast<size_t>(width) * static_cast<size_t>(in.height) * 3)};
   for (int y = 0; y < in.height; ++y) {
     const uint8_t* src = in.rgb.data() + static_cast<size_t>(y) * static_cast<size_t>(in.width) * 3;
@@ -75,8 +84,8 @@ RgbImage resample_horizontal(const RgbImage& in, int width) {
   return out;
 }
 
-RgbImage resample_vertical(const RgbImage& in, int height) {
-  const std::vector<Taps> taps = taps_for(in.height, height);
+RgbImage resample_vertical(const RgbImage& in, int height, ResizeFilter filter) {
+  const std::vector<Taps> taps = taps_for(in.height, height, filter);
   const size_t row = static_cast<size_t>(in.width) * 3;
   RgbImage out{in.width, height, std::vector<uint8_t>(row * static_cast<size_t>(height))};
   for (int y = 0; y < height; ++y) {
@@ -94,14 +103,14 @@ RgbImage resample_vertical(const RgbImage& in, int height) {
 
 }  // namespace
 
-RgbImage resize_bicubic(const RgbImage& img, int width, int height) {
+RgbImage resize_image(const RgbImage& img, int width, int height, ResizeFilter filter) {
   if (width <= 0 || height <= 0) fail("resize: target size ", width, " x ", height, " is empty");
   if (static_cast<int64_t>(width) * height > kMaxImagePixels)
     fail("resize: target size ", width, " x ", height, " is larger than gemrt handles");
   if (img.width <= 0 || img.height <= 0 || img.rgb.size() != static_cast<size_t>(img.width) * static_cast<size_t>(img.height) * 3)
     fail("resize: malformed image of ", img.width, " x ", img.height, " with ", img.rgb.size(), " bytes");
-  RgbImage out = img.width == width ? img : resample_horizontal(img, width);
-  return out.height == height ? out : resample_vertical(out, height);
+  RgbImage out = img.width == width ? img : resample_horizontal(img, width, filter);
+  return out.height == height ? out : resample_vertical(out, height, filter);
 }
 
 }  // namespace gemrt

@@ -60,26 +60,33 @@ std::vector<int32_t> expand_media_markers(const std::string& text, const MediaSp
   std::vector<int32_t> ids;
   size_t images = 0, audios = 0, pos = 0;
   const std::string image_marker = kImageMarker, audio_marker = kAudioMarker;
-  const auto append_text = [&](size_t end) {
-    if (end > pos) {
-      const std::vector<int32_t> t = encode(text.substr(pos, end - pos));
-      ids.insert(ids.end(), t.begin(), t.end());
-    }
+  std::string pending;  // text not tokenized yet
+  const auto flush = [&] {
+    if (pending.empty()) return;
+    const std::vector<int32_t> t = encode(pending);
+    ids.insert(ids.end(), t.begin(), t.end());
+    pending.clear();
   };
   while (true) {
     const size_t i = text.find(image_marker, pos), a = text.find(audio_marker, pos);
     const size_t next = std::min(i, a);
-    append_text(next == std::string::npos ? text.size() : next);
-    if (next == std::string::npos) break;
+    pending += text.substr(pos, (next == std::string::npos ? text.size() : next) - pos);
+    if (next == std::string::npos) {
+      flush();
+      break;
+    }
     const bool image = next == i;
     if (image && images >= image_tokens.size())
       fail("the prompt has more ", image_marker, " markers than the ", image_tokens.size(), " images given");
     if (!image && audios >= audio_tokens.size())
       fail("the prompt has more ", audio_marker, " markers than the ", audio_tokens.size(), " audio clips given");
     const int64_t n = image ? image_tokens[images++] : audio_tokens[audios++];
+    if (image) pending += media.image_text_before;
+    flush();
     ids.push_back(image ? media.boi_token : media.boa_token);
     ids.insert(ids.end(), static_cast<size_t>(n), image ? media.image_token : media.audio_token);
     ids.push_back(image ? media.eoi_token : media.eoa_token);
+    if (image) pending = media.image_text_after;
     pos = next + (image ? image_marker.size() : audio_marker.size());
   }
   if (images != image_tokens.size())

@@ -49,8 +49,9 @@ inline constexpr const char* kImageMarker = "<image>";
 inline constexpr const char* kAudioMarker = "<audio>";
 
 // The token ids of `text` with its i-th "<image>" marker replaced by boi, image_tokens[i] image
-// tokens and eoi, and its i-th "<audio>" marker by boa, audio_tokens[i] audio tokens and eoa
-// (what the HF processor writes for them); `encode` tokenizes the text between markers. Throws
+// tokens and eoi (with media.image_text_before / _after around them, tokenized with the text
+// next to them), and its i-th "<audio>" marker by boa, audio_tokens[i] audio tokens and eoa:
+// what the HF processors write for them; `encode` tokenizes the text between markers. Throws
 // when the markers and the media differ in number.
 std::vector<int32_t> expand_media_markers(const std::string& text, const MediaSpec& media,
                                           std::span<const int64_t> image_tokens, std::span<const int64_t> audio_tokens,

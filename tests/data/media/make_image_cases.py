@@ -51,6 +51,21 @@ CASES = [
 EXIF = {"exif-rotated": 6, "exif-flipped": 3}
 
 
+# Gemma 3 (transformers' Gemma3ImageProcessor, bilinear, mean / std 0.5) at these sizes: the whole
+# pixel_values [3, size, size] of each case in gemma3-NAME-SIZE.safetensors.
+GEMMA3_CASES = [("tiny", "png", 64), ("portrait", "png", 64), ("wide", "jpg", 96), ("large", "jpg", 64)]
+
+
+def gemma3_cases():
+    from transformers.models.gemma3.image_processing_gemma3 import Gemma3ImageProcessor
+    for name, fmt, size in GEMMA3_CASES:
+        proc = Gemma3ImageProcessor(size={"height": size, "width": size}, image_mean=[0.5] * 3, image_std=[0.5] * 3)
+        out = proc(load_image(str(OUT / f"{name}.{fmt}")), return_tensors="pt")
+        pv = out["pixel_values"][0].float().contiguous()
+        save_file({"pixel_values": pv}, str(OUT / f"gemma3-{name}-{size}.safetensors"))
+        print("gemma3", name, size, tuple(pv.shape))
+
+
 def main():
     for name, w, h, fmt, budgets in CASES:
         img = picture(w, h, seed=len(name))
@@ -79,3 +94,4 @@ def main():
 
 if __name__ == "__main__":
     main()
+    gemma3_cases()

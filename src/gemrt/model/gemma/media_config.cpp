@@ -56,6 +56,8 @@ MediaSpec parse_gemma3_media(const json& config, const std::string& source) {
   m.image_token = token(config, "image_token_index", 262144, source);
   m.boi_token = token(config, "boi_token_index", 255999, source);
   m.eoi_token = token(config, "eoi_token_index", 256000, source);
+  // Gemma3Processor's full_image_sequence: "\n\n<start_of_image>" + image tokens + "<end_of_image>\n\n".
+  m.image_text_before = m.image_text_after = "\n\n";
   return m;
 }
 

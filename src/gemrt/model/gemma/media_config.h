@@ -56,6 +56,8 @@ struct MediaSpec {
   std::optional<SiglipSpec> siglip;
   // Token ids (spec §7.1 defaults: the released 12B's).
   int image_token = 258880, boi_token = 255999, eoi_token = 258882, video_token = 258884;
+  // Text the processor writes around an image's tokens (Gemma 3: "\n\n" on both sides).
+  std::string image_text_before, image_text_after;
   int audio_token = 258881, boa_token = 256000, eoa_token = 258883;
 };
 
