@@ -53,6 +53,20 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
+double expect_rows_close(std::span<const float> got, const HostTensor& want, double max_rel, const std::string& what) {
+  const int64_t rows = want.shape[0], width = want.shape.numel() / rows;
+  EXPECT_EQ(got.size(), static_cast<size_t>(rows * width)) << what;
+  if (got.size() != static_cast<size_t>(rows * width)) return 1.0;
+  double worst = 0.0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const auto at = static_cast<size_t>(r * width), n = static_cast<size_t>(width);
+    const double e = relative_error(got.subspan(at, n), want.values<float>().subspan(at, n));
+    EXPECT_LT(e, max_rel) << what << " row " << r;
+    worst = std::max(worst, e);
+  }
+  return worst;
+}
+
 std::string error_message(const std::function<void()>& f) {
   try {
     f();

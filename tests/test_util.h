@@ -75,6 +75,10 @@ std::string error_message(const std::function<void()>& f);
 // ||a - b|| / ||b|| (b is the reference).
 double relative_error(std::span<const float> a, std::span<const float> ref);
 
+// Every row of `got` (as many values as `want`, rows of want's last dimensions) within `max_rel`
+// of want's row (a test failure naming `what` and the row otherwise); returns the worst.
+double expect_rows_close(std::span<const float> got, const HostTensor& want, double max_rel, const std::string& what);
+
 // A tensor read whole from a safetensors file, by name (fails the test if absent).
 HostTensor load_tensor(const std::string& path, const std::string& name);
 

@@ -159,12 +159,7 @@ TEST(CliLogits, UnifiedModelWithImageAndAudio) {
     const HostTensor got = test::load_tensor(dir.file("out.safetensors"), name);
     const HostTensor want = test::load_tensor(ref, name);
     ASSERT_EQ(got.shape, want.shape) << name;
-    const int64_t rows = want.shape[0], w = want.shape[1];
-    for (int64_t i = 0; i < rows; ++i)
-      EXPECT_LT(test::relative_error(got.values<float>().subspan(static_cast<size_t>(i * w), static_cast<size_t>(w)),
-                                     want.values<float>().subspan(static_cast<size_t>(i * w), static_cast<size_t>(w))),
-                1e-4)
-          << name << " row " << i;
+    test::expect_rows_close(got.values<float>(), want, 1e-4, name);
   }
   EXPECT_EQ(test::load_tensor(dir.file("out.safetensors"), "greedy_ids").shape, Shape{3});
   // --prefill cannot split a prompt with media into single-token steps.

@@ -24,19 +24,8 @@ constexpr double kMaxRel = 1e-4;  // issue 7's contract
 std::string fixture() { return test::shared_fixtures() + "/hf/gemma4u-pub"; }
 HostTensor ref(const std::string& name) { return test::load_tensor(fixture() + "/reference.safetensors", name); }
 
-// Every row of got [rows, width] against want, rel err < kMaxRel; returns the worst.
 double expect_rows_close(std::span<const float> got, const HostTensor& want, const std::string& what) {
-  const int64_t rows = want.shape[0], width = want.shape.numel() / rows;
-  EXPECT_EQ(got.size(), static_cast<size_t>(rows * width)) << what;
-  if (got.size() != static_cast<size_t>(rows * width)) return 1.0;
-  double worst = 0.0;
-  for (int64_t r = 0; r < rows; ++r) {
-    const double e = test::relative_error(got.subspan(static_cast<size_t>(r * width), static_cast<size_t>(width)),
-                                          want.values<float>().subspan(static_cast<size_t>(r * width), static_cast<size_t>(width)));
-    EXPECT_LT(e, kMaxRel) << what << " row " << r;
-    worst = std::max(worst, e);
-  }
-  return worst;
+  return test::expect_rows_close(got, want, kMaxRel, what);
 }
 
 struct UnifiedRun {
