@@ -290,6 +290,26 @@ TEST(CliRun, Gemma3WithAnImage) {
   EXPECT_NE(r.output.find("prompt " + std::to_string(prompt) + " tokens"), std::string::npos) << r.output;
 }
 
+// `inspect` names a checkpoint's media side: the unified model's embedders, Gemma 3's SigLIP tower.
+TEST(CliInspect, ShowsTheMediaSide) {
+  const Result u = gemrt_cli("inspect " + fixture("gemma4u-pub"));
+  ASSERT_EQ(u.status, 0) << u.output;
+  EXPECT_NE(u.output.find("vision:       encoder-free embedder, 4-px patches merged 2x2 (192 values)"), std::string::npos)
+      << u.output;
+  EXPECT_NE(u.output.find("audio:        encoder-free embedder, 40 samples per token; audio token 501 (boa 504, eoa 505)"),
+            std::string::npos)
+      << u.output;
+  const Result g = gemrt_cli("inspect " + fixture("gemma3-siglip-pub"));
+  ASSERT_EQ(g.status, 0) << g.output;
+  EXPECT_NE(g.output.find("vision:       SigLIP tower, 64-px images in 8-px patches, 2 layers of width 32 (2 heads, "
+                          "MLP 64), pooled to 16 tokens; image token 500 (boi 502, eoi 503)"),
+            std::string::npos)
+      << g.output;
+  const Result t = gemrt_cli("inspect " + fixture("gemma3-pub"));
+  ASSERT_EQ(t.status, 0) << t.output;
+  EXPECT_EQ(t.output.find("vision:"), std::string::npos) << t.output;
+}
+
 TEST(CliGenerate, PrintsTheGreedyIds) {
   const std::string ref = fixture("gemma2-pub") + "/reference.safetensors";
   const HostTensor input = test::load_tensor(ref, "input_ids");

@@ -73,6 +73,12 @@ void inspect(const std::string& path, int ctx) {
               << " values), width " << m.vision->embed_dim << ", " << m.vision->posemb_size
               << " positions per axis; image token " << m.image_token << " (boi " << m.boi_token << ", eoi "
               << m.eoi_token << ")\n";
+  if (m.siglip)
+    std::cout << "vision:       SigLIP tower, " << m.siglip->image_size << "-px images in " << m.siglip->patch_size
+              << "-px patches, " << m.siglip->layers << " layers of width " << m.siglip->hidden << " ("
+              << m.siglip->heads << " heads, MLP " << m.siglip->intermediate << "), pooled to "
+              << m.siglip->tokens_per_image << " tokens; image token " << m.image_token << " (boi " << m.boi_token
+              << ", eoi " << m.eoi_token << ")\n";
   if (m.audio)
     std::cout << "audio:        encoder-free embedder, " << m.audio->embed_dim << " samples per token; audio token "
               << m.audio_token << " (boa " << m.boa_token << ", eoa " << m.eoa_token << ")\n";
