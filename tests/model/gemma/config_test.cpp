@@ -140,6 +140,41 @@ TEST(GemmaConfig, Gemma3MultimodalReadsTextConfig) {
   EXPECT_EQ(s.layers[5].rope.scaling.kind, RopeScaling::Kind::Linear);
   EXPECT_FLOAT_EQ(s.layers[5].rope.scaling.factor, 8.0f);
   EXPECT_EQ(s.eos_token_ids, (std::vector<int>{1, 106}));
+  // Images attend to themselves, a sliding window bounding that (spec §4.5); text-only gemma3_text not.
+  EXPECT_TRUE(s.bidirectional_vision);
+  EXPECT_TRUE(s.layers[0].window_limits_blocks);
+  EXPECT_FALSE(parse_gemma_config(minimal("gemma3_text"), "t").bidirectional_vision);
+}
+
+// The SigLIP tower's config (spec §4.5): the fixture's shapes, Gemma 3's token-id defaults, and
+// shapes that cannot pool to the token count refused.
+TEST(GemmaConfig, Gemma3SiglipVisionConfig) {
+  const std::string path = test::shared_fixtures() + "/hf/gemma3-siglip-pub/config.json";
+  const json config = read_json_file(path);
+  const MediaSpec m = parse_media_config(config, path);
+  ASSERT_TRUE(m.siglip);
+  EXPECT_FALSE(m.vision || m.audio);
+  EXPECT_EQ(m.siglip->image_size, 64);
+  EXPECT_EQ(m.siglip->patch_size, 8);
+  EXPECT_EQ(m.siglip->patches_per_side(), 8);
+  EXPECT_EQ(m.siglip->hidden, 32);
+  EXPECT_EQ(m.siglip->layers, 2);
+  EXPECT_EQ(m.siglip->tokens_per_image, 16);
+  EXPECT_EQ(m.image_token, 500);
+  EXPECT_EQ(m.boi_token, 502);
+  EXPECT_EQ(m.eoi_token, 503);
+  EXPECT_EQ(m.image_text_before, "\n\n");
+  json bad = config;
+  bad["mm_tokens_per_image"] = 15;  // not a square
+  EXPECT_THROW(parse_media_config(bad, "cfg.json"), Error);
+  bad["mm_tokens_per_image"] = 9;   // 3 x 3 does not divide the 8 x 8 patch grid
+  EXPECT_THROW(parse_media_config(bad, "cfg.json"), Error);
+  json defaults{{"model_type", "gemma3"}, {"vision_config", json::object()}};
+  const MediaSpec d = parse_media_config(defaults, "cfg.json");
+  ASSERT_TRUE(d.siglip);
+  EXPECT_EQ(d.siglip->image_size, 896);
+  EXPECT_EQ(d.siglip->tokens_per_image, 256);
+  EXPECT_EQ(d.image_token, 262144);
 }
 
 TEST(GemmaConfig, SlidingWindowPatternKey) {
@@ -297,6 +332,16 @@ TEST(GemmaConfig, Gemma4UnifiedFixtureTextAndMedia) {
   const ModelSpec d = parse_gemma_config(minimal_unified, "cfg.json");
   EXPECT_EQ(d.layers[0].window, 1024);
   EXPECT_EQ(d.per_layer_input, 0);
+  // use_bidirectional_attention: "vision" by default for the unified model, none when null (as
+  // HF reads None), never on Gemma 4's own default; anything else is refused.
+  EXPECT_TRUE(s.bidirectional_vision);
+  EXPECT_TRUE(d.bidirectional_vision);
+  EXPECT_FALSE(s.layers[0].window_limits_blocks);
+  json no_bidi = minimal_unified;
+  no_bidi["text_config"]["use_bidirectional_attention"] = nullptr;
+  EXPECT_FALSE(parse_gemma_config(no_bidi, "cfg.json").bidirectional_vision);
+  no_bidi["text_config"]["use_bidirectional_attention"] = "images";
+  EXPECT_THROW(parse_gemma_config(no_bidi, "cfg.json"), Error);
   const MediaSpec dm = parse_media_config(minimal_unified, "cfg.json");
   EXPECT_EQ(dm.vision->patch_values(), 6912);
   EXPECT_EQ(dm.vision->embed_dim, 3840);

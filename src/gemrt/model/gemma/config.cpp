@@ -76,6 +76,11 @@ class ConfigReader {
     if (j_[key].is_null()) return std::nullopt;
     return number(key, 0.0);
   }
+  // Absent -> def; null -> "" (none, as HF reads None); a string -> that string.
+  std::string optional_string(const char* key, const std::string& def) const {
+    if (!j_.contains(key)) return def;
+    return j_[key].is_null() ? std::string() : string(key, def);
+  }
   std::string string(const char* key, const std::string& def) const {
     if (!j_.contains(key) || j_[key].is_null()) return def;
     if (!j_[key].is_string()) fail(source_, ": key '", key, "' must be a string, got ", j_[key].dump());
@@ -190,7 +195,7 @@ void parse_gemma4_layers(const ConfigReader& r, int n_layers, bool unified, Gemm
       fail(r.source(), ": top_k_experts (", h->top_k_experts, ") exceeds num_experts (", h->n_experts, ")");
   }
   // Gemma4UnifiedTextConfig defaults to "vision" (spec §7.1), Gemma4TextConfig to none.
-  const std::string bidi = r.string("use_bidirectional_attention", unified ? "vision" : "");
+  const std::string bidi = r.optional_string("use_bidirectional_attention", unified ? "vision" : "");
   if (bidi == "all") fail(r.source(), ": use_bidirectional_attention = \"all\" is not supported (text models are causal)");
   if (!bidi.empty() && bidi != "vision")
     fail(r.source(), ": use_bidirectional_attention must be \"vision\", \"all\" or null, got \"", bidi, "\"");
