@@ -62,8 +62,8 @@ GenerationStats TextSession::generate(std::vector<int32_t> prompt, int max_new,
   opts.max_new_tokens = max_new;
   opts.stop_ids = assets_.stop_ids;
   opts.media = media;
-  // A Gemma 4 unified model never emits its end-of-audio / end-of-image tokens (spec §7.5).
-  if (model_->media().vision || model_->media().audio) opts.suppress_ids = {model_->media().eoa_token, model_->media().eoi_token};
+  const std::vector<int>& suppressed = model_->media().suppressed_tokens;
+  opts.suppress_ids.assign(suppressed.begin(), suppressed.end());
   const GenerationStats st = gemrt::generate(*session_, prompt, *sampler_, opts, [&](int32_t id) {
     const std::string text = decoder.push(id);
     if (!text.empty()) on_text(text);

@@ -14,12 +14,6 @@
 namespace gemrt {
 namespace {
 
-void check_size(int64_t w, int64_t h, const std::string& source) {
-  if (w <= 0 || h <= 0) fail(source, ": image has no pixels (", w, " x ", h, ")");
-  if (w * h > kMaxImagePixels)
-    fail(source, ": image of ", w, " x ", h, " pixels is larger than gemrt reads (", kMaxImagePixels, " pixels)");
-}
-
 // ---- EXIF orientation (tag 0x0112 of IFD0), which HF's load_image applies
 // (PIL.ImageOps.exif_transpose) before a processor sees the image.
 
@@ -247,7 +241,6 @@ RgbImage decode_image(std::span<const std::byte> data, const std::string& source
   if (starts_with(data, {0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a})) img = decode_png(data, source);
   else if (starts_with(data, {0xff, 0xd8, 0xff})) img = decode_jpeg(data, source);
   else fail(source, ": not a PNG or JPEG image (", data.size(), " bytes, unknown signature)");
-  check_size(img.width, img.height, source);
   return img;
 }
 

@@ -15,6 +15,16 @@ double mean_square(const float* x, int64_t d) {
   return s / static_cast<double>(d);
 }
 
+// out[r, j] = op(x[r, j], w[j]): x [t, d], w [d] in any float dtype.
+template <typename Op>
+void broadcast_vec(const float* x, int64_t t, const TensorView& w, float* out, Op op) {
+  const int64_t d = w.shape[0];
+  std::vector<float> wf(static_cast<size_t>(d));
+  read_weight_row(w, 0, 0, d, wf.data());
+  for (int64_t r = 0; r < t; ++r)
+    for (int64_t j = 0; j < d; ++j) out[r * d + j] = op(x[r * d + j], wf[static_cast<size_t>(j)]);
+}
+
 // The mean and population variance of a row of d values, two passes in double.
 struct Moments {
   double mean, var;
@@ -55,19 +65,11 @@ void rms_rescale(const float* x, const float* ref, int64_t t, int64_t d, float e
 }
 
 void mul_vec(const float* x, int64_t t, const TensorView& w, float* out) {
-  const int64_t d = w.shape[0];
-  std::vector<float> wf(static_cast<size_t>(d));
-  read_weight_row(w, 0, 0, d, wf.data());
-  for (int64_t r = 0; r < t; ++r)
-    for (int64_t j = 0; j < d; ++j) out[r * d + j] = x[r * d + j] * wf[static_cast<size_t>(j)];
+  broadcast_vec(x, t, w, out, [](float a, float b) { return a * b; });
 }
 
 void add_vec(const float* x, int64_t t, const TensorView& w, float* out) {
-  const int64_t d = w.shape[0];
-  std::vector<float> wf(static_cast<size_t>(d));
-  read_weight_row(w, 0, 0, d, wf.data());
-  for (int64_t r = 0; r < t; ++r)
-    for (int64_t j = 0; j < d; ++j) out[r * d + j] = x[r * d + j] + wf[static_cast<size_t>(j)];
+  broadcast_vec(x, t, w, out, [](float a, float b) { return a + b; });
 }
 
 void layer_norm(const float* x, int64_t t, const TensorView& w, const TensorView& b, float eps, float* out,

@@ -60,16 +60,23 @@ __global__ void rms_rescale_kernel(const float* x, const float* ref, int64_t d, 
   for (int64_t j = threadIdx.x; j < d; j += blockDim.x) out[r * d + j] = __fdiv_rn(__fmul_rn(xr[j], target), magnitude);
 }
 
-template <DType kType>
-__global__ void mul_vec_kernel(const float* x, int64_t t, int64_t d, const uint8_t* w, float* out) {
+// x [t, d] combined with a weight vector w [d] broadcast over rows: x * w (kAdd false) or x + w.
+template <DType kType, bool kAdd>
+__global__ void vec_kernel(const float* x, int64_t t, int64_t d, const uint8_t* w, float* out) {
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i < t * d) out[i] = __fmul_rn(x[i], weight_value<kType>(w, i % d));
+  if (i >= t * d) return;
+  const float v = weight_value<kType>(w, i % d);
+  out[i] = kAdd ? __fadd_rn(x[i], v) : __fmul_rn(x[i], v);
 }
 
-template <DType kType>
-__global__ void add_vec_kernel(const float* x, int64_t t, int64_t d, const uint8_t* w, float* out) {
-  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i < t * d) out[i] = __fadd_rn(x[i], weight_value<kType>(w, i % d));
+template <bool kAdd>
+void vec_op(const float* x, int64_t t, const DeviceWeight& w, float* out, cudaStream_t stream, const char* name) {
+  if (t == 0) return;
+  weight_kernel(w.dtype, name, [&]<DType kType>() {
+    vec_kernel<kType, kAdd><<<blocks_for(t * w.cols, kRowThreads), kRowThreads, 0, stream>>>(
+        x, t, w.cols, static_cast<const uint8_t*>(w.data), out);
+  });
+  check_launch(name);
 }
 
 template <DType kType>
@@ -150,21 +157,11 @@ void rms_rescale(const float* x, const float* ref, int64_t t, int64_t d, float e
 }
 
 void mul_vec(const float* x, int64_t t, const DeviceWeight& w, float* out, cudaStream_t stream) {
-  if (t == 0) return;
-  weight_kernel(w.dtype, "mul_vec", [&]<DType kType>() {
-    mul_vec_kernel<kType><<<blocks_for(t * w.cols, kRowThreads), kRowThreads, 0, stream>>>(
-        x, t, w.cols, static_cast<const uint8_t*>(w.data), out);
-  });
-  check_launch("mul_vec");
+  vec_op<false>(x, t, w, out, stream, "mul_vec");
 }
 
 void add_vec(const float* x, int64_t t, const DeviceWeight& w, float* out, cudaStream_t stream) {
-  if (t == 0) return;
-  weight_kernel(w.dtype, "add_vec", [&]<DType kType>() {
-    add_vec_kernel<kType><<<blocks_for(t * w.cols, kRowThreads), kRowThreads, 0, stream>>>(
-        x, t, w.cols, static_cast<const uint8_t*>(w.data), out);
-  });
-  check_launch("add_vec");
+  vec_op<true>(x, t, w, out, stream, "add_vec");
 }
 
 void layer_norm(const float* x, int64_t t, const DeviceWeight& w, const DeviceWeight& b, float eps, float* out,

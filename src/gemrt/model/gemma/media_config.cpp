@@ -102,6 +102,7 @@ MediaSpec parse_media_config(const json& config, const std::string& source) {
   m.boa_token = token(config, "boa_token_id", m.boa_token, source);
   // transformers names this one eoa_token_index (spec §7.1); accept the _id spelling too.
   m.eoa_token = token(config, "eoa_token_index", token(config, "eoa_token_id", m.eoa_token, source), source);
+  m.suppressed_tokens = {m.eoa_token, m.eoi_token};
   return m;
 }
 

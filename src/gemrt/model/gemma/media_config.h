@@ -6,6 +6,7 @@
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace gemrt {
 
@@ -58,6 +59,9 @@ struct MediaSpec {
   int image_token = 258880, boi_token = 255999, eoi_token = 258882, video_token = 258884;
   // Text the processor writes around an image's tokens (Gemma 3: "\n\n" on both sides).
   std::string image_text_before, image_text_after;
+  // Tokens generation never samples (Gemma 4 unified: EOA and EOI, whose embedding rows the
+  // converter wrote for the prompt side only, spec §7.5).
+  std::vector<int> suppressed_tokens;
   int audio_token = 258881, boa_token = 256000, eoa_token = 258883;
 };
 
