@@ -115,7 +115,7 @@ Streams build_decoder_block(GraphBuilder& b, int layer, const LayerSpec& s, cons
   a.window_limits_blocks = s.window_limits_blocks;
   a.kv_slot = s.kv_slot;
   a.append = s.appends_kv;
-  ValueId attn = b.attention(q, k, v, positions, a, L + "attention", ctx.attention_blocks);
+  ValueId attn = b.attention(q, k, v, positions, a, L + "attention", s.image_blocks ? ctx.attention_blocks : -1);
   attn = b.matmul(attn, b.weight(w.o), L + "o_proj");
   if (s.sandwich_norms) attn = norm(attn, *w.attn_out_norm, hidden, "attn_out_norm");
   ValueId h = b.add(x, attn, L + "attn_residual");
