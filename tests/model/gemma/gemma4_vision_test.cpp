@@ -109,6 +109,50 @@ TEST(Gemma4Vision, CudaPreciseMatchesTransformers) {
   check_fixture(*backend, 0);
 }
 
+// tests/data/hf/gemma4-vision-std-clip (tests/data/make_gemma4_vision_variant.py): what the
+// shared fixture leaves out. Clipped linears (bounds at 60% of the extremes seen: every
+// projection clamps), standardization, a tower with grouped KV heads, 8-px patches pooled 2 x 2,
+// theta 1000, 60 shuffled patches with 20 padding ones among them; and a text model with
+// use_bidirectional_attention = "vision": the 15-token image block attends to itself on the
+// sliding layers only, bounded by their window of 4. Without the block the logits move by 1.4.
+std::string variant() { return test::test_data() + "/hf/gemma4-vision-std-clip"; }
+HostTensor variant_ref(const std::string& name) { return test::load_tensor(variant() + "/reference.safetensors", name); }
+
+void check_variant(Backend& backend, int chunk) {
+  auto model = GemmaModel::load(variant());
+  ASSERT_TRUE(model->media().gemma4_vision);
+  EXPECT_TRUE(model->media().gemma4_vision->clipped_linears && model->media().gemma4_vision->standardize);
+  ASSERT_TRUE(model->spec().bidirectional_vision);
+  MediaEmbedder embedder(*model, backend);
+  const std::vector<float> image =
+      embedder.embed_image(variant_ref("pixel_values").values<float>(), variant_ref("image_position_ids").values<int32_t>());
+  const double image_err = worst_row(image, variant_ref("image_features"), "image_features");
+  const HostTensor ids = variant_ref("input_ids");
+  double logits_err[2] = {0.0, 0.0};
+  for (const bool blocks : {true, false}) {
+    PromptMedia media = splice_media(ids.values<int32_t>(), *model, image, {});
+    ASSERT_EQ(media.blocks.size(), 1u);
+    if (!blocks) media.blocks.clear();
+    Session session(*model, backend, {.max_tokens = static_cast<int>(ids.shape[0]), .prefill_chunk = chunk});
+    const std::vector<float> logits = session.prefill(ids.values<int32_t>(), LogitsRows::All, &media);
+    logits_err[blocks ? 0 : 1] = worst_row(logits, variant_ref(blocks ? "logits" : "logits_without_mm_token_type_ids"),
+                                           blocks ? "logits" : "causal logits");
+  }
+  std::printf("[ gemma4 vision std-clip ] %s chunk %d: worst row rel err image %.2e logits %.2e (causal %.2e)\n",
+              backend.name().c_str(), chunk, image_err, logits_err[0], logits_err[1]);
+}
+
+TEST(Gemma4Vision, ClippedStandardizedTowerAndImageBlocksMatchTransformers) {
+  cpu::CpuBackend backend(2);
+  check_variant(backend, 0);
+  check_variant(backend, 5);  // the 15-token block stretched over one chunk, the text in chunks of 5
+}
+
+TEST(Gemma4Vision, CudaPreciseClippedStandardizedTowerMatchesTransformers) {
+  GEMRT_CUDA_OR_SKIP(backend);
+  check_variant(*backend, 0);
+}
+
 // The tower pools by position, not by input order: the patches shuffled (padding among them)
 // give the same rows, bit for bit.
 TEST(Gemma4Vision, PatchOrderDoesNotMatter) {
