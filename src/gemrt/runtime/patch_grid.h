@@ -16,10 +16,11 @@ struct PatchGrid {
 };
 
 // pixels float32 [P, patch_values] with positions int32 [P, 2] (x, y; (-1, -1) marks a padding
-// patch, dropped). The non-padding patches must cover a cols x rows grid exactly once
-// (cols = max x + 1, rows = max y + 1), both multiples of `pooling`, with at most
-// P / pooling^2 pooled tokens (what transformers' Gemma4VisionPooler needs), every coordinate below
-// `posemb_size`. Throws saying which condition fails (naming the patch) otherwise.
+// patch, dropped). P must be a multiple of pooling^2 (transformers' Gemma4VisionPooler pools P
+// patches to P / pooling^2 slots), and the non-padding patches must cover a cols x rows grid
+// exactly once (cols = max x + 1, rows = max y + 1), both multiples of `pooling`, every
+// coordinate below `posemb_size`: then the pooler's slots x / k + (cols / k) (y / k) are the
+// pooled grid in row-major order. Throws saying which condition fails (naming the patch) otherwise.
 PatchGrid arrange_patch_grid(std::span<const float> pixels, std::span<const int32_t> positions, int64_t patch_values,
                              int64_t posemb_size, int pooling);
 
