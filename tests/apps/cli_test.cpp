@@ -2,6 +2,7 @@
 // error path (each must exit 1 with a message naming the problem, never crash).
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -426,6 +427,35 @@ TEST(CliErrors, MissingTensor) {
   write_safetensors((m / "model.safetensors").string(), tensors);
   expect_error(gemrt_cli("generate --model " + m.string() + " --ids 2 -n 1"),
                "missing tensor 'model.layers.3.self_attn.k_norm.weight'");
+}
+
+// Gemma 4's vision tower: a config asking for clipped linears or standardization from a checkpoint
+// without the buffers, and clip bounds out of order, are refused naming the tensor.
+TEST(CliErrors, Gemma4TowerBuffersMissingOrDisordered) {
+  test::TempDir dir;
+  const fs::path m = copy_checkpoint(dir, "gemma4-towers-pub");
+  replace_in_file(m / "config.json", "\"use_clipped_linears\": false", "\"use_clipped_linears\": true");  // the vision one
+  expect_error(gemrt_cli("inspect " + m.string()),
+               "missing tensor 'model.vision_tower.encoder.layers.0.self_attn.q_proj.input_min' (use_clipped_linears is true)");
+  fs::copy_file(fs::path(fixture("gemma4-towers-pub")) / "config.json", m / "config.json",
+                fs::copy_options::overwrite_existing);
+  fs::permissions(m / "config.json", fs::perms::owner_write, fs::perm_options::add);
+  replace_in_file(m / "config.json", "\"standardize\": false", "\"standardize\": true");
+  expect_error(gemrt_cli("inspect " + m.string()), "'model.vision_tower.std_bias'");
+
+  const fs::path v = dir.path() / "clip";
+  fs::create_directories(v);
+  const fs::path src = fs::path(test::test_data()) / "hf" / "gemma4-vision-std-clip";
+  fs::copy_file(src / "config.json", v / "config.json");
+  std::vector<HostTensor> tensors = read_safetensors((src / "model.safetensors").string());
+  for (HostTensor& t : tensors)
+    if (t.name == "model.vision_tower.encoder.layers.1.mlp.up_proj.output_min") {
+      const float big = 1e3f;
+      std::memcpy(t.bytes.data(), &big, sizeof big);
+    }
+  write_safetensors((v / "model.safetensors").string(), tensors);
+  expect_error(gemrt_cli("inspect " + v.string()),
+               "the clip bounds of 'model.vision_tower.encoder.layers.1.mlp.up_proj' are not ordered");
 }
 
 TEST(CliErrors, ShapeDisagreesWithConfig) {
