@@ -445,7 +445,7 @@ TEST(CliErrors, Gemma4TowerBuffersMissingOrDisordered) {
 
   const fs::path v = dir.path() / "clip";
   fs::create_directories(v);
-  const fs::path src = fs::path(test::test_data()) / "hf" / "gemma4-vision-std-clip";
+  const fs::path src = fs::path(test::test_data()) / "hf-media" / "gemma4-vision-std-clip";
   fs::copy_file(src / "config.json", v / "config.json");
   std::vector<HostTensor> tensors = read_safetensors((src / "model.safetensors").string());
   for (HostTensor& t : tensors)

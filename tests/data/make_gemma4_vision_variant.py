@@ -12,6 +12,9 @@ This variant turns all of those on, with other shapes (grouped KV heads in the t
 patches pooled 2 x 2, RoPE theta 1000), and feeds the tower padding patches interleaved with
 shuffled real ones, so the tower's pooling by position is what puts the soft tokens in order.
 
+It lives in ``tests/data/hf-media``, not ``tests/data/hf``: every checkpoint there is a text-only
+parity fixture with make_hf_variants.py's file contract (the HfParity tests read them all).
+
 What it writes (``OUT/gemma4-vision-std-clip/``)
 ------------------------------------------------
 - ``config.json``, ``model.safetensors``, ``generation_config.json`` (``save_pretrained``).
@@ -41,7 +44,7 @@ exact ones; the script refuses a seed whose noise exceeds 5e-5.
 
 Run (CPU, a few seconds; the venv of make_hf_variants.py)::
 
-    $V/python tests/data/make_gemma4_vision_variant.py --out tests/data/hf
+    $V/python tests/data/make_gemma4_vision_variant.py --out tests/data/hf-media
 """
 
 import argparse

@@ -109,13 +109,13 @@ TEST(Gemma4Vision, CudaPreciseMatchesTransformers) {
   check_fixture(*backend, 0);
 }
 
-// tests/data/hf/gemma4-vision-std-clip (tests/data/make_gemma4_vision_variant.py): what the
+// tests/data/hf-media/gemma4-vision-std-clip (tests/data/make_gemma4_vision_variant.py): what the
 // shared fixture leaves out. Clipped linears (bounds at 60% of the extremes seen: every
 // projection clamps), standardization, a tower with grouped KV heads, 8-px patches pooled 2 x 2,
 // theta 1000, 60 shuffled patches with 20 padding ones among them; and a text model with
 // use_bidirectional_attention = "vision": the 15-token image block attends to itself on the
 // sliding layers only, bounded by their window of 4. Without the block the logits move by 1.4.
-std::string variant() { return test::test_data() + "/hf/gemma4-vision-std-clip"; }
+std::string variant() { return test::test_data() + "/hf-media/gemma4-vision-std-clip"; }
 HostTensor variant_ref(const std::string& name) { return test::load_tensor(variant() + "/reference.safetensors", name); }
 
 void check_variant(Backend& backend, int chunk) {
