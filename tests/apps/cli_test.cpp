@@ -2,6 +2,7 @@
 // error path (each must exit 1 with a message naming the problem, never crash).
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -185,6 +186,37 @@ TEST(CliLogits, Gemma3WithAnImage) {
   }
 }
 
+// Issue 8: Gemma 4's vision tower through `logits --inputs`: the fixture's 630 patches and their
+// positions with the prompt up to boa (its audio tokens need the audio tower, not built yet):
+// image_features and those 72 logits rows within 1e-4 per row. The whole prompt, audio tokens
+// and no audio, is refused naming them.
+TEST(CliLogits, Gemma4TowerWithAnImage) {
+  test::TempDir dir;
+  const std::string ref = fixture("gemma4-towers-pub") + "/reference.safetensors";
+  const HostTensor ids = test::load_tensor(ref, "input_ids");
+  const std::vector<int32_t> before_audio(ids.values<int32_t>().begin(), ids.values<int32_t>().begin() + 72);
+  ASSERT_EQ(before_audio.back(), 504);  // boa
+  write_safetensors(dir.file("in.safetensors"), {HostTensor::from<int32_t>("input_ids", Shape{72}, DType::I32, before_audio),
+                                                 test::load_tensor(ref, "pixel_values"),
+                                                 test::load_tensor(ref, "image_position_ids")});
+  const Result r = gemrt_cli("logits --model " + fixture("gemma4-towers-pub") + " --inputs " + dir.file("in.safetensors") +
+                             " --out " + dir.file("out.safetensors"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  const HostTensor features = test::load_tensor(dir.file("out.safetensors"), "image_features");
+  ASSERT_EQ(features.shape, (Shape{63, 64}));
+  test::expect_rows_close(features.values<float>(), test::load_tensor(ref, "image_features"), 1e-4, "image_features");
+  const HostTensor logits = test::load_tensor(dir.file("out.safetensors"), "logits");
+  ASSERT_EQ(logits.shape, (Shape{72, 512}));
+  HostTensor want = test::load_tensor(ref, "logits");
+  want.bytes.resize(72 * 512 * sizeof(float));
+  want.shape = Shape{72, 512};
+  test::expect_rows_close(logits.values<float>(), want, 1e-4, "logits");
+  const Result all = gemrt_cli("logits --model " + fixture("gemma4-towers-pub") + " --inputs " + ref + " --out " +
+                               dir.file("all.safetensors"));
+  EXPECT_EQ(all.status, 1);
+  EXPECT_NE(all.output.find("9 audio tokens"), std::string::npos) << all.output;
+}
+
 TEST(CliErrors, MediaInputsOfTheWrongShape) {
   test::TempDir dir;
   const std::vector<int32_t> ids{2, 502, 500, 500, 503};
@@ -290,7 +322,29 @@ TEST(CliRun, Gemma3WithAnImage) {
   EXPECT_NE(r.output.find("prompt " + std::to_string(prompt) + " tokens"), std::string::npos) << r.output;
 }
 
-// `inspect` names a checkpoint's media side: the unified model's embedders, Gemma 3's SigLIP tower.
+// Issue 8: `gemrt run` with an image into the Gemma 4 tower fixture: the image cut into 16-px
+// patches at a budget of 70 (a 27 x 21 grid), pooled by the tower to 63 soft tokens, the marker
+// becoming boi + 63 image tokens + eoi (Gemma4Processor writes no text around them).
+TEST(CliRun, Gemma4TowerWithAnImage) {
+  test::TempDir dir;
+  const fs::path model = dir.path() / "gemma4v";
+  fs::create_directories(model);
+  for (const char* f : {"config.json", "model.safetensors", "generation_config.json"})
+    fs::copy_file(fs::path(fixture("gemma4-towers-pub")) / f, model / f);
+  test::write_text((model / "tokenizer.json").string(), byte_tokenizer_json());
+  const Result r = gemrt_cli("run " + model.string() + " --raw -p 'Look:<image> ok' --image " + fixture("gemma4u-pub") +
+                             "/image.png --image-tokens 70 -n 4 --temp 0 -c 128 --device cpu");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const size_t prompt = 1 + 5 + (2 + 63) + 3;  // BOS, "Look:", the image, " ok"
+  EXPECT_NE(r.output.find("prompt " + std::to_string(prompt) + " tokens"), std::string::npos) << r.output;
+  const Result audio = gemrt_cli("run " + model.string() + " --raw -p hi --audio " + fixture("gemma4u-pub") +
+                                 "/audio.wav -n 2 -c 128");
+  EXPECT_EQ(audio.status, 1);
+  EXPECT_NE(audio.output.find("no audio embedder"), std::string::npos) << audio.output;
+}
+
+// `inspect` names a checkpoint's media side: the unified model's embedders, Gemma 3's SigLIP tower,
+// Gemma 4's vision tower.
 TEST(CliInspect, ShowsTheMediaSide) {
   const Result u = gemrt_cli("inspect " + fixture("gemma4u-pub"));
   ASSERT_EQ(u.status, 0) << u.output;
@@ -305,6 +359,13 @@ TEST(CliInspect, ShowsTheMediaSide) {
                           "MLP 64), pooled to 16 tokens; image token 500 (boi 502, eoi 503)"),
             std::string::npos)
       << g.output;
+  const Result v = gemrt_cli("inspect " + fixture("gemma4-towers-pub"));
+  ASSERT_EQ(v.status, 0) << v.output;
+  EXPECT_NE(v.output.find("vision:       Gemma 4 tower, 16-px patches, 2 layers of width 32 (2 heads x 16, 2 KV heads, "
+                          "MLP 64), axial RoPE theta 100, 128 positions per axis, pooled 3x3; image token 500 (boi 502, "
+                          "eoi 503)"),
+            std::string::npos)
+      << v.output;
   const Result t = gemrt_cli("inspect " + fixture("gemma3-pub"));
   ASSERT_EQ(t.status, 0) << t.output;
   EXPECT_EQ(t.output.find("vision:"), std::string::npos) << t.output;
@@ -366,6 +427,35 @@ TEST(CliErrors, MissingTensor) {
   write_safetensors((m / "model.safetensors").string(), tensors);
   expect_error(gemrt_cli("generate --model " + m.string() + " --ids 2 -n 1"),
                "missing tensor 'model.layers.3.self_attn.k_norm.weight'");
+}
+
+// Gemma 4's vision tower: a config asking for clipped linears or standardization from a checkpoint
+// without the buffers, and clip bounds out of order, are refused naming the tensor.
+TEST(CliErrors, Gemma4TowerBuffersMissingOrDisordered) {
+  test::TempDir dir;
+  const fs::path m = copy_checkpoint(dir, "gemma4-towers-pub");
+  replace_in_file(m / "config.json", "\"use_clipped_linears\": false", "\"use_clipped_linears\": true");  // the vision one
+  expect_error(gemrt_cli("inspect " + m.string()),
+               "missing tensor 'model.vision_tower.encoder.layers.0.self_attn.q_proj.input_min' (use_clipped_linears is true)");
+  fs::copy_file(fs::path(fixture("gemma4-towers-pub")) / "config.json", m / "config.json",
+                fs::copy_options::overwrite_existing);
+  fs::permissions(m / "config.json", fs::perms::owner_write, fs::perm_options::add);
+  replace_in_file(m / "config.json", "\"standardize\": false", "\"standardize\": true");
+  expect_error(gemrt_cli("inspect " + m.string()), "'model.vision_tower.std_bias'");
+
+  const fs::path v = dir.path() / "clip";
+  fs::create_directories(v);
+  const fs::path src = fs::path(test::test_data()) / "hf-media" / "gemma4-vision-std-clip";
+  fs::copy_file(src / "config.json", v / "config.json");
+  std::vector<HostTensor> tensors = read_safetensors((src / "model.safetensors").string());
+  for (HostTensor& t : tensors)
+    if (t.name == "model.vision_tower.encoder.layers.1.mlp.up_proj.output_min") {
+      const float big = 1e3f;
+      std::memcpy(t.bytes.data(), &big, sizeof big);
+    }
+  write_safetensors((v / "model.safetensors").string(), tensors);
+  expect_error(gemrt_cli("inspect " + v.string()),
+               "the clip bounds of 'model.vision_tower.encoder.layers.1.mlp.up_proj' are not ordered");
 }
 
 TEST(CliErrors, ShapeDisagreesWithConfig) {

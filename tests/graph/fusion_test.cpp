@@ -259,6 +259,25 @@ TEST(Fusion, ANormAddRunsInsideTheNextNormedProductOnlyWhenNoReaderComesBetween)
   }
 }
 
+// The fused norm-rope and attend kernels rotate at one position per row: an axial RoPE
+// (positions [T, 2], Gemma 4's vision tower) after a per-head norm stays two nodes, where the same
+// graph with a plain RoPE fuses.
+TEST(Fusion, AnAxialRopeIsNotFused) {
+  for (const bool axial : {false, true}) {
+    Graph g;
+    GraphBuilder b(g);
+    const ValueId x = b.embed(b.weight(shape_only("table", Shape{10, 8})), b.input("ids", Shape{1}), 1.0f);
+    const ValueId q = b.matmul(x, b.weight(shape_only("wq", Shape{8, 8})));  // 2 heads of 4
+    const ValueId qn = b.rms_norm(q, b.weight(shape_only("qn", Shape{4})), 4, 1e-6f, 1.0f);
+    const ValueId qr = axial ? b.rope_axial(qn, b.input("pos2", Shape{1, 2}), 2, 4, 2, {1.0f, 0.5f})
+                             : b.rope(qn, b.input("positions", Shape{1}), 2, 4, {1.0f, 0.5f});
+    b.output("y", qr);
+    const FusionPlan f = plan_fusions(g, 4);
+    expect_covers_every_node_once(g, f);
+    EXPECT_EQ(count_kinds(f).count(Kind::NormRope), axial ? 0u : 1u);
+  }
+}
+
 TEST(Fusion, MovedReadsMustFollowTheirValue) {
   Graph g;
   GraphBuilder b(g);

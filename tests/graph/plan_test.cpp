@@ -1,9 +1,11 @@
 // GraphBuilder shape inference and shape errors; buffer planning (reuse, liveness safety).
 #include <gtest/gtest.h>
 
+
 #include <algorithm>
 #include <cmath>
 #include <iterator>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -162,6 +164,34 @@ TEST(GraphBuilder, RopeShapeErrors) {
   const ValueId pos4 = s.b.input("pos4", Shape{4});
   expect_error([&] { s.b.rope(s.x, pos4, 2, 4, std::vector<float>(2), "rope_pos"); }, {"rope_pos"});
   EXPECT_EQ(s.b.shape(s.b.rope(s.x, s.pos, 2, 4, std::vector<float>(2))), (Shape{3, 8}));
+}
+
+// Axial RoPE (graph/ir.h RopeAttrs axes): positions int32 [T, axes], head_dim split in axes
+// sections of pairs, one frequency per pair of the head.
+TEST(GraphBuilder, AxialRopeShapeErrors) {
+  SmallGraph s;
+  const ValueId pos2 = s.b.input("pos2", Shape{3, 2});
+  expect_error([&] { s.b.rope_axial(s.x, s.pos, 2, 4, 2, std::vector<float>(2), "axial_pos"); }, {"axial_pos", "[3, 2]"});
+  expect_error([&] { s.b.rope_axial(s.x, pos2, 1, 8, 3, std::vector<float>(4), "axial_sections"); }, {"axial_sections", "3 sections"});
+  expect_error([&] { s.b.rope_axial(s.x, pos2, 2, 4, 2, std::vector<float>(1), "axial_freqs"); }, {"axial_freqs", "1 frequencies"});
+  const ValueId fpos = s.b.input("fpos", Shape{3, 2}, DType::F32);
+  expect_error([&] { s.b.rope_axial(s.x, fpos, 2, 4, 2, std::vector<float>(2), "axial_dtype"); }, {"axial_dtype", "int32"});
+  const ValueId y = s.b.rope_axial(s.x, pos2, 2, 4, 2, std::vector<float>(2));
+  EXPECT_EQ(s.b.shape(y), (Shape{3, 8}));
+  EXPECT_EQ(std::get<RopeAttrs>(s.g.node(y).attrs).axes, 2);
+}
+
+TEST(GraphBuilder, AvgPoolAndClampShapeErrors) {
+  Graph g;
+  GraphBuilder b(g);
+  const ValueId x = b.input("x", Shape{6 * 9, 4}, DType::F32);
+  expect_error([&] { b.avg_pool(x, 9, 9, 3, "pool_rows"); }, {"pool_rows", "9 x 9 grid"});
+  expect_error([&] { b.avg_pool(x, 6, 9, 4, "pool_kernel"); }, {"pool_kernel", "4 x 4 squares"});
+  EXPECT_EQ(b.shape(b.avg_pool(x, 6, 9, 3)), (Shape{6, 4}));
+  EXPECT_EQ(b.shape(b.avg_pool(x, 9, 6, 3)), (Shape{6, 4}));
+  expect_error([&] { b.clamp(x, 1.0f, -1.0f, "clamp_order"); }, {"clamp_order", "not ordered"});
+  expect_error([&] { b.clamp(x, std::nanf(""), 1.0f, "clamp_nan"); }, {"clamp_nan"});
+  EXPECT_EQ(b.shape(b.clamp(x, -std::numeric_limits<float>::infinity(), 2.0f)), (Shape{54, 4}));
 }
 
 TEST(GraphBuilder, AttentionHeadMismatchesAreErrors) {

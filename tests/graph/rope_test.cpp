@@ -293,5 +293,53 @@ TEST(RopeKernel, ScoresDependOnlyOnRelativePosition) {
   EXPECT_GT(std::fabs(score(0, 3) - score(3, 0)), 1e-3 * scale);  // the sign of the distance matters too
 }
 
+// Axial RoPE (RopeAttrs axes, Gemma 4's vision tower, spec §6.6): each of the `axes` sections of
+// a head rotates rotate-half style within itself at its own position column, with its own slice
+// of the table; against a double-precision reference (angles formed in float32 as HF does), and
+// equal, bit for bit, to plain RoPE run on the section alone at that position.
+TEST(RopeKernel, AxialSectionsRotateAtTheirOwnPositions) {
+  for (const int axes : {2, 3}) {
+    const int d = 24, heads = 3, sec = d / axes, sec_half = sec / 2;
+    RopeAttrs a{heads, d, {}, GeometricRope{}};
+    a.axes = axes;
+    for (int s = 0; s < axes; ++s) {
+      const std::vector<float> f = rope_inv_freq(sec, 100.0f + 50.0f * static_cast<float>(s), {});
+      a.inv_freq.insert(a.inv_freq.end(), f.begin(), f.end());
+    }
+    ASSERT_EQ(static_cast<int>(a.inv_freq.size()), d / 2);
+    const std::vector<int32_t> pos = axes == 2 ? std::vector<int32_t>{0, 0, 3, 0, 0, 5, 26, 20}
+                                               : std::vector<int32_t>{1, 2, 3, 40, 0, 7};
+    const size_t rows = pos.size() / static_cast<size_t>(axes);
+    const std::vector<float> x = random_vec(rows * heads * static_cast<size_t>(d), 40u + static_cast<uint32_t>(axes));
+    std::vector<float> y(x.size(), std::numeric_limits<float>::quiet_NaN());
+    for (Numerics numerics : {Numerics::Precise, Numerics::Fast}) {
+      cpu::rope(x.data(), pos.data(), static_cast<int64_t>(rows), a, numerics, y.data());
+      for (size_t r = 0; r < rows; ++r)
+        for (int h = 0; h < heads; ++h)
+          for (int s = 0; s < axes; ++s) {
+            const size_t base = (r * heads + static_cast<size_t>(h)) * static_cast<size_t>(d) + static_cast<size_t>(s * sec);
+            const int32_t p = pos[r * static_cast<size_t>(axes) + static_cast<size_t>(s)];
+            // The section alone through plain RoPE (one head of width sec, its table slice).
+            RopeAttrs plain{1, sec, std::vector<float>(a.inv_freq.begin() + s * sec_half, a.inv_freq.begin() + (s + 1) * sec_half),
+                            GeometricRope{}};
+            const std::vector<float> part(x.begin() + static_cast<std::ptrdiff_t>(base),
+                                          x.begin() + static_cast<std::ptrdiff_t>(base) + sec);
+            std::vector<float> want(static_cast<size_t>(sec));
+            cpu::rope(part.data(), &p, 1, plain, numerics, want.data());
+            for (int j = 0; j < sec; ++j)
+              ASSERT_EQ(y[base + static_cast<size_t>(j)], want[static_cast<size_t>(j)])
+                  << "axes " << axes << " row " << r << " head " << h << " section " << s << " element " << j;
+            for (int j = 0; j < sec_half; ++j) {
+              const float angle = static_cast<float>(p) * a.inv_freq[static_cast<size_t>(s * sec_half + j)];
+              const double c = std::cos(static_cast<double>(angle)), sn = std::sin(static_cast<double>(angle));
+              const double x1 = x[base + static_cast<size_t>(j)], x2 = x[base + static_cast<size_t>(j + sec_half)];
+              EXPECT_NEAR(y[base + static_cast<size_t>(j)], x1 * c - x2 * sn, 1e-5);
+              EXPECT_NEAR(y[base + static_cast<size_t>(j + sec_half)], x2 * c + x1 * sn, 1e-5);
+            }
+          }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace gemrt

@@ -57,6 +57,34 @@ TEST(ImagePatches, FixtureImageMatchesTheProcessor) {
               d.max);
 }
 
+// Issue 8 step 1: the vision tower's processor (Gemma4ImageProcessor, budget 70) on the same
+// image, as the gemma4-towers-pub fixture holds it: 16-px patches (each in (y, x, channel) order)
+// of the 432 x 336 resize, a 27 x 21 grid in row-major order, 63 soft tokens; the processor pads to
+// 630 patches with zeros at (-1, -1), which gemrt does not add (the tower drops them).
+TEST(ImagePatches, TowerPatchesMatchTheProcessor) {
+  const std::string ref = test::shared_fixtures() + "/hf/gemma4-towers-pub/reference.safetensors";
+  const ImagePatches p =
+      image_to_tower_patches(decode_image_file(test::shared_fixtures() + "/hf/gemma4u-pub/image.png"), 16, 3, 70);
+  const HostTensor pixels = test::load_tensor(ref, "pixel_values"), pos = test::load_tensor(ref, "image_position_ids");
+  ASSERT_EQ(pixels.shape, (Shape{630, 768}));
+  EXPECT_EQ(p.width, 27 * 16);
+  EXPECT_EQ(p.height, 21 * 16);
+  ASSERT_EQ(p.count, 567);
+  EXPECT_EQ(p.soft_tokens, 63);
+  ASSERT_EQ(p.values, 768);
+  for (size_t i = 0; i < 630 * 2; ++i) {
+    const int32_t want = pos.values<int32_t>()[i];
+    if (i < p.positions.size()) ASSERT_EQ(p.positions[i], want) << "position value " << i;
+    else ASSERT_EQ(want, -1) << "the processor pads with (-1, -1)";
+  }
+  const Diff d = pixel_diff(p.pixels, pixels.values<float>().first(567 * 768), 1);
+  EXPECT_LT(d.mean, kMeanAbs);
+  EXPECT_LT(d.max, kMaxAbs);
+  for (const float v : pixels.values<float>().subspan(567 * 768)) ASSERT_EQ(v, 0.0f) << "padding patches are zeros";
+  std::printf("[ image ] tower fixture: %lld patches, pixel mean abs diff %.2e, max %.2e\n",
+              static_cast<long long>(p.count), d.mean, d.max);
+}
+
 struct Case {
   const char* name;
   const char* file;

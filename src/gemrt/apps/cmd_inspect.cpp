@@ -79,6 +79,13 @@ void inspect(const std::string& path, int ctx) {
               << m.siglip->heads << " heads, MLP " << m.siglip->intermediate << "), pooled to "
               << m.siglip->tokens_per_image << " tokens; image token " << m.image_token << " (boi " << m.boi_token
               << ", eoi " << m.eoi_token << ")\n";
+  if (const auto& t = m.gemma4_vision)
+    std::cout << "vision:       Gemma 4 tower, " << t->patch_size << "-px patches, " << t->layers << " layers of width "
+              << t->hidden << " (" << t->heads << " heads x " << t->head_dim << ", " << t->kv_heads << " KV heads, MLP "
+              << t->intermediate << "), axial RoPE theta " << t->rope_theta << ", " << t->posemb_size
+              << " positions per axis, pooled " << t->pooling << "x" << t->pooling
+              << (t->clipped_linears ? ", clipped linears" : "") << (t->standardize ? ", standardized" : "")
+              << "; image token " << m.image_token << " (boi " << m.boi_token << ", eoi " << m.eoi_token << ")\n";
   if (m.audio)
     std::cout << "audio:        encoder-free embedder, " << m.audio->embed_dim << " samples per token; audio token "
               << m.audio_token << " (boa " << m.boa_token << ", eoa " << m.eoa_token << ")\n";

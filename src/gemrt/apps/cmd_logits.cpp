@@ -2,11 +2,12 @@
 //              --out OUT.safetensors
 //
 // IN holds int32 `input_ids` [T] and, for a Gemma 4 unified model, optionally its media
-// (apps/media_inputs.h): `pixel_values` + `image_position_ids`, `audio_frames`; for Gemma 3,
-// `pixel_values` [3, H, W] (the SigLIP tower's input). Their embedder
-// outputs replace the image / audio tokens' embeddings (in order) and OUT also gets
-// `image_features` / `audio_features` [*, hidden]; the runs of the image token attend
-// bidirectionally (spec §7.2).
+// (apps/media_inputs.h): `pixel_values` + `image_position_ids`, `audio_frames`; for Gemma 4 with a
+// vision tower, `pixel_values` [P, 768] 16-px patches + `image_position_ids` (the processor's,
+// padding included); for Gemma 3, `pixel_values` [3, H, W] (the SigLIP tower's input). Their
+// embedder / tower outputs replace the image / audio tokens' embeddings (in order) and OUT also
+// gets `image_features` / `audio_features` [*, hidden]; the runs of the image token attend
+// bidirectionally where the model does (spec §6.5, §7.2).
 //
 // OUT gets `logits` float32 [T, V] (every prompt position). By default all T ids run as one
 // prefill; --prefill P runs the first P as one batch and the rest one at a time through the KV
@@ -101,7 +102,7 @@ void add_logits_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("logits", "Run a prompt and write its logits (and greedy decode) to safetensors");
   cmd->add_option("--model", args->model, "GGUF file or Hugging Face checkpoint folder")->required();
   auto* ids = cmd->add_option("--ids", args->ids, "Comma-separated token ids, e.g. 2,17,99");
-  auto* inputs = cmd->add_option("--inputs", args->inputs, "safetensors file with int32 input_ids [T] (and, for a Gemma 4 unified model, pixel_values + image_position_ids, audio_frames)");
+  auto* inputs = cmd->add_option("--inputs", args->inputs, "safetensors file with int32 input_ids [T] (and media: pixel_values [+ image_position_ids], audio_frames)");
   ids->excludes(inputs);
   cmd->add_option("--prefill", args->prefill,
                   "Run only the first N ids as one batch, the rest one at a time through the KV cache (0 = all at once)")

@@ -51,12 +51,16 @@ EmbeddedMedia embed_media(const RunArgs& a, TextSession& ts) {
       m.image_tokens.push_back(s->tokens_per_image);
       continue;
     }
-    if (!model.media().vision) fail(path, ": this model has no vision embedder");
-    const VisionEmbedderSpec& v = *model.media().vision;
-    const ImagePatches p = image_to_patches(decode_image_file(path), v.patch_size, v.pooling, a.image_tokens);
+    if (!model.media().vision && !model.media().gemma4_vision) fail(path, ": this model has no vision embedder");
+    const ImagePatches p =
+        model.media().gemma4_vision  // Gemma 4's tower: 16-px patches, pooled by the tower
+            ? image_to_tower_patches(decode_image_file(path), model.media().gemma4_vision->patch_size,
+                                     model.media().gemma4_vision->pooling, a.image_tokens)
+            : image_to_patches(decode_image_file(path), model.media().vision->patch_size, model.media().vision->pooling,
+                               a.image_tokens);
     const std::vector<float> rows = embedder.embed_image(p.pixels, p.positions);
     m.image_rows.insert(m.image_rows.end(), rows.begin(), rows.end());
-    m.image_tokens.push_back(p.count);
+    m.image_tokens.push_back(p.soft_tokens);
   }
   for (const std::string& path : a.audio) {
     if (!model.media().audio) fail(path, ": this model has no audio embedder");

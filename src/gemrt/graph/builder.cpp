@@ -85,6 +85,23 @@ ValueId GraphBuilder::rope(ValueId x, ValueId positions, int n_heads, int head_d
   return act_node(OpKind::Rope, {x, positions}, shape(x), RopeAttrs{n_heads, head_dim, std::move(inv_freq), geometric}, label);
 }
 
+ValueId GraphBuilder::rope_axial(ValueId x, ValueId positions, int n_heads, int head_dim, int axes,
+                                 std::vector<float> inv_freq, const std::string& label) {
+  expect_rank(shape(x), 2, label + " input");
+  if (axes < 1 || head_dim <= 0 || head_dim % (2 * axes) != 0)
+    fail("graph: ", label, ": head_dim ", head_dim, " does not split into ", axes, " sections of pairs");
+  if (shape(x)[1] != int64_t{n_heads} * head_dim)
+    fail("graph: ", label, ": width ", shape(x)[1], " != ", n_heads, " heads x ", head_dim);
+  if (static_cast<int>(inv_freq.size()) != head_dim / 2)
+    fail("graph: ", label, ": ", inv_freq.size(), " frequencies for head_dim ", head_dim);
+  const Shape want = axes == 1 ? Shape{shape(x)[0]} : Shape{shape(x)[0], axes};
+  if (shape(positions) != want || g_.node(positions).dtype != DType::I32)
+    fail("graph: ", label, ": positions must be int32 ", want.to_string(), ", got ", shape(positions).to_string());
+  RopeAttrs a{n_heads, head_dim, std::move(inv_freq), GeometricRope{}};
+  a.axes = axes;
+  return act_node(OpKind::Rope, {x, positions}, shape(x), std::move(a), label);
+}
+
 ValueId GraphBuilder::attention(ValueId q, ValueId k, ValueId v, ValueId positions, const AttentionAttrs& a,
                                 const std::string& label, ValueId blocks) {
   const int64_t t = shape(q)[0];
@@ -110,13 +127,19 @@ ValueId GraphBuilder::act(ValueId x, Activation act, const std::string& label) {
   return act_node(OpKind::Act, {x}, shape(x), GatedActAttrs{act}, label);
 }
 
-ValueId GraphBuilder::avg_pool(ValueId x, int side, int kernel, const std::string& label) {
+ValueId GraphBuilder::avg_pool(ValueId x, int rows, int cols, int kernel, const std::string& label) {
   expect_rank(shape(x), 2, label + " input");
-  if (side <= 0 || kernel <= 0 || side % kernel != 0 || shape(x)[0] != int64_t{side} * side)
-    fail("graph: ", label, ": ", shape(x).to_string(), " is not a ", side, " x ", side, " grid in ", kernel, " x ",
+  if (rows <= 0 || cols <= 0 || kernel <= 0 || rows % kernel != 0 || cols % kernel != 0 ||
+      shape(x)[0] != int64_t{rows} * cols)
+    fail("graph: ", label, ": ", shape(x).to_string(), " is not a ", rows, " x ", cols, " grid in ", kernel, " x ",
          kernel, " squares");
-  const int64_t out = side / kernel;
-  return act_node(OpKind::AvgPool, {x}, Shape{out * out, shape(x)[1]}, AvgPoolAttrs{side, kernel}, label);
+  const int64_t out = int64_t{rows / kernel} * (cols / kernel);
+  return act_node(OpKind::AvgPool, {x}, Shape{out, shape(x)[1]}, AvgPoolAttrs{rows, cols, kernel}, label);
+}
+
+ValueId GraphBuilder::clamp(ValueId x, float lo, float hi, const std::string& label) {
+  if (std::isnan(lo) || std::isnan(hi) || lo > hi) fail("graph: ", label, ": clamp bounds [", lo, ", ", hi, "] are not ordered");
+  return act_node(OpKind::Clamp, {x}, shape(x), ClampAttrs{lo, hi}, label);
 }
 
 ValueId GraphBuilder::add(ValueId a, ValueId b, const std::string& label) {

@@ -26,14 +26,20 @@ class GraphBuilder {
   // x [T, n_heads*head_dim], positions int32 [T]
   ValueId rope(ValueId x, ValueId positions, int n_heads, int head_dim, std::vector<float> inv_freq,
                const std::string& label = "rope", GeometricRope geometric = {});
+  // Axial RoPE (graph/ir.h RopeAttrs axes): x [T, n_heads*head_dim], positions int32 [T, axes],
+  // inv_freq [head_dim / 2] (section a's pairs at [a * head_dim / (2 axes), ...)).
+  ValueId rope_axial(ValueId x, ValueId positions, int n_heads, int head_dim, int axes, std::vector<float> inv_freq,
+                     const std::string& label = "rope");
   // q [T, H*D], k/v [T, Hkv*D], positions int32 [T] -> [T, H*D]; blocks int32 [T, 2] or -1
   // (graph/ir.h AttentionAttrs: bidirectional blocks).
   ValueId attention(ValueId q, ValueId k, ValueId v, ValueId positions, const AttentionAttrs& a,
                     const std::string& label = "attention", ValueId blocks = -1);
   ValueId gated_act(ValueId gate, ValueId up, Activation act, const std::string& label = "gated_act");
   ValueId act(ValueId x, Activation act, const std::string& label = "act");
-  // x [side * side, D] -> [(side / kernel)^2, D] (graph/ir.h AvgPool)
-  ValueId avg_pool(ValueId x, int side, int kernel, const std::string& label = "avg_pool");
+  // x [rows * cols, D] -> [(rows / kernel) * (cols / kernel), D] (graph/ir.h AvgPool)
+  ValueId avg_pool(ValueId x, int rows, int cols, int kernel, const std::string& label = "avg_pool");
+  // min(max(x, lo), hi) elementwise (graph/ir.h Clamp); lo <= hi, either may be infinite.
+  ValueId clamp(ValueId x, float lo, float hi, const std::string& label = "clamp");
   ValueId add(ValueId a, ValueId b, const std::string& label = "add");
   ValueId soft_cap(ValueId x, float cap, const std::string& label = "soft_cap");
   ValueId last_row(ValueId x, const std::string& label = "last_row");

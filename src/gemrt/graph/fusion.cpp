@@ -103,7 +103,7 @@ FusionPlan plan_fusions(const Graph& g, int64_t max_rows, bool attend) {
       AttendInput c;
       ValueId reader = i;
       if (may_rotate && g.node(v).op == OpKind::Rope && only_user(v, reader) && g.node(v).inputs[1] == positions &&
-          std::get<RopeAttrs>(g.node(v).attrs).head_dim == aa.head_dim) {
+          std::get<RopeAttrs>(g.node(v).attrs).head_dim == aa.head_dim && std::get<RopeAttrs>(g.node(v).attrs).axes == 1) {
         c.rope = v;
         reader = v;
         v = g.node(v).inputs[0];
@@ -145,6 +145,7 @@ FusionPlan plan_fusions(const Graph& g, int64_t max_rows, bool attend) {
       const Node& rn = g.node(r);
       if (at(absorbed, i) || rn.op != OpKind::RmsNorm || at(absorbed, r) || !only_user(r, i)) continue;
       if (std::get<RmsNormAttrs>(rn.attrs).dim != std::get<RopeAttrs>(node.attrs).head_dim) continue;
+      if (std::get<RopeAttrs>(node.attrs).axes != 1) continue;  // the fused kernels rotate at one position per row
       at(absorbed, r) = 1;
       placed[i] = step(FusedStep::Kind::NormRope, i, rn.inputs[0]);
       placed[i].norm = r;

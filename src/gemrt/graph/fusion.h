@@ -12,9 +12,9 @@
 //   PreAdd    a NormAdd whose sum is normalised and multiplied next (the residual stream into the
 //             next block's input norm) runs inside that MatVec: it writes the sum (still read
 //             later as the residual) and takes it as its activation, one launch instead of two.
-//   NormRope  rope(rms_norm(x)) over heads (Gemma 3's q/k norms).
+//   NormRope  rope(rms_norm(x)) over heads (Gemma 3's q/k norms); plain RoPE only (axes = 1).
 //   Attend    a one-token attention with the chains that make its q, k and v: each of them is
-//             src -> [rms_norm per head] -> [rope] (any link may be missing), the norms and
+//             src -> [rms_norm per head] -> [rope, not axial] (any link may be missing), the norms and
 //             ropes read by nothing else. One launch normalises and rotates q and the new key,
 //             rounds the new key and value to the cache, stores them and attends.
 // A fused step runs at the place of its last node; the values it reads there are listed as moved

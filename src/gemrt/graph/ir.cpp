@@ -30,6 +30,7 @@ const char* op_name(OpKind k) {
     case OpKind::ReplaceRows: return "replace_rows";
     case OpKind::Act: return "act";
     case OpKind::AvgPool: return "avg_pool";
+    case OpKind::Clamp: return "clamp";
   }
   return "?";
 }

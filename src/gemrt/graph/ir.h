@@ -27,7 +27,7 @@ enum class OpKind : uint8_t {
   Embed,        // gather rows of a [V, D] table by int32 ids, times a scale -> [T, D]
   MatMul,       // x [T, K] @ W^T with W [N, K] (HF nn.Linear layout) -> [T, N]
   RmsNorm,      // RMSNorm over groups of `dim` values, optional weight with offset
-  Rope,         // rotate-half RoPE on [T, heads * head_dim] at int32 positions
+  Rope,         // rotate-half RoPE on [T, heads * head_dim] at int32 positions [T] (or [T, axes]: axial)
   Attention,    // causal / sliding attention of q over (KV cache + this run's k, v), optional bidirectional blocks
   GatedAct,     // act(gate) * up, elementwise
   Add,          // a + b, elementwise
@@ -45,7 +45,8 @@ enum class OpKind : uint8_t {
   AddVec,       // x [T, D] + w [D] (a bias broadcast over rows)
   ReplaceRows,  // x [T, D] with row t replaced by rows[index[t]] where index[t] >= 0 (media splice)
   Act,          // act(x), elementwise (an encoder's ungated MLP)
-  AvgPool,      // mean over k x k squares of a side x side grid of rows [side^2, D] -> [(side/k)^2, D]
+  AvgPool,      // mean over k x k squares of a rows x cols grid of rows [rows*cols, D] -> [(rows/k)*(cols/k), D]
+  Clamp,        // min(max(x, lo), hi), elementwise (Gemma 4's clippable linears)
 };
 
 const char* op_name(OpKind k);
@@ -78,6 +79,12 @@ struct RopeAttrs {
   // i and i + head_dim/2 of each head by angle position * inv_freq[i]; a zero entry is identity.
   std::vector<float> inv_freq;
   GeometricRope geometric;  // the same table described by its parameters, when it has them
+  // Axial RoPE (Gemma 4's vision tower, spec §6.6): with axes = A > 1 the positions are int32
+  // [T, A] and every head is cut into A equal sections of s = head_dim / A values, each rotated
+  // rotate-half style on its own (pair j < s/2 of section a: elements a*s + j and a*s + j + s/2)
+  // by angle positions[t, a] * inv_freq[a * s/2 + j]. axes = 1 is the plain RoPE above. An axial
+  // table has no geometric description (geometric.base = 0).
+  int axes = 1;
 };
 
 struct AttentionAttrs {
@@ -164,18 +171,25 @@ struct LayerNormAttrs {
   float eps = 1e-5f;  // torch.nn.LayerNorm's default
 };
 
-// AvgPool (Gemma 3's multimodal projector, spec §4.5): rows of x [side * side, D] are a side x
-// side grid in row-major order; output row (i, j) of the (side / kernel)^2 grid is the mean of the
-// kernel x kernel square at (i * kernel, j * kernel), summed in row-major order in float32 and
-// divided by kernel^2 (torch's AvgPool2d).
+// AvgPool (Gemma 3's multimodal projector, spec §4.5; Gemma 4's vision pooler, §6.6): rows of
+// x [rows * cols, D] are a rows x cols grid in row-major order; output row (i, j) of the
+// (rows / kernel) x (cols / kernel) grid, row-major, is the mean of the kernel x kernel square at
+// (i * kernel, j * kernel), summed in row-major order in float32 and divided by kernel^2 (torch's
+// AvgPool2d).
 struct AvgPoolAttrs {
-  int side = 0;
+  int rows = 0, cols = 0;
   int kernel = 1;
+};
+
+// Clamp (Gemma 4's Gemma4ClippableLinear, spec §6.6): out = min(max(x, lo), hi) elementwise in
+// float32, as torch.clamp (a NaN stays NaN; lo = -inf or hi = +inf leaves that side open).
+struct ClampAttrs {
+  float lo = 0.0f, hi = 0.0f;
 };
 
 using OpAttrs = std::variant<std::monostate, EmbedAttrs, RmsNormAttrs, RopeAttrs, AttentionAttrs, GatedActAttrs,
                              SoftCapAttrs, TopKAttrs, ScaleAttrs, SliceColsAttrs, MoeAttrs, CombineAttrs,
-                             RmsRescaleAttrs, GaussianTopKAttrs, LayerNormAttrs, AvgPoolAttrs>;
+                             RmsRescaleAttrs, GaussianTopKAttrs, LayerNormAttrs, AvgPoolAttrs, ClampAttrs>;
 
 struct Node {
   OpKind op = OpKind::Input;

@@ -31,12 +31,15 @@ std::pair<int, int> image_target_size(int height, int width, int patch_size, int
   return {static_cast<int>(th), static_cast<int>(tw)};
 }
 
-ImagePatches image_to_patches(const RgbImage& img, int patch_size, int pooling, int max_soft_tokens) {
+namespace {
+
+// Resized to the processor's target size, then cut into `side`-pixel squares.
+ImagePatches resize_and_cut(const RgbImage& img, int patch_size, int pooling, int max_soft_tokens, int side) {
   if (std::find(std::begin(kImageTokenBudgets), std::end(kImageTokenBudgets), max_soft_tokens) == std::end(kImageTokenBudgets))
     fail("image soft-token budget must be one of 70, 140, 280, 560, 1120, got ", max_soft_tokens);
   const auto [th, tw] = image_target_size(img.height, img.width, patch_size, pooling, max_soft_tokens);
   const RgbImage r = resize_bicubic(img, tw, th);
-  const int side = patch_size * pooling, gw = tw / side, gh = th / side;
+  const int gw = tw / side, gh = th / side;
   ImagePatches p;
   p.count = int64_t{gw} * gh;
   p.values = int64_t{3} * side * side;
@@ -58,6 +61,21 @@ ImagePatches image_to_patches(const RgbImage& img, int patch_size, int pooling, 
         for (int i = 0; i < side * 3; ++i) *out++ = static_cast<float>(row[i]) * kRescale;
       }
     }
+  return p;
+}
+
+}  // namespace
+
+ImagePatches image_to_patches(const RgbImage& img, int patch_size, int pooling, int max_soft_tokens) {
+  ImagePatches p = resize_and_cut(img, patch_size, pooling, max_soft_tokens, patch_size * pooling);
+  p.soft_tokens = p.count;
+  return p;
+}
+
+// Gemma4ImageProcessor's convert_image_to_patches: [C, H, W] -> [ph, pw, y, x, C] -> [ph pw, p p C].
+ImagePatches image_to_tower_patches(const RgbImage& img, int patch_size, int pooling, int max_soft_tokens) {
+  ImagePatches p = resize_and_cut(img, patch_size, pooling, max_soft_tokens, patch_size);
+  p.soft_tokens = p.count / (int64_t{pooling} * pooling);
   return p;
 }
 

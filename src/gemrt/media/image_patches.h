@@ -1,9 +1,14 @@
-// An RGB image into the Gemma 4 unified model's merged patches (issue 7 step 2, transformers
-// 5.17's Gemma4UnifiedImageProcessor): resized with its aspect ratio kept to the largest size
+// An RGB image into Gemma 4's patches: resized with its aspect ratio kept to the largest size
 // whose sides are multiples of patch_size * pooling and whose patch count fits the soft-token
-// budget, rescaled to [0, 1] (no normalisation), cut into (patch_size * pooling)-pixel squares.
-// Each square is one soft token: its pixels in row-major (y, x, channel) order, the processor's
-// 3 x 3 merge of 16-pixel patches; squares in row-major order with their (x, y) grid position.
+// budget, rescaled to [0, 1] (no normalisation), then cut into squares, each square's pixels in
+// row-major (y, x, channel) order, squares in row-major order with their (x, y) grid position.
+// - The unified model (issue 7 step 2, transformers 5.17's Gemma4UnifiedImageProcessor):
+//   (patch_size * pooling)-pixel squares, the processor's 3 x 3 merge of 16-pixel patches, one
+//   soft token each (image_to_patches).
+// - The vision tower (issue 8 step 1, Gemma4ImageProcessor): patch_size-pixel squares, pooled
+//   pooling x pooling into one soft token by the tower (image_to_tower_patches); the processor
+//   pads them to budget * pooling^2 patches at (-1, -1), which the tower drops again, so none are
+//   added here.
 #pragma once
 
 #include <cstdint>
@@ -17,8 +22,9 @@ namespace gemrt {
 inline constexpr int kImageTokenBudgets[] = {70, 140, 280, 560, 1120};
 
 struct ImagePatches {
-  int64_t count = 0;               // soft tokens
-  int64_t values = 0;              // values per patch: 3 * (patch_size * pooling)^2
+  int64_t count = 0;               // patches (rows of pixels)
+  int64_t soft_tokens = 0;         // the soft tokens they make: count, or count / pooling^2 (tower)
+  int64_t values = 0;              // values per patch: 3 * side^2 (side: the square's pixels)
   std::vector<float> pixels;       // [count, values]
   std::vector<int32_t> positions;  // [count, 2]: x, y
   int width = 0, height = 0;       // the resized image
@@ -31,5 +37,6 @@ std::pair<int, int> image_target_size(int height, int width, int patch_size, int
 
 // Throws gemrt::Error for a budget that is not one of kImageTokenBudgets.
 ImagePatches image_to_patches(const RgbImage& img, int patch_size, int pooling, int max_soft_tokens);
+ImagePatches image_to_tower_patches(const RgbImage& img, int patch_size, int pooling, int max_soft_tokens);
 
 }  // namespace gemrt

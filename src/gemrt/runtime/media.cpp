@@ -3,17 +3,45 @@
 #include <algorithm>
 
 #include "gemrt/core/error.h"
+#include "gemrt/model/gemma/gemma4_vision_graph.h"
 #include "gemrt/model/gemma/media_graph.h"
+#include "gemrt/runtime/patch_grid.h"
 
 namespace gemrt {
 
 MediaEmbedder::MediaEmbedder(const GemmaModel& model, Backend& backend) : model_(model), backend_(backend) {
-  if (!model.media().vision && !model.media().audio && !model.media().siglip)
+  if (!model.media().vision && !model.media().audio && !model.media().siglip && !model.media().gemma4_vision)
     fail("model '", model.spec().model_type,
-         "' has no media embedders (gemma4_unified checkpoints and gemma3 ones with a vision tower have them)");
+         "' has no media embedders (gemma4_unified checkpoints, and gemma3 / gemma4 ones with a vision tower have them)");
+}
+
+std::vector<float> MediaEmbedder::embed_image_tower(std::span<const float> pixels, std::span<const int32_t> positions) {
+  if (!model_.media_weights().gemma4_vision) fail("this model has no Gemma 4 vision tower weights");
+  const Gemma4VisionSpec& s = *model_.media().gemma4_vision;
+  const PatchGrid grid = arrange_patch_grid(pixels, positions, s.patch_values(), s.posemb_size, s.pooling);
+  if (grid.rows == 0) return {};
+  const int64_t n = int64_t{grid.rows} * grid.cols;
+  std::vector<int32_t> pos_y(grid.y.size()), rope(2 * grid.x.size()), ids(static_cast<size_t>(n)),
+      blocks(2 * static_cast<size_t>(n));
+  for (size_t i = 0; i < grid.x.size(); ++i) {
+    pos_y[i] = static_cast<int32_t>(s.posemb_size) + grid.y[i];  // the y table's rows (gemma4_vision_graph.h)
+    rope[2 * i] = grid.x[i];
+    rope[2 * i + 1] = grid.y[i];
+    ids[i] = static_cast<int32_t>(i);
+    blocks[2 * i] = 0;
+    blocks[2 * i + 1] = static_cast<int32_t>(n);
+  }
+  const auto exe = backend_.compile(build_gemma4_vision_graph(s, *model_.media_weights().gemma4_vision, grid.rows, grid.cols));
+  const auto kv = backend_.allocate_kv(gemma4_vision_kv_layout(s, static_cast<int>(n)));
+  RunOutputs out;
+  exe->run(RunInputs{{"patches", grid.patches}, {"pos_x", grid.x}, {"pos_y", pos_y}, {"rope_positions", rope},
+                     {"positions", ids}, {"attention_blocks", blocks}},
+           kv.get(), &out);
+  return std::move(out.at("features"));
 }
 
 std::vector<float> MediaEmbedder::embed_image(std::span<const float> pixels, std::span<const int32_t> positions) {
+  if (model_.media().gemma4_vision) return embed_image_tower(pixels, positions);
   if (!model_.media().vision || !model_.media_weights().vision) fail("this model has no vision embedder");
   const VisionEmbedderSpec& spec = *model_.media().vision;
   const int64_t values = spec.patch_values();

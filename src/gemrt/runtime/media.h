@@ -1,5 +1,6 @@
-// Media into a Gemma 4 unified prompt (spec §7): the embedders run on a backend, and their rows
-// spliced into the prompt's image / audio soft tokens.
+// Media into a multimodal prompt (Gemma 4 unified, spec §7; Gemma 4's vision tower, §6.6; Gemma
+// 3's SigLIP, §4.5): the embedders / towers run on a backend, and their rows spliced into the
+// prompt's image / audio soft tokens.
 #pragma once
 
 #include <cstdint>
@@ -20,9 +21,12 @@ class MediaEmbedder {
   // Throws if the model has no media embedders.
   MediaEmbedder(const GemmaModel& model, Backend& backend);
 
-  // pixels float32 [P, patch_values] (merged patches, values in [0, 1]), positions int32 [P, 2]
-  // (x, y; (-1, -1) marks a padding patch). Returns [valid patches, hidden], padding dropped, in
-  // input order. Throws on a shape mismatch or a position outside the position table.
+  // pixels float32 [P, patch_values] (values in [0, 1]), positions int32 [P, 2] (x, y; (-1, -1)
+  // marks a padding patch, dropped). Gemma 4 unified (merged patches): returns [valid patches,
+  // hidden] in input order. Gemma 4 with a vision tower (16-px patches): returns [soft tokens,
+  // hidden], the patches pooled pooling x pooling by position in row-major order of the pooled
+  // grid (runtime/patch_grid.h says what the positions must cover). Throws on a shape mismatch or
+  // a position outside the position table.
   std::vector<float> embed_image(std::span<const float> pixels, std::span<const int32_t> positions);
   // frames float32 [A, samples per token]. Returns [A, hidden].
   std::vector<float> embed_audio(std::span<const float> frames);
@@ -31,6 +35,8 @@ class MediaEmbedder {
   std::vector<float> embed_image_siglip(std::span<const float> pixel_values);
 
  private:
+  std::vector<float> embed_image_tower(std::span<const float> pixels, std::span<const int32_t> positions);
+
   const GemmaModel& model_;
   Backend& backend_;
 };

@@ -21,18 +21,25 @@ void check_prompt_media(const PromptMedia& m, size_t tokens, size_t hidden) {
 }
 
 // One prefill chunk's media inputs (model/gemma/forward_graph.h): the rows its tokens take,
-// renumbered from 0, and its blocks at absolute positions (the chunk starts at `position`).
+// renumbered from 0, and its blocks at absolute positions (the chunk starts at `position`); and
+// its token ids with every spliced token's id read as the pad id: transformers embeds media
+// tokens as pad before splicing (its llm_input_ids), which matters where the ids feed more than
+// the replaced embedding row (Gemma 4's per-layer embeddings take the pad row there, spec §6.3
+// step 2).
 struct ChunkMedia {
   std::vector<float> rows;
-  std::vector<int32_t> index, blocks;
+  std::vector<int32_t> index, blocks, ids;
   MediaSlots slots;
 
-  void fill(const PromptMedia& m, size_t begin, size_t end, int64_t position, size_t hidden) {
+  void fill(const PromptMedia& m, std::span<const int32_t> chunk_ids, int32_t pad, size_t begin, size_t end,
+            int64_t position, size_t hidden) {
     const size_t n = end - begin;
     rows.clear();
     index.assign(n, -1);
+    ids.assign(chunk_ids.begin(), chunk_ids.end());
     for (size_t i = 0; i < n; ++i)
       if (const int32_t r = m.index[begin + i]; r >= 0) {
+        ids[i] = pad;
         index[i] = static_cast<int32_t>(rows.size() / hidden);
         rows.insert(rows.end(), m.rows.begin() + static_cast<ptrdiff_t>(static_cast<size_t>(r) * hidden),
                     m.rows.begin() + static_cast<ptrdiff_t>(static_cast<size_t>(r + 1) * hidden));
@@ -123,13 +130,14 @@ std::vector<float> Session::run(std::span<const int32_t> ids, LogitsRows rows, i
                                   : last_chunk            ? rows
                                                           : LogitsRows::None;
     RunOutputs out;
-    RunInputs in{{"token_ids", ids.subspan(begin, n)}, {"positions", positions}};
     MediaSlots slots;
     if (media) {
-      chunk_media.fill(*media, begin, end, position_, hidden);
-      chunk_media.add_to(in);
+      chunk_media.fill(*media, ids.subspan(begin, n), model_.spec().pad_token_id, begin, end, position_, hidden);
       slots = chunk_media.slots;
     }
+    RunInputs in{{"token_ids", media ? std::span<const int32_t>(chunk_media.ids) : ids.subspan(begin, n)},
+                 {"positions", positions}};
+    if (media) chunk_media.add_to(in);
     executable(static_cast<int64_t>(n), chunk_rows, top_k, slots).run(in, kv_.get(), &out);
     position_ += static_cast<int64_t>(n);
     if (chunk_rows == LogitsRows::None) continue;

@@ -33,8 +33,10 @@ class Session {
 
   // Appends `ids` to the sequence. Returns logits float32 [T, V] for rows == All, [V] of the last
   // token for Last, nothing for None. Throws on an id outside the vocabulary or a sequence
-  // beyond the budget. `media` (Gemma 4 unified, runtime/media.h): embedding rows for some of
-  // the ids and bidirectional blocks, as offsets into `ids`; a prefill chunk never splits a block.
+  // beyond the budget. `media` (runtime/media.h): embedding rows for some of the ids and
+  // bidirectional blocks, as offsets into `ids`; a prefill chunk never splits a block. The ids
+  // that take a media row run as the pad id (transformers' llm_input_ids: what Gemma 4's
+  // per-layer embeddings read there).
   std::vector<float> prefill(std::span<const int32_t> ids, LogitsRows rows, const PromptMedia* media = nullptr);
   // Appends one token and returns its logits [V].
   std::vector<float> decode(int32_t id) { return prefill(std::span<const int32_t>(&id, 1), LogitsRows::Last); }

@@ -10,6 +10,7 @@
 #include <random>
 #include <span>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "gemrt/backend/cpu/kernels.h"
@@ -604,6 +605,41 @@ TEST(CpuKernels, MulVecScalesEveryRowByTheWeight) {
     cpu::mul_vec(x.data(), t, w.view(), out.data());
     for (size_t i = 0; i < x.size(); ++i) EXPECT_EQ(out[i], x[i] * wd[i % d]) << dtype_name(dt) << " " << i;
   }
+}
+
+// AvgPool over a rows x cols grid (graph/ir.h): output (i, j) is the mean of the k x k square at
+// (i k, j k), row-major; summed in float32 in row-major order, then divided by k^2.
+TEST(CpuKernels, AvgPoolAveragesSquaresOfARectangularGrid) {
+  for (const auto& [rows, cols, k] : {std::tuple{6, 9, 3}, std::tuple{4, 2, 2}, std::tuple{5, 7, 1}, std::tuple{3, 3, 3}}) {
+    const int64_t d = 5;
+    const std::vector<float> x = random_vec(static_cast<size_t>(rows * cols * d), 77);
+    const int out_rows = rows / k, out_cols = cols / k;
+    std::vector<float> out = nan_vec(static_cast<size_t>(out_rows * out_cols * d));
+    cpu::avg_pool(x.data(), rows, cols, k, d, out.data());
+    for (int i = 0; i < out_rows; ++i)
+      for (int j = 0; j < out_cols; ++j)
+        for (int64_t c = 0; c < d; ++c) {
+          float sum = 0.0f;
+          for (int dy = 0; dy < k; ++dy)
+            for (int dx = 0; dx < k; ++dx) sum += x[static_cast<size_t>(((i * k + dy) * cols + j * k + dx) * d + c)];
+          EXPECT_EQ(out[static_cast<size_t>((i * out_cols + j) * d + c)], sum / static_cast<float>(k * k))
+              << rows << "x" << cols << " k " << k << " cell " << i << "," << j << " col " << c;
+        }
+  }
+}
+
+// Clamp as torch.clamp: bounds inclusive, infinite bounds open, NaN kept.
+TEST(CpuKernels, ClampKeepsValuesInsideTheBoundsAndNaN) {
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> x{-3.0f, -1.0f, 0.5f, 1.0f, 2.5f, -inf, inf, nan};
+  std::vector<float> out = nan_vec(x.size());
+  cpu::clamp(x.data(), static_cast<int64_t>(x.size()), -1.0f, 2.0f, out.data());
+  EXPECT_EQ(std::vector<float>(out.begin(), out.begin() + 7), (std::vector<float>{-1.0f, -1.0f, 0.5f, 1.0f, 2.0f, -1.0f, 2.0f}));
+  EXPECT_TRUE(std::isnan(out[7]));
+  cpu::clamp(x.data(), static_cast<int64_t>(x.size()), -inf, 0.75f, out.data());
+  EXPECT_EQ(out[0], -3.0f);
+  EXPECT_EQ(out[5], -inf);
+  EXPECT_EQ(out[4], 0.75f);
 }
 
 // Gemma 3n activation sparsity (spec §5.3 step 11, P15): max(0, x - (mean + z * std)) with the

@@ -18,6 +18,7 @@
 #include "gemrt/core/error.h"
 #include "gemrt/graph/builder.h"
 #include "gemrt/graph/ir.h"
+#include "gemrt/graph/rope.h"
 #include "gemrt/core/half.h"
 #include "gemrt/quant/dequantize.h"
 #include "gemrt/quant/random_weights.h"
@@ -265,6 +266,45 @@ TEST(CudaOps, MediaRowOpsMatchTheCpu) {
   const std::vector<int32_t> bad{-1, 3, 0, -1, -1, 1, -1};  // row 3 of 3
   EXPECT_THROW(run(*gpu, g, {{"x", x}, {"rows", rows}, {"index", bad}}), Error);
   EXPECT_THROW(run(*gpu, g, {{"x", index}, {"rows", rows}, {"index", index}}), Error);  // int32 for a float input
+}
+
+// Gemma 4's vision tower ops (spec §6.6): axial RoPE (positions [T, 2], each half of a head at its
+// own position, after a per-head norm that must not fuse with it), AvgPool over a rectangular
+// grid, and Clamp with one open side (NaN kept), over float graph inputs: as the CPU.
+TEST(CudaOps, VisionTowerOpsMatchTheCpu) {
+  GEMRT_CUDA_OR_SKIP(gpu);
+  cpu::CpuBackend cpu_backend(2);
+  const int rows = 6, cols = 9, heads = 3, head_dim = 64;
+  const int64_t t = int64_t{rows} * cols, w = int64_t{heads} * head_dim;
+  std::vector<float> x = random_floats(t * w, 601);
+  x[5] = std::numeric_limits<float>::quiet_NaN();  // x[0, 5]: pooled row 0, column 5
+  const std::vector<std::byte> norm = test::random_weight_row(DType::BF16, head_dim, 602);
+  const std::vector<float> half = rope_inv_freq(head_dim / 2, 100.0f, {});
+  std::vector<float> inv_freq = half;
+  inv_freq.insert(inv_freq.end(), half.begin(), half.end());
+  std::vector<int32_t> pos(2 * static_cast<size_t>(t));
+  for (int y = 0; y < rows; ++y)
+    for (int c = 0; c < cols; ++c) {
+      pos[2 * static_cast<size_t>(y * cols + c)] = c;
+      pos[2 * static_cast<size_t>(y * cols + c) + 1] = y;
+    }
+  Graph g;
+  GraphBuilder gb(g);
+  const ValueId in = gb.input("x", Shape{t, w}, DType::F32);
+  ValueId y = gb.rms_norm(gb.input("x2", Shape{t, w}, DType::F32), gb.weight(view("norm", DType::BF16, Shape{head_dim}, norm)),
+                          head_dim, 1e-6f, 0.0f);
+  y = gb.rope_axial(y, gb.input("pos", Shape{t, 2}), heads, head_dim, 2, inv_freq);
+  y = gb.add(y, gb.clamp(in, -std::numeric_limits<float>::infinity(), 0.5f));
+  gb.output("y", gb.avg_pool(y, rows, cols, 3));
+  std::vector<float> x2 = random_floats(t * w, 603);
+  const RunInputs inputs{{"x", x}, {"x2", x2}, {"pos", pos}};
+  const std::vector<float> want = run(cpu_backend, g, inputs);
+  const std::vector<float> got = run(*gpu, g, inputs);
+  ASSERT_EQ(got.size(), want.size());
+  // The NaN stays in pooled row 0 (column 5): that row compared by NaN-ness, the rest by norm.
+  for (int64_t c = 0; c < w; ++c) EXPECT_EQ(std::isnan(got[static_cast<size_t>(c)]), std::isnan(want[static_cast<size_t>(c)]));
+  const std::vector<float> got_rest(got.begin() + w, got.end()), want_rest(want.begin() + w, want.end());
+  EXPECT_LT(test::relative_error(got_rest, want_rest), kTol);
 }
 
 // Bidirectional attention blocks (graph/ir.h AttentionAttrs): a prompt with two image-like blocks,

@@ -177,6 +177,82 @@ TEST(GemmaConfig, Gemma3SiglipVisionConfig) {
   EXPECT_EQ(d.image_token, 262144);
 }
 
+// Gemma 4's vision tower config (spec §6.6): Gemma4VisionConfig's defaults (the E2B / E4B tower),
+// the keys read, and settings gemrt cannot run refused naming the key.
+TEST(GemmaConfig, Gemma4VisionTowerConfig) {
+  json config{{"model_type", "gemma4"},
+              {"text_config", {{"num_hidden_layers", 2}}},
+              {"vision_config", json::object()},
+              {"image_token_id", 7},
+              {"audio_config", json::object()}};
+  MediaSpec m = parse_media_config(config, "cfg.json");
+  ASSERT_TRUE(m.gemma4_vision);
+  EXPECT_FALSE(m.vision || m.siglip || m.audio);  // no audio tower yet: audio_config is not read
+  const Gemma4VisionSpec& d = *m.gemma4_vision;
+  EXPECT_EQ(d.hidden, 768);
+  EXPECT_EQ(d.intermediate, 3072);
+  EXPECT_EQ(d.layers, 16);
+  EXPECT_EQ(d.heads, 12);
+  EXPECT_EQ(d.kv_heads, 12);
+  EXPECT_EQ(d.head_dim, 64);
+  EXPECT_EQ(d.patch_size, 16);
+  EXPECT_EQ(d.patch_values(), 768);
+  EXPECT_EQ(d.pooling, 3);
+  EXPECT_EQ(d.posemb_size, 10240);
+  EXPECT_FLOAT_EQ(d.rope_theta, 100.0f);
+  EXPECT_FALSE(d.clipped_linears || d.standardize);
+  EXPECT_EQ(m.image_token, 7);
+  EXPECT_EQ(m.boi_token, 255999);
+  EXPECT_EQ(m.eoa_token, 258883);
+  config["vision_config"] = {{"hidden_size", 48}, {"num_attention_heads", 3}, {"num_key_value_heads", 1},
+                             {"head_dim", 8}, {"use_clipped_linears", true}, {"standardize", true},
+                             {"rope_parameters", {{"rope_type", "axial"}, {"rope_theta", 1000.0}}},
+                             {"position_embedding_size", 64}, {"pooling_kernel_size", 2}, {"patch_size", 8}};
+  m = parse_media_config(config, "cfg.json");
+  EXPECT_EQ(m.gemma4_vision->kv_heads, 1);
+  EXPECT_EQ(m.gemma4_vision->head_dim, 8);
+  EXPECT_TRUE(m.gemma4_vision->clipped_linears && m.gemma4_vision->standardize);
+  EXPECT_FLOAT_EQ(m.gemma4_vision->rope_theta, 1000.0f);
+  EXPECT_EQ(m.gemma4_vision->patch_values(), 192);
+  const auto refused = [&](const char* key, const json& value, const std::string& needle) {
+    json bad = config;
+    bad["vision_config"][key] = value;
+    const std::string msg = test::error_message([&] { parse_media_config(bad, "cfg.json"); });
+    EXPECT_NE(msg.find(needle), std::string::npos) << key << ": " << msg;
+  };
+  refused("rope_parameters", {{"rope_type", "default"}, {"rope_theta", 100.0}}, "cfg.json (vision_config): rope_parameters.rope_type 'default'");
+  refused("head_dim", 6, "head_dim 6 is not a multiple of 4");
+  refused("num_key_value_heads", 2, "not a multiple of num_key_value_heads 2");
+  refused("hidden_activation", "silu", "hidden_activation 'silu'");
+  refused("standardize", "yes", "'standardize' must be true or false");
+  refused("pooling_kernel_size", 0, "'pooling_kernel_size' must be a positive integer");
+  // A gemma4 config without a vision_config has no tower; a text-only one neither.
+  config.erase("vision_config");
+  EXPECT_FALSE(parse_media_config(config, "cfg.json").gemma4_vision);
+}
+
+// Gemma4Model's masks with use_bidirectional_attention = "vision" (spec §6.5, transformers'
+// create_masks_for_vision_model): an image block on the sliding layers only, bounded by their
+// window; full layers causal. The unified model's block is on every layer, after the window.
+TEST(GemmaConfig, Gemma4ImageBlocksOnSlidingLayersOnly) {
+  json text{{"num_hidden_layers", 6}, {"use_bidirectional_attention", "vision"}, {"sliding_window", 8}};
+  const ModelSpec s = parse_gemma_config(json{{"model_type", "gemma4"}, {"text_config", text}}, "cfg.json");
+  ASSERT_TRUE(s.bidirectional_vision);
+  for (const LayerSpec& l : s.layers) {
+    EXPECT_EQ(l.image_blocks, l.kind == LayerKind::Sliding);
+    EXPECT_TRUE(l.window_limits_blocks);
+  }
+  EXPECT_EQ(s.layers[5].kind, LayerKind::Full);
+  const ModelSpec u = parse_gemma_config(read_json_file(test::shared_fixtures() + "/hf/gemma4u-pub/config.json"), "u");
+  for (const LayerSpec& l : u.layers) {
+    EXPECT_TRUE(l.image_blocks);
+    EXPECT_FALSE(l.window_limits_blocks);
+  }
+  text.erase("use_bidirectional_attention");
+  for (const LayerSpec& l : parse_gemma_config(json{{"model_type", "gemma4"}, {"text_config", text}}, "c").layers)
+    EXPECT_FALSE(l.image_blocks);
+}
+
 TEST(GemmaConfig, SlidingWindowPatternKey) {
   json j = minimal("gemma3_text");
   j["sliding_window_pattern"] = 4;

@@ -198,7 +198,12 @@ class CpuExecutable final : public Executable {
         break;
       case OpKind::AvgPool: {
         const auto& a = std::get<AvgPoolAttrs>(n.attrs);
-        avg_pool(f32(in[0]), a.side, a.kernel, n.shape[1], out);
+        avg_pool(f32(in[0]), a.rows, a.cols, a.kernel, n.shape[1], out);
+        break;
+      }
+      case OpKind::Clamp: {
+        const auto& a = std::get<ClampAttrs>(n.attrs);
+        clamp(f32(in[0]), numel, a.lo, a.hi, out);
         break;
       }
       case OpKind::ReplaceRows:

@@ -65,20 +65,25 @@ void act(const float* x, int64_t n, Activation act, float* out) {
   for (int64_t i = 0; i < n; ++i) out[i] = act == Activation::GeluTanh ? gelu_tanh(x[i]) : gelu_erf(x[i]);
 }
 
-void avg_pool(const float* x, int side, int kernel, int64_t d, float* out) {
-  const int n = side / kernel;
+void avg_pool(const float* x, int rows, int cols, int kernel, int64_t d, float* out) {
+  const int n_rows = rows / kernel, n_cols = cols / kernel;
   const float count = static_cast<float>(kernel * kernel);
-  for (int i = 0; i < n; ++i)
-    for (int j = 0; j < n; ++j) {
-      float* o = out + (static_cast<int64_t>(i) * n + j) * d;
+  for (int i = 0; i < n_rows; ++i)
+    for (int j = 0; j < n_cols; ++j) {
+      float* o = out + (static_cast<int64_t>(i) * n_cols + j) * d;
       for (int64_t c = 0; c < d; ++c) {
         float s = 0.0f;
         for (int dy = 0; dy < kernel; ++dy)
           for (int dx = 0; dx < kernel; ++dx)
-            s += x[(static_cast<int64_t>(i * kernel + dy) * side + j * kernel + dx) * d + c];
+            s += x[(static_cast<int64_t>(i * kernel + dy) * cols + j * kernel + dx) * d + c];
         o[c] = s / count;
       }
     }
+}
+
+void clamp(const float* x, int64_t n, float lo, float hi, float* out) {
+  // torch.clamp: a NaN input stays NaN (neither comparison holds).
+  for (int64_t i = 0; i < n; ++i) out[i] = x[i] < lo ? lo : (x[i] > hi ? hi : x[i]);
 }
 
 void add(const float* a, const float* b, int64_t n, float* out) {

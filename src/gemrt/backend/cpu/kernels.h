@@ -45,8 +45,9 @@ bool matmul_fast_row(const float* x, std::span<const TensorView* const> w, std::
 void rms_norm(const float* x, int64_t n_values, const TensorView* w, const RmsNormAttrs& a, float* out,
               ThreadPool& pool);
 
-// Rotate-half RoPE on x [T, n_heads * head_dim] at positions[T]. Numerics::Fast forms the angles
-// of a geometric table as llama.cpp does (rope.cpp); otherwise angle = float(pos * inv_freq[i]).
+// Rotate-half RoPE on x [T, n_heads * head_dim] at positions[T] (axial, a.axes > 1: positions
+// [T, axes], graph/ir.h RopeAttrs). Numerics::Fast forms the angles of a geometric table as
+// llama.cpp does (rope.cpp); otherwise angle = float(pos * inv_freq[i]).
 void rope(const float* x, const int32_t* positions, int64_t t, const RopeAttrs& a, Numerics numerics, float* out);
 
 // Attention of q [T, H*D] over the cached keys/values of a.kv_slot and this run's k, v [T, Hkv*D];
@@ -64,8 +65,10 @@ void gated_act(const float* gate, const float* up, int64_t n, Activation act, Nu
 void add(const float* a, const float* b, int64_t n, float* out);
 // out = act(x), the float32 formula in both numerics (graph/ir.h Act).
 void act(const float* x, int64_t n, Activation act, float* out);
-// graph/ir.h AvgPool: x [side * side, d] -> [(side / kernel)^2, d].
-void avg_pool(const float* x, int side, int kernel, int64_t d, float* out);
+// graph/ir.h AvgPool: x [rows * cols, d] -> [(rows / kernel) * (cols / kernel), d].
+void avg_pool(const float* x, int rows, int cols, int kernel, int64_t d, float* out);
+// graph/ir.h Clamp: out = min(max(x, lo), hi), NaN kept.
+void clamp(const float* x, int64_t n, float lo, float hi, float* out);
 void soft_cap(const float* x, int64_t n, float cap, float* out);
 
 // out = x * factor (float32 products).

@@ -421,7 +421,7 @@ class CudaExecutable final : public Executable {
       }
       case OpKind::Rope: {
         const auto& a = std::get<RopeAttrs>(n.attrs);
-        cuda::rope(f32(in[0]), i32(in[1]), n.shape[0], a.n_heads, a.head_dim,
+        cuda::rope(f32(in[0]), i32(in[1]), n.shape[0], a.n_heads, a.head_dim, a.axes,
                    static_cast<const float*>(rope_tables_.at(i).get()), out, stream_);
         break;
       }
@@ -490,7 +490,12 @@ class CudaExecutable final : public Executable {
         break;
       case OpKind::AvgPool: {
         const auto& a = std::get<AvgPoolAttrs>(n.attrs);
-        cuda::avg_pool(f32(in[0]), a.side, a.kernel, n.shape[1], out, stream_);
+        cuda::avg_pool(f32(in[0]), a.rows, a.cols, a.kernel, n.shape[1], out, stream_);
+        break;
+      }
+      case OpKind::Clamp: {
+        const auto& a = std::get<ClampAttrs>(n.attrs);
+        cuda::clamp(f32(in[0]), numel, a.lo, a.hi, out, stream_);
         break;
       }
       case OpKind::LayerNorm:

@@ -104,22 +104,27 @@ __global__ void rms_norm_kernel(const float* x, int64_t dim, const uint8_t* w, b
 // ---------------------------------------------------------------------------------------------
 // RoPE.
 
-__global__ void rope_kernel(const float* x, const int32_t* positions, int64_t t, int n_heads, int head_dim,
+// Axial RoPE (axes > 1, graph/ir.h RopeAttrs): pair i of a head lies in section i / sec_half and
+// rotates at that section's position; axes = 1 is the plain rotate-half pairing (i, i + half).
+__global__ void rope_kernel(const float* x, const int32_t* positions, int64_t t, int n_heads, int head_dim, int axes,
                             const float* inv_freq, float* out) {
   const int half = head_dim / 2;
+  const int sec_half = half / axes;
   const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (idx >= t * n_heads * half) return;
   const int i = static_cast<int>(idx % half);
   const int64_t rh = idx / half;  // row * n_heads + head
   const int64_t r = rh / n_heads;
-  const float angle = static_cast<float>(positions[r]) * inv_freq[i];
+  const int section = i / sec_half;
+  const float angle = static_cast<float>(positions[r * axes + section]) * inv_freq[i];
   const auto c = static_cast<float>(cos(static_cast<double>(angle)));
   const auto s = static_cast<float>(sin(static_cast<double>(angle)));
   const float* xh = x + rh * head_dim;
   float* yh = out + rh * head_dim;
-  const float x1 = xh[i], x2 = xh[i + half];
-  yh[i] = __fsub_rn(__fmul_rn(x1, c), __fmul_rn(x2, s));
-  yh[i + half] = __fadd_rn(__fmul_rn(x1, s), __fmul_rn(x2, c));
+  const int e1 = section * 2 * sec_half + i % sec_half, e2 = e1 + sec_half;
+  const float x1 = xh[e1], x2 = xh[e2];
+  yh[e1] = __fsub_rn(__fmul_rn(x1, c), __fmul_rn(x2, s));
+  yh[e2] = __fadd_rn(__fmul_rn(x1, s), __fmul_rn(x2, c));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -436,11 +441,13 @@ void rms_norm(const float* x, int64_t n_values, const DeviceWeight* w, const Rms
   check_launch("rms_norm");
 }
 
-void rope(const float* x, const int32_t* positions, int64_t t, int n_heads, int head_dim, const float* inv_freq,
-          float* out, cudaStream_t stream) {
+void rope(const float* x, const int32_t* positions, int64_t t, int n_heads, int head_dim, int axes,
+          const float* inv_freq, float* out, cudaStream_t stream) {
   const int64_t n = t * n_heads * (head_dim / 2);
   if (n == 0) return;
-  rope_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(x, positions, t, n_heads, head_dim, inv_freq, out);
+  if (axes < 1 || head_dim % (2 * axes) != 0)
+    fail("cuda backend: rope: head_dim ", head_dim, " does not split into ", axes, " sections of pairs");
+  rope_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(x, positions, t, n_heads, head_dim, axes, inv_freq, out);
   check_launch("rope");
 }
 

@@ -37,11 +37,12 @@ void matmul(const float* x, int64_t t, const DeviceWeight& w, float* out, cudaSt
 void rms_norm(const float* x, int64_t n_values, const DeviceWeight* w, const RmsNormAttrs& a, float* out,
               cudaStream_t stream);
 
-// Rotate-half RoPE on x [T, n_heads * head_dim] at positions[T]; inv_freq [head_dim / 2] on the
-// device; angle = float(pos) * inv_freq[i], cos / sin evaluated in double and rounded (as HF and
-// the CPU backend's precise path).
-void rope(const float* x, const int32_t* positions, int64_t t, int n_heads, int head_dim, const float* inv_freq,
-          float* out, cudaStream_t stream);
+// Rotate-half RoPE on x [T, n_heads * head_dim] at positions[T] (axes = 1) or, axial, at
+// positions [T, axes] (graph/ir.h RopeAttrs); inv_freq [head_dim / 2] on the device;
+// angle = float(pos) * inv_freq[i], cos / sin evaluated in double and rounded (as HF and the CPU
+// backend's precise path).
+void rope(const float* x, const int32_t* positions, int64_t t, int n_heads, int head_dim, int axes,
+          const float* inv_freq, float* out, cudaStream_t stream);
 
 // Converts n float32 values to `to` (F32, F16 or BF16; round to nearest even) at `dst`.
 void cast_f32(const float* src, int64_t n, DType to, void* dst, cudaStream_t stream);
@@ -113,9 +114,10 @@ void layer_norm(const float* x, int64_t t, const DeviceWeight& w, const DeviceWe
                 cudaStream_t stream);
 void replace_rows(const float* x, const float* rows, const int32_t* index, int64_t t, int64_t d, float* out,
                   cudaStream_t stream);
-// graph/ir.h Act and AvgPool (row_ops.cu), in the CPU's float32 order.
+// graph/ir.h Act, AvgPool and Clamp (row_ops.cu), in the CPU's float32 order.
 void act(const float* x, int64_t n, Activation act, float* out, cudaStream_t stream);
-void avg_pool(const float* x, int side, int kernel, int64_t d, float* out, cudaStream_t stream);
+void avg_pool(const float* x, int rows, int cols, int kernel, int64_t d, float* out, cudaStream_t stream);
+void clamp(const float* x, int64_t n, float lo, float hi, float* out, cudaStream_t stream);
 void gaussian_top_k(const float* x, int64_t t, int64_t d, float z, float* out, cudaStream_t stream);
 
 // out [t, 2k] = the k largest values of each row of x [t, d] and their indices (graph/ir.h TopK,

@@ -105,17 +105,25 @@ __global__ void act_kernel(const float* x, int64_t n, Activation act, float* out
   if (i < n) out[i] = gated_value(x[i], 1.0f, act);  // act(x) * 1: exact
 }
 
-__global__ void avg_pool_kernel(const float* x, int side, int kernel, int64_t d, float* out) {
-  const int n = side / kernel;
+__global__ void avg_pool_kernel(const float* x, int rows, int cols, int kernel, int64_t d, float* out) {
+  const int n_rows = rows / kernel, n_cols = cols / kernel;
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i >= int64_t{n} * n * d) return;
+  if (i >= int64_t{n_rows} * n_cols * d) return;
   const int64_t c = i % d, cell = i / d;
-  const int gy = static_cast<int>(cell / n), gx = static_cast<int>(cell % n);
+  const int gy = static_cast<int>(cell / n_cols), gx = static_cast<int>(cell % n_cols);
   float s = 0.0f;
   for (int dy = 0; dy < kernel; ++dy)
     for (int dx = 0; dx < kernel; ++dx)
-      s = __fadd_rn(s, x[(static_cast<int64_t>(gy * kernel + dy) * side + gx * kernel + dx) * d + c]);
+      s = __fadd_rn(s, x[(static_cast<int64_t>(gy * kernel + dy) * cols + gx * kernel + dx) * d + c]);
   out[i] = __fdiv_rn(s, static_cast<float>(kernel * kernel));
+}
+
+// torch.clamp: NaN stays NaN (both comparisons false), as the CPU's.
+__global__ void clamp_kernel(const float* x, int64_t n, float lo, float hi, float* out) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  const float v = x[i];
+  out[i] = v < lo ? lo : (v > hi ? hi : v);
 }
 
 __global__ void gaussian_top_k_kernel(const float* x, int64_t d, float z, float* out) {
@@ -189,11 +197,17 @@ void act(const float* x, int64_t n, Activation act, float* out, cudaStream_t str
   check_launch("act");
 }
 
-void avg_pool(const float* x, int side, int kernel, int64_t d, float* out, cudaStream_t stream) {
-  const int64_t total = int64_t{side / kernel} * (side / kernel) * d;
+void avg_pool(const float* x, int rows, int cols, int kernel, int64_t d, float* out, cudaStream_t stream) {
+  const int64_t total = int64_t{rows / kernel} * (cols / kernel) * d;
   if (total == 0) return;
-  avg_pool_kernel<<<blocks_for(total, kRowThreads), kRowThreads, 0, stream>>>(x, side, kernel, d, out);
+  avg_pool_kernel<<<blocks_for(total, kRowThreads), kRowThreads, 0, stream>>>(x, rows, cols, kernel, d, out);
   check_launch("avg_pool");
+}
+
+void clamp(const float* x, int64_t n, float lo, float hi, float* out, cudaStream_t stream) {
+  if (n == 0) return;
+  clamp_kernel<<<blocks_for(n, kRowThreads), kRowThreads, 0, stream>>>(x, n, lo, hi, out);
+  check_launch("clamp");
 }
 
 void gaussian_top_k(const float* x, int64_t t, int64_t d, float z, float* out, cudaStream_t stream) {

@@ -200,6 +200,11 @@ void parse_gemma4_layers(const ConfigReader& r, int n_layers, bool unified, Gemm
   if (!bidi.empty() && bidi != "vision")
     fail(r.source(), ": use_bidirectional_attention must be \"vision\", \"all\" or null, got \"", bidi, "\"");
   h->bidirectional_vision = bidi == "vision";
+  // Gemma4Model (transformers' create_masks_for_vision_model, spec §6.5): a sliding layer's mask
+  // is AND(window, OR(causal, block)), a full layer's causal. The unified model ORs the block onto
+  // every layer's mask after the window (create_masks_for_generate with block_sequence_ids).
+  h->window_limits_blocks = h->bidirectional_vision && !unified;
+  h->blocks_on_sliding_only = h->bidirectional_vision && !unified;
   h->k_eq_v = r.boolean("attention_k_eq_v", false);
   h->kv_shared_layers = static_cast<int>(r.integer("num_kv_shared_layers", 0));
   h->double_wide_mlp = r.boolean("use_double_wide_mlp", false);
@@ -376,6 +381,7 @@ ModelSpec make_model_spec(const GemmaHyperparams& h, const std::string& source) 
       l.window = h.sliding_window;
     }
     l.window_limits_blocks = h.window_limits_blocks;
+    l.image_blocks = h.bidirectional_vision && (!h.blocks_on_sliding_only || l.kind == LayerKind::Sliding);
     l.attn_scale = static_cast<float>(h.attn_scale);
     l.attn_softcap = h.attn_softcap;
     l.norm_eps = h.rms_norm_eps;
@@ -568,7 +574,9 @@ std::string describe_layers(const ModelSpec& spec) {
              rotated_pairs(l) < l.head_dim / 2 ? str(" rotating ", rotated_pairs(l), "/", l.head_dim / 2, " pairs") : "",
              " scale ", l.attn_scale, " softcap ", l.attn_softcap, " ffn ", l.intermediate_size,
              l.qk_norm ? " qk_norm" : "", l.v_norm ? " v_norm" : "", l.k_eq_v ? " k=v" : "",
-             l.sandwich_norms ? " sandwich" : "", " kv slot ", l.kv_slot,
+             l.sandwich_norms ? " sandwich" : "",
+             l.image_blocks ? (l.window_limits_blocks ? " image blocks (windowed)" : " image blocks") : "",
+             " kv slot ", l.kv_slot,
              l.kv_source >= 0 ? str(" (layer ", l.kv_source, "'s)") : "",
              l.per_layer_input > 0 ? str(" ple ", l.per_layer_input) : "",
              l.n_experts > 0 ? str(" moe ", l.top_k_experts, "/", l.n_experts, " x ", l.expert_intermediate) : "",

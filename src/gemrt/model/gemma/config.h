@@ -76,7 +76,8 @@ struct GemmaHyperparams {
   int kv_shared_layers = 0;
   bool double_wide_mlp = false;
   bool bidirectional_vision = false;  // use_bidirectional_attention == "vision" (Gemma 4), or gemma3
-  bool window_limits_blocks = false;  // Gemma 3: a sliding window also bounds an image block
+  bool window_limits_blocks = false;  // Gemma 3, Gemma 4 (not unified): a sliding window also bounds an image block
+  bool blocks_on_sliding_only = false;  // Gemma 4 (not unified): full layers stay causal (spec §6.5)
   int per_layer_input = 0;
   int64_t ple_vocab = 0;
   int n_experts = 0, top_k_experts = 0, expert_intermediate = 0;  // Gemma 4 MoE (0: no MoE block)

@@ -1,31 +1,11 @@
 #include "gemrt/model/gemma/decoder_block.h"
 
 #include <cmath>
-#include <cstring>
 
 #include "gemrt/core/error.h"
-#include "gemrt/core/half.h"
 
 namespace gemrt {
 namespace {
-
-// The value of a one-element weight (layer_scalar), read from the mapped checkpoint.
-float scalar_value(const TensorView& t) {
-  switch (t.dtype) {
-    case DType::F32: {
-      float v;
-      std::memcpy(&v, t.data, sizeof v);
-      return v;
-    }
-    case DType::F16:
-    case DType::BF16: {
-      uint16_t h;
-      std::memcpy(&h, t.data, sizeof h);
-      return t.dtype == DType::F16 ? f16_to_f32(h) : bf16_to_f32(h);
-    }
-    default: fail("tensor '", t.name, "' has dtype ", dtype_name(t.dtype), " (a scalar must be F32, F16 or BF16)");
-  }
-}
 
 // AltUp's router (spec §5.3 step 5): tanh(modality_router(router_norm(v) / hidden)) -> [T, n].
 ValueId altup_modalities(GraphBuilder& b, const std::string& L, const LayerSpec& s, const LayerWeights::AltUp& w,
@@ -135,7 +115,7 @@ Streams build_decoder_block(GraphBuilder& b, int layer, const LayerSpec& s, cons
   a.window_limits_blocks = s.window_limits_blocks;
   a.kv_slot = s.kv_slot;
   a.append = s.appends_kv;
-  ValueId attn = b.attention(q, k, v, positions, a, L + "attention", ctx.attention_blocks);
+  ValueId attn = b.attention(q, k, v, positions, a, L + "attention", s.image_blocks ? ctx.attention_blocks : -1);
   attn = b.matmul(attn, b.weight(w.o), L + "o_proj");
   if (s.sandwich_norms) attn = norm(attn, *w.attn_out_norm, hidden, "attn_out_norm");
   ValueId h = b.add(x, attn, L + "attn_residual");
@@ -194,7 +174,7 @@ Streams build_decoder_block(GraphBuilder& b, int layer, const LayerSpec& s, cons
   if (s.per_layer_input > 0) y = b.add(y, per_layer_term(y), L + "ple_residual");
   if (s.layer_scalar) {
     if (!w.layer_scalar) fail("layer ", layer, ": layer_scalar weight is missing");
-    const float factor = scalar_value(*w.layer_scalar);
+    const float factor = scalar_weight_value(*w.layer_scalar);
     if (factor != 1.0f) y = b.scale(y, factor, L + "layer_scalar");
   }
   return {y};

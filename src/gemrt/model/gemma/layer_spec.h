@@ -31,7 +31,10 @@ struct LayerSpec {
   int head_dim = 0;
   RopeSpec rope;
   int window = 0;              // sliding window w (0 = none): key visible iff q - k < w (spec §1.5)
-  bool window_limits_blocks = false;  // the window bounds an image block's keys too (graph/ir.h AttentionAttrs; Gemma 3)
+  bool window_limits_blocks = false;  // the window bounds an image block's keys too (graph/ir.h AttentionAttrs; Gemma 3, 4)
+  // Whether the layer's attention takes the prompt's bidirectional image blocks (spec §4.5, §6.5,
+  // §7.2): every layer of Gemma 3 and Gemma 4 unified, only the sliding layers of Gemma 4.
+  bool image_blocks = false;
   float attn_scale = 1.0f;     // head_dim^-1/2 (Gemma 1) or query_pre_attn_scalar^-1/2 (Gemma 2/3)
   float attn_softcap = 0.0f;   // 0 = none (Gemma 2: attn_logit_softcapping)
   float norm_eps = 1e-6f;

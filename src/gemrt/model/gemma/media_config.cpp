@@ -61,6 +61,60 @@ MediaSpec parse_gemma3_media(const json& config, const std::string& source) {
   return m;
 }
 
+// The media token ids of a Gemma 4 config (gemma4 and gemma4_unified: the same keys).
+void parse_gemma4_tokens(const json& config, const std::string& source, MediaSpec& m) {
+  m.image_token = token(config, "image_token_id", m.image_token, source);
+  m.boi_token = token(config, "boi_token_id", m.boi_token, source);
+  m.eoi_token = token(config, "eoi_token_id", m.eoi_token, source);
+  m.video_token = token(config, "video_token_id", m.video_token, source);
+  m.audio_token = token(config, "audio_token_id", m.audio_token, source);
+  m.boa_token = token(config, "boa_token_id", m.boa_token, source);
+  // transformers names this one eoa_token_index (spec §7.1); accept the _id spelling too.
+  m.eoa_token = token(config, "eoa_token_index", token(config, "eoa_token_id", m.eoa_token, source), source);
+}
+
+// Gemma 4 (spec §6.6): the vision tower's vision_config (Gemma4VisionConfig's defaults).
+MediaSpec parse_gemma4_media(const json& config, const std::string& source) {
+  MediaSpec m;
+  parse_gemma4_tokens(config, source, m);
+  if (!config.contains("vision_config") || !config["vision_config"].is_object()) return m;
+  const json& v = config["vision_config"];
+  const std::string where = source + " (vision_config)";
+  Gemma4VisionSpec s;
+  s.patch_size = static_cast<int>(positive(v, "patch_size", s.patch_size, where));
+  s.pooling = static_cast<int>(positive(v, "pooling_kernel_size", s.pooling, where));
+  s.hidden = positive(v, "hidden_size", s.hidden, where);
+  s.intermediate = positive(v, "intermediate_size", s.intermediate, where);
+  s.heads = static_cast<int>(positive(v, "num_attention_heads", s.heads, where));
+  s.kv_heads = static_cast<int>(positive(v, "num_key_value_heads", s.kv_heads, where));
+  s.head_dim = static_cast<int>(positive(v, "head_dim", s.hidden / s.heads, where));
+  s.layers = static_cast<int>(positive(v, "num_hidden_layers", s.layers, where));
+  s.posemb_size = positive(v, "position_embedding_size", s.posemb_size, where);
+  s.eps = eps(v, "rms_norm_eps", 1e-6, where);
+  const auto flag = [&](const char* key, bool def) {
+    if (!v.contains(key) || v[key].is_null()) return def;
+    if (!v[key].is_boolean()) fail(where, ": key '", key, "' must be true or false, got ", v[key].dump());
+    return v[key].get<bool>();
+  };
+  s.clipped_linears = flag("use_clipped_linears", false);
+  s.standardize = flag("standardize", false);
+  const std::string act = v.value("hidden_activation", "gelu_pytorch_tanh");
+  if (act != "gelu_pytorch_tanh" && act != "gelu_tanh")
+    fail(where, ": hidden_activation '", act, "' is not supported (gelu_pytorch_tanh)");
+  if (v.contains("rope_parameters") && v["rope_parameters"].is_object()) {
+    const json& r = v["rope_parameters"];
+    const std::string type = r.value("rope_type", "axial");
+    if (type != "axial") fail(where, ": rope_parameters.rope_type '", type, "' is not supported (the tower's RoPE is axial)");
+    s.rope_theta = eps(r, "rope_theta", 100.0, where + " rope_parameters");
+  }
+  // Axial RoPE rotates two halves of a head, each in pairs: head_dim must be a multiple of 4.
+  if (s.head_dim % 4 != 0) fail(where, ": head_dim ", s.head_dim, " is not a multiple of 4 (two halves of pairs)");
+  if (s.heads % s.kv_heads != 0)
+    fail(where, ": num_attention_heads ", s.heads, " is not a multiple of num_key_value_heads ", s.kv_heads);
+  m.gemma4_vision = s;
+  return m;
+}
+
 }  // namespace
 
 MediaSpec parse_media_config(const json& config, const std::string& source) {
@@ -69,6 +123,7 @@ MediaSpec parse_media_config(const json& config, const std::string& source) {
   if (config.value("model_type", "") == "gemma3" && config.contains("vision_config") &&
       config["vision_config"].is_object())
     return parse_gemma3_media(config, source);
+  if (config.value("model_type", "") == "gemma4") return parse_gemma4_media(config, source);
   if (config.value("model_type", "") != "gemma4_unified") return m;
   if (config.contains("vision_config") && config["vision_config"].is_object()) {
     const json& v = config["vision_config"];
@@ -94,14 +149,7 @@ MediaSpec parse_media_config(const json& config, const std::string& source) {
     s.rms_norm_eps = eps(a, "rms_norm_eps", 1e-6, where);
     m.audio = s;
   }
-  m.image_token = token(config, "image_token_id", m.image_token, source);
-  m.boi_token = token(config, "boi_token_id", m.boi_token, source);
-  m.eoi_token = token(config, "eoi_token_id", m.eoi_token, source);
-  m.video_token = token(config, "video_token_id", m.video_token, source);
-  m.audio_token = token(config, "audio_token_id", m.audio_token, source);
-  m.boa_token = token(config, "boa_token_id", m.boa_token, source);
-  // transformers names this one eoa_token_index (spec §7.1); accept the _id spelling too.
-  m.eoa_token = token(config, "eoa_token_index", token(config, "eoa_token_id", m.eoa_token, source), source);
+  parse_gemma4_tokens(config, source, m);
   m.suppressed_tokens = {m.eoa_token, m.eoi_token};
   return m;
 }

@@ -51,10 +51,32 @@ struct SiglipSpec {
   int64_t patch_values() const { return int64_t{channels} * patch_size * patch_size; }
 };
 
+// Gemma 4's vision tower and embed_vision (spec §6.6, transformers 5.17's Gemma4VisionModel +
+// Gemma4MultimodalEmbedder): patch_size-pixel patches (3 patch_size^2 values, mapped 2 (x - 0.5))
+// through a bias-free projection to `hidden`, plus x and y rows of a [2, posemb_size, hidden]
+// position table; `layers` encoder layers (RMSNorm sandwiches with plain weights, q/k RMSNorms over
+// head_dim with weights and a weightless v norm, axial RoPE of rope_theta: the head's first half
+// at the patch's x, the second at its y; attention scale 1 over every patch of the image; gated
+// tanh-GELU MLP), every projection optionally clamped on input and output (clipped_linears);
+// average pooling of pooling x pooling patches by position, times sqrt(hidden) (float32),
+// optionally (x - std_bias) * std_scale (standardize); a weightless RMSNorm and a projection to
+// the text hidden size. `eps` serves every RMSNorm, embed_vision's too.
+struct Gemma4VisionSpec {
+  int patch_size = 16, pooling = 3;
+  int64_t hidden = 768, intermediate = 3072;
+  int heads = 12, kv_heads = 12, head_dim = 64, layers = 16;
+  int64_t posemb_size = 10240;  // position_embedding_size: positions per axis
+  float rope_theta = 100.0f;
+  float eps = 1e-6f;
+  bool clipped_linears = false, standardize = false;
+  int64_t patch_values() const { return int64_t{3} * patch_size * patch_size; }
+};
+
 struct MediaSpec {
   std::optional<VisionEmbedderSpec> vision;
   std::optional<AudioEmbedderSpec> audio;
   std::optional<SiglipSpec> siglip;
+  std::optional<Gemma4VisionSpec> gemma4_vision;
   // Token ids (spec §7.1 defaults: the released 12B's).
   int image_token = 258880, boi_token = 255999, eoi_token = 258882, video_token = 258884;
   // Text the processor writes around an image's tokens (Gemma 3: "\n\n" on both sides).
@@ -66,7 +88,8 @@ struct MediaSpec {
 };
 
 // The media spec of a parsed config.json: empty (no embedders) unless model_type is
-// gemma4_unified, or gemma3 with a vision_config (the SigLIP tower); `source` names the file in
+// gemma4_unified, gemma3 with a vision_config (the SigLIP tower), or gemma4 with a vision_config
+// (its vision tower; an audio_config is not read yet: no audio tower); `source` names the file in
 // errors.
 MediaSpec parse_media_config(const nlohmann::json& config, const std::string& source);
 

@@ -85,6 +85,74 @@ SiglipWeights bind_siglip(const SiglipSpec& s, int64_t text_hidden, const Tensor
   return out;
 }
 
+// A Gemma4ClippableLinear at `name` (".linear.weight" and, clipped, the four scalar buffers).
+ClippedLinearWeights bind_clipped(const TensorStore& store, const std::string& name, const Shape& shape, bool clipped) {
+  ClippedLinearWeights c;
+  c.weight = bind(store, {name + ".linear.weight", name + ".weight"}, shape);
+  if (!clipped) return c;
+  const auto bound = [&](const char* leaf) {
+    const std::string n = name + "." + leaf;
+    if (!store.find(n)) fail(store.source(), ": missing tensor '", n, "' (use_clipped_linears is true)");
+    return scalar_weight_value(store.get(n));
+  };
+  c.in_lo = bound("input_min");
+  c.in_hi = bound("input_max");
+  c.out_lo = bound("output_min");
+  c.out_hi = bound("output_max");
+  if (!(c.in_lo <= c.in_hi) || !(c.out_lo <= c.out_hi))
+    fail(store.source(), ": the clip bounds of '", name, "' are not ordered: input [", c.in_lo, ", ", c.in_hi,
+         "], output [", c.out_lo, ", ", c.out_hi, "]");
+  return c;
+}
+
+Gemma4VisionWeights bind_gemma4_vision(const Gemma4VisionSpec& s, int64_t text_hidden, const TensorStore& store) {
+  const std::string v = find_prefix(store, {"model.vision_tower.", "vision_tower."}, "patch_embedder.input_proj.weight");
+  const int64_t h = s.hidden, i = s.intermediate, q = int64_t{s.heads} * s.head_dim, kv = int64_t{s.kv_heads} * s.head_dim;
+  const auto w = [&](const std::string& name, const Shape& shape) { return bind_weight(store, v + name, shape); };
+  Gemma4VisionWeights out;
+  out.patch_proj = w("patch_embedder.input_proj.weight", Shape{h, s.patch_values()});
+  out.positions = w("patch_embedder.position_embedding_table", Shape{2, s.posemb_size, h});
+  out.positions.shape = Shape{2 * s.posemb_size, h};
+  for (int l = 0; l < s.layers; ++l) {
+    const std::string p = v + "encoder.layers." + std::to_string(l) + ".";
+    const auto linear = [&](const std::string& name, const Shape& shape) {
+      return bind_clipped(store, p + name, shape, s.clipped_linears);
+    };
+    Gemma4VisionLayerWeights L;
+    L.input_norm = bind_weight(store, p + "input_layernorm.weight", Shape{h});
+    L.post_attention_norm = bind_weight(store, p + "post_attention_layernorm.weight", Shape{h});
+    L.pre_ffn_norm = bind_weight(store, p + "pre_feedforward_layernorm.weight", Shape{h});
+    L.post_ffn_norm = bind_weight(store, p + "post_feedforward_layernorm.weight", Shape{h});
+    L.q = linear("self_attn.q_proj", Shape{q, h});
+    L.k = linear("self_attn.k_proj", Shape{kv, h});
+    L.v = linear("self_attn.v_proj", Shape{kv, h});
+    L.o = linear("self_attn.o_proj", Shape{h, q});
+    L.q_norm = bind_weight(store, p + "self_attn.q_norm.weight", Shape{s.head_dim});
+    L.k_norm = bind_weight(store, p + "self_attn.k_norm.weight", Shape{s.head_dim});
+    L.gate = linear("mlp.gate_proj", Shape{i, h});
+    L.up = linear("mlp.up_proj", Shape{i, h});
+    L.down = linear("mlp.down_proj", Shape{h, i});
+    out.layers.push_back(L);
+  }
+  if (s.standardize) {
+    const TensorView bias = w("std_bias", Shape{h});
+    out.std_scale = w("std_scale", Shape{h});
+    if (dtype_is_quantized(bias.dtype)) fail(store.source(), ": '", bias.name, "' must be F32, F16 or BF16");
+    out.neg_std_bias_storage = std::make_shared<std::vector<float>>(static_cast<size_t>(h));
+    for (int64_t j = 0; j < h; ++j) {
+      TensorView one = bias;
+      one.shape = Shape{1};
+      one.data += dtype_bytes(bias.dtype, j);
+      (*out.neg_std_bias_storage)[static_cast<size_t>(j)] = -scalar_weight_value(one);
+    }
+    out.neg_std_bias = TensorView{bias.name + " (negated)", DType::F32, Shape{h},
+                                  reinterpret_cast<const std::byte*>(out.neg_std_bias_storage->data())};
+  }
+  out.projection = bind(store, {"model.embed_vision.embedding_projection.weight", "embed_vision.embedding_projection.weight"},
+                        Shape{text_hidden, h});
+  return out;
+}
+
 }  // namespace
 
 MediaWeights bind_media_weights(const MediaSpec& spec, int64_t hidden, const TensorStore& store) {
@@ -108,6 +176,7 @@ MediaWeights bind_media_weights(const MediaSpec& spec, int64_t hidden, const Ten
              Shape{hidden, v.output_proj_dims})};
   }
   if (spec.siglip) w.siglip = bind_siglip(*spec.siglip, hidden, store);
+  if (spec.gemma4_vision) w.gemma4_vision = bind_gemma4_vision(*spec.gemma4_vision, hidden, store);
   if (spec.audio)
     w.audio = AudioEmbedderWeights{
         bind(store, {"model.embed_audio.embedding_projection.weight"}, Shape{hidden, spec.audio->embed_dim})};

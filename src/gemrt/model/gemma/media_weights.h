@@ -1,9 +1,13 @@
-// The media embedders' weights of a Gemma 4 unified checkpoint (spec §7.6), bound and checked
-// against the MediaSpec. Both spellings are accepted: the converted checkpoints'
+// The media embedders' and towers' weights, bound and checked against the MediaSpec. Gemma 4
+// unified (spec §7.6): both spellings are accepted, the converted checkpoints'
 // `model.vision_embedder.*` + `model.embed_vision.embedding_projection`, and transformers' module
 // names `model.embed_vision.*` + `model.embed_vision.multimodal_embedder.embedding_projection`.
+// Gemma 3's SigLIP tower (spec §4.6) and Gemma 4's vision tower (spec §6.8:
+// `model.vision_tower.{patch_embedder, encoder.layers.N, std_bias, std_scale}` +
+// `model.embed_vision.embedding_projection`; also without the `model.` prefix).
 #pragma once
 
+#include <limits>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -45,10 +49,37 @@ struct SiglipWeights {
   std::shared_ptr<std::vector<std::byte>> projection_storage;
 };
 
+// A Gemma4ClippableLinear (spec §6.6): the product's weight [out, in] and, when the config's
+// use_clipped_linears, the clamp bounds of its input and output (the checkpoint's scalar buffers
+// input_min / input_max / output_min / output_max); otherwise (or for an open side) +-infinity.
+struct ClippedLinearWeights {
+  TensorView weight;
+  float in_lo = -std::numeric_limits<float>::infinity(), in_hi = std::numeric_limits<float>::infinity();
+  float out_lo = -std::numeric_limits<float>::infinity(), out_hi = std::numeric_limits<float>::infinity();
+};
+
+struct Gemma4VisionLayerWeights {
+  TensorView input_norm, post_attention_norm, pre_ffn_norm, post_ffn_norm;  // [hidden]
+  ClippedLinearWeights q, k, v, o;  // [heads * head_dim, hidden], [kv_heads * head_dim, hidden] x2, [hidden, heads * head_dim]
+  TensorView q_norm, k_norm;        // [head_dim]
+  ClippedLinearWeights gate, up, down;  // [intermediate, hidden] x2, [hidden, intermediate]
+};
+
+struct Gemma4VisionWeights {
+  TensorView patch_proj;  // input_proj [hidden, 3 patch_size^2]
+  TensorView positions;   // position_embedding_table [2, S, hidden] read as [2S, hidden]: x rows, then y rows
+  std::vector<Gemma4VisionLayerWeights> layers;
+  // standardize: -std_bias as float32 (an AddVec weight: x + (-b) is x - b exactly), std_scale.
+  TensorView neg_std_bias, std_scale;  // [hidden]
+  std::shared_ptr<std::vector<float>> neg_std_bias_storage;
+  TensorView projection;  // embed_vision.embedding_projection [text hidden, hidden]
+};
+
 struct MediaWeights {
   std::optional<VisionEmbedderWeights> vision;
   std::optional<AudioEmbedderWeights> audio;
   std::optional<SiglipWeights> siglip;
+  std::optional<Gemma4VisionWeights> gemma4_vision;
 };
 
 // Throws gemrt::Error naming the tensor (and the spellings looked for) when one is missing or has

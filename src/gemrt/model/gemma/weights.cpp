@@ -1,6 +1,9 @@
 #include "gemrt/model/gemma/weights.h"
 
+#include <cstring>
+
 #include "gemrt/core/error.h"
+#include "gemrt/core/half.h"
 
 namespace gemrt {
 
@@ -12,6 +15,24 @@ TensorView bind_weight(const TensorStore& store, const std::string& name, const 
   if (!dtype_info(t.dtype).is_float)
     fail(store.source(), ": tensor '", name, "' has dtype ", dtype_name(t.dtype), ", expected F32, F16 or BF16");
   return t;
+}
+
+float scalar_weight_value(const TensorView& t) {
+  if (t.shape.numel() != 1) fail("tensor '", t.name, "' has shape ", t.shape.to_string(), " (a scalar has one element)");
+  switch (t.dtype) {
+    case DType::F32: {
+      float v;
+      std::memcpy(&v, t.data, sizeof v);
+      return v;
+    }
+    case DType::F16:
+    case DType::BF16: {
+      uint16_t h;
+      std::memcpy(&h, t.data, sizeof h);
+      return t.dtype == DType::F16 ? f16_to_f32(h) : bf16_to_f32(h);
+    }
+    default: fail("tensor '", t.name, "' has dtype ", dtype_name(t.dtype), " (a scalar must be F32, F16 or BF16)");
+  }
 }
 
 namespace {

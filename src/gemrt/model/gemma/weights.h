@@ -70,6 +70,10 @@ struct GemmaWeights {
 // throws gemrt::Error naming the tensor otherwise.
 TensorView bind_weight(const TensorStore& store, const std::string& name, const Shape& shape);
 
+// The value of a one-element tensor (layer_scalar, a clip bound) of dtype F32, F16 or BF16, read
+// from the mapped checkpoint; throws naming the tensor otherwise.
+float scalar_weight_value(const TensorView& t);
+
 // Throws gemrt::Error naming the tensor when one is missing, has the wrong shape, or a dtype
 // that is not a float type. The LM head is the embedding when spec.tie_word_embeddings.
 GemmaWeights bind_gemma_weights(const ModelSpec& spec, const TensorStore& store, const WeightNames& names);
