@@ -40,7 +40,7 @@ strip "$stage"/gemrt "$stage"/gemrt_tests
 XZ_OPT=-9e tar -C "$stage" -cJf build-carry/bin.tar.xz "${bins[@]}"
 rm -rf "$stage"
 if [[ $what == hf || $what == all ]]; then
-  for f in gemma1-pub gemma2-pub gemma3-pub gemma3-linrope-pub gemma3-bf16-pub gemma3n-pub gemma4-dense-pub gemma4-e2b-pub gemma4-moe-pub gemma4u-pub gemma3-siglip-pub; do
+  for f in gemma1-pub gemma2-pub gemma3-pub gemma3-linrope-pub gemma3-bf16-pub gemma3n-pub gemma4-dense-pub gemma4-e2b-pub gemma4-moe-pub gemma4u-pub gemma3-siglip-pub gemma4-towers-pub; do
     cp -r "$fixtures/hf/$f" build-carry/fixtures/hf/
   done
   # The media files and processor outputs are for the CPU's preprocessing tests only.
