@@ -14,8 +14,7 @@ constexpr int kThreads = 128;
 
 template <DType kType>
 __global__ void conv2d_kernel(const float* x, const uint8_t* w, const float* row_mask, int64_t cin, int64_t cout,
-                              Conv2dAttrs a, float* out) {
-  const int orows = a.out_rows(), ocols = a.out_cols();
+                              Conv2dAttrs a, int orows, int ocols, float* out) {
   const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (idx >= int64_t{orows} * ocols * cout) return;
   const int64_t o = idx % cout, cell = idx / cout;
@@ -116,7 +115,7 @@ void conv2d(const float* x, const DeviceWeight& w, const float* row_mask, int64_
   if (total == 0) return;
   float_weight(w.dtype, "conv2d", [&]<DType kType>() {
     conv2d_kernel<kType><<<blocks_for(total, kThreads), kThreads, 0, stream>>>(
-        x, static_cast<const uint8_t*>(w.data), row_mask, cin, cout, a, out);
+        x, static_cast<const uint8_t*>(w.data), row_mask, cin, cout, a, a.out_rows(), a.out_cols(), out);
   });
   check_launch("conv2d");
 }
