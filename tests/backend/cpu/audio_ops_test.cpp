@@ -12,6 +12,7 @@
 
 #include "gemrt/backend/cpu/kernels.h"
 #include "gemrt/core/tensor.h"
+#include "gemrt/core/thread_pool.h"
 
 namespace gemrt {
 namespace {
@@ -45,7 +46,8 @@ TEST(AudioOps, Conv2dIsTorchsStride2Pad1WithRowMask) {
   ASSERT_EQ(a.out_rows(), 3);
   ASSERT_EQ(a.out_cols(), 3);
   std::vector<float> out(static_cast<size_t>(a.out_rows() * a.out_cols() * cout));
-  cpu::conv2d(x.data(), view(w, Shape{cout, cin, 3, 3}), mask.data(), cin, a, out.data());
+  ThreadPool pool(2);
+  cpu::conv2d(x.data(), view(w, Shape{cout, cin, 3, 3}), mask.data(), cin, a, out.data(), pool);
   for (int i = 0; i < a.out_rows(); ++i)
     for (int j = 0; j < a.out_cols(); ++j)
       for (int o = 0; o < cout; ++o) {

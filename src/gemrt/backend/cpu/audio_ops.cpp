@@ -19,26 +19,29 @@ std::vector<float> weight_f32(const TensorView& w) {
 
 }  // namespace
 
-void conv2d(const float* x, const TensorView& w, const float* row_mask, int64_t cin, const Conv2dAttrs& a, float* out) {
+void conv2d(const float* x, const TensorView& w, const float* row_mask, int64_t cin, const Conv2dAttrs& a, float* out,
+            ThreadPool& pool) {
   const std::vector<float> wf = weight_f32(w);
   const int64_t cout = w.shape[0], k = a.kernel;
-  const int orows = a.out_rows(), ocols = a.out_cols();
-  for (int i = 0; i < orows; ++i)
-    for (int j = 0; j < ocols; ++j)
-      for (int64_t o = 0; o < cout; ++o) {
-        float s = 0.0f;
-        for (int64_t c = 0; c < cin; ++c)
-          for (int64_t dy = 0; dy < k; ++dy) {
-            const int64_t y = int64_t{i} * a.stride + dy - a.pad;
-            if (y < 0 || y >= a.rows || row_mask[y] == 0.0f) continue;
-            for (int64_t dx = 0; dx < k; ++dx) {
-              const int64_t xc = int64_t{j} * a.stride + dx - a.pad;
-              if (xc < 0 || xc >= a.cols) continue;
-              s += wf[static_cast<size_t>(((o * cin + c) * k + dy) * k + dx)] * x[(y * a.cols + xc) * cin + c];
+  const int ocols = a.out_cols();
+  pool.parallel_for(a.out_rows(), [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i)
+      for (int j = 0; j < ocols; ++j)
+        for (int64_t o = 0; o < cout; ++o) {
+          float s = 0.0f;
+          for (int64_t c = 0; c < cin; ++c)
+            for (int64_t dy = 0; dy < k; ++dy) {
+              const int64_t y = i * a.stride + dy - a.pad;
+              if (y < 0 || y >= a.rows || row_mask[y] == 0.0f) continue;
+              for (int64_t dx = 0; dx < k; ++dx) {
+                const int64_t xc = int64_t{j} * a.stride + dx - a.pad;
+                if (xc < 0 || xc >= a.cols) continue;
+                s += wf[static_cast<size_t>(((o * cin + c) * k + dy) * k + dx)] * x[(y * a.cols + xc) * cin + c];
+              }
             }
-          }
-        out[(int64_t{i} * ocols + j) * cout + o] = s;
-      }
+          out[(i * ocols + j) * cout + o] = s;
+        }
+  });
 }
 
 void depthwise_conv1d(const float* x, int64_t t, const TensorView& w, float* out) {

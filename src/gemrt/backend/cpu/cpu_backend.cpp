@@ -210,7 +210,8 @@ class CpuExecutable final : public Executable {
         std::memcpy(out, f32(in[0]), static_cast<size_t>(numel) * sizeof(float));
         break;
       case OpKind::Conv2d:
-        conv2d(f32(in[0]), weight(in[1]), f32(in[2]), g_.node(in[0]).shape[1], std::get<Conv2dAttrs>(n.attrs), out);
+        conv2d(f32(in[0]), weight(in[1]), f32(in[2]), g_.node(in[0]).shape[1], std::get<Conv2dAttrs>(n.attrs), out,
+               *pool_);
         break;
       case OpKind::DepthwiseConv1d:
         depthwise_conv1d(f32(in[0]), n.shape[0], weight(in[1]), out);
