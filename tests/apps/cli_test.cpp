@@ -479,6 +479,22 @@ TEST(CliErrors, Gemma4TowerBuffersMissingOrDisordered) {
                "the clip bounds of 'model.vision_tower.encoder.layers.1.mlp.up_proj' are not ordered");
 }
 
+// Gemma 4's audio tower: a missing weight or clip bound (use_clipped_linears is true in the
+// fixture's audio_config) is refused naming the tensor.
+TEST(CliErrors, Gemma4AudioTowerTensorMissing) {
+  test::TempDir dir;
+  for (const std::string gone : {"model.audio_tower.layers.1.self_attn.per_dim_scale",
+                                 "model.audio_tower.layers.0.lconv1d.linear_end.output_max"}) {
+    const fs::path m = dir.path() / ("m" + std::to_string(gone.size()));
+    fs::create_directories(m);
+    fs::copy_file(fs::path(fixture("gemma4-towers-pub")) / "config.json", m / "config.json");
+    std::vector<HostTensor> tensors = read_safetensors(fixture("gemma4-towers-pub") + "/model.safetensors");
+    std::erase_if(tensors, [&](const HostTensor& t) { return t.name == gone; });
+    write_safetensors((m / "model.safetensors").string(), tensors);
+    expect_error(gemrt_cli("inspect " + m.string()), "missing tensor '" + gone + "'");
+  }
+}
+
 TEST(CliErrors, ShapeDisagreesWithConfig) {
   test::TempDir dir;
   const fs::path m = copy_checkpoint(dir, "gemma2-pub");
