@@ -187,9 +187,10 @@ TEST(CliLogits, Gemma3WithAnImage) {
 }
 
 // Issue 8: Gemma 4's vision tower through `logits --inputs`: the fixture's 630 patches and their
-// positions with the prompt up to boa (its audio tokens need the audio tower, not built yet):
-// image_features and those 72 logits rows within 1e-4 per row. The whole prompt, audio tokens
-// and no audio, is refused naming them.
+// positions with the prompt up to boa: image_features and those 72 logits rows within 1e-4 per
+// row; that prompt with its audio tokens and no audio is refused naming them. The whole reference
+// file (audio_mel + audio_mel_mask too, through the audio tower with transformers' eager mask, as
+// the fixture was made): audio_features and all 85 logits rows within 1e-4.
 TEST(CliLogits, Gemma4TowerWithAnImage) {
   test::TempDir dir;
   const std::string ref = fixture("gemma4-towers-pub") + "/reference.safetensors";
@@ -211,10 +212,23 @@ TEST(CliLogits, Gemma4TowerWithAnImage) {
   want.bytes.resize(72 * 512 * sizeof(float));
   want.shape = Shape{72, 512};
   test::expect_rows_close(logits.values<float>(), want, 1e-4, "logits");
-  const Result all = gemrt_cli("logits --model " + fixture("gemma4-towers-pub") + " --inputs " + ref + " --out " +
-                               dir.file("all.safetensors"));
-  EXPECT_EQ(all.status, 1);
-  EXPECT_NE(all.output.find("9 audio tokens"), std::string::npos) << all.output;
+  write_safetensors(dir.file("no_audio.safetensors"), {ids, test::load_tensor(ref, "pixel_values"),
+                                                       test::load_tensor(ref, "image_position_ids")});
+  const Result no_audio = gemrt_cli("logits --model " + fixture("gemma4-towers-pub") + " --inputs " +
+                                    dir.file("no_audio.safetensors") + " --out " + dir.file("x.safetensors"));
+  EXPECT_EQ(no_audio.status, 1);
+  EXPECT_NE(no_audio.output.find("9 audio tokens"), std::string::npos) << no_audio.output;
+  const Result all = gemrt_cli("logits --model " + fixture("gemma4-towers-pub") + " --inputs " + ref +
+                               " --audio-attention eager --out " + dir.file("all.safetensors"));
+  ASSERT_EQ(all.status, 0) << all.output;
+  const HostTensor audio = test::load_tensor(dir.file("all.safetensors"), "audio_features");
+  ASSERT_EQ(audio.shape, (Shape{9, 64}));
+  test::expect_rows_close(audio.values<float>(), test::load_tensor(ref, "audio_features"), 1e-4, "audio_features");
+  test::expect_rows_close(test::load_tensor(dir.file("all.safetensors"), "logits").values<float>(),
+                          test::load_tensor(ref, "logits"), 1e-4, "all logits");
+  const Result bad = gemrt_cli("logits --model " + fixture("gemma4-towers-pub") + " --inputs " + ref +
+                               " --audio-attention causal --out " + dir.file("y.safetensors"));
+  EXPECT_NE(bad.status, 0);
 }
 
 TEST(CliErrors, MediaInputsOfTheWrongShape) {
@@ -324,7 +338,8 @@ TEST(CliRun, Gemma3WithAnImage) {
 
 // Issue 8: `gemrt run` with an image into the Gemma 4 tower fixture: the image cut into 16-px
 // patches at a budget of 70 (a 27 x 21 grid), pooled by the tower to 63 soft tokens, the marker
-// becoming boi + 63 image tokens + eoi (Gemma4Processor writes no text around them).
+// becoming boi + 63 image tokens + eoi (Gemma4Processor writes no text around them). Audio: the
+// clip's 37 log-mel frames subsampled by the audio tower to 9 soft tokens, boa + 9 + eoa.
 TEST(CliRun, Gemma4TowerWithAnImage) {
   test::TempDir dir;
   const fs::path model = dir.path() / "gemma4v";
@@ -338,9 +353,10 @@ TEST(CliRun, Gemma4TowerWithAnImage) {
   const size_t prompt = 1 + 5 + (2 + 63) + 3;  // BOS, "Look:", the image, " ok"
   EXPECT_NE(r.output.find("prompt " + std::to_string(prompt) + " tokens"), std::string::npos) << r.output;
   const Result audio = gemrt_cli("run " + model.string() + " --raw -p hi --audio " + fixture("gemma4u-pub") +
-                                 "/audio.wav -n 2 -c 128");
-  EXPECT_EQ(audio.status, 1);
-  EXPECT_NE(audio.output.find("no audio embedder"), std::string::npos) << audio.output;
+                                 "/audio.wav -n 2 --temp 0 -c 128 --device cpu");
+  ASSERT_EQ(audio.status, 0) << audio.output;
+  const size_t audio_prompt = 1 + (2 + 9) + 2;  // BOS, the clip, "hi"
+  EXPECT_NE(audio.output.find("prompt " + std::to_string(audio_prompt) + " tokens"), std::string::npos) << audio.output;
 }
 
 // `inspect` names a checkpoint's media side: the unified model's embedders, Gemma 3's SigLIP tower,
@@ -364,6 +380,11 @@ TEST(CliInspect, ShowsTheMediaSide) {
   EXPECT_NE(v.output.find("vision:       Gemma 4 tower, 16-px patches, 2 layers of width 32 (2 heads x 16, 2 KV heads, "
                           "MLP 64), axial RoPE theta 100, 128 positions per axis, pooled 3x3; image token 500 (boi 502, "
                           "eoi 503)"),
+            std::string::npos)
+      << v.output;
+  EXPECT_NE(v.output.find("audio:        Gemma 4 conformer tower, 128 mel bins subsampled 4x (conv channels 128, 4), "
+                          "2 layers of width 32 (2 heads, chunks of 4, 4 keys back, 0 ahead, logit cap 50, conv kernel "
+                          "5), output 32, clipped linears; audio token 501 (boa 504, eoa 505)"),
             std::string::npos)
       << v.output;
   const Result t = gemrt_cli("inspect " + fixture("gemma3-pub"));
@@ -456,6 +477,22 @@ TEST(CliErrors, Gemma4TowerBuffersMissingOrDisordered) {
   write_safetensors((v / "model.safetensors").string(), tensors);
   expect_error(gemrt_cli("inspect " + v.string()),
                "the clip bounds of 'model.vision_tower.encoder.layers.1.mlp.up_proj' are not ordered");
+}
+
+// Gemma 4's audio tower: a missing weight or clip bound (use_clipped_linears is true in the
+// fixture's audio_config) is refused naming the tensor.
+TEST(CliErrors, Gemma4AudioTowerTensorMissing) {
+  test::TempDir dir;
+  for (const std::string gone : {"model.audio_tower.layers.1.self_attn.per_dim_scale",
+                                 "model.audio_tower.layers.0.lconv1d.linear_end.output_max"}) {
+    const fs::path m = dir.path() / ("m" + std::to_string(gone.size()));
+    fs::create_directories(m);
+    fs::copy_file(fs::path(fixture("gemma4-towers-pub")) / "config.json", m / "config.json");
+    std::vector<HostTensor> tensors = read_safetensors(fixture("gemma4-towers-pub") + "/model.safetensors");
+    std::erase_if(tensors, [&](const HostTensor& t) { return t.name == gone; });
+    write_safetensors((m / "model.safetensors").string(), tensors);
+    expect_error(gemrt_cli("inspect " + m.string()), "missing tensor '" + gone + "'");
+  }
 }
 
 TEST(CliErrors, ShapeDisagreesWithConfig) {

@@ -86,6 +86,13 @@ void inspect(const std::string& path, int ctx) {
               << " positions per axis, pooled " << t->pooling << "x" << t->pooling
               << (t->clipped_linears ? ", clipped linears" : "") << (t->standardize ? ", standardized" : "")
               << "; image token " << m.image_token << " (boi " << m.boi_token << ", eoi " << m.eoi_token << ")\n";
+  if (const auto& t = m.gemma4_audio)
+    std::cout << "audio:        Gemma 4 conformer tower, " << t->mel_bins << " mel bins subsampled 4x (conv channels "
+              << t->conv_channels0 << ", " << t->conv_channels1 << "), " << t->layers << " layers of width " << t->hidden
+              << " (" << t->heads << " heads, chunks of " << t->chunk << ", " << t->context_left - 1 << " keys back, "
+              << t->context_right << " ahead, logit cap " << t->logit_cap << ", conv kernel " << t->conv_kernel
+              << "), output " << t->output_dims << (t->clipped_linears ? ", clipped linears" : "") << "; audio token "
+              << m.audio_token << " (boa " << m.boa_token << ", eoa " << m.eoa_token << ")\n";
   if (m.audio)
     std::cout << "audio:        encoder-free embedder, " << m.audio->embed_dim << " samples per token; audio token "
               << m.audio_token << " (boa " << m.boa_token << ", eoa " << m.eoa_token << ")\n";

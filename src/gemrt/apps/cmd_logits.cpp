@@ -2,7 +2,9 @@
 //              --out OUT.safetensors
 //
 // IN holds int32 `input_ids` [T] and, for a Gemma 4 unified model, optionally its media
-// (apps/media_inputs.h): `pixel_values` + `image_position_ids`, `audio_frames`; for Gemma 4 with a
+// (apps/media_inputs.h): `pixel_values` + `image_position_ids`, `audio_frames`; for Gemma 4 with an
+// audio tower, `audio_mel` [F, 128] + `audio_mel_mask` [F] (--audio-attention sdpa | eager picks
+// transformers' conformer mask, model/gemma/gemma4_audio_graph.h); for Gemma 4 with a
 // vision tower, `pixel_values` [P, 768] 16-px patches + `image_position_ids` (the processor's,
 // padding included); for Gemma 3, `pixel_values` [3, H, W] (the SigLIP tower's input). Their
 // embedder / tower outputs replace the image / audio tokens' embeddings (in order) and OUT also
@@ -38,6 +40,7 @@ struct LogitsArgs {
   std::string model, ids, inputs, out;
   int greedy = 0;
   int prefill = 0;  // 0: all ids in one batch
+  std::string audio_attention = "sdpa";  // Gemma 4's audio tower: which transformers mask (gemma4_audio_graph.h)
   ComputeFlags compute;
   bool rope_freqs_in_weight_dtype = false;
 };
@@ -50,7 +53,7 @@ void run_logits(const LogitsArgs& a) {
   const MediaInputs media_in = a.inputs.empty() ? MediaInputs{} : read_media_inputs(a.inputs);
   std::vector<HostTensor> out;
   std::optional<PromptMedia> media;
-  if (media_in.has_image || media_in.has_audio) {
+  if (media_in.has_image || media_in.has_audio || media_in.has_audio_mel) {
     if (a.prefill > 0) fail("--prefill: a prompt with media runs as one prefill");
     MediaEmbedder embedder(*model, *backend);
     std::vector<float> image, audio;
@@ -63,6 +66,15 @@ void run_logits(const LogitsArgs& a) {
     }
     if (media_in.has_audio) {
       audio = embedder.embed_audio(media_in.audio_frames);
+    } else if (media_in.has_audio_mel) {
+      if (!model->media().gemma4_audio) fail(a.inputs, ": 'audio_mel' but this model has no Gemma 4 audio tower");
+      if (media_in.audio_mel_bins != model->media().gemma4_audio->mel_bins)
+        fail(a.inputs, ": 'audio_mel' has ", media_in.audio_mel_bins, " bins, the audio tower takes ",
+             model->media().gemma4_audio->mel_bins);
+      audio = embedder.embed_audio_mel(media_in.audio_mel, media_in.audio_mel_mask,
+                                       a.audio_attention == "eager" ? Gemma4AudioMask::Eager : Gemma4AudioMask::Sdpa);
+    }
+    if (media_in.has_audio || media_in.has_audio_mel) {
       out.push_back(HostTensor::from<float>("audio_features", Shape{static_cast<int64_t>(audio.size()) / hidden, hidden},
                                             DType::F32, audio));
     }
@@ -102,7 +114,10 @@ void add_logits_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("logits", "Run a prompt and write its logits (and greedy decode) to safetensors");
   cmd->add_option("--model", args->model, "GGUF file or Hugging Face checkpoint folder")->required();
   auto* ids = cmd->add_option("--ids", args->ids, "Comma-separated token ids, e.g. 2,17,99");
-  auto* inputs = cmd->add_option("--inputs", args->inputs, "safetensors file with int32 input_ids [T] (and media: pixel_values [+ image_position_ids], audio_frames)");
+  auto* inputs = cmd->add_option("--inputs", args->inputs, "safetensors file with int32 input_ids [T] (and media: pixel_values [+ image_position_ids], audio_frames or audio_mel + audio_mel_mask)");
+  cmd->add_option("--audio-attention", args->audio_attention,
+                  "Gemma 4 audio tower: transformers' sdpa mask (default) or its eager one (inverted; the fixtures' eager runs)")
+      ->check(CLI::IsMember({"sdpa", "eager"}));
   ids->excludes(inputs);
   cmd->add_option("--prefill", args->prefill,
                   "Run only the first N ids as one batch, the rest one at a time through the KV cache (0 = all at once)")

@@ -15,6 +15,7 @@
 #include "gemrt/apps/text_session.h"
 #include "gemrt/core/error.h"
 #include "gemrt/media/audio_frames.h"
+#include "gemrt/media/audio_mel.h"
 #include "gemrt/media/image_patches.h"
 #include "gemrt/media/image_siglip.h"
 #include "gemrt/runtime/media.h"
@@ -63,6 +64,13 @@ EmbeddedMedia embed_media(const RunArgs& a, TextSession& ts) {
     m.image_tokens.push_back(p.soft_tokens);
   }
   for (const std::string& path : a.audio) {
+    if (model.media().gemma4_audio) {  // Gemma 4's audio tower: log-mel frames, subsampled 4x by the tower
+      const AudioMel mel = audio_to_mel(decode_wav_file(path));
+      const std::vector<float> rows = embedder.embed_audio_mel(mel.values, mel.mask);
+      m.audio_rows.insert(m.audio_rows.end(), rows.begin(), rows.end());
+      m.audio_tokens.push_back(static_cast<int64_t>(rows.size()) / model.spec().hidden_size);
+      continue;
+    }
     if (!model.media().audio) fail(path, ": this model has no audio embedder");
     const AudioFrames f = audio_to_frames(decode_wav_file(path), static_cast<int>(model.media().audio->embed_dim));
     const std::vector<float> rows = embedder.embed_audio(f.frames);
@@ -128,7 +136,7 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("-n,--max-tokens", args->max_new, "Most tokens to generate")->check(CLI::PositiveNumber);
   cmd->add_option("-c,--ctx", args->ctx, "Context budget in tokens (prompt + reply)")->check(CLI::PositiveNumber);
   cmd->add_option("--image", args->images, "PNG or JPEG image for a Gemma 4 unified model (repeatable)");
-  cmd->add_option("--audio", args->audio, "WAV audio clip for a Gemma 4 unified model (repeatable)");
+  cmd->add_option("--audio", args->audio, "WAV audio clip for a Gemma 4 model with an audio tower, or a Gemma 4 unified model (repeatable)");
   cmd->add_option("--image-tokens", args->image_tokens, "Soft tokens per image: 70, 140, 280, 560 or 1120")
       ->check(CLI::IsMember({70, 140, 280, 560, 1120}));
   args->compute.add_to(cmd, Numerics::Fast);

@@ -69,6 +69,30 @@ MediaInputs read_media_inputs(const std::string& path) {
     m.has_audio = true;
     m.audio_frames = floats(path, *audio);
   }
+  const TensorView* mel = file->find("audio_mel");
+  const TensorView* mel_mask = file->find("audio_mel_mask");
+  if (mel_mask && !mel) fail(path, ": 'audio_mel_mask' without 'audio_mel'");
+  if (mel) {
+    if (!mel_mask) fail(path, ": 'audio_mel' needs 'audio_mel_mask' [F] (1 = a valid frame)");
+    if (m.has_audio) fail(path, ": both 'audio_frames' and 'audio_mel': one audio input per file");
+    m.has_audio_mel = true;
+    m.audio_mel = floats(path, *mel);
+    const Shape ms = rows_and_width(path, *mel);
+    m.audio_mel_bins = ms[1];
+    Shape ks = mel_mask->shape;
+    if (ks.rank() == 2 && ks[0] == 1) ks = Shape{ks[1]};
+    if (ks != Shape{ms[0]})
+      fail(path, ": 'audio_mel_mask' must be [", ms[0], "] for ", ms[0], " frames, got ", mel_mask->shape.to_string());
+    m.audio_mel_mask.resize(static_cast<size_t>(ms[0]));
+    const size_t e = mel_mask->dtype == DType::I64 ? 8 : mel_mask->dtype == DType::I32 ? 4 : 1;
+    if (mel_mask->dtype != DType::I64 && mel_mask->dtype != DType::I32 && mel_mask->dtype != DType::U8)
+      fail(path, ": 'audio_mel_mask' must be I32, I64 or U8, got ", dtype_name(mel_mask->dtype));
+    for (size_t i = 0; i < m.audio_mel_mask.size(); ++i) {
+      int64_t v = 0;
+      std::memcpy(&v, mel_mask->data + i * e, e);  // little-endian: the low bytes
+      m.audio_mel_mask[i] = v != 0 ? 1 : 0;
+    }
+  }
   return m;
 }
 

@@ -271,4 +271,56 @@ ValueId GraphBuilder::last_row(ValueId x, const std::string& label) {
   return act_node(OpKind::LastRow, {x}, Shape{1, shape(x)[1]}, {}, label);
 }
 
+ValueId GraphBuilder::conv2d(ValueId x, ValueId w, ValueId row_mask, const Conv2dAttrs& a, const std::string& label) {
+  expect_rank(shape(x), 2, label + " input");
+  expect_rank(shape(w), 4, label + " weight");
+  if (a.rows <= 0 || a.cols <= 0 || a.kernel <= 0 || a.stride <= 0 || a.pad < 0 || a.out_rows() <= 0 || a.out_cols() <= 0)
+    fail("graph: ", label, ": a ", a.rows, " x ", a.cols, " grid, kernel ", a.kernel, ", stride ", a.stride, ", pad ", a.pad,
+         " is not a valid convolution");
+  const int64_t cin = shape(x)[1];
+  if (shape(x)[0] != int64_t{a.rows} * a.cols)
+    fail("graph: ", label, ": input ", shape(x).to_string(), " is not a ", a.rows, " x ", a.cols, " grid of rows");
+  if (shape(w)[1] != cin || shape(w)[2] != a.kernel || shape(w)[3] != a.kernel)
+    fail("graph: ", label, ": weight ", g_.node(w).name, " has shape ", shape(w).to_string(), ", expected [Cout, ", cin,
+         ", ", a.kernel, ", ", a.kernel, "]");
+  if (shape(row_mask) != Shape{a.rows} || g_.node(row_mask).dtype != DType::F32)
+    fail("graph: ", label, ": row mask must be float32 [", a.rows, "], got ", shape(row_mask).to_string());
+  return act_node(OpKind::Conv2d, {x, w, row_mask}, Shape{int64_t{a.out_rows()} * a.out_cols(), shape(w)[0]}, a, label);
+}
+
+ValueId GraphBuilder::depthwise_conv1d(ValueId x, ValueId w, const std::string& label) {
+  expect_rank(shape(x), 2, label + " input");
+  if (shape(w).rank() != 3 || shape(w)[0] != shape(x)[1] || shape(w)[1] != 1 || shape(w)[2] <= 0)
+    fail("graph: ", label, ": weight ", g_.node(w).name, " has shape ", shape(w).to_string(), ", expected [",
+         shape(x)[1], ", 1, K]");
+  return act_node(OpKind::DepthwiseConv1d, {x, w}, shape(x), {}, label);
+}
+
+ValueId GraphBuilder::local_attention(ValueId q, ValueId k, ValueId v, ValueId rel_k, ValueId key_mask,
+                                      const LocalAttentionAttrs& a, const std::string& label) {
+  expect_rank(shape(q), 2, label + " q");
+  const int64_t t = shape(q)[0], width = int64_t{a.n_heads} * a.head_dim;
+  if (a.n_heads <= 0 || a.head_dim <= 0 || a.chunk <= 0 || a.max_past < 0 || a.right < 0 || a.left < 0 ||
+      a.left > a.max_past + 1 || !(a.softcap > 0.0f))
+    fail("graph: ", label, ": invalid local attention attributes (heads ", a.n_heads, ", head_dim ", a.head_dim,
+         ", chunk ", a.chunk, ", max_past ", a.max_past, ", left ", a.left, ", right ", a.right, ", softcap ", a.softcap, ")");
+  for (ValueId x : {q, k, v})
+    if (shape(x) != Shape{t, width})
+      fail("graph: ", label, ": q / k / v ", shape(x).to_string(), " are not [", t, ", ", width, "]");
+  if (shape(rel_k).rank() != 2 || shape(rel_k)[1] != width || g_.node(rel_k).op != OpKind::Weight)
+    fail("graph: ", label, ": relative keys ", shape(rel_k).to_string(), " are not a weight [P, ", width, "]");
+  if (a.eager_mask && int64_t{a.max_past} + a.right + 2 < shape(rel_k)[0])
+    fail("graph: ", label, ": ", shape(rel_k)[0], " relative positions reach past the zero padding of HF's shift (eager mask)");
+  if (shape(key_mask) != Shape{t} || g_.node(key_mask).dtype != DType::F32)
+    fail("graph: ", label, ": key mask must be float32 [", t, "], got ", shape(key_mask).to_string());
+  return act_node(OpKind::LocalAttention, {q, k, v, rel_k, key_mask}, shape(q), a, label);
+}
+
+ValueId GraphBuilder::reshape(ValueId x, int64_t rows, const std::string& label) {
+  const int64_t n = shape(x).numel();
+  if (g_.node(x).dtype != DType::F32 || rows <= 0 || n % rows != 0)
+    fail("graph: ", label, ": ", shape(x).to_string(), " cannot be reshaped to ", rows, " float32 rows");
+  return act_node(OpKind::Reshape, {x}, Shape{rows, n / rows}, {}, label);
+}
+
 }  // namespace gemrt

@@ -40,6 +40,15 @@ class GraphBuilder {
   ValueId avg_pool(ValueId x, int rows, int cols, int kernel, const std::string& label = "avg_pool");
   // min(max(x, lo), hi) elementwise (graph/ir.h Clamp); lo <= hi, either may be infinite.
   ValueId clamp(ValueId x, float lo, float hi, const std::string& label = "clamp");
+  // graph/ir.h Conv2d: x [a.rows * a.cols, Cin], w [Cout, Cin, k, k], row_mask float32 [a.rows].
+  ValueId conv2d(ValueId x, ValueId w, ValueId row_mask, const Conv2dAttrs& a, const std::string& label = "conv2d");
+  // graph/ir.h DepthwiseConv1d: x [T, D], w [D, 1, K] -> [T, D].
+  ValueId depthwise_conv1d(ValueId x, ValueId w, const std::string& label = "depthwise_conv1d");
+  // graph/ir.h LocalAttention: q, k, v [T, H*D], rel_k [P, H*D], key_mask float32 [T] -> [T, H*D].
+  ValueId local_attention(ValueId q, ValueId k, ValueId v, ValueId rel_k, ValueId key_mask,
+                          const LocalAttentionAttrs& a, const std::string& label = "local_attention");
+  // x [A, B] -> [rows, numel / rows], the same row-major values (graph/ir.h Reshape).
+  ValueId reshape(ValueId x, int64_t rows, const std::string& label = "reshape");
   ValueId add(ValueId a, ValueId b, const std::string& label = "add");
   ValueId soft_cap(ValueId x, float cap, const std::string& label = "soft_cap");
   ValueId last_row(ValueId x, const std::string& label = "last_row");

@@ -31,6 +31,10 @@ const char* op_name(OpKind k) {
     case OpKind::Act: return "act";
     case OpKind::AvgPool: return "avg_pool";
     case OpKind::Clamp: return "clamp";
+    case OpKind::Conv2d: return "conv2d";
+    case OpKind::DepthwiseConv1d: return "depthwise_conv1d";
+    case OpKind::LocalAttention: return "local_attention";
+    case OpKind::Reshape: return "reshape";
   }
   return "?";
 }

@@ -47,6 +47,10 @@ enum class OpKind : uint8_t {
   Act,          // act(x), elementwise (an encoder's ungated MLP)
   AvgPool,      // mean over k x k squares of a rows x cols grid of rows [rows*cols, D] -> [(rows/k)*(cols/k), D]
   Clamp,        // min(max(x, lo), hi), elementwise (Gemma 4's clippable linears)
+  Conv2d,       // a 2-D convolution over a rows x cols grid of channel rows [rows*cols, Cin] (audio subsampling)
+  DepthwiseConv1d,  // a causal per-channel convolution along the rows of [T, D] (audio conformer)
+  LocalAttention,   // sliding-window self-attention with a relative-position term (audio conformer)
+  Reshape,      // the same values in row-major order under another 2-D shape (a copy)
 };
 
 const char* op_name(OpKind k);
@@ -110,7 +114,9 @@ struct AttentionAttrs {
   bool append = true;
 };
 
-enum class Activation : uint8_t { GeluTanh, GeluErf };
+// Silu x * sigmoid(x), Relu max(x, 0), Sigmoid 1 / (1 + exp(-x)): Gemma 4's audio tower (its
+// feed-forwards, GLU and conv stack); all in float32.
+enum class Activation : uint8_t { GeluTanh, GeluErf, Silu, Relu, Sigmoid };
 struct GatedActAttrs {
   Activation act = Activation::GeluTanh;
 };
@@ -187,9 +193,55 @@ struct ClampAttrs {
   float lo = 0.0f, hi = 0.0f;
 };
 
+// Conv2d (Gemma 4's audio subsampling, spec §6.7; torch Conv2d without bias, channels last):
+// inputs x [rows * cols, Cin] (row-major grid, y major), weight [Cout, Cin, kernel, kernel] (torch
+// layout), row_mask float32 [rows] (1 keeps grid row r, 0 zeroes it before the convolution: HF
+// multiplies the features by the frame mask). Output [orows * ocols, Cout] with
+// orows = (rows + 2 pad - kernel) / stride + 1 (cols alike); out[(i, j), o] = sum over c, dy, dx of
+// w[o, c, dy, dx] * x[(i stride + dy - pad, j stride + dx - pad), c], outside the grid 0; float32
+// sums in (c, dy, dx) order.
+struct Conv2dAttrs {
+  int rows = 0, cols = 0;
+  int kernel = 3, stride = 2, pad = 1;
+  int out_rows() const { return (rows + 2 * pad - kernel) / stride + 1; }
+  int out_cols() const { return (cols + 2 * pad - kernel) / stride + 1; }
+};
+
+// DepthwiseConv1d (Gemma4AudioCausalConv1d, groups = channels, no bias): x [T, D], weight
+// [D, 1, K]; out[t, d] = sum_{k < K} w[d, 0, k] * x[t - (K - 1) + k, d], rows before 0 read 0
+// (left padding K - 1), float32 sums in k order. No attributes.
+
+// LocalAttention (Gemma4AudioAttention, spec §6.7): inputs q, k, v [T, H * D] (q already scaled
+// per dim, k scaled), rel_k [P, H * D] (a weight: relative_k_proj of the sinusoidal position
+// table, row p for context offset p), key_mask float32 [T] (1 valid). Query i sees key j iff
+// key_mask[j] != 0 and (0 <= i - j < left or 0 < j - i < right). Its logit
+//   s = q_i . k_j + (p < P ? q_i . rel_k[p] : 0),  p = max_past + j - i,
+// then s = softcap tanh(s / softcap); masked keys take `invalid` (HF's
+// attention_invalid_logits_value), and the softmax over the max_past + chunk + right context
+// keys of the query's chunk (HF's blocked layout; the keys outside the sequence count as masked)
+// weighs v. HF's chunked layout sees the same keys: every visible key lies in the chunk's context.
+// A query with no visible key averages the v of its context (every logit `invalid`), as HF.
+// eager_mask: transformers 5.17's eager attention instead, whose float mask is read inverted
+// (Gemma4AudioModel's blocked mask pads a float 0 / min mask with False = 0, then masked_fill
+// masks where it is 0): query i sees exactly the keys j of its chunk's context inside the
+// sequence that the rule above hides. The sdpa / default path is the rule above. The
+// relative term is then also read for p < 0 or p >= P: 0 there (HF's shift reads its zero
+// padding when max_past + right + 2 >= P, which the builder checks).
+struct LocalAttentionAttrs {
+  int n_heads = 0, head_dim = 0;
+  int chunk = 0;     // attention_chunk_size
+  int max_past = 0;  // attention_context_left - 1: the context's keys before the chunk
+  int left = 0;      // the sliding window's left extent (HF: attention_context_left - 1)
+  int right = 0;     // attention_context_right
+  float softcap = 0.0f;
+  float invalid = -1e9f;
+  bool eager_mask = false;
+};
+
 using OpAttrs = std::variant<std::monostate, EmbedAttrs, RmsNormAttrs, RopeAttrs, AttentionAttrs, GatedActAttrs,
                              SoftCapAttrs, TopKAttrs, ScaleAttrs, SliceColsAttrs, MoeAttrs, CombineAttrs,
-                             RmsRescaleAttrs, GaussianTopKAttrs, LayerNormAttrs, AvgPoolAttrs, ClampAttrs>;
+                             RmsRescaleAttrs, GaussianTopKAttrs, LayerNormAttrs, AvgPoolAttrs, ClampAttrs,
+                             Conv2dAttrs, LocalAttentionAttrs>;
 
 struct Node {
   OpKind op = OpKind::Input;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "gemrt/core/error.h"
+#include "gemrt/model/gemma/gemma4_audio_graph.h"
 #include "gemrt/model/gemma/gemma4_vision_graph.h"
 #include "gemrt/model/gemma/media_graph.h"
 #include "gemrt/runtime/patch_grid.h"
@@ -10,7 +11,8 @@
 namespace gemrt {
 
 MediaEmbedder::MediaEmbedder(const GemmaModel& model, Backend& backend) : model_(model), backend_(backend) {
-  if (!model.media().vision && !model.media().audio && !model.media().siglip && !model.media().gemma4_vision)
+  if (!model.media().vision && !model.media().audio && !model.media().siglip && !model.media().gemma4_vision &&
+      !model.media().gemma4_audio)
     fail("model '", model.spec().model_type,
          "' has no media embedders (gemma4_unified checkpoints, and gemma3 / gemma4 ones with a vision tower have them)");
 }
@@ -67,6 +69,34 @@ std::vector<float> MediaEmbedder::embed_image(std::span<const float> pixels, std
   RunOutputs out;
   exe->run(RunInputs{{"pixel_values", kept}, {"pos_x", xs}, {"pos_y", ys}}, nullptr, &out);
   return std::move(out.at("features"));
+}
+
+std::vector<float> MediaEmbedder::embed_audio_mel(std::span<const float> mel, std::span<const int32_t> mask,
+                                                  Gemma4AudioMask attention) {
+  if (!model_.media().gemma4_audio || !model_.media_weights().gemma4_audio) fail("this model has no Gemma 4 audio tower");
+  const Gemma4AudioSpec& s = *model_.media().gemma4_audio;
+  const int64_t frames = static_cast<int64_t>(mask.size());
+  if (mel.size() != mask.size() * static_cast<size_t>(s.mel_bins))
+    fail("audio input: ", mel.size(), " mel values and ", mask.size(), " mask values do not make [F, ", s.mel_bins,
+         "] frames with an [F] mask");
+  if (frames == 0) return {};
+  // HF's masks: the features times the frame mask, then the mask taken every 2nd frame per convolution.
+  std::vector<float> mel_mask(mask.size()), conv1_mask, token_mask;
+  for (size_t f = 0; f < mask.size(); ++f) mel_mask[f] = mask[f] != 0 ? 1.0f : 0.0f;
+  for (size_t f = 0; f < mel_mask.size(); f += 2) conv1_mask.push_back(mel_mask[f]);
+  for (size_t f = 0; f < conv1_mask.size(); f += 2) token_mask.push_back(conv1_mask[f]);
+  const auto exe = backend_.compile(build_gemma4_audio_graph(s, *model_.media_weights().gemma4_audio, frames, attention));
+  RunOutputs out;
+  exe->run(RunInputs{{"mel", mel}, {"mel_mask", mel_mask},
+                     {"conv1_mask", conv1_mask}, {"token_mask", token_mask}},
+           nullptr, &out);
+  const std::vector<float>& all = out.at("features");
+  const size_t hidden = all.size() / token_mask.size();
+  std::vector<float> kept;
+  for (size_t r = 0; r < token_mask.size(); ++r)
+    if (token_mask[r] != 0.0f) kept.insert(kept.end(), all.begin() + static_cast<std::ptrdiff_t>(r * hidden),
+                                           all.begin() + static_cast<std::ptrdiff_t>((r + 1) * hidden));
+  return kept;
 }
 
 std::vector<float> MediaEmbedder::embed_audio(std::span<const float> frames) {

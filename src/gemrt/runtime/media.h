@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "gemrt/backend/backend.h"
+#include "gemrt/model/gemma/gemma4_audio_graph.h"
 #include "gemrt/model/gemma/model.h"
 
 namespace gemrt {
@@ -30,6 +31,13 @@ class MediaEmbedder {
   std::vector<float> embed_image(std::span<const float> pixels, std::span<const int32_t> positions);
   // frames float32 [A, samples per token]. Returns [A, hidden].
   std::vector<float> embed_audio(std::span<const float> frames);
+  // Gemma 4's audio tower (spec §6.7): mel float32 [F, mel_bins] (Gemma4AudioFeatureExtractor's
+  // log-mel frames), mask [F] (nonzero: a valid frame). Returns [N, hidden]: the soft tokens of the
+  // subsampled frames whose mask (the frame mask taken every 4th frame) is valid, in order, as HF
+  // keeps them. Throws on a shape mismatch or when the model has no audio tower.
+  // `attention`: which of transformers' conformer masks (model/gemma/gemma4_audio_graph.h).
+  std::vector<float> embed_audio_mel(std::span<const float> mel, std::span<const int32_t> mask,
+                                     Gemma4AudioMask attention = Gemma4AudioMask::Sdpa);
   // Gemma 3 (SigLIP): pixel_values float32 [channels, image_size, image_size], already resized
   // and normalised by the processor. Returns [tokens_per_image, hidden].
   std::vector<float> embed_image_siglip(std::span<const float> pixel_values);

@@ -307,6 +307,56 @@ TEST(CudaOps, VisionTowerOpsMatchTheCpu) {
   EXPECT_LT(test::relative_error(got_rest, want_rest), kTol);
 }
 
+// Gemma 4's audio tower ops (spec §6.7): Conv2d with a row mask (F32 and BF16 filters), then
+// LayerNorm + ReLU, Reshape, DepthwiseConv1d, the GLU's Sigmoid and a SiLU, and LocalAttention
+// (relative term, soft cap, both of transformers' masks), over float graph inputs: as the CPU.
+TEST(CudaOps, AudioTowerOpsMatchTheCpu) {
+  GEMRT_CUDA_OR_SKIP(gpu);
+  cpu::CpuBackend cpu_backend(2);
+  const int frames = 13, bins = 16, c0 = 8;
+  const Conv2dAttrs a0{frames, bins, 3, 2, 1};
+  const int64_t t = a0.out_rows(), width = int64_t{a0.out_cols()} * c0;  // 7 rows of 8 x 8
+  const auto f32_bytes = [](const std::vector<float>& v) {
+    std::vector<std::byte> b(v.size() * sizeof(float));
+    std::memcpy(b.data(), v.data(), b.size());
+    return b;
+  };
+  const std::vector<std::byte> w0 = f32_bytes(random_floats(c0 * 9, 701)), ln = f32_bytes(random_floats(c0, 702)),
+                               zero(c0 * sizeof(float)), dw = test::random_weight_row(DType::BF16, width * 5, 703),
+                               rel = f32_bytes(random_floats(5 * width, 704));
+  std::vector<float> mask(frames, 1.0f), key_mask(static_cast<size_t>(t), 1.0f);
+  mask[12] = 0.0f;
+  key_mask[6] = 0.0f;
+  for (const bool eager : {false, true}) {
+    Graph g;
+    GraphBuilder gb(g);
+    const ValueId mel = gb.input("mel", Shape{frames * bins, 1}, DType::F32);
+    ValueId x = gb.conv2d(mel, gb.weight(view("w0", DType::F32, Shape{c0, 1, 3, 3}, w0)),
+                          gb.input("mask", Shape{frames}, DType::F32), a0);
+    x = gb.act(gb.layer_norm(x, gb.weight(view("ln", DType::F32, Shape{c0}, ln)),
+                             gb.weight(view("zero", DType::F32, Shape{c0}, zero)), 1e-6f),
+               Activation::Relu);
+    x = gb.reshape(x, t);
+    const ValueId d = gb.depthwise_conv1d(x, gb.weight(view("dw", DType::BF16, Shape{width, 1, 5}, dw)));
+    const ValueId glu = gb.gated_act(gb.act(d, Activation::Silu), x, Activation::Sigmoid);
+    LocalAttentionAttrs la;
+    la.n_heads = 2;
+    la.head_dim = static_cast<int>(width / 2);
+    la.chunk = 4;
+    la.max_past = 4;
+    la.left = 4;
+    la.softcap = 5.0f;
+    la.eager_mask = eager;
+    const ValueId att = gb.local_attention(glu, d, x, gb.weight(view("rel", DType::F32, Shape{5, width}, rel)),
+                                           gb.input("key_mask", Shape{t}, DType::F32), la);
+    gb.output("y", gb.add(att, glu));
+    const std::vector<float> m = random_floats(frames * bins, 705);
+    const RunInputs inputs{{"mel", m}, {"mask", mask}, {"key_mask", key_mask}};
+    const std::vector<float> want = run(cpu_backend, g, inputs), got = run(*gpu, g, inputs);
+    EXPECT_LT(test::relative_error(got, want), kTol) << (eager ? "eager" : "sdpa");
+  }
+}
+
 // Bidirectional attention blocks (graph/ir.h AttentionAttrs): a prompt with two image-like blocks,
 // one longer than the sliding window, on the precise kernels (F32 cache, 1e-5 of the CPU) and the
 // bf16 mode's tensor-core flash attention (BF16 cache, head_dim 128 / 256: within bf16 rounding

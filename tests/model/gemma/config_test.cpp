@@ -179,6 +179,51 @@ TEST(GemmaConfig, Gemma3SiglipVisionConfig) {
 
 // Gemma 4's vision tower config (spec §6.6): Gemma4VisionConfig's defaults (the E2B / E4B tower),
 // the keys read, and settings gemrt cannot run refused naming the key.
+// Gemma 4's audio tower (spec §6.7): Gemma4AudioConfig's defaults for an empty audio_config, the
+// keys read, and bad values refused naming the key.
+TEST(GemmaConfig, Gemma4AudioTowerConfig) {
+  json config{{"model_type", "gemma4"}, {"text_config", {{"num_hidden_layers", 2}}}, {"audio_config", json::object()}};
+  MediaSpec m = parse_media_config(config, "cfg.json");
+  ASSERT_TRUE(m.gemma4_audio);
+  EXPECT_FALSE(m.gemma4_vision || m.audio);
+  const Gemma4AudioSpec& d = *m.gemma4_audio;
+  EXPECT_EQ(d.hidden, 1024);
+  EXPECT_EQ(d.output_dims, 1536);
+  EXPECT_EQ(d.heads, 8);
+  EXPECT_EQ(d.head_dim(), 128);
+  EXPECT_EQ(d.layers, 12);
+  EXPECT_EQ(d.conv_channels0, 128);
+  EXPECT_EQ(d.conv_channels1, 32);
+  EXPECT_EQ(d.sub_freq(), 32);
+  EXPECT_EQ(d.conv_kernel, 5);
+  EXPECT_EQ(d.chunk, 12);
+  EXPECT_EQ(d.context_left, 13);
+  EXPECT_EQ(d.context_right, 0);
+  EXPECT_FLOAT_EQ(d.logit_cap, 50.0f);
+  EXPECT_FLOAT_EQ(d.invalid_logit, -1e9f);
+  EXPECT_FLOAT_EQ(d.residual_weight, 0.5f);
+  EXPECT_TRUE(d.clipped_linears);
+  config["audio_config"] = {{"hidden_size", 48}, {"num_attention_heads", 3}, {"subsampling_conv_channels", {16, 8}},
+                            {"attention_context_right", 2}, {"use_clipped_linears", false}};
+  m = parse_media_config(config, "cfg.json");
+  EXPECT_EQ(m.gemma4_audio->head_dim(), 16);
+  EXPECT_EQ(m.gemma4_audio->conv_channels1, 8);
+  EXPECT_EQ(m.gemma4_audio->context_right, 2);
+  EXPECT_FALSE(m.gemma4_audio->clipped_linears);
+  const auto refused = [&](const json& audio, const std::string& needle) {
+    json bad = config;
+    bad["audio_config"] = audio;
+    const std::string msg = test::error_message([&] { parse_media_config(bad, "cfg.json"); });
+    EXPECT_NE(msg.find(needle), std::string::npos) << "expected '" << needle << "' in: " << msg;
+  };
+  refused({{"hidden_size", 50}, {"num_attention_heads", 3}}, "hidden_size 50 is not a multiple of 3 heads");
+  refused({{"subsampling_conv_channels", {16}}}, "'subsampling_conv_channels' must be two positive integers");
+  refused({{"hidden_act", "gelu"}}, "hidden_act 'gelu' is not supported");
+  refused({{"attention_context_right", -1}}, "'attention_context_right' must be a non-negative integer");
+  refused({{"attention_logit_cap", 0}}, "attention_logit_cap must be positive");
+  refused({{"use_clipped_linears", "yes"}}, "'use_clipped_linears' must be true or false");
+}
+
 TEST(GemmaConfig, Gemma4VisionTowerConfig) {
   json config{{"model_type", "gemma4"},
               {"text_config", {{"num_hidden_layers", 2}}},
@@ -187,7 +232,7 @@ TEST(GemmaConfig, Gemma4VisionTowerConfig) {
               {"audio_config", json::object()}};
   MediaSpec m = parse_media_config(config, "cfg.json");
   ASSERT_TRUE(m.gemma4_vision);
-  EXPECT_FALSE(m.vision || m.siglip || m.audio);  // no audio tower yet: audio_config is not read
+  EXPECT_FALSE(m.vision || m.siglip || m.audio);  // audio_config is the audio tower (gemma4_audio), not the embedder
   const Gemma4VisionSpec& d = *m.gemma4_vision;
   EXPECT_EQ(d.hidden, 768);
   EXPECT_EQ(d.intermediate, 3072);

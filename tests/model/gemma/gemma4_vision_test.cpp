@@ -3,10 +3,10 @@
 // (630 given, 63 of them padding, a 27 x 21 grid pooled 3 x 3 to 63 soft tokens), and the model
 // its logits with those rows spliced in, rel err < 1e-4 per row (the contract).
 //
-// The logits: the fixture's prompt also holds 9 audio tokens, whose rows come from the audio tower
-// (not built yet). Attention is causal (use_bidirectional_attention is null), so the rows up to
-// and including boa do not depend on them: the tests run the prompt up to boa and compare those
-// 72 rows of the reference.
+// The logits: the fixture's prompt also holds 9 audio tokens, whose rows come from the audio tower.
+// Attention is causal (use_bidirectional_attention is null), so the rows up to and including boa do
+// not depend on them: the tests here run the prompt up to boa and compare those 72 rows of the
+// reference; Gemma4Audio.FullPromptLogitsMatchTransformers checks all 85 with both towers.
 #include <gtest/gtest.h>
 
 #include <algorithm>

@@ -206,6 +206,20 @@ class CpuExecutable final : public Executable {
         clamp(f32(in[0]), numel, a.lo, a.hi, out);
         break;
       }
+      case OpKind::Reshape:
+        std::memcpy(out, f32(in[0]), static_cast<size_t>(numel) * sizeof(float));
+        break;
+      case OpKind::Conv2d:
+        conv2d(f32(in[0]), weight(in[1]), f32(in[2]), g_.node(in[0]).shape[1], std::get<Conv2dAttrs>(n.attrs), out,
+               *pool_);
+        break;
+      case OpKind::DepthwiseConv1d:
+        depthwise_conv1d(f32(in[0]), n.shape[0], weight(in[1]), out);
+        break;
+      case OpKind::LocalAttention:
+        local_attention(f32(in[0]), f32(in[1]), f32(in[2]), weight(in[3]), f32(in[4]), n.shape[0],
+                        std::get<LocalAttentionAttrs>(n.attrs), out);
+        break;
       case OpKind::ReplaceRows:
         check_row_index(std::span<const int32_t>(i32(in[2]), static_cast<size_t>(n.shape[0])), g_.node(in[1]).shape[0],
                         n.name);

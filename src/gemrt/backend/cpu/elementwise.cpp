@@ -56,13 +56,24 @@ void gated_act(const float* gate, const float* up, int64_t n, Activation act, Nu
     } else if (act == Activation::GeluTanh) {
       for (int64_t i = b; i < e; ++i) out[i] = gelu_tanh(gate[i]) * up[i];
     } else {
-      for (int64_t i = b; i < e; ++i) out[i] = gelu_erf(gate[i]) * up[i];
+      for (int64_t i = b; i < e; ++i) out[i] = activate(gate[i], act) * up[i];
     }
   }, 4096);
 }
 
+float activate(float x, Activation act) {
+  switch (act) {
+    case Activation::GeluTanh: return gelu_tanh(x);
+    case Activation::GeluErf: return gelu_erf(x);
+    case Activation::Silu: return x / (1.0f + std::exp(-x));  // torch's silu: x / (1 + exp(-x))
+    case Activation::Relu: return x > 0.0f ? x : (x == x ? 0.0f : x);  // NaN kept, as torch
+    case Activation::Sigmoid: return 1.0f / (1.0f + std::exp(-x));
+  }
+  return x;
+}
+
 void act(const float* x, int64_t n, Activation act, float* out) {
-  for (int64_t i = 0; i < n; ++i) out[i] = act == Activation::GeluTanh ? gelu_tanh(x[i]) : gelu_erf(x[i]);
+  for (int64_t i = 0; i < n; ++i) out[i] = activate(x[i], act);
 }
 
 void avg_pool(const float* x, int rows, int cols, int kernel, int64_t d, float* out) {

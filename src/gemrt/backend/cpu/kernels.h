@@ -105,7 +105,18 @@ void moe(const float* x, const float* logits, int64_t t, const TensorView& gate_
 // out [t, 2k] = the k largest values of each row of x [t, d] and their indices (graph/ir.h TopK).
 void top_k(const float* x, int64_t t, int64_t d, int k, float* out);
 
+// The audio conformer's ops (audio_ops.cpp): graph/ir.h Conv2d over x [a.rows * a.cols, cin]
+// (row_mask [a.rows]), DepthwiseConv1d over x [t, D] (w [D, 1, K]), LocalAttention over q, k, v
+// [t, H*D] (rel_k [P, H*D], key_mask [t]). Weights in any float dtype.
+// conv2d's output rows run in parallel on `pool`.
+void conv2d(const float* x, const TensorView& w, const float* row_mask, int64_t cin, const Conv2dAttrs& a, float* out,
+            ThreadPool& pool);
+void depthwise_conv1d(const float* x, int64_t t, const TensorView& w, float* out);
+void local_attention(const float* q, const float* k, const float* v, const TensorView& rel_k, const float* key_mask,
+                     int64_t t, const LocalAttentionAttrs& a, float* out);
+
 // Scalar activations, exposed for tests.
+float activate(float x, Activation act);
 float gelu_tanh(float x);
 float gelu_erf(float x);
 float gelu_tanh_f16_table(float x);

@@ -80,8 +80,14 @@ __device__ inline float gated_value(float x, float up, Activation act) {
     const float beta = 0.7978845608028654f;  // sqrt(2 / pi), as the CPU's float32 constant
     const float inner = __fmul_rn(beta, __fadd_rn(x, __fmul_rn(__fmul_rn(__fmul_rn(0.044715f, x), x), x)));
     g = __fmul_rn(__fmul_rn(0.5f, x), __fadd_rn(1.0f, tanhf(inner)));
-  } else {
+  } else if (act == Activation::GeluErf) {
     g = __fmul_rn(__fmul_rn(0.5f, x), __fadd_rn(1.0f, erff(__fmul_rn(x, 0.7071067811865476f))));
+  } else if (act == Activation::Silu) {
+    g = __fdiv_rn(x, __fadd_rn(1.0f, expf(-x)));
+  } else if (act == Activation::Relu) {
+    g = x > 0.0f ? x : (x == x ? 0.0f : x);
+  } else {
+    g = __fdiv_rn(1.0f, __fadd_rn(1.0f, expf(-x)));
   }
   return __fmul_rn(g, up);
 }

@@ -505,6 +505,22 @@ class CudaExecutable final : public Executable {
       case OpKind::AddVec:
         cuda::add_vec(f32(in[0]), n.shape[0], weight(in[1]), out, stream_);
         break;
+      case OpKind::Reshape:
+        check(cudaMemcpyAsync(out, f32(in[0]), static_cast<size_t>(numel) * sizeof(float), cudaMemcpyDeviceToDevice,
+                              stream_),
+              "reshape");
+        break;
+      case OpKind::Conv2d:
+        cuda::conv2d(f32(in[0]), weight(in[1]), f32(in[2]), g_.node(in[0]).shape[1], n.shape[1],
+                     std::get<Conv2dAttrs>(n.attrs), out, stream_);
+        break;
+      case OpKind::DepthwiseConv1d:
+        cuda::depthwise_conv1d(f32(in[0]), n.shape[0], n.shape[1], g_.node(in[1]).shape[2], weight(in[1]), out, stream_);
+        break;
+      case OpKind::LocalAttention:
+        cuda::local_attention(f32(in[0]), f32(in[1]), f32(in[2]), weight(in[3]), f32(in[4]), n.shape[0],
+                              std::get<LocalAttentionAttrs>(n.attrs), out, stream_);
+        break;
       case OpKind::ReplaceRows:
         cuda::replace_rows(f32(in[0]), f32(in[1]), i32(in[2]), n.shape[0], n.shape[1], out, stream_);
         break;

@@ -119,6 +119,15 @@ void act(const float* x, int64_t n, Activation act, float* out, cudaStream_t str
 void avg_pool(const float* x, int rows, int cols, int kernel, int64_t d, float* out, cudaStream_t stream);
 void clamp(const float* x, int64_t n, float lo, float hi, float* out, cudaStream_t stream);
 void gaussian_top_k(const float* x, int64_t t, int64_t d, float z, float* out, cudaStream_t stream);
+// The audio conformer's ops (audio_ops.cu; graph/ir.h Conv2d, DepthwiseConv1d, LocalAttention):
+// x [a.rows * a.cols, cin] -> [out_rows * out_cols, cout]; x [t, d] with w [d, 1, k]; q, k, v
+// [t, H*D] with rel_k [P, H*D] and key_mask [t] (context chunk + max_past + right <= 64 keys).
+void conv2d(const float* x, const DeviceWeight& w, const float* row_mask, int64_t cin, int64_t cout,
+            const Conv2dAttrs& a, float* out, cudaStream_t stream);
+void depthwise_conv1d(const float* x, int64_t t, int64_t d, int64_t k, const DeviceWeight& w, float* out,
+                      cudaStream_t stream);
+void local_attention(const float* q, const float* k, const float* v, const DeviceWeight& rel_k, const float* key_mask,
+                     int64_t t, const LocalAttentionAttrs& a, float* out, cudaStream_t stream);
 
 // out [t, 2k] = the k largest values of each row of x [t, d] and their indices (graph/ir.h TopK,
 // the same order and ties as the CPU backend), k <= kTopKMax: blocks pick the k best of slices of

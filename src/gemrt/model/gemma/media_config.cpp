@@ -73,10 +73,60 @@ void parse_gemma4_tokens(const json& config, const std::string& source, MediaSpe
   m.eoa_token = token(config, "eoa_token_index", token(config, "eoa_token_id", m.eoa_token, source), source);
 }
 
+// Gemma 4 (spec §6.7): the audio tower's audio_config (Gemma4AudioConfig's defaults).
+Gemma4AudioSpec parse_gemma4_audio(const json& a, const std::string& where) {
+  Gemma4AudioSpec s;
+  const auto number = [&](const char* key, double def) {
+    if (!a.contains(key) || a[key].is_null()) return static_cast<float>(def);
+    if (!a[key].is_number()) fail(where, ": key '", key, "' must be a number, got ", a[key].dump());
+    return a[key].get<float>();
+  };
+  const auto count = [&](const char* key, int64_t def, bool zero_ok) {
+    if (!a.contains(key) || a[key].is_null()) return def;
+    if (!a[key].is_number_integer() || a[key].get<int64_t>() < (zero_ok ? 0 : 1))
+      fail(where, ": key '", key, "' must be a ", zero_ok ? "non-negative" : "positive", " integer, got ", a[key].dump());
+    return a[key].get<int64_t>();
+  };
+  s.hidden = count("hidden_size", s.hidden, false);
+  s.output_dims = count("output_proj_dims", s.output_dims, false);
+  s.heads = static_cast<int>(count("num_attention_heads", s.heads, false));
+  s.layers = static_cast<int>(count("num_hidden_layers", s.layers, false));
+  s.conv_kernel = static_cast<int>(count("conv_kernel_size", s.conv_kernel, false));
+  s.chunk = static_cast<int>(count("attention_chunk_size", s.chunk, false));
+  s.context_left = static_cast<int>(count("attention_context_left", s.context_left, false));
+  s.context_right = static_cast<int>(count("attention_context_right", s.context_right, true));
+  s.residual_weight = number("residual_weight", s.residual_weight);
+  s.logit_cap = number("attention_logit_cap", s.logit_cap);
+  s.invalid_logit = number("attention_invalid_logits_value", s.invalid_logit);
+  s.gradient_clipping = number("gradient_clipping", s.gradient_clipping);
+  s.eps = eps(a, "rms_norm_eps", 1e-6, where);
+  if (a.contains("use_clipped_linears") && !a["use_clipped_linears"].is_null()) {
+    if (!a["use_clipped_linears"].is_boolean())
+      fail(where, ": key 'use_clipped_linears' must be true or false, got ", a["use_clipped_linears"].dump());
+    s.clipped_linears = a["use_clipped_linears"].get<bool>();
+  }
+  if (a.contains("subsampling_conv_channels") && !a["subsampling_conv_channels"].is_null()) {
+    const json& c = a["subsampling_conv_channels"];
+    if (!c.is_array() || c.size() != 2 || !c[0].is_number_integer() || !c[1].is_number_integer() ||
+        c[0].get<int64_t>() <= 0 || c[1].get<int64_t>() <= 0)
+      fail(where, ": key 'subsampling_conv_channels' must be two positive integers, got ", c.dump());
+    s.conv_channels0 = c[0].get<int64_t>();
+    s.conv_channels1 = c[1].get<int64_t>();
+  }
+  const std::string act = a.value("hidden_act", "silu");
+  if (act != "silu" && act != "swish") fail(where, ": hidden_act '", act, "' is not supported (silu)");
+  if (s.hidden % s.heads != 0) fail(where, ": hidden_size ", s.hidden, " is not a multiple of ", s.heads, " heads");
+  if (!(s.logit_cap > 0.0f)) fail(where, ": attention_logit_cap must be positive, got ", s.logit_cap);
+  if (!(s.gradient_clipping > 0.0f)) fail(where, ": gradient_clipping must be positive, got ", s.gradient_clipping);
+  return s;
+}
+
 // Gemma 4 (spec §6.6): the vision tower's vision_config (Gemma4VisionConfig's defaults).
 MediaSpec parse_gemma4_media(const json& config, const std::string& source) {
   MediaSpec m;
   parse_gemma4_tokens(config, source, m);
+  if (config.contains("audio_config") && config["audio_config"].is_object())
+    m.gemma4_audio = parse_gemma4_audio(config["audio_config"], source + " (audio_config)");
   if (!config.contains("vision_config") || !config["vision_config"].is_object()) return m;
   const json& v = config["vision_config"];
   const std::string where = source + " (vision_config)";

@@ -72,11 +72,36 @@ struct Gemma4VisionSpec {
   int64_t patch_values() const { return int64_t{3} * patch_size * patch_size; }
 };
 
+// Gemma 4's audio tower and embed_audio (spec §6.7, transformers 5.17's Gemma4AudioModel +
+// Gemma4MultimodalEmbedder), from audio_config: log-mel frames [F, mel_bins] through two 3x3
+// stride-2 convolutions (channels conv_channels[0], then [1]; each a LayerNorm over channels
+// without bias and a ReLU), a projection to `hidden`; `layers` conformer blocks (half-step SiLU
+// feed-forwards of 4 hidden, chunked local attention with relative positions and a logit cap,
+// a depthwise causal convolution of conv_kernel with GLU); output_proj (with bias) to
+// output_dims; a weightless RMSNorm and a projection to the text hidden size.
+struct Gemma4AudioSpec {
+  int64_t hidden = 1024, output_dims = 1536;
+  int heads = 8, layers = 12;
+  int64_t conv_channels0 = 128, conv_channels1 = 32;
+  int mel_bins = 128;  // the feature extractor's (Gemma4AudioFeatureExtractor), not in audio_config
+  int conv_kernel = 5;
+  float residual_weight = 0.5f;
+  int chunk = 12, context_left = 13, context_right = 0;
+  float logit_cap = 50.0f, invalid_logit = -1e9f;
+  float gradient_clipping = 1e10f;
+  float eps = 1e-6f;
+  bool clipped_linears = true;
+  int head_dim() const { return static_cast<int>(hidden / heads); }
+  // Frequency bins after the two stride-2 convolutions (pad 1, kernel 3).
+  int64_t sub_freq() const { return ((mel_bins + 1) / 2 + 1) / 2; }
+};
+
 struct MediaSpec {
   std::optional<VisionEmbedderSpec> vision;
   std::optional<AudioEmbedderSpec> audio;
   std::optional<SiglipSpec> siglip;
   std::optional<Gemma4VisionSpec> gemma4_vision;
+  std::optional<Gemma4AudioSpec> gemma4_audio;
   // Token ids (spec §7.1 defaults: the released 12B's).
   int image_token = 258880, boi_token = 255999, eoi_token = 258882, video_token = 258884;
   // Text the processor writes around an image's tokens (Gemma 3: "\n\n" on both sides).
@@ -89,8 +114,7 @@ struct MediaSpec {
 
 // The media spec of a parsed config.json: empty (no embedders) unless model_type is
 // gemma4_unified, gemma3 with a vision_config (the SigLIP tower), or gemma4 with a vision_config
-// (its vision tower; an audio_config is not read yet: no audio tower); `source` names the file in
-// errors.
+// (its vision tower) and / or an audio_config (its audio tower); `source` names the file in errors.
 MediaSpec parse_media_config(const nlohmann::json& config, const std::string& source);
 
 }  // namespace gemrt

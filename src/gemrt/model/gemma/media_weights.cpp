@@ -1,5 +1,7 @@
 #include "gemrt/model/gemma/media_weights.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -153,6 +155,113 @@ Gemma4VisionWeights bind_gemma4_vision(const Gemma4VisionSpec& s, int64_t text_h
   return out;
 }
 
+// Values of a small float weight (F32 / F16 / BF16) as float32.
+std::vector<float> small_weight_values(const TensorView& w) {
+  if (dtype_is_quantized(w.dtype)) fail(w.name, ": must be F32, F16 or BF16, got ", dtype_name(w.dtype));
+  std::vector<float> out(static_cast<size_t>(w.shape.numel()));
+  for (size_t j = 0; j < out.size(); ++j) {
+    TensorView one = w;
+    one.shape = Shape{1};
+    one.data += dtype_bytes(w.dtype, static_cast<int64_t>(j));
+    out[j] = scalar_weight_value(one);
+  }
+  return out;
+}
+
+// A float32 constant owned by `pool`, as a TensorView named `name`.
+TensorView constant(std::vector<std::vector<float>>& pool, std::vector<float> values, const std::string& name,
+                    const Shape& shape) {
+  pool.push_back(std::move(values));
+  return TensorView{name, DType::F32, shape, reinterpret_cast<const std::byte*>(pool.back().data())};
+}
+
+Gemma4AudioWeights bind_gemma4_audio(const Gemma4AudioSpec& s, int64_t text_hidden, const TensorStore& store) {
+  const std::string a =
+      find_prefix(store, {"model.audio_tower.", "audio_tower."}, "subsample_conv_projection.layer0.conv.weight");
+  const int64_t h = s.hidden, c0 = s.conv_channels0, c1 = s.conv_channels1, hd = s.head_dim();
+  const auto w = [&](const std::string& name, const Shape& shape) { return bind_weight(store, a + name, shape); };
+  Gemma4AudioWeights out;
+  out.constants = std::make_shared<std::vector<std::vector<float>>>();
+  out.constants->reserve(static_cast<size_t>(2 * s.layers + 2));  // views stay valid: no reallocation
+  auto& pool = *out.constants;
+  const std::string sub = "subsample_conv_projection.";
+  out.conv0 = w(sub + "layer0.conv.weight", Shape{c0, 1, 3, 3});
+  out.conv1 = w(sub + "layer1.conv.weight", Shape{c1, c0, 3, 3});
+  out.norm0 = w(sub + "layer0.norm.weight", Shape{c0});
+  out.norm1 = w(sub + "layer1.norm.weight", Shape{c1});
+  out.zero0 = constant(pool, std::vector<float>(static_cast<size_t>(c0)), "audio subsampling layer0 zero bias", Shape{c0});
+  out.zero1 = constant(pool, std::vector<float>(static_cast<size_t>(c1)), "audio subsampling layer1 zero bias", Shape{c1});
+  out.input_proj = w(sub + "input_proj_linear.weight", Shape{h, s.sub_freq() * c1});
+
+  // Gemma4AudioRelPositionalEncoding: positions P-1 .. 0, [sin(p * inv_ts), cos(p * inv_ts)], in float32.
+  const int64_t rel_context = int64_t{s.chunk} + s.context_left - 1 + s.context_right, n_rel = rel_context / 2 + 1;
+  const int64_t n_ts = h / 2;
+  const float increment = static_cast<float>(std::log(10000.0) / static_cast<double>(std::max<int64_t>(n_ts - 1, 1)));
+  std::vector<float> table(static_cast<size_t>(n_rel * h));
+  for (int64_t r = 0; r < n_rel; ++r) {
+    const auto pos = static_cast<float>(n_rel - 1 - r);
+    for (int64_t j = 0; j < n_ts; ++j) {
+      const float inv_ts = std::exp(static_cast<float>(j) * -increment);
+      const float t = pos * inv_ts;
+      table[static_cast<size_t>(r * h + j)] = std::sin(t);
+      table[static_cast<size_t>(r * h + n_ts + j)] = std::cos(t);
+    }
+  }
+  const float q_scale = static_cast<float>(std::pow(static_cast<double>(hd), -0.5) / std::log(2.0));
+  for (int l = 0; l < s.layers; ++l) {
+    const std::string p = "layers." + std::to_string(l) + ".";
+    const auto linear = [&](const std::string& name, const Shape& shape) {
+      return bind_clipped(store, a + p + name, shape, s.clipped_linears);
+    };
+    const auto ff = [&](const std::string& name) {
+      return Gemma4AudioFeedForwardWeights{w(p + name + ".pre_layer_norm.weight", Shape{h}),
+                                           w(p + name + ".post_layer_norm.weight", Shape{h}),
+                                           linear(name + ".ffw_layer_1", Shape{4 * h, h}),
+                                           linear(name + ".ffw_layer_2", Shape{h, 4 * h})};
+    };
+    Gemma4AudioLayerWeights L;
+    L.ff1 = ff("feed_forward1");
+    L.ff2 = ff("feed_forward2");
+    L.norm_pre_attn = w(p + "norm_pre_attn.weight", Shape{h});
+    L.norm_post_attn = w(p + "norm_post_attn.weight", Shape{h});
+    L.norm_out = w(p + "norm_out.weight", Shape{h});
+    L.q = linear("self_attn.q_proj", Shape{h, h});
+    L.k = linear("self_attn.k_proj", Shape{h, h});
+    L.v = linear("self_attn.v_proj", Shape{h, h});
+    L.post = linear("self_attn.post", Shape{h, h});
+    // q * q_scale * softplus(per_dim_scale), one vector over the heads (torch's softplus, threshold 20).
+    const std::vector<float> per_dim = small_weight_values(w(p + "self_attn.per_dim_scale", Shape{hd}));
+    std::vector<float> qs(static_cast<size_t>(h));
+    for (int64_t j = 0; j < h; ++j) {
+      const float x = per_dim[static_cast<size_t>(j % hd)];
+      const float softplus = x > 20.0f ? x : std::log1p(std::exp(x));
+      qs[static_cast<size_t>(j)] = q_scale * softplus;
+    }
+    L.q_scale = constant(pool, std::move(qs), a + p + "self_attn.q_scale (derived)", Shape{h});
+    // rel_k = table @ relative_k_proj^T, float32 sums in order.
+    const std::vector<float> rk = small_weight_values(w(p + "self_attn.relative_k_proj.weight", Shape{h, h}));
+    std::vector<float> rel(static_cast<size_t>(n_rel * h));
+    for (int64_t r = 0; r < n_rel; ++r)
+      for (int64_t o = 0; o < h; ++o) {
+        float acc = 0.0f;
+        for (int64_t j = 0; j < h; ++j) acc += table[static_cast<size_t>(r * h + j)] * rk[static_cast<size_t>(o * h + j)];
+        rel[static_cast<size_t>(r * h + o)] = acc;
+      }
+    L.rel_k = constant(pool, std::move(rel), a + p + "self_attn.relative keys (derived)", Shape{n_rel, h});
+    L.conv_pre_norm = w(p + "lconv1d.pre_layer_norm.weight", Shape{h});
+    L.conv_norm = w(p + "lconv1d.conv_norm.weight", Shape{h});
+    L.linear_start = linear("lconv1d.linear_start", Shape{2 * h, h});
+    L.linear_end = linear("lconv1d.linear_end", Shape{h, h});
+    L.depthwise = w(p + "lconv1d.depthwise_conv1d.weight", Shape{h, 1, s.conv_kernel});
+    out.layers.push_back(L);
+  }
+  out.output_proj = w("output_proj.weight", Shape{s.output_dims, h});
+  out.output_bias = w("output_proj.bias", Shape{s.output_dims});
+  out.projection = bind(store, {"model.embed_audio.embedding_projection.weight", "embed_audio.embedding_projection.weight"},
+                        Shape{text_hidden, s.output_dims});
+  return out;
+}
+
 }  // namespace
 
 MediaWeights bind_media_weights(const MediaSpec& spec, int64_t hidden, const TensorStore& store) {
@@ -177,6 +286,7 @@ MediaWeights bind_media_weights(const MediaSpec& spec, int64_t hidden, const Ten
   }
   if (spec.siglip) w.siglip = bind_siglip(*spec.siglip, hidden, store);
   if (spec.gemma4_vision) w.gemma4_vision = bind_gemma4_vision(*spec.gemma4_vision, hidden, store);
+  if (spec.gemma4_audio) w.gemma4_audio = bind_gemma4_audio(*spec.gemma4_audio, hidden, store);
   if (spec.audio)
     w.audio = AudioEmbedderWeights{
         bind(store, {"model.embed_audio.embedding_projection.weight"}, Shape{hidden, spec.audio->embed_dim})};

@@ -75,11 +75,45 @@ struct Gemma4VisionWeights {
   TensorView projection;  // embed_vision.embedding_projection [text hidden, hidden]
 };
 
+// Gemma 4's audio tower (spec §6.7, `model.audio_tower.*` + `model.embed_audio.embedding_projection`,
+// also without the `model.` prefix). Derived constants, computed in float32 at binding and owned
+// here (float32 TensorViews over `constants`):
+//   q_scale [hidden]: per layer, head_dim^-0.5 / ln 2 * softplus(per_dim_scale) repeated over heads
+//   rel_k [P, hidden]: per layer, relative_k_proj of the sinusoidal table (Gemma4AudioRelPositionalEncoding:
+//                      P = (chunk + context_left - 1 + context_right) / 2 + 1 rows, positions P-1 .. 0)
+//   zero [conv_channels] for the subsampling LayerNorms' absent bias.
+struct Gemma4AudioFeedForwardWeights {
+  TensorView pre_norm, post_norm;  // [hidden]
+  ClippedLinearWeights up, down;   // ffw_layer_1 [4 hidden, hidden], ffw_layer_2 [hidden, 4 hidden]
+};
+
+struct Gemma4AudioLayerWeights {
+  Gemma4AudioFeedForwardWeights ff1, ff2;
+  TensorView norm_pre_attn, norm_post_attn, norm_out;  // [hidden]
+  ClippedLinearWeights q, k, v, post;                  // [hidden, hidden]
+  TensorView q_scale, rel_k;                           // derived (above)
+  TensorView conv_pre_norm, conv_norm;                 // [hidden]
+  ClippedLinearWeights linear_start, linear_end;       // [2 hidden, hidden], [hidden, hidden]
+  TensorView depthwise;                                // [hidden, 1, conv_kernel]
+};
+
+struct Gemma4AudioWeights {
+  TensorView conv0, conv1;            // [C0, 1, 3, 3], [C1, C0, 3, 3]
+  TensorView norm0, norm1;            // [C0], [C1] LayerNorm weights
+  TensorView zero0, zero1;            // derived zero biases [C0], [C1]
+  TensorView input_proj;              // [hidden, sub_freq * C1]
+  std::vector<Gemma4AudioLayerWeights> layers;
+  TensorView output_proj, output_bias;  // [output_dims, hidden], [output_dims]
+  TensorView projection;                // embed_audio.embedding_projection [text hidden, output_dims]
+  std::shared_ptr<std::vector<std::vector<float>>> constants;
+};
+
 struct MediaWeights {
   std::optional<VisionEmbedderWeights> vision;
   std::optional<AudioEmbedderWeights> audio;
   std::optional<SiglipWeights> siglip;
   std::optional<Gemma4VisionWeights> gemma4_vision;
+  std::optional<Gemma4AudioWeights> gemma4_audio;
 };
 
 // Throws gemrt::Error naming the tensor (and the spellings looked for) when one is missing or has
