@@ -57,8 +57,8 @@ TEST(AudioOps, Conv2dIsTorchsStride2Pad1WithRowMask) {
             for (int dx = 0; dx < 3; ++dx) {
               const int y = 2 * i + dy - 1, xc = 2 * j + dx - 1;
               if (y < 0 || y >= rows || xc < 0 || xc >= cols) continue;
-              want += static_cast<double>(w[static_cast<size_t>(((o * cin + c) * 3 + dy) * 3 + dx)]) * mask[static_cast<size_t>(y)] *
-                      x[static_cast<size_t>((y * cols + xc) * cin + c)];
+              want += static_cast<double>(w[static_cast<size_t>(((o * cin + c) * 3 + dy) * 3 + dx)]) * static_cast<double>(mask[static_cast<size_t>(y)]) *
+                      static_cast<double>(x[static_cast<size_t>((y * cols + xc) * cin + c)]);
             }
         EXPECT_NEAR(out[static_cast<size_t>((i * a.out_cols() + j) * cout + o)], want, 1e-5) << i << " " << j << " " << o;
       }
@@ -74,7 +74,7 @@ TEST(AudioOps, DepthwiseConv1dIsCausal) {
     for (int c = 0; c < d; ++c) {
       double want = 0.0;
       for (int i = 0; i < k; ++i)
-        if (r - (k - 1) + i >= 0) want += static_cast<double>(w[static_cast<size_t>(c * k + i)]) * x[static_cast<size_t>((r - (k - 1) + i) * d + c)];
+        if (r - (k - 1) + i >= 0) want += static_cast<double>(w[static_cast<size_t>(c * k + i)]) * static_cast<double>(x[static_cast<size_t>((r - (k - 1) + i) * d + c)]);
       EXPECT_NEAR(out[static_cast<size_t>(r * d + c)], want, 1e-5);
     }
 }
@@ -101,7 +101,7 @@ std::vector<float> hf_attention(const std::vector<float>& q, const std::vector<f
         for (int p = 0; p < p_len && i < t; ++p) {
           double s = 0.0;
           for (int e = 0; e < hd; ++e)
-            s += static_cast<double>(q[static_cast<size_t>(i * width + h * hd + e)]) * rel[static_cast<size_t>(p * width + h * hd + e)];
+            s += static_cast<double>(q[static_cast<size_t>(i * width + h * hd + e)]) * static_cast<double>(rel[static_cast<size_t>(p * width + h * hd + e)]);
           bd_raw[static_cast<size_t>(r * (ctx + 1) + p)] = s;
         }
       }
@@ -115,9 +115,9 @@ std::vector<float> hf_attention(const std::vector<float>& q, const std::vector<f
           double ac = 0.0;
           if (j >= 0 && j < t)
             for (int e = 0; e < hd; ++e)
-              ac += static_cast<double>(q[static_cast<size_t>(i * width + h * hd + e)]) * k[static_cast<size_t>(j * width + h * hd + e)];
+              ac += static_cast<double>(q[static_cast<size_t>(i * width + h * hd + e)]) * static_cast<double>(k[static_cast<size_t>(j * width + h * hd + e)]);
           const double bd = bd_raw[static_cast<size_t>(r * ctx + c)];  // the shift: flat index r * ctx + c
-          double s = std::tanh((ac + bd) / a.softcap) * a.softcap;
+          double s = std::tanh((ac + bd) / static_cast<double>(a.softcap)) * static_cast<double>(a.softcap);
           const bool in_seq = j >= 0 && j < t;
           const bool mask_value = in_seq && allowed(i, j);  // bool mask; padding False
           const bool keep = eager ? (in_seq && !mask_value) : mask_value;  // eager: 0 (allowed or padding) masked
@@ -132,7 +132,7 @@ std::vector<float> hf_attention(const std::vector<float>& q, const std::vector<f
           if (j < 0 || j >= t) continue;
           for (int e = 0; e < hd; ++e)
             out[static_cast<size_t>(i * width + h * hd + e)] +=
-                static_cast<float>(logit[static_cast<size_t>(c)] / sum * v[static_cast<size_t>(j * width + h * hd + e)]);
+                static_cast<float>(logit[static_cast<size_t>(c)] / sum * static_cast<double>(v[static_cast<size_t>(j * width + h * hd + e)]));
         }
       }
     }

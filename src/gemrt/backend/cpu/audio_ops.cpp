@@ -95,13 +95,13 @@ void local_attention(const float* q, const float* k, const float* v, const Tenso
       for (int64_t c = 0; c < context; ++c) {
         const float e = std::exp(logits[static_cast<size_t>(c)] - best);
         logits[static_cast<size_t>(c)] = e;
-        sum += e;
+        sum += static_cast<double>(e);
       }
       for (int64_t e = 0; e < hd; ++e) o[e] = 0.0f;
       for (int64_t c = 0; c < context; ++c) {
         const int64_t j = first + c;
         if (j < 0 || j >= t) continue;  // HF's zero padding: no value
-        const float p = static_cast<float>(logits[static_cast<size_t>(c)] / sum);
+        const float p = static_cast<float>(static_cast<double>(logits[static_cast<size_t>(c)]) / sum);
         if (p == 0.0f) continue;
         const float* vj = v + j * width + h * hd;
         for (int64_t e = 0; e < hd; ++e) o[e] += p * vj[e];

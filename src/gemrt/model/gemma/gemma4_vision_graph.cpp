@@ -7,19 +7,10 @@
 #include "gemrt/core/error.h"
 #include "gemrt/graph/builder.h"
 #include "gemrt/graph/rope.h"
+#include "gemrt/model/gemma/clipped_linear.h"
 
 namespace gemrt {
 namespace {
-
-// Gemma4ClippableLinear: clamp(clamp(x, in) @ W^T, out), a clamp only where a bound is finite
-// (an open clamp is the identity, NaN included).
-ValueId clipped_linear(GraphBuilder& b, ValueId x, const ClippedLinearWeights& w, const std::string& label) {
-  const auto bounded = [](float lo, float hi) { return std::isfinite(lo) || std::isfinite(hi); };
-  if (bounded(w.in_lo, w.in_hi)) x = b.clamp(x, w.in_lo, w.in_hi, label + "_clamp_in");
-  ValueId y = b.matmul(x, b.weight(w.weight), label);
-  if (bounded(w.out_lo, w.out_hi)) y = b.clamp(y, w.out_lo, w.out_hi, label + "_clamp_out");
-  return y;
-}
 
 // Gemma4VisionRotaryEmbedding (rope_type "axial"): head_dim / 4 frequencies 1 / theta^(2j / (head_dim / 2)),
 // the same for both halves of a head (x, then y).
