@@ -1,0 +1,46 @@
+// Load-time rewrites of media weights, done once and owned by the MediaWeights that use them
+// (design brief: "load-time rewrites happen once and visibly, in the weight map"): copies of
+// F32 / F16 / BF16 matrices in another layout, small weights read as float32, and the Gemma 4 audio
+// tower's derived constants. Shared by the safetensors binding (media_weights.cpp) and the
+// llama.cpp mmproj one (mmproj_weights.cpp), so both feed the towers the same values.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "gemrt/core/tensor.h"
+#include "gemrt/model/gemma/media_weights.h"
+
+namespace gemrt {
+
+// A [rows, cols] F32 / F16 / BF16 matrix as [cols, rows], copied into `storage` (in its dtype).
+// Throws naming the tensor for a packed dtype.
+TensorView transposed_copy(const TensorView& w, std::shared_ptr<std::vector<std::byte>>& storage);
+
+// The [n, 3, p, p] convolution kernel (channel-major: llama.cpp's patch_embd of the Gemma 4
+// vision tower) as the [n, p * p * 3] projection transformers' Gemma4VisionPatchEmbedder applies
+// to a patch flattened row, column, channel (spec §6.6): column (y * p + x) * 3 + c = kernel
+// [c, y, x]. Copied into `storage` (in its dtype); throws naming the tensor for a packed dtype.
+TensorView patch_kernel_as_projection(const TensorView& kernel, std::shared_ptr<std::vector<std::byte>>& storage);
+
+// The values of a small F32 / F16 / BF16 weight as float32; throws naming it otherwise.
+std::vector<float> small_weight_values(const TensorView& w);
+
+// -w as float32, owned by `storage` (an AddVec weight: x + (-b) is x - b exactly).
+TensorView negated_copy(const TensorView& w, std::shared_ptr<std::vector<float>>& storage);
+
+// torch.nn.functional.softplus in float32 (beta 1, threshold 20: x itself above 20).
+float torch_softplus(float x);
+
+// Gemma 4's audio tower (Gemma4AudioWeights' comment): fills `w.constants` with the subsampling
+// LayerNorms' zero biases (w.zero0, w.zero1) and, per layer l, the query scale q_scale [hidden] =
+// head_dim^-0.5 / ln 2 * per_dim_softplus[l] (its [head_dim] values repeated over the heads) and
+// the relative keys rel_k [P, hidden] = the sinusoidal table (Gemma4AudioRelPositionalEncoding)
+// times relative_k[l]^T ([hidden, hidden]), all in float32. `names[l]` prefixes the derived views'
+// names. w.layers must hold spec.layers entries.
+void derive_gemma4_audio_constants(const Gemma4AudioSpec& spec, std::span<const std::vector<float>> per_dim_softplus,
+                                   std::span<const TensorView> relative_k, std::span<const std::string> names,
+                                   Gemma4AudioWeights& w);
+
+}  // namespace gemrt
