@@ -23,9 +23,11 @@ architectures (gemma-spec.md §8), using the registry's `gguf` package as the wr
   - weights in float32 (--dtype f32, default) or float16;
   - the language model of a multimodal checkpoint (Gemma3ForConditionalGeneration: model_type
     gemma3, tensors language_model.model.*; Gemma4ForConditionalGeneration: gemma4,
-    model.language_model.*): its text_config and language-model tensors, as llama.cpp writes the
-    text GGUF that goes with an mmproj file (the towers go to the mmproj, written by llama.cpp's own
-    convert_hf_to_gguf.py --mmproj; tests/data/make_mmproj_fixtures.py).
+    model.language_model.*; Gemma4UnifiedForConditionalGeneration: gemma4_unified, likewise, written
+    as architecture gemma4, as llama.cpp's Gemma4UnifiedModel does): its text_config and
+    language-model tensors, as llama.cpp writes the text GGUF that goes with an mmproj file (the
+    towers go to the mmproj, written by llama.cpp's own convert_hf_to_gguf.py --mmproj;
+    tests/data/make_mmproj_fixtures.py).
 No tokenizer is written; the fixtures have none. A multimodal checkpoint's media token ids are
 recorded the way a real GGUF's vocabulary carries them: tokenizer.ggml.tokens with the media
 pieces ("<start_of_image>", "<|image|>", ...) at the config's ids, every other entry a placeholder
@@ -47,7 +49,8 @@ from safetensors.numpy import load_file
 
 ARCH = {"gemma": "gemma", "gemma2": "gemma2", "gemma3_text": "gemma3", "gemma3n_text": "gemma3n", "gemma4_text": "gemma4"}
 # Multimodal checkpoints: the text model's type and the prefix of its tensors (spec §4.6, §6.8).
-MULTIMODAL = {"gemma3": ("gemma3_text", "language_model.model."), "gemma4": ("gemma4_text", "model.language_model.")}
+MULTIMODAL = {"gemma3": ("gemma3_text", "language_model.model."), "gemma4": ("gemma4_text", "model.language_model."),
+              "gemma4_unified": ("gemma4_text", "model.language_model.")}
 # The tokenizer pieces of the media tokens (spec §9.1) and the config keys holding their ids.
 MEDIA_PIECES = {
     "gemma3": [("image_token_index", "<image_soft_token>"), ("boi_token_index", "<start_of_image>"),
@@ -56,6 +59,7 @@ MEDIA_PIECES = {
                ("audio_token_id", "<|audio|>"), ("boa_token_id", "<|audio>"), ("eoa_token_index", "<audio|>"),
                ("video_token_id", "<|video|>")],
 }
+MEDIA_PIECES["gemma4_unified"] = MEDIA_PIECES["gemma4"]
 LAYER_NAMES = {
     "input_layernorm": "attn_norm",
     "self_attn.q_proj": "attn_q",

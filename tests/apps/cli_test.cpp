@@ -377,6 +377,13 @@ TEST(CliLogits, TextGgufWithMmproj) {
     test::expect_rows_close(test::load_tensor(out, "logits").values<float>(), test::load_tensor(ref, "logits_F32"), 1e-4,
                             name + " logits");
   }
+  // Gemma 4 unified: its F32 file holds the fixture's float32 weights, the fixture's reference is its.
+  const std::string ref = fixture("gemma4u-pub") + "/reference.safetensors", out = dir.file("u.safetensors");
+  const Result r = gemrt_cli("logits --model " + mmproj_dir("gemma4u-pub") + "/text-F32.gguf --mmproj " +
+                             mmproj_dir("gemma4u-pub") + "/mmproj-F32.gguf --inputs " + ref + " --out " + out);
+  ASSERT_EQ(r.status, 0) << r.output;
+  for (const char* t : {"image_features", "audio_features", "logits"})
+    test::expect_rows_close(test::load_tensor(out, t).values<float>(), test::load_tensor(ref, t), 1e-4, std::string("gemma4u ") + t);
 }
 
 // `run --mmproj`: the Gemma 3 text GGUF (its vocabulary made a SentencePiece one of placeholder
@@ -405,7 +412,7 @@ TEST(CliErrors, MmprojOfAnotherModel) {
                              " --ids 2 --out /dev/null");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find(mmproj + ": clip.projector_type is 'gemma3'"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("expected an mmproj with projectors gemma4v / gemma4a"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("expected an mmproj with projectors gemma4v / gemma4a or gemma4uv / gemma4ua"), std::string::npos) << r.output;
   const Result hf = gemrt_cli("logits --model " + fixture("gemma3-siglip-pub") + " --mmproj " + mmproj +
                               " --ids 2 --out /dev/null");
   EXPECT_EQ(hf.status, 1);

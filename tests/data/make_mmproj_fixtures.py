@@ -8,7 +8,9 @@ Command (the project's HF venv for torch + transformers; the llama.cpp sdist's o
     L=/tmp/llama-src/llama_cpp_python-0.3.36/vendor/llama.cpp   # llama-cpp-python 0.3.36's sdist
     PYTHONPATH=$L/gguf-py ~/.cache/gemrt/hf-venv/bin/python tests/data/make_mmproj_fixtures.py --llama-cpp $L
 
-For each of ../shared/fixtures/hf/gemma3-siglip-pub and gemma4-towers-pub, tests/data/mmproj/NAME/ gets:
+For each of ../shared/fixtures/hf/gemma3-siglip-pub and gemma4-towers-pub, tests/data/mmproj/NAME/ gets
+what follows; for gemma4u-pub (Gemma 4 unified, projectors gemma4uv / gemma4ua) only the f32 mmproj
+and the text GGUF: every weight of that file is float32, so the shared reference is its reference.
 
 - ``mmproj-F32.gguf``, ``mmproj-F16.gguf``: ``convert_hf_to_gguf.py --mmproj --outtype f32|f16`` run on
   a staging copy of the fixture. The converter needs two things the fixture folders lack, and the
@@ -16,12 +18,15 @@ For each of ../shared/fixtures/hf/gemma3-siglip-pub and gemma4-towers-pub, tests
     * ``preprocessor_config.json`` (MmprojModel reads image_mean / image_std from it): the
       fixture's own ``reference.json["image_processor"]``, the processor settings it was made with;
       for Gemma 3 plus ``image_seq_length`` = config ``mm_tokens_per_image`` (16; Gemma3Processor's
-      key, from which the converter derives clip.vision.projector.scale_factor = 2).
+      key, from which the converter derives clip.vision.projector.scale_factor = 2). gemma4u-pub's
+      reference.json names no processor: mean 0 and std 1, the no-op of its processor, which does
+      not normalize (gemma-spec §7.3; gemrt reads neither key).
     * Gemma 3 only: the tensor names of the published checkpoints. transformers 5.17 saved the
       fixture's tower as ``vision_tower.embeddings.*`` / ``vision_tower.encoder.*``; the converter's
       Gemma3VisionModel and tensor map know the published layout ``vision_tower.vision_model.*``
       (gemma-spec §4.6), so the staging copy renames ``vision_tower.`` to ``vision_tower.vision_model.``
       (the values and every other name unchanged; the unused SigLIP ``head.*`` the converter drops).
+  The staging folder is named after the fixture: the converter writes its name as general.name.
   What the converter then does to the weights (the mmproj loader undoes it, model/gemma/mmproj_*):
   Gemma 3: mm_soft_emb_norm stored + 1, mm_input_projection forced to F16 even under --outtype f32;
   Gemma 4: the vision patch projection [n, p*p*3] reshaped and permuted to a conv kernel
@@ -69,7 +74,8 @@ def stage(name, dest):
     src = os.path.join(FIXTURES, name)
     shutil.copy(os.path.join(src, "config.json"), dest)
     config = json.load(open(os.path.join(src, "config.json")))
-    processor = dict(json.load(open(os.path.join(src, "reference.json")))["image_processor"])
+    processor = dict(json.load(open(os.path.join(src, "reference.json"))).get(
+        "image_processor", {"image_mean": [0.0, 0.0, 0.0], "image_std": [1.0, 1.0, 1.0]}))
     if config["model_type"] == "gemma3":
         processor["image_seq_length"] = config["mm_tokens_per_image"]
         tensors = load_file(os.path.join(src, "model.safetensors"))
@@ -192,17 +198,21 @@ def main():
     ap.add_argument("--llama-cpp", required=True, help="llama.cpp source tree (convert_hf_to_gguf.py)")
     ap.add_argument("--out", default=os.path.join(HERE, "mmproj"))
     a = ap.parse_args()
-    for name in ("gemma3-siglip-pub", "gemma4-towers-pub"):
+    for name in ("gemma3-siglip-pub", "gemma4-towers-pub", "gemma4u-pub"):
         out_dir = os.path.join(a.out, name)
         os.makedirs(out_dir, exist_ok=True)
+        unified = name == "gemma4u-pub"
         with tempfile.TemporaryDirectory() as tmp:
-            stage(name, tmp)
-            for dtype in ("f32", "f16"):
-                run([sys.executable, os.path.join(a.llama_cpp, "convert_hf_to_gguf.py"), tmp, "--mmproj",
+            staged = os.path.join(tmp, name)
+            os.makedirs(staged)
+            stage(name, staged)
+            for dtype in ("f32",) if unified else ("f32", "f16"):
+                run([sys.executable, os.path.join(a.llama_cpp, "convert_hf_to_gguf.py"), staged, "--mmproj",
                      "--outtype", dtype, "--outfile", os.path.join(out_dir, f"mmproj-{dtype.upper()}.gguf")])
         run([sys.executable, os.path.join(ROOT, "tools", "hf_to_gguf.py"), os.path.join(FIXTURES, name),
              os.path.join(out_dir, "text-F32.gguf")])
-        references(name, out_dir)
+        if not unified:
+            references(name, out_dir)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "gemrt/backend/cpu/cpu_backend.h"
@@ -133,6 +134,42 @@ TEST(MmprojConfig, Gemma4TowersFromTheClipKeysAndLlamaCppsConstants) {
   EXPECT_FALSE(model->spec().bidirectional_vision);
 }
 
+// Gemma 4 unified's embedders (gemma4uv / gemma4ua): the spec of its config.json, the patch columns
+// and the position table back in transformers' layout (bit for bit the checkpoint's: the file is
+// float32), EOA / EOI suppressed, the image block on every layer and not bounded by the window.
+TEST(MmprojConfig, Gemma4UnifiedEmbeddersFromTheClipKeys) {
+  const std::string name = "gemma4u-pub";
+  auto model = load(text(name), mmproj(name));
+  auto hf = GemmaModel::load(test::shared_fixtures() + "/hf/" + name);
+  ASSERT_TRUE(model->media().vision && model->media().audio);
+  const VisionEmbedderSpec &v = *model->media().vision, &hv = *hf->media().vision;
+  EXPECT_EQ(v.patch_size, hv.patch_size);
+  EXPECT_EQ(v.pooling, hv.pooling);  // 2: from the merged patch width (the file has no scale_factor)
+  EXPECT_EQ(v.embed_dim, hv.embed_dim);
+  EXPECT_EQ(v.posemb_size, hv.posemb_size);
+  EXPECT_EQ(v.output_proj_dims, hv.output_proj_dims);
+  EXPECT_EQ(v.rms_norm_eps, hv.rms_norm_eps);
+  EXPECT_EQ(v.layer_norm_eps, hv.layer_norm_eps);
+  EXPECT_EQ(model->media().audio->embed_dim, hf->media().audio->embed_dim);
+  const auto same_bytes = [](const TensorView& a, const TensorView& b) {
+    EXPECT_EQ(a.shape, b.shape) << a.name;
+    EXPECT_EQ(a.dtype, b.dtype) << a.name;
+    return a.shape == b.shape && a.dtype == b.dtype && std::memcmp(a.data, b.data, static_cast<size_t>(a.nbytes())) == 0;
+  };
+  const VisionEmbedderWeights &w = *model->media_weights().vision, &hw = *hf->media_weights().vision;
+  EXPECT_TRUE(same_bytes(w.ln1_weight, hw.ln1_weight));
+  EXPECT_TRUE(same_bytes(w.ln1_bias, hw.ln1_bias));
+  EXPECT_TRUE(same_bytes(w.dense_weight, hw.dense_weight));
+  EXPECT_TRUE(same_bytes(w.pos_embedding, hw.pos_embedding));
+  EXPECT_TRUE(same_bytes(w.pos_norm_weight, hw.pos_norm_weight));
+  EXPECT_TRUE(same_bytes(w.projection, hw.projection));
+  EXPECT_TRUE(same_bytes(model->media_weights().audio->projection, hf->media_weights().audio->projection));
+  EXPECT_EQ(model->media().suppressed_tokens, hf->media().suppressed_tokens);
+  EXPECT_EQ(model->media().suppressed_tokens, (std::vector<int>{505, 503}));
+  for (const LayerSpec& l : model->spec().layers) EXPECT_TRUE(l.image_blocks && !l.window_limits_blocks);
+  EXPECT_EQ(describe_layers(model->spec()), describe_layers(hf->spec()));
+}
+
 // A Gemma 4 text model without per-layer embeddings (the 26B / 31B kind) attends within an image on
 // its sliding layers, inside their window (spec §6.5); without a vocabulary, the released ids.
 TEST(MmprojConfig, Gemma4ImageBlocksWithoutPerLayerEmbeddings) {
@@ -190,7 +227,7 @@ TEST(MmprojConfig, SwappedFfnNamesAreReadBack) {
 TEST(MmprojErrors, ProjectorOfAnotherFamily) {
   expect_refused(text(kGemma4), mmproj(kGemma3),
                  {mmproj(kGemma3), "clip.projector_type is 'gemma3'", text(kGemma4), "is gemma4",
-                  "expected an mmproj with projectors gemma4v / gemma4a"});
+                  "expected an mmproj with projectors gemma4v / gemma4a or gemma4uv / gemma4ua"});
   expect_refused(text(kGemma3), mmproj(kGemma4),
                  {mmproj(kGemma4), "clip.vision.projector_type is 'gemma4v'", "is gemma3",
                   "expected an mmproj with projector gemma3"});
@@ -257,9 +294,10 @@ TEST(MmprojErrors, ProjectorsGemrtDoesNotRun) {
   test::TempDir tmp;
   test::GgufEdit(mmproj(kGemma3)).set_string("clip.projector_type", "gemma3nv").save(tmp.file("a.gguf"));
   expect_refused(text(kGemma3), tmp.file("a.gguf"),
-                 {"clip.projector_type is 'gemma3nv'; gemrt runs the vision projectors gemma3 and gemma4v"});
-  test::GgufEdit(mmproj(kGemma4)).set_string("clip.audio.projector_type", "gemma4ua").save(tmp.file("b.gguf"));
-  expect_refused(text(kGemma4), tmp.file("b.gguf"), {"clip.audio.projector_type is 'gemma4ua'"});
+                 {"clip.projector_type is 'gemma3nv'; gemrt runs the vision projectors gemma3, gemma4v and gemma4uv"});
+  test::GgufEdit(mmproj(kGemma4)).set_string("clip.audio.projector_type", "gemma3na").save(tmp.file("b.gguf"));
+  expect_refused(text(kGemma4), tmp.file("b.gguf"),
+                 {"clip.audio.projector_type is 'gemma3na'; gemrt runs the audio projectors gemma4a and gemma4ua"});
 }
 
 TEST(MmprojErrors, NotAnMmprojOrNotAGgufTextModel) {

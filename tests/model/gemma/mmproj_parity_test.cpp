@@ -1,7 +1,8 @@
 // Towers from llama.cpp's mmproj files (issue 8, item 4): a text GGUF (tools/hf_to_gguf.py) and an
 // mmproj GGUF made by llama.cpp's own converter (convert_hf_to_gguf.py --mmproj --outtype f32 / f16,
 // tests/data/make_mmproj_fixtures.py) of the shared fixtures gemma3-siglip-pub and
-// gemma4-towers-pub, run on the fixtures' inputs (image, log-mel frames, prompt).
+// gemma4-towers-pub, run on the fixtures' inputs (image, log-mel frames, prompt); and of gemma4u-pub
+// (Gemma 4 unified, F32 only).
 //
 // Each file is measured twice:
 //  1. Against transformers on the weights the file holds (tests/data/mmproj/NAME/reference.safetensors,
@@ -73,6 +74,7 @@ Outputs run_fixture(const std::string& name, const GemmaModel& model, Backend& b
   if (model.media().gemma4_audio)
     o.audio = embedder.embed_audio_mel(shared_ref(name, "audio_mel").values<float>(),
                                        shared_ref(name, "audio_mel_mask").values<int32_t>());
+  if (model.media().audio) o.audio = embedder.embed_audio(shared_ref(name, "audio_frames").values<float>());
   const HostTensor ids = shared_ref(name, "input_ids");
   const PromptMedia media = splice_media(ids.values<int32_t>(), model, o.image, o.audio);
   Session session(model, backend, {.max_tokens = static_cast<int>(ids.shape[0])});
@@ -271,6 +273,25 @@ TEST(MmprojGemma4, VisionTowerIsTheCheckpointsBitForBit) {
   const HostTensor pixels = shared_ref(name, "pixel_values"), pos = shared_ref(name, "image_position_ids");
   EXPECT_EQ(a.embed_image(pixels.values<float>(), pos.values<int32_t>()),
             b.embed_image(pixels.values<float>(), pos.values<int32_t>()));
+}
+
+// Gemma 4 unified (projectors gemma4uv / gemma4ua): the F32 file holds the fixture's float32
+// weights (nothing forced to F16), so the shared reference is its reference: image and audio
+// features and the logits with the 12-token image block attending to itself, within 1e-4.
+TEST(MmprojGemma4Unified, F32FileMatchesTheFixture) {
+  const std::string name = "gemma4u-pub";
+  cpu::CpuBackend backend(2);
+  auto model = load(name, "F32");
+  ASSERT_TRUE(model->media().vision && model->media().audio);
+  EXPECT_EQ(f16_matrices(*model, {"v.", "a.", "mm."}), 0);
+  const Outputs o = run_fixture(name, *model, backend);
+  const double image = test::expect_rows_close(o.image, shared_ref(name, "image_features"), kContract, "image_features");
+  const double audio = test::expect_rows_close(o.audio, shared_ref(name, "audio_features"), kContract, "audio_features");
+  const HostTensor want = shared_ref(name, "logits");
+  const double logits = test::expect_rows_close(o.logits, want, kContract, "logits");
+  EXPECT_EQ(same_argmax_rows(o.logits, want), want.shape[0]);
+  std::printf("[ mmproj ] %s F32 vs the fixture: worst row image %.2e audio %.2e logits %.2e\n", name.c_str(), image,
+              audio, logits);
 }
 
 TEST(MmprojGemma4, CudaPreciseMatchesTransformersOnTheFilesWeights) {

@@ -22,13 +22,16 @@ void set_media_tokens_from_gguf(const GgufFile& text, GemmaFamily family, MediaS
               {"<|audio|>", &m.audio_token}, {"<|audio>", &m.boa_token},   {"<audio|>", &m.eoa_token},
               {"<|video|>", &m.video_token}};
   }
-  const GgufValue* tokens = text.find_meta("tokenizer.ggml.tokens");
-  if (!tokens || pieces.empty()) return;
-  std::unordered_map<std::string_view, int*> wanted;
-  for (const Piece& p : pieces) wanted.emplace(p.text, p.id);
-  const std::vector<std::string_view> vocab = tokens->as_string_array("tokenizer.ggml.tokens");
-  for (size_t i = 0; i < vocab.size(); ++i)
-    if (const auto it = wanted.find(vocab[i]); it != wanted.end()) *it->second = static_cast<int>(i);
+  if (const GgufValue* tokens = text.find_meta("tokenizer.ggml.tokens"); tokens && !pieces.empty()) {
+    std::unordered_map<std::string_view, int*> wanted;
+    for (const Piece& p : pieces) wanted.emplace(p.text, p.id);
+    const std::vector<std::string_view> vocab = tokens->as_string_array("tokenizer.ggml.tokens");
+    for (size_t i = 0; i < vocab.size(); ++i)
+      if (const auto it = wanted.find(vocab[i]); it != wanted.end()) *it->second = static_cast<int>(i);
+  }
+  // Gemma 4 unified's embedders: generation never samples EOA and EOI (spec §7.5; llama.cpp's
+  // converter lists them as the vocabulary's suppressed tokens).
+  if (m.vision || m.audio) m.suppressed_tokens = {m.eoa_token, m.eoi_token};
 }
 
 }  // namespace gemrt

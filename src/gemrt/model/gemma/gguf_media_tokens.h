@@ -7,7 +7,8 @@
 // Each id is where tokenizer.ggml.tokens holds its piece; without that piece (or without a
 // vocabulary) the released models' id (spec §4.1: 262144 / 255999 / 256000; §6.1: MediaSpec's
 // defaults). tools/hf_to_gguf.py writes the pieces of a tokenizer-less test checkpoint at its
-// config's ids.
+// config's ids. With Gemma 4 unified's embedders (MediaSpec::vision / audio) also the tokens
+// generation suppresses, EOA and EOI (spec §7.5).
 #pragma once
 
 #include "gemrt/io/gguf.h"

@@ -37,21 +37,36 @@ TensorView transposed_copy(const TensorView& w, std::shared_ptr<std::vector<std:
   return TensorView{w.name + " (transposed)", w.dtype, Shape{w.shape[1], w.shape[0]}, storage->data()};
 }
 
-TensorView patch_kernel_as_projection(const TensorView& kernel, std::shared_ptr<std::vector<std::byte>>& storage) {
-  const size_t e = element_bytes(kernel, "patch kernel");
-  if (kernel.shape.rank() != 4 || kernel.shape[1] != 3 || kernel.shape[2] != kernel.shape[3])
-    fail(kernel.name, ": a patch kernel [n, 3, p, p] expected, got ", kernel.shape.to_string());
-  const auto n = static_cast<size_t>(kernel.shape[0]), p = static_cast<size_t>(kernel.shape[2]);
-  const size_t values = 3 * p * p;
-  storage = std::make_shared<std::vector<std::byte>>(n * values * e);
-  for (size_t o = 0; o < n; ++o)
+TensorView chw_patch_columns_as_hwc(const TensorView& w, int64_t p, std::shared_ptr<std::vector<std::byte>>& storage) {
+  const size_t e = element_bytes(w, "patch matrix");
+  const int64_t values = 3 * p * p;
+  const int rank = w.shape.rank();
+  const bool kernel = rank == 4 && w.shape[1] == 3 && w.shape[2] == p && w.shape[3] == p;
+  const bool matrix = rank == 2 && w.shape[1] == values;
+  const bool vector = rank == 1 && w.shape[0] == values;
+  if (!kernel && !matrix && !vector)
+    fail(w.name, ": patch columns [n, ", values, "], [", values, "] or a kernel [n, 3, ", p, ", ", p, "] expected, got ",
+         w.shape.to_string());
+  const auto rows = static_cast<size_t>(vector ? 1 : w.shape[0]), pp = static_cast<size_t>(p),
+             n = static_cast<size_t>(values);
+  storage = std::make_shared<std::vector<std::byte>>(rows * n * e);
+  for (size_t o = 0; o < rows; ++o)
     for (size_t c = 0; c < 3; ++c)
-      for (size_t y = 0; y < p; ++y)
-        for (size_t x = 0; x < p; ++x)
-          std::memcpy(storage->data() + (o * values + (y * p + x) * 3 + c) * e,
-                      kernel.data + (o * values + (c * p + y) * p + x) * e, e);
-  return TensorView{kernel.name + " (as [n, p*p*3])", kernel.dtype, Shape{kernel.shape[0], static_cast<int64_t>(values)},
-                    storage->data()};
+      for (size_t y = 0; y < pp; ++y)
+        for (size_t x = 0; x < pp; ++x)
+          std::memcpy(storage->data() + (o * n + (y * pp + x) * 3 + c) * e, w.data + (o * n + (c * pp + y) * pp + x) * e, e);
+  return TensorView{w.name + " (columns row, column, channel)", w.dtype,
+                    vector ? Shape{values} : Shape{static_cast<int64_t>(rows), values}, storage->data()};
+}
+
+TensorView leading_axes_swapped(const TensorView& w, std::shared_ptr<std::vector<std::byte>>& storage) {
+  const size_t e = element_bytes(w, "table");
+  if (w.shape.rank() != 3) fail(w.name, ": a rank-3 tensor expected, got ", w.shape.to_string());
+  const auto a = static_cast<size_t>(w.shape[0]), b = static_cast<size_t>(w.shape[1]), d = static_cast<size_t>(w.shape[2]);
+  storage = std::make_shared<std::vector<std::byte>>(a * b * d * e);
+  for (size_t i = 0; i < a; ++i)
+    for (size_t j = 0; j < b; ++j) std::memcpy(storage->data() + (j * a + i) * d * e, w.data + (i * b + j) * d * e, d * e);
+  return TensorView{w.name + " (axes 0, 1 swapped)", w.dtype, Shape{w.shape[1], w.shape[0], w.shape[2]}, storage->data()};
 }
 
 std::vector<float> small_weight_values(const TensorView& w) {

@@ -18,11 +18,17 @@ namespace gemrt {
 // Throws naming the tensor for a packed dtype.
 TensorView transposed_copy(const TensorView& w, std::shared_ptr<std::vector<std::byte>>& storage);
 
-// The [n, 3, p, p] convolution kernel (channel-major: llama.cpp's patch_embd of the Gemma 4
-// vision tower) as the [n, p * p * 3] projection transformers' Gemma4VisionPatchEmbedder applies
-// to a patch flattened row, column, channel (spec §6.6): column (y * p + x) * 3 + c = kernel
-// [c, y, x]. Copied into `storage` (in its dtype); throws naming the tensor for a packed dtype.
-TensorView patch_kernel_as_projection(const TensorView& kernel, std::shared_ptr<std::vector<std::byte>>& storage);
+// Patch columns in llama.cpp's channel-major order back in transformers' row, column, channel
+// order (spec §6.6, §7.3): `w` is [n, 3 p p] or [3 p p] (a LayerNorm vector) with column
+// (c p + y) p + x holding what transformers keeps at column (y p + x) 3 + c; also the [n, 3, p, p]
+// convolution kernel of llama.cpp's Gemma 4 vision tower, read as [n, 3 p p]. Returns the
+// [n, 3 p p] (or [3 p p]) copy in its dtype, owned by `storage`; throws naming the tensor for a
+// packed dtype or a shape that is not that.
+TensorView chw_patch_columns_as_hwc(const TensorView& w, int64_t p, std::shared_ptr<std::vector<std::byte>>& storage);
+
+// A [A, B, D] F32 / F16 / BF16 tensor as [B, A, D], copied into `storage` (llama.cpp's Gemma 4
+// unified position table [2, positions, D] as transformers' [positions, 2, D]).
+TensorView leading_axes_swapped(const TensorView& w, std::shared_ptr<std::vector<std::byte>>& storage);
 
 // The values of a small F32 / F16 / BF16 weight as float32; throws naming it otherwise.
 std::vector<float> small_weight_values(const TensorView& w);

@@ -25,6 +25,7 @@ struct VisionEmbedderWeights {
   TensorView pos_embedding;               // [posemb_size, 2, embed_dim]: x table, then y table
   TensorView pos_norm_weight, pos_norm_bias;  // [embed_dim]
   TensorView projection;                  // [hidden, output_proj_dims]
+  std::vector<std::shared_ptr<std::vector<std::byte>>> storage = {};  // parts rearranged at load (an mmproj's)
 };
 
 struct AudioEmbedderWeights {

@@ -1,5 +1,7 @@
 #include "gemrt/model/gemma/mmproj_config.h"
 
+#include <cmath>
+
 #include "gemrt/core/error.h"
 
 namespace gemrt {
@@ -12,6 +14,7 @@ class ClipKeys {
 
   const std::string& source() const { return g_.source(); }
   bool has(const std::string& key) const { return g_.find_meta(key) != nullptr; }
+  bool has_tensor(const std::string& name) const { return g_.find(name) != nullptr; }
   int64_t positive(const std::string& key) const {
     const GgufValue* v = g_.find_meta(key);
     if (!v) fail(source(), ": missing metadata key '", key, "'");
@@ -65,7 +68,7 @@ Projector projector(const GgufFile& g, const char* modality) {
 const char* projectors_for(GemmaFamily family) {
   switch (family) {
     case GemmaFamily::Gemma3: return "an mmproj with projector gemma3";
-    case GemmaFamily::Gemma4: return "an mmproj with projectors gemma4v / gemma4a";
+    case GemmaFamily::Gemma4: return "an mmproj with projectors gemma4v / gemma4a or gemma4uv / gemma4ua";
     default: return "none: gemrt runs mmproj files beside gemma3 and gemma4 text models";
   }
 }
@@ -122,8 +125,8 @@ Gemma4VisionSpec gemma4_vision_from(const ClipKeys& k) {
   s.eps = k.eps("clip.vision.attention.layer_norm_epsilon");
   s.rope_theta = 100.0f;
   s.posemb_size = k.shape("v.position_embd.weight", 3)[1];  // [2, positions per axis, hidden]
-  s.standardize = k.has("v.std_bias") || k.has("v.std_scale");  // the binding wants both
-  s.clipped_linears = k.has("v.blk.0.attn_q.input_min") || k.has("v.blk.0.attn_q.input_max");  // for `inspect`
+  s.standardize = k.has_tensor("v.std_bias") || k.has_tensor("v.std_scale");  // the binding wants both
+  s.clipped_linears = k.has_tensor("v.blk.0.attn_q.input_min") || k.has_tensor("v.blk.0.attn_q.input_max");  // for `inspect`
   if (s.head_dim % 4 != 0)
     fail(k.source(), ": the vision head_dim ", s.head_dim, " is not a multiple of 4 (axial RoPE rotates two halves of pairs)");
   if (s.heads % s.kv_heads != 0)
@@ -152,9 +155,31 @@ Gemma4AudioSpec gemma4_audio_from(const ClipKeys& k) {
   s.conv_channels1 = k.shape("a.conv1d.1.weight", 4)[0];
   s.conv_kernel = static_cast<int>(k.shape("a.blk.0.conv_dw.weight", 2)[1]);
   s.output_dims = k.shape("a.pre_encode.out.weight", 2)[0];
-  s.clipped_linears = k.has("a.blk.0.attn_q.input_min") || k.has("a.blk.0.attn_q.input_max");  // for `inspect`
+  s.clipped_linears = k.has_tensor("a.blk.0.attn_q.input_min") || k.has_tensor("a.blk.0.attn_q.input_max");  // for `inspect`
   if (s.hidden % s.heads != 0)
     fail(k.source(), ": clip.audio.embedding_length ", s.hidden, " is not a multiple of ", s.heads, " heads");
+  return s;
+}
+
+// Gemma 4 unified's encoder-free embedder (clip.cpp PROJECTOR_TYPE_GEMMA4UV, models/gemma4uv.cpp).
+VisionEmbedderSpec unified_vision_from(const ClipKeys& k) {
+  VisionEmbedderSpec s;
+  s.patch_size = static_cast<int>(k.positive("clip.vision.patch_size"));
+  s.embed_dim = k.positive("clip.vision.embedding_length");
+  s.output_proj_dims = s.embed_dim;
+  s.posemb_size = k.shape("v.position_embd.weight", 3)[1];  // [2, positions per axis, embed_dim]
+  s.rms_norm_eps = k.eps("clip.vision.attention.layer_norm_epsilon");
+  s.layer_norm_eps = 1e-5f;  // the graph's LayerNorms: torch's default, as gemma4uv.cpp hard-codes
+  // Patches merge pooling x pooling: clip.vision.projector.scale_factor, which the converter does not
+  // write; llama.cpp then takes 3 (the released model's), gemrt the merged patch width of the
+  // patch_embd tensor [embed_dim, 3 (patch_size pooling)^2], which says 3 for every file llama.cpp runs.
+  const int64_t values = k.shape("v.patch_embd.weight", 2)[1];
+  const auto side = static_cast<int64_t>(std::lround(std::sqrt(static_cast<double>(values) / 3.0)));
+  s.pooling = static_cast<int>(k.positive("clip.vision.projector.scale_factor", side / s.patch_size));
+  if (s.patch_values() != values)
+    fail(k.source(), ": tensor 'v.patch_embd.weight' takes ", values, " values per merged patch, but ", s.patch_size,
+         "-pixel patches merged ", s.pooling, " x ", s.pooling, " make ", s.patch_values(),
+         " (clip.vision.patch_size, clip.vision.projector.scale_factor)");
   return s;
 }
 
@@ -179,20 +204,29 @@ MediaSpec media_spec_from_mmproj(const GgufFile& g, GemmaFamily text_family, int
   } else if (vision.type == "gemma4v") {
     check_joins(k, vision, "vision", GemmaFamily::Gemma4, text_family, text_hidden, text_source);
     m.gemma4_vision = gemma4_vision_from(k);
+  } else if (vision.type == "gemma4uv") {
+    check_joins(k, vision, "vision", GemmaFamily::Gemma4, text_family, text_hidden, text_source);
+    m.vision = unified_vision_from(k);
   } else if (!vision.type.empty()) {
-    fail(g.source(), ": ", vision.key, " is '", vision.type, "'; gemrt runs the vision projectors gemma3 and gemma4v");
+    fail(g.source(), ": ", vision.key, " is '", vision.type, "'; gemrt runs the vision projectors gemma3, gemma4v and gemma4uv");
   }
   if (audio.type == "gemma4a") {
     check_joins(k, audio, "audio", GemmaFamily::Gemma4, text_family, text_hidden, text_source);
     m.gemma4_audio = gemma4_audio_from(k);
+  } else if (audio.type == "gemma4ua") {
+    // Raw 16 kHz frames of clip.audio.embedding_length samples; RMSNorm eps 1e-6 (clip.cpp
+    // PROJECTOR_TYPE_GEMMA4UA hard-codes it, as Gemma4UnifiedAudioConfig's default).
+    check_joins(k, audio, "audio", GemmaFamily::Gemma4, text_family, text_hidden, text_source);
+    m.audio = AudioEmbedderSpec{k.positive("clip.audio.embedding_length"), 1e-6f};
   } else if (!audio.type.empty()) {
-    fail(g.source(), ": ", audio.key, " is '", audio.type, "'; gemrt runs the audio projector gemma4a");
+    fail(g.source(), ": ", audio.key, " is '", audio.type, "'; gemrt runs the audio projectors gemma4a and gemma4ua");
   }
   return m;
 }
 
 ImageBlocks mmproj_image_blocks(const MediaSpec& media, const ModelSpec& text) {
   if (media.siglip) return ImageBlocks::Gemma3;
+  if (media.vision) return ImageBlocks::Unified;
   if (media.gemma4_vision) return text.per_layer_input > 0 ? ImageBlocks::None : ImageBlocks::Gemma4Vision;
   return ImageBlocks::None;
 }

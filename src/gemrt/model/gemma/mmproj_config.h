@@ -8,6 +8,8 @@
 //   gemma3   Gemma 3's SigLIP tower and projector -> MediaSpec::siglip
 //   gemma4v  Gemma 4's vision tower + embed_vision -> MediaSpec::gemma4_vision
 //   gemma4a  Gemma 4's audio tower + embed_audio   -> MediaSpec::gemma4_audio
+//   gemma4uv Gemma 4 unified's vision embedder      -> MediaSpec::vision
+//   gemma4ua Gemma 4 unified's audio embedder       -> MediaSpec::audio
 //
 // What the file does not carry comes from llama.cpp's own constants, so that gemrt runs the
 // tower llama.cpp runs from the same file:
@@ -24,6 +26,10 @@
 //            the attention mask's -1e9 in clip.cpp's gemma4a inputs) — Gemma4AudioConfig's
 //            defaults; gradient clipping 1e10 (Gemma4AudioConfig's default; llama.cpp clamps
 //            nothing there); the convolution channels, kernel and output width from the tensors
+//   gemma4uv LayerNorm eps 1e-5 (gemma4uv.cpp), pooling = clip.vision.projector.scale_factor, else
+//            the merged patch width of v.patch_embd (llama.cpp assumes 3, what that width says
+//            in every file it runs); gemma4ua: frames of clip.audio.embedding_length samples,
+//            RMSNorm eps 1e-6 (clip.cpp PROJECTOR_TYPE_GEMMA4UA)
 #pragma once
 
 #include <string>
@@ -49,7 +55,8 @@ MediaSpec media_spec_from_mmproj(const GgufFile& mmproj, GemmaFamily text_family
 // use_bidirectional_attention "vision" on 26B-A4B and 31B, null on E2B and E4B, the two with
 // per-layer embeddings; llama.cpp (tools/mtmd/mtmd.cpp, mtmd_decode_use_non_causal) tells them
 // apart by width (E2B 1536 and E4B 2560 causal, every other width not), which agrees on every
-// released model. Audio blocks are causal.
+// released model. Gemma 4 unified's embedder: Unified (every layer; its text config defaults
+// use_bidirectional_attention to "vision", spec §7.1). Audio blocks are causal.
 ImageBlocks mmproj_image_blocks(const MediaSpec& media, const ModelSpec& text);
 
 }  // namespace gemrt

@@ -116,8 +116,8 @@ SiglipWeights bind_siglip(const SiglipSpec& s, int64_t text_hidden, MmprojTensor
 Gemma4VisionWeights bind_gemma4_vision(const Gemma4VisionSpec& s, int64_t text_hidden, MmprojTensors& t) {
   const int64_t h = s.hidden, i = s.intermediate, q = int64_t{s.heads} * s.head_dim, kv = int64_t{s.kv_heads} * s.head_dim;
   Gemma4VisionWeights out;
-  out.patch_proj = patch_kernel_as_projection(t.get("v.patch_embd.weight", Shape{h, 3, s.patch_size, s.patch_size}),
-                                              out.patch_proj_storage);
+  out.patch_proj = chw_patch_columns_as_hwc(t.get("v.patch_embd.weight", Shape{h, 3, s.patch_size, s.patch_size}),
+                                            s.patch_size, out.patch_proj_storage);
   out.positions = t.get("v.position_embd.weight", Shape{2, s.posemb_size, h});
   out.positions.shape = Shape{2 * s.posemb_size, h};
   for (int l = 0; l < s.layers; ++l) {
@@ -191,6 +191,30 @@ Gemma4AudioWeights bind_gemma4_audio(const Gemma4AudioSpec& s, int64_t text_hidd
   return out;
 }
 
+// Gemma 4 unified's embedders (Gemma4UnifiedVisionAudioModel): patch_norm.1 / patch_embd /
+// patch_norm.2 / patch_norm.3 = patch_ln1 / patch_dense / patch_ln2 / pos_norm, patch_ln1 and
+// patch_dense's columns in channel-major order, the position table as [2, positions, embed_dim].
+VisionEmbedderWeights bind_unified_vision(const VisionEmbedderSpec& s, int64_t text_hidden, MmprojTensors& t) {
+  const int64_t p = s.patch_values(), d = s.embed_dim, side = int64_t{s.patch_size} * s.pooling;
+  VisionEmbedderWeights out;
+  const auto hwc = [&](const TensorView& w) {
+    out.storage.emplace_back();
+    return chw_patch_columns_as_hwc(w, side, out.storage.back());
+  };
+  out.ln1_weight = hwc(t.get("v.patch_norm.1.weight", Shape{p}));
+  out.ln1_bias = hwc(t.get("v.patch_norm.1.bias", Shape{p}));
+  out.dense_weight = hwc(t.get("v.patch_embd.weight", Shape{d, p}));
+  out.dense_bias = t.get("v.patch_embd.bias", Shape{d});
+  out.ln2_weight = t.get("v.patch_norm.2.weight", Shape{d});
+  out.ln2_bias = t.get("v.patch_norm.2.bias", Shape{d});
+  out.storage.emplace_back();
+  out.pos_embedding = leading_axes_swapped(t.get("v.position_embd.weight", Shape{2, s.posemb_size, d}), out.storage.back());
+  out.pos_norm_weight = t.get("v.patch_norm.3.weight", Shape{d});
+  out.pos_norm_bias = t.get("v.patch_norm.3.bias", Shape{d});
+  out.projection = t.get("mm.input_projection.weight", Shape{text_hidden, s.output_proj_dims});
+  return out;
+}
+
 }  // namespace
 
 MediaWeights bind_mmproj_weights(const MediaSpec& spec, int64_t text_hidden, const GgufFile& mmproj) {
@@ -199,6 +223,8 @@ MediaWeights bind_mmproj_weights(const MediaSpec& spec, int64_t text_hidden, con
   if (spec.siglip) w.siglip = bind_siglip(*spec.siglip, text_hidden, t);
   if (spec.gemma4_vision) w.gemma4_vision = bind_gemma4_vision(*spec.gemma4_vision, text_hidden, t);
   if (spec.gemma4_audio) w.gemma4_audio = bind_gemma4_audio(*spec.gemma4_audio, text_hidden, t);
+  if (spec.vision) w.vision = bind_unified_vision(*spec.vision, text_hidden, t);
+  if (spec.audio) w.audio = AudioEmbedderWeights{t.get("mm.a.input_projection.weight", Shape{text_hidden, spec.audio->embed_dim})};
   t.check_all_used();
   return w;
 }

@@ -27,6 +27,11 @@
 //   them crosswise), conv_pw1 / conv_pw2 = linear_start / linear_end, conv_dw [n, k] (the
 //   depthwise [n, 1, k] reshaped), a.pre_encode.out = output_proj (weight, bias),
 //   mm.a.input_projection = embed_audio.embedding_projection; clip bounds as for gemma4v.
+// gemma4uv / gemma4ua (Gemma4UnifiedVisionAudioModel): v.patch_norm.1 = patch_ln1 and v.patch_embd
+//   = patch_dense with their columns permuted to the channel-major order of llama.cpp's im2col
+//   (permuted back), v.patch_norm.2 = patch_ln2, v.position_embd = pos_embedding permuted to
+//   [2, positions, n] (permuted back to [positions, 2, n]), v.patch_norm.3 = pos_norm,
+//   mm.input_projection / mm.a.input_projection = the embed_vision / embed_audio projections.
 // Every weight keeps its stored dtype (F32, F16, BF16, or a packed block format where the graph
 // only multiplies by it). Every tensor of the file must be bound: one left over is refused, naming
 // it (it would be a part of a tower gemrt does not compute).
