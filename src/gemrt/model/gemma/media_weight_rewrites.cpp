@@ -6,7 +6,7 @@
 #include <string>
 
 #include "gemrt/core/error.h"
-#include "gemrt/model/gemma/weights.h"
+#include "gemrt/quant/dequantize.h"
 
 namespace gemrt {
 namespace {
@@ -70,14 +70,9 @@ TensorView leading_axes_swapped(const TensorView& w, std::shared_ptr<std::vector
 }
 
 std::vector<float> small_weight_values(const TensorView& w) {
-  if (dtype_is_quantized(w.dtype)) fail(w.name, ": must be F32, F16 or BF16, got ", dtype_name(w.dtype));
+  if (!dtype_info(w.dtype).is_float) fail(w.name, ": must be a float or packed block format, got ", dtype_name(w.dtype));
   std::vector<float> out(static_cast<size_t>(w.shape.numel()));
-  for (size_t j = 0; j < out.size(); ++j) {
-    TensorView one = w;
-    one.shape = Shape{1};
-    one.data += dtype_bytes(w.dtype, static_cast<int64_t>(j));
-    out[j] = scalar_weight_value(one);
-  }
+  quant::dequantize_row(w.dtype, w.data, out.data(), w.shape.numel());
   return out;
 }
 

@@ -30,7 +30,8 @@ TensorView chw_patch_columns_as_hwc(const TensorView& w, int64_t p, std::shared_
 // unified position table [2, positions, D] as transformers' [positions, 2, D]).
 TensorView leading_axes_swapped(const TensorView& w, std::shared_ptr<std::vector<std::byte>>& storage);
 
-// The values of a small F32 / F16 / BF16 weight as float32; throws naming it otherwise.
+// The values of a small weight as float32 (F32, F16, BF16 or a packed block format, as
+// quant/dequantize.h reads them); throws naming it otherwise.
 std::vector<float> small_weight_values(const TensorView& w);
 
 // -w as float32, owned by `storage` (an AddVec weight: x + (-b) is x - b exactly).
