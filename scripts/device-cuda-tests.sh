@@ -13,7 +13,8 @@ filter='CudaOps*'
 [[ -d build-carry/fixtures/hf/gemma3-pub ]] && filter+=':Fixtures/HfParity.Cuda*:HfParityBf16.*'
 [[ -d build-carry/fixtures/hf/gemma4u-pub ]] && filter+=':Gemma4Unified.Cuda*'
 [[ -d build-carry/fixtures/hf/gemma3-siglip-pub ]] && filter+=':Gemma3Vision.Cuda*'
-[[ -d build-carry/fixtures/hf/gemma4-towers-pub ]] && filter+=":Gemma4Vision.Cuda*:Gemma4Audio.Cuda*"
+[[ -d build-carry/fixtures/hf/gemma4-towers-pub ]] && filter+=":Gemma4Vision.Cuda*:Gemma4Audio.Cuda*:MmprojGemma4.Cuda*"
+[[ -d build-carry/fixtures/hf/gemma3-siglip-pub ]] && filter+=":MmprojGemma3.Cuda*"
 formats=(F16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K Q4_K Q5_K Q6_K)
 all_formats=1
 for i in "${!formats[@]}"; do

@@ -129,6 +129,19 @@ HostTensor load_tensor(const std::string& path, const std::string& name) {
   return {};
 }
 
+HostTensor leading_rows(HostTensor t, int64_t rows) {
+  if (t.shape.rank() < 1 || rows > t.shape[0]) {
+    ADD_FAILURE() << t.name << " " << t.shape.to_string() << " has fewer than " << rows << " rows";
+    return t;
+  }
+  const int64_t row_values = t.shape.numel() / t.shape[0];
+  t.bytes.resize(static_cast<size_t>(dtype_bytes(t.dtype, rows * row_values)));
+  std::vector<int64_t> dims = t.shape.dims();
+  dims[0] = rows;
+  t.shape = Shape(std::move(dims));
+  return t;
+}
+
 void write_text(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << text;

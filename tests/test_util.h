@@ -82,6 +82,9 @@ double expect_rows_close(std::span<const float> got, const HostTensor& want, dou
 // A tensor read whole from a safetensors file, by name (fails the test if absent).
 HostTensor load_tensor(const std::string& path, const std::string& name);
 
+// The first `rows` rows of a [R, ...] tensor (e.g. the logits of a prompt's first tokens).
+HostTensor leading_rows(HostTensor t, int64_t rows);
+
 // A row of n values in weight dtype t (F16, BF16 or a packed block format) with random codes
 // and scales of magnitude 1e-3 .. 1e-1 (F16 / BF16: standard normal values).
 std::vector<std::byte> random_weight_row(DType t, int64_t n, uint32_t seed);

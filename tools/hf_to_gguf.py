@@ -20,8 +20,19 @@ architectures (gemma-spec.md §8), using the registry's `gguf` package as the wr
     stacked into altup_proj / altup_unembd_proj [3, hidden, hidden]; norms stored as they are;
     llama.cpp always multiplies by altup_correct_scale, which has no metadata key, so a config with
     altup_correct_scale = false is written with that tensor set to ones (the same product);
-  - weights in float32 (--dtype f32, default) or float16.
-No tokenizer is written unless the checkpoint folder has none; the fixtures have none.
+  - weights in float32 (--dtype f32, default) or float16;
+  - the language model of a multimodal checkpoint (Gemma3ForConditionalGeneration: model_type
+    gemma3, tensors language_model.model.*; Gemma4ForConditionalGeneration: gemma4,
+    model.language_model.*; Gemma4UnifiedForConditionalGeneration: gemma4_unified, likewise, written
+    as architecture gemma4, as llama.cpp's Gemma4UnifiedModel does): its text_config and
+    language-model tensors, as llama.cpp writes the text GGUF that goes with an mmproj file (the
+    towers go to the mmproj, written by llama.cpp's own convert_hf_to_gguf.py --mmproj;
+    tests/data/make_mmproj_fixtures.py).
+No tokenizer is written; the fixtures have none. A multimodal checkpoint's media token ids are
+recorded the way a real GGUF's vocabulary carries them: tokenizer.ggml.tokens with the media
+pieces ("<start_of_image>", "<|image|>", ...) at the config's ids, every other entry a placeholder
+"[id]", and tokenizer.ggml.model = "none" (llama.cpp's "no vocabulary" type), so nothing
+tokenizes with it.
 
 Usage: python3 tools/hf_to_gguf.py CHECKPOINT_DIR OUT.gguf [--dtype f32|f16]
 Needs: pip install gguf numpy safetensors
@@ -37,6 +48,18 @@ from gguf import GGUFWriter
 from safetensors.numpy import load_file
 
 ARCH = {"gemma": "gemma", "gemma2": "gemma2", "gemma3_text": "gemma3", "gemma3n_text": "gemma3n", "gemma4_text": "gemma4"}
+# Multimodal checkpoints: the text model's type and the prefix of its tensors (spec §4.6, §6.8).
+MULTIMODAL = {"gemma3": ("gemma3_text", "language_model.model."), "gemma4": ("gemma4_text", "model.language_model."),
+              "gemma4_unified": ("gemma4_text", "model.language_model.")}
+# The tokenizer pieces of the media tokens (spec §9.1) and the config keys holding their ids.
+MEDIA_PIECES = {
+    "gemma3": [("image_token_index", "<image_soft_token>"), ("boi_token_index", "<start_of_image>"),
+               ("eoi_token_index", "<end_of_image>")],
+    "gemma4": [("image_token_id", "<|image|>"), ("boi_token_id", "<|image>"), ("eoi_token_id", "<image|>"),
+               ("audio_token_id", "<|audio|>"), ("boa_token_id", "<|audio>"), ("eoa_token_index", "<audio|>"),
+               ("video_token_id", "<|video|>")],
+}
+MEDIA_PIECES["gemma4_unified"] = MEDIA_PIECES["gemma4"]
 LAYER_NAMES = {
     "input_layernorm": "attn_norm",
     "self_attn.q_proj": "attn_q",
@@ -112,13 +135,23 @@ def main() -> None:
     a = ap.parse_args()
     ck = Path(a.checkpoint)
     cfg = json.loads((ck / "config.json").read_text())
+    top, prefix = None, None
+    if cfg["model_type"] in MULTIMODAL:
+        top = cfg
+        text_type, prefix = MULTIMODAL[cfg["model_type"]]
+        cfg = dict(cfg["text_config"], model_type=text_type)
+        if not top.get("tie_word_embeddings", True):
+            raise SystemExit("a multimodal checkpoint with an untied lm_head is not supported")
     if cfg["model_type"] not in ARCH:
         raise SystemExit(f"unsupported model_type {cfg['model_type']}")
     arch = ARCH[cfg["model_type"]]
     w = GGUFWriter(a.out, arch)
+    if top is not None:
+        write_media_vocab(w, top, cfg["vocab_size"])
     if arch == "gemma4":
         write_gemma4_metadata(w, cfg)
-        write_tensors(w, ck, arch, a.dtype, shift_norms=False, extra={"rope_freqs.weight": gemma4_rope_freqs(cfg)})
+        write_tensors(w, ck, arch, a.dtype, shift_norms=False, extra={"rope_freqs.weight": gemma4_rope_freqs(cfg)},
+                      text_prefix=prefix)
         print(f"wrote {a.out}", file=sys.stderr)
         return
     if arch == "gemma3n":
@@ -164,12 +197,33 @@ def main() -> None:
     w.add_eos_token_id(cfg.get("eos_token_id", 1) if isinstance(cfg.get("eos_token_id", 1), int) else cfg["eos_token_id"][0])
     w.add_pad_token_id(cfg.get("pad_token_id", 0))
 
-    write_tensors(w, ck, arch, a.dtype, shift_norms=True)
+    write_tensors(w, ck, arch, a.dtype, shift_norms=True, text_prefix=prefix)
     print(f"wrote {a.out}", file=sys.stderr)
 
 
-def write_tensors(w, ck, arch, dtype_name, shift_norms, extra=None, ones_suffix=None):
+def write_media_vocab(w, top, vocab_size):
+    """The media token ids of a multimodal config as vocabulary pieces (see the module docstring)."""
+    tokens = [f"[{i}]" for i in range(vocab_size)]
+    for key, piece in MEDIA_PIECES[top["model_type"]]:
+        if key in top:
+            tokens[top[key]] = piece
+    w.add_tokenizer_model("none")
+    w.add_token_list(tokens)
+
+
+def language_model_tensors(tensors, prefix):
+    """The language model's tensors of a multimodal checkpoint, renamed to a text checkpoint's model.*."""
+    out = {}
+    for name, t in tensors.items():
+        if name.startswith(prefix):
+            out["model." + name[len(prefix):]] = t
+    return out
+
+
+def write_tensors(w, ck, arch, dtype_name, shift_norms, extra=None, ones_suffix=None, text_prefix=None):
     tensors = load_file(str(ck / "model.safetensors"))
+    if text_prefix is not None:
+        tensors = language_model_tensors(tensors, text_prefix)
     dtype = np.float32 if dtype_name == "f32" else np.float16
     for prefix, out in STACKED.items():
         parts = sorted((n for n in tensors if n.startswith(prefix)), key=lambda n: int(n[len(prefix):].split(".")[0]))

@@ -1,5 +1,6 @@
-// gemrt inspect MODEL [--ctx N]
-// Architecture, sizes, the per-layer spec table, tensor dtypes and a memory estimate. Given a
+// gemrt inspect MODEL [--mmproj PATH] [--ctx N]
+// Architecture, sizes, the per-layer spec table, the towers (a GGUF text model's from --mmproj),
+// tensor dtypes and a memory estimate. Given a
 // config.json file instead of a checkpoint (config-only mode): the spec, the checkpoint's tensor
 // elements and the KV-cache bytes per token, without any weights.
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <map>
 
 #include "gemrt/apps/cli_common.h"
+#include "gemrt/core/error.h"
 #include "gemrt/model/gemma/forward_graph.h"
 #include "gemrt/model/gemma/model.h"
 #include "gemrt/model/gemma/tensor_list.h"
@@ -56,15 +58,39 @@ void inspect_config(const std::string& path, int ctx) {
             << "KV cache at " << ctx << " tokens (f16): " << mib(kv_ctx) << "\n";
 }
 
-void inspect(const std::string& path, int ctx) {
+// Tensors per dtype of `store`: count and bytes; adds their bytes to `total`.
+void describe_tensors(const TensorStore& store, int64_t& total) {
+  std::map<std::string, std::pair<int, int64_t>> by_dtype;  // dtype -> (count, bytes)
+  for (const std::string& name : store.names()) {
+    const TensorView& t = *store.find(name);
+    auto& e = by_dtype[std::string(dtype_name(t.dtype))];
+    ++e.first;
+    e.second += t.nbytes();
+    total += t.nbytes();
+  }
+  for (const auto& [dt, e] : by_dtype) std::cout << "  " << dt << ": " << e.first << " tensors, " << mib(e.second) << "\n";
+}
+
+// The projector types of an mmproj file, as its clip.* keys name them.
+std::string projectors(const GgufFile& g) {
+  std::string out;
+  for (const char* key : {"clip.projector_type", "clip.vision.projector_type", "clip.audio.projector_type"})
+    if (const GgufValue* v = g.find_meta(key)) out += (out.empty() ? "" : ", ") + v->as_string(key);
+  return out;
+}
+
+void inspect(const std::string& path, const std::string& mmproj, int ctx) {
   if (std::filesystem::is_regular_file(path) && std::filesystem::path(path).extension() == ".json") {
+    if (!mmproj.empty()) fail("--mmproj: a config.json alone has no weights to join");
     inspect_config(path, ctx);
     return;
   }
-  auto model = GemmaModel::load(path);
+  auto model = GemmaModel::load(path, {.mmproj = mmproj});
   const ModelSpec& s = model->spec();
   std::cout << "model:        " << path << "\n"
             << "format:       " << (model->gguf() ? "GGUF v" + std::to_string(model->gguf()->version()) : "safetensors") << "\n";
+  if (const GgufFile* mp = model->mmproj())
+    std::cout << "mmproj:       " << mmproj << " (GGUF v" << mp->version() << ", projectors " << projectors(*mp) << ")\n";
   describe_spec(s);
   const MediaSpec& m = model->media();
   if (m.vision)
@@ -97,17 +123,13 @@ void inspect(const std::string& path, int ctx) {
     std::cout << "audio:        encoder-free embedder, " << m.audio->embed_dim << " samples per token; audio token "
               << m.audio_token << " (boa " << m.boa_token << ", eoa " << m.eoa_token << ")\n";
 
-  std::map<std::string, std::pair<int, int64_t>> by_dtype;  // dtype -> (count, bytes)
   int64_t weight_bytes = 0;
-  for (const std::string& name : model->store().names()) {
-    const TensorView& t = *model->store().find(name);
-    auto& e = by_dtype[std::string(dtype_name(t.dtype))];
-    ++e.first;
-    e.second += t.nbytes();
-    weight_bytes += t.nbytes();
-  }
   std::cout << "tensors:\n";
-  for (const auto& [dt, e] : by_dtype) std::cout << "  " << dt << ": " << e.first << " tensors, " << mib(e.second) << "\n";
+  describe_tensors(model->store(), weight_bytes);
+  if (const GgufFile* mp = model->mmproj()) {
+    std::cout << "mmproj tensors:\n";
+    describe_tensors(*mp, weight_bytes);
+  }
 
   const int64_t kv_bytes = kv_f16_bytes(model->kv_layout(ctx));
   std::cout << "\nmemory estimate (context " << ctx << " tokens):\n"
@@ -120,11 +142,13 @@ void inspect(const std::string& path, int ctx) {
 
 void add_inspect_command(CLI::App& app) {
   auto path = std::make_shared<std::string>();
+  auto mmproj = std::make_shared<std::string>();
   auto ctx = std::make_shared<int>(4096);
   CLI::App* cmd = app.add_subcommand("inspect", "Describe a model: architecture, layers, tensors, memory");
   cmd->add_option("model", *path, "GGUF file, Hugging Face checkpoint folder, or a config.json alone")->required();
+  cmd->add_option("--mmproj", *mmproj, "llama.cpp mmproj GGUF with the vision / audio towers of a GGUF text model");
   cmd->add_option("-c,--ctx", *ctx, "Context budget for the memory estimate")->check(CLI::PositiveNumber);
-  cmd->callback([path, ctx] { inspect(*path, *ctx); });
+  cmd->callback([path, mmproj, ctx] { inspect(*path, *mmproj, *ctx); });
 }
 
 }  // namespace gemrt::cli

@@ -1,6 +1,8 @@
-// gemrt logits --model PATH (--ids 2,17,99 | --inputs IN.safetensors) [--prefill P] [--greedy N]
-//              --out OUT.safetensors
+// gemrt logits --model PATH [--mmproj PATH] (--ids 2,17,99 | --inputs IN.safetensors) [--prefill P]
+//              [--greedy N] --out OUT.safetensors
 //
+// --mmproj: the towers of a GGUF text model from llama.cpp's mmproj file (the media inputs below
+// then go to them as to a checkpoint's own towers).
 // IN holds int32 `input_ids` [T] and, for a Gemma 4 unified model, optionally its media
 // (apps/media_inputs.h): `pixel_values` + `image_position_ids`, `audio_frames`; for Gemma 4 with an
 // audio tower, `audio_mel` [F, 128] + `audio_mel_mask` [F] (--audio-attention sdpa | eager picks
@@ -37,7 +39,7 @@ namespace gemrt::cli {
 namespace {
 
 struct LogitsArgs {
-  std::string model, ids, inputs, out;
+  std::string model, mmproj, ids, inputs, out;
   int greedy = 0;
   int prefill = 0;  // 0: all ids in one batch
   std::string audio_attention = "sdpa";  // Gemma 4's audio tower: which transformers mask (gemma4_audio_graph.h)
@@ -48,7 +50,7 @@ struct LogitsArgs {
 void run_logits(const LogitsArgs& a) {
   const std::vector<int32_t> ids = a.inputs.empty() ? parse_id_list(a.ids) : read_input_ids(a.inputs);
   if (ids.empty()) fail("no input ids");
-  auto model = GemmaModel::load(a.model, {.rope_freqs_in_weight_dtype = a.rope_freqs_in_weight_dtype});
+  auto model = GemmaModel::load(a.model, {.rope_freqs_in_weight_dtype = a.rope_freqs_in_weight_dtype, .mmproj = a.mmproj});
   const std::unique_ptr<Backend> backend = a.compute.make_backend();
   const MediaInputs media_in = a.inputs.empty() ? MediaInputs{} : read_media_inputs(a.inputs);
   std::vector<HostTensor> out;
@@ -113,6 +115,8 @@ void add_logits_command(CLI::App& app) {
   auto args = std::make_shared<LogitsArgs>();
   CLI::App* cmd = app.add_subcommand("logits", "Run a prompt and write its logits (and greedy decode) to safetensors");
   cmd->add_option("--model", args->model, "GGUF file or Hugging Face checkpoint folder")->required();
+  cmd->add_option("--mmproj", args->mmproj,
+                  "llama.cpp mmproj GGUF with the vision / audio towers of a GGUF text model (projectors gemma3, gemma4v, gemma4a, gemma4uv, gemma4ua)");
   auto* ids = cmd->add_option("--ids", args->ids, "Comma-separated token ids, e.g. 2,17,99");
   auto* inputs = cmd->add_option("--inputs", args->inputs, "safetensors file with int32 input_ids [T] (and media: pixel_values [+ image_position_ids], audio_frames or audio_mel + audio_mel_mask)");
   cmd->add_option("--audio-attention", args->audio_attention,

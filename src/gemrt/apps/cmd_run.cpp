@@ -1,10 +1,11 @@
-// gemrt run MODEL -p PROMPT [--raw] [--system TEXT] [-n N] [--image PATH]... [--audio PATH]...
+// gemrt run MODEL -p PROMPT [--raw] [--system TEXT] [-n N] [--mmproj PATH] [--image PATH]... [--audio PATH]...
 //           [sampling flags]
 // Formats the prompt with the model's chat template (unless --raw), streams the reply to stdout,
 // and prints a one-line summary to stderr.
 //
-// Images (PNG / JPEG) and audio (WAV) go to a Gemma 4 unified model, images to a Gemma 3 one
-// with its vision tower: each "<image>" / "<audio>"
+// Images (PNG / JPEG) and audio (WAV) go to a Gemma 4 unified model, images to a Gemma 3 or 4 one
+// with its vision tower, audio to a Gemma 4 one with its audio tower (a GGUF text model takes its
+// towers from llama.cpp's mmproj file, --mmproj): each "<image>" / "<audio>"
 // marker of the prompt becomes the next image's or clip's block of soft tokens (media/ prepares
 // them as the HF processor does, runtime/media.h embeds and splices them); without markers, the
 // media come first, images then audio, before the prompt's text.
@@ -24,7 +25,7 @@ namespace gemrt::cli {
 namespace {
 
 struct RunArgs {
-  std::string model, prompt, system;
+  std::string model, mmproj, prompt, system;
   std::vector<std::string> images, audio;
   int image_tokens = 280;
   bool raw = false;
@@ -81,7 +82,7 @@ EmbeddedMedia embed_media(const RunArgs& a, TextSession& ts) {
 }
 
 void run(const RunArgs& a) {
-  TextSession ts(a.model, a.compute, a.ctx, a.sampling);
+  TextSession ts(a.model, a.compute, a.ctx, a.sampling, a.mmproj);
   const EmbeddedMedia media = embed_media(a, ts);
   const bool has_media = !media.image_tokens.empty() || !media.audio_tokens.empty();
   std::string text = a.prompt;
@@ -135,7 +136,9 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--system", args->system, "System prompt (chat format only)");
   cmd->add_option("-n,--max-tokens", args->max_new, "Most tokens to generate")->check(CLI::PositiveNumber);
   cmd->add_option("-c,--ctx", args->ctx, "Context budget in tokens (prompt + reply)")->check(CLI::PositiveNumber);
-  cmd->add_option("--image", args->images, "PNG or JPEG image for a Gemma 4 unified model (repeatable)");
+  cmd->add_option("--mmproj", args->mmproj,
+                  "llama.cpp mmproj GGUF with the vision / audio towers of a GGUF text model (projectors gemma3, gemma4v, gemma4a, gemma4uv, gemma4ua)");
+  cmd->add_option("--image", args->images, "PNG or JPEG image for a model with a vision tower or embedder (repeatable)");
   cmd->add_option("--audio", args->audio, "WAV audio clip for a Gemma 4 model with an audio tower, or a Gemma 4 unified model (repeatable)");
   cmd->add_option("--image-tokens", args->image_tokens, "Soft tokens per image: 70, 140, 280, 560 or 1120")
       ->check(CLI::IsMember({70, 140, 280, 560, 1120}));

@@ -8,15 +8,15 @@
 namespace gemrt::cli {
 
 namespace {
-std::unique_ptr<GemmaModel> load_model(const std::string& path) {
+std::unique_ptr<GemmaModel> load_model(const std::string& path, const std::string& mmproj) {
   preload_with_progress(path);
-  return GemmaModel::load(path);
+  return GemmaModel::load(path, {.mmproj = mmproj});
 }
 }  // namespace
 
 TextSession::TextSession(const std::string& model_path, const ComputeFlags& compute, int ctx,
-                         const SamplingFlags& flags)
-    : model_(load_model(model_path)),
+                         const SamplingFlags& flags, const std::string& mmproj)
+    : model_(load_model(model_path, mmproj)),
       assets_(load_model_assets(model_path, *model_)),
       backend_(compute.make_backend()) {
   session_ = std::make_unique<Session>(*model_, *backend_,

@@ -18,7 +18,9 @@ namespace gemrt::cli {
 
 class TextSession {
  public:
-  TextSession(const std::string& model_path, const ComputeFlags& compute, int ctx, const SamplingFlags& flags);
+  // `mmproj`: llama.cpp's mmproj file with the towers of a GGUF text model ("" none).
+  TextSession(const std::string& model_path, const ComputeFlags& compute, int ctx, const SamplingFlags& flags,
+              const std::string& mmproj = "");
 
   // Tokens of a plain-text prompt (BOS added as the tokenizer says).
   std::vector<int32_t> encode_raw(const std::string& text) const;

@@ -106,8 +106,12 @@ std::vector<float> Session::run(std::span<const int32_t> ids, LogitsRows rows, i
   const int64_t vocab = vocab_size();
   if (ids.empty()) fail("prefill: no tokens given");
   if (top_k < 0 || top_k > vocab) fail("prefill: top_k must be in [0, ", vocab, "], got ", top_k);
+  const auto hidden = static_cast<size_t>(model_.spec().hidden_size);
+  if (media) check_prompt_media(*media, ids.size(), hidden);
+  // A spliced token runs as the pad id (ChunkMedia): its own id may lie past the embedding table
+  // (Gemma 3's <image_soft_token> 262144 in a GGUF whose token_embd has the 262144 text rows).
   for (size_t i = 0; i < ids.size(); ++i)
-    if (ids[i] < 0 || ids[i] >= vocab)
+    if ((ids[i] < 0 || ids[i] >= vocab) && !(media && media->index[i] >= 0))
       fail("token id ", ids[i], " (input position ", i, ") is outside the vocabulary [0, ", vocab, ")");
   if (position_ + static_cast<int64_t>(ids.size()) > max_tokens_)
     fail("sequence of ", position_ + static_cast<int64_t>(ids.size()), " tokens exceeds the session budget of ",
@@ -115,8 +119,6 @@ std::vector<float> Session::run(std::span<const int32_t> ids, LogitsRows rows, i
 
   std::vector<float> logits;
   if (rows == LogitsRows::All) logits.reserve(ids.size() * static_cast<size_t>(vocab));
-  const auto hidden = static_cast<size_t>(model_.spec().hidden_size);
-  if (media) check_prompt_media(*media, ids.size(), hidden);
   std::vector<int32_t> positions;
   ChunkMedia chunk_media;
   for (size_t begin = 0, end = 0; begin < ids.size(); begin = end) {

@@ -40,13 +40,7 @@ std::vector<int32_t> ids_before_audio(const GemmaModel& model) {
   return {all.begin(), boa + 1};
 }
 
-HostTensor logits_rows(int64_t rows) {
-  HostTensor all = ref("logits");
-  const int64_t vocab = all.shape[1];
-  all.bytes.resize(static_cast<size_t>(rows * vocab) * sizeof(float));
-  all.shape = Shape{rows, vocab};
-  return all;
-}
+HostTensor logits_rows(int64_t rows) { return test::leading_rows(ref("logits"), rows); }
 
 void check_fixture(Backend& backend, int chunk) {
   auto model = GemmaModel::load(fixture());

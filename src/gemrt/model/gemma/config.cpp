@@ -199,12 +199,7 @@ void parse_gemma4_layers(const ConfigReader& r, int n_layers, bool unified, Gemm
   if (bidi == "all") fail(r.source(), ": use_bidirectional_attention = \"all\" is not supported (text models are causal)");
   if (!bidi.empty() && bidi != "vision")
     fail(r.source(), ": use_bidirectional_attention must be \"vision\", \"all\" or null, got \"", bidi, "\"");
-  h->bidirectional_vision = bidi == "vision";
-  // Gemma4Model (transformers' create_masks_for_vision_model, spec §6.5): a sliding layer's mask
-  // is AND(window, OR(causal, block)), a full layer's causal. The unified model ORs the block onto
-  // every layer's mask after the window (create_masks_for_generate with block_sequence_ids).
-  h->window_limits_blocks = h->bidirectional_vision && !unified;
-  h->blocks_on_sliding_only = h->bidirectional_vision && !unified;
+  set_image_blocks(*h, bidi != "vision" ? ImageBlocks::None : unified ? ImageBlocks::Unified : ImageBlocks::Gemma4Vision);
   h->k_eq_v = r.boolean("attention_k_eq_v", false);
   h->kv_shared_layers = static_cast<int>(r.integer("num_kv_shared_layers", 0));
   h->double_wide_mlp = r.boolean("use_double_wide_mlp", false);
@@ -327,6 +322,16 @@ const char* family_name(GemmaFamily f) {
 }
 
 const char* layer_kind_name(LayerKind k) { return k == LayerKind::Sliding ? "sliding" : "full"; }
+
+void set_image_blocks(GemmaHyperparams& h, ImageBlocks blocks) {
+  h.bidirectional_vision = blocks != ImageBlocks::None;
+  // Gemma3Model / Gemma4Model (transformers' create_masks_for_vision_model, spec §4.5, §6.5): a
+  // sliding layer's mask is AND(window, OR(causal, block)); Gemma 4's full layers stay causal. The
+  // unified model ORs the block onto every layer's mask after the window (create_masks_for_generate
+  // with block_sequence_ids).
+  h.window_limits_blocks = blocks == ImageBlocks::Gemma3 || blocks == ImageBlocks::Gemma4Vision;
+  h.blocks_on_sliding_only = blocks == ImageBlocks::Gemma4Vision;
+}
 
 ModelSpec make_model_spec(const GemmaHyperparams& h, const std::string& source) {
   if (h.n_heads <= 0 || h.n_kv_heads <= 0 || h.n_heads % h.n_kv_heads != 0)
@@ -460,10 +465,7 @@ ModelSpec parse_gemma_config(const json& config, const std::string& source) {
   if (r.boolean("attention_bias", false)) fail(source, ": attention_bias = true is not supported for Gemma");
   // Gemma3ForConditionalGeneration: the tokens of an image attend to each other in every layer, a
   // sliding layer's window bounding that too (transformers' create_masks_for_vision_model).
-  if (h.model_type == "gemma3") {
-    h.bidirectional_vision = true;
-    h.window_limits_blocks = true;
-  }
+  if (h.model_type == "gemma3") set_image_blocks(h, ImageBlocks::Gemma3);
   h.vocab_size = r.positive("vocab_size", d.vocab_size);
   h.hidden_size = r.positive("hidden_size", d.hidden_size);
   const auto n_layers = static_cast<int>(r.positive("num_hidden_layers", d.num_hidden_layers));

@@ -95,6 +95,16 @@ struct GemmaHyperparams {
   std::vector<int> eos_token_ids{1};
 };
 
+// How the tokens of one image attend to each other during prefill (spec §4.5, §6.5, §7.2): the
+// bidirectional_vision / window_limits_blocks / blocks_on_sliding_only triple of GemmaHyperparams.
+enum class ImageBlocks {
+  None,          // causal (Gemma 4 with use_bidirectional_attention null: E2B / E4B)
+  Gemma3,        // Gemma3ForConditionalGeneration: every layer, a sliding layer's window bounding the block
+  Gemma4Vision,  // Gemma 4, use_bidirectional_attention "vision": sliding layers only, within their window
+  Unified,       // Gemma 4 unified: every layer, not bounded by the window
+};
+void set_image_blocks(GemmaHyperparams& h, ImageBlocks blocks);
+
 // Derives the per-layer specs; `source` names the checkpoint in error messages.
 ModelSpec make_model_spec(const GemmaHyperparams& h, const std::string& source);
 

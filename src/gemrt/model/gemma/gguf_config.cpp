@@ -183,10 +183,11 @@ int token_id(const GgufFile& g, const char* key, int def) {
 
 }  // namespace
 
-ModelSpec gemma_spec_from_gguf(const GgufFile& g) {
+ModelSpec gemma_spec_from_gguf(const GgufFile& g, ImageBlocks image_blocks) {
   const std::string& arch = g.architecture();
   GemmaHyperparams h;
   h.model_type = arch;
+  set_image_blocks(h, image_blocks);
   if (arch == "gemma") h.family = GemmaFamily::Gemma1;
   else if (arch == "gemma2") h.family = GemmaFamily::Gemma2;
   else if (arch == "gemma3") h.family = GemmaFamily::Gemma3;

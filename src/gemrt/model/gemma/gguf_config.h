@@ -12,6 +12,8 @@ namespace gemrt {
 //    1/sqrt(head_dim), or 1/sqrt(hidden/heads) for the 27B shapes (Gemma 2: 46 layers, Gemma 3:
 //    62 layers), as llama.cpp decides (spec §8.5, P9);
 //  - vocabulary size = rows of token_embd (Gemma 3 files truncate the padded rows).
-ModelSpec gemma_spec_from_gguf(const GgufFile& gguf);
+// A GGUF says nothing about how an image's tokens attend: `image_blocks` comes from the mmproj
+// that goes with it (model/gemma/mmproj_config.h), None for a text-only run.
+ModelSpec gemma_spec_from_gguf(const GgufFile& gguf, ImageBlocks image_blocks = ImageBlocks::None);
 
 }  // namespace gemrt

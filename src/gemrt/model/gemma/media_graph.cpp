@@ -64,7 +64,7 @@ Graph build_siglip_graph(const SiglipSpec& s, const SiglipWeights& w) {
   x = norm(x, w.post_ln_weight, w.post_ln_bias, "post_layernorm");
   const int per_side = static_cast<int>(std::lround(std::sqrt(s.tokens_per_image)));
   x = b.avg_pool(x, s.patches_per_side(), s.patches_per_side(), s.patches_per_side() / per_side, "avg_pool");
-  x = b.rms_norm(x, b.weight(w.proj_norm), h, s.eps, 1.0f, "mm_soft_emb_norm");
+  x = b.rms_norm(x, b.weight(w.proj_norm), h, s.eps, w.proj_norm_offset, "mm_soft_emb_norm");
   b.output("features", b.matmul(x, b.weight(w.projection), "mm_input_projection"));
   return g;
 }

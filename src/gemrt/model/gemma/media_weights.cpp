@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "gemrt/core/error.h"
+#include "gemrt/model/gemma/media_weight_rewrites.h"
 #include "gemrt/model/gemma/weights.h"
 
 namespace gemrt {
@@ -28,18 +29,6 @@ std::string find_prefix(const TensorStore& store, const std::vector<std::string>
   std::string tried;
   for (const std::string& p : prefixes) tried += (tried.empty() ? "'" : ", '") + p + leaf + "'";
   fail(store.source(), ": missing tensor ", tried);
-}
-
-// A [rows, cols] tensor of 2- or 4-byte elements as [cols, rows], copied.
-TensorView transposed(const TensorView& w, std::shared_ptr<std::vector<std::byte>>& storage) {
-  const size_t e = static_cast<size_t>(dtype_info(w.dtype).block_bytes);
-  if (dtype_is_quantized(w.dtype) || (e != 2 && e != 4))
-    fail(w.name, ": a ", dtype_name(w.dtype), " projection cannot be transposed (F32, F16 or BF16 expected)");
-  const auto rows = static_cast<size_t>(w.shape[0]), cols = static_cast<size_t>(w.shape[1]);
-  storage = std::make_shared<std::vector<std::byte>>(rows * cols * e);
-  for (size_t r = 0; r < rows; ++r)
-    for (size_t c = 0; c < cols; ++c) std::memcpy(storage->data() + (c * rows + r) * e, w.data + (r * cols + c) * e, e);
-  return TensorView{w.name + " (transposed)", w.dtype, Shape{w.shape[1], w.shape[0]}, storage->data()};
 }
 
 SiglipWeights bind_siglip(const SiglipSpec& s, int64_t text_hidden, const TensorStore& store) {
@@ -82,8 +71,8 @@ SiglipWeights bind_siglip(const SiglipSpec& s, int64_t text_hidden, const Tensor
   out.post_ln_weight = w("post_layernorm.weight", Shape{h});
   out.post_ln_bias = w("post_layernorm.bias", Shape{h});
   out.proj_norm = bind_weight(store, mm + "mm_soft_emb_norm.weight", Shape{h});
-  out.projection = transposed(bind_weight(store, mm + "mm_input_projection_weight", Shape{h, text_hidden}),
-                              out.projection_storage);
+  out.projection = transposed_copy(bind_weight(store, mm + "mm_input_projection_weight", Shape{h, text_hidden}),
+                                   out.projection_storage);
   return out;
 }
 
@@ -137,42 +126,12 @@ Gemma4VisionWeights bind_gemma4_vision(const Gemma4VisionSpec& s, int64_t text_h
     out.layers.push_back(L);
   }
   if (s.standardize) {
-    const TensorView bias = w("std_bias", Shape{h});
+    out.neg_std_bias = negated_copy(w("std_bias", Shape{h}), out.neg_std_bias_storage);
     out.std_scale = w("std_scale", Shape{h});
-    if (dtype_is_quantized(bias.dtype)) fail(store.source(), ": '", bias.name, "' must be F32, F16 or BF16");
-    out.neg_std_bias_storage = std::make_shared<std::vector<float>>(static_cast<size_t>(h));
-    for (int64_t j = 0; j < h; ++j) {
-      TensorView one = bias;
-      one.shape = Shape{1};
-      one.data += dtype_bytes(bias.dtype, j);
-      (*out.neg_std_bias_storage)[static_cast<size_t>(j)] = -scalar_weight_value(one);
-    }
-    out.neg_std_bias = TensorView{bias.name + " (negated)", DType::F32, Shape{h},
-                                  reinterpret_cast<const std::byte*>(out.neg_std_bias_storage->data())};
   }
   out.projection = bind(store, {"model.embed_vision.embedding_projection.weight", "embed_vision.embedding_projection.weight"},
                         Shape{text_hidden, h});
   return out;
-}
-
-// Values of a small float weight (F32 / F16 / BF16) as float32.
-std::vector<float> small_weight_values(const TensorView& w) {
-  if (dtype_is_quantized(w.dtype)) fail(w.name, ": must be F32, F16 or BF16, got ", dtype_name(w.dtype));
-  std::vector<float> out(static_cast<size_t>(w.shape.numel()));
-  for (size_t j = 0; j < out.size(); ++j) {
-    TensorView one = w;
-    one.shape = Shape{1};
-    one.data += dtype_bytes(w.dtype, static_cast<int64_t>(j));
-    out[j] = scalar_weight_value(one);
-  }
-  return out;
-}
-
-// A float32 constant owned by `pool`, as a TensorView named `name`.
-TensorView constant(std::vector<std::vector<float>>& pool, std::vector<float> values, const std::string& name,
-                    const Shape& shape) {
-  pool.push_back(std::move(values));
-  return TensorView{name, DType::F32, shape, reinterpret_cast<const std::byte*>(pool.back().data())};
 }
 
 Gemma4AudioWeights bind_gemma4_audio(const Gemma4AudioSpec& s, int64_t text_hidden, const TensorStore& store) {
@@ -181,33 +140,16 @@ Gemma4AudioWeights bind_gemma4_audio(const Gemma4AudioSpec& s, int64_t text_hidd
   const int64_t h = s.hidden, c0 = s.conv_channels0, c1 = s.conv_channels1, hd = s.head_dim();
   const auto w = [&](const std::string& name, const Shape& shape) { return bind_weight(store, a + name, shape); };
   Gemma4AudioWeights out;
-  out.constants = std::make_shared<std::vector<std::vector<float>>>();
-  out.constants->reserve(static_cast<size_t>(2 * s.layers + 2));  // views stay valid: no reallocation
-  auto& pool = *out.constants;
   const std::string sub = "subsample_conv_projection.";
   out.conv0 = w(sub + "layer0.conv.weight", Shape{c0, 1, 3, 3});
   out.conv1 = w(sub + "layer1.conv.weight", Shape{c1, c0, 3, 3});
   out.norm0 = w(sub + "layer0.norm.weight", Shape{c0});
   out.norm1 = w(sub + "layer1.norm.weight", Shape{c1});
-  out.zero0 = constant(pool, std::vector<float>(static_cast<size_t>(c0)), "audio subsampling layer0 zero bias", Shape{c0});
-  out.zero1 = constant(pool, std::vector<float>(static_cast<size_t>(c1)), "audio subsampling layer1 zero bias", Shape{c1});
   out.input_proj = w(sub + "input_proj_linear.weight", Shape{h, s.sub_freq() * c1});
 
-  // Gemma4AudioRelPositionalEncoding: positions P-1 .. 0, [sin(p * inv_ts), cos(p * inv_ts)], in float32.
-  const int64_t rel_context = int64_t{s.chunk} + s.context_left - 1 + s.context_right, n_rel = rel_context / 2 + 1;
-  const int64_t n_ts = h / 2;
-  const float increment = static_cast<float>(std::log(10000.0) / static_cast<double>(std::max<int64_t>(n_ts - 1, 1)));
-  std::vector<float> table(static_cast<size_t>(n_rel * h));
-  for (int64_t r = 0; r < n_rel; ++r) {
-    const auto pos = static_cast<float>(n_rel - 1 - r);
-    for (int64_t j = 0; j < n_ts; ++j) {
-      const float inv_ts = std::exp(static_cast<float>(j) * -increment);
-      const float t = pos * inv_ts;
-      table[static_cast<size_t>(r * h + j)] = std::sin(t);
-      table[static_cast<size_t>(r * h + n_ts + j)] = std::cos(t);
-    }
-  }
-  const float q_scale = static_cast<float>(std::pow(static_cast<double>(hd), -0.5) / std::log(2.0));
+  std::vector<std::vector<float>> per_dim_softplus;
+  std::vector<TensorView> relative_k;
+  std::vector<std::string> names;
   for (int l = 0; l < s.layers; ++l) {
     const std::string p = "layers." + std::to_string(l) + ".";
     const auto linear = [&](const std::string& name, const Shape& shape) {
@@ -229,25 +171,12 @@ Gemma4AudioWeights bind_gemma4_audio(const Gemma4AudioSpec& s, int64_t text_hidd
     L.k = linear("self_attn.k_proj", Shape{h, h});
     L.v = linear("self_attn.v_proj", Shape{h, h});
     L.post = linear("self_attn.post", Shape{h, h});
-    // q * q_scale * softplus(per_dim_scale), one vector over the heads (torch's softplus, threshold 20).
-    const std::vector<float> per_dim = small_weight_values(w(p + "self_attn.per_dim_scale", Shape{hd}));
-    std::vector<float> qs(static_cast<size_t>(h));
-    for (int64_t j = 0; j < h; ++j) {
-      const float x = per_dim[static_cast<size_t>(j % hd)];
-      const float softplus = x > 20.0f ? x : std::log1p(std::exp(x));
-      qs[static_cast<size_t>(j)] = q_scale * softplus;
-    }
-    L.q_scale = constant(pool, std::move(qs), a + p + "self_attn.q_scale (derived)", Shape{h});
-    // rel_k = table @ relative_k_proj^T, float32 sums in order.
-    const std::vector<float> rk = small_weight_values(w(p + "self_attn.relative_k_proj.weight", Shape{h, h}));
-    std::vector<float> rel(static_cast<size_t>(n_rel * h));
-    for (int64_t r = 0; r < n_rel; ++r)
-      for (int64_t o = 0; o < h; ++o) {
-        float acc = 0.0f;
-        for (int64_t j = 0; j < h; ++j) acc += table[static_cast<size_t>(r * h + j)] * rk[static_cast<size_t>(o * h + j)];
-        rel[static_cast<size_t>(r * h + o)] = acc;
-      }
-    L.rel_k = constant(pool, std::move(rel), a + p + "self_attn.relative keys (derived)", Shape{n_rel, h});
+    // The query scale takes softplus(per_dim_scale) (torch's softplus, threshold 20).
+    std::vector<float> per_dim = small_weight_values(w(p + "self_attn.per_dim_scale", Shape{hd}));
+    for (float& x : per_dim) x = torch_softplus(x);
+    per_dim_softplus.push_back(std::move(per_dim));
+    relative_k.push_back(w(p + "self_attn.relative_k_proj.weight", Shape{h, h}));
+    names.push_back(a + p + "self_attn.");
     L.conv_pre_norm = w(p + "lconv1d.pre_layer_norm.weight", Shape{h});
     L.conv_norm = w(p + "lconv1d.conv_norm.weight", Shape{h});
     L.linear_start = linear("lconv1d.linear_start", Shape{2 * h, h});
@@ -259,6 +188,7 @@ Gemma4AudioWeights bind_gemma4_audio(const Gemma4AudioSpec& s, int64_t text_hidd
   out.output_bias = w("output_proj.bias", Shape{s.output_dims});
   out.projection = bind(store, {"model.embed_audio.embedding_projection.weight", "embed_audio.embedding_projection.weight"},
                         Shape{text_hidden, s.output_dims});
+  derive_gemma4_audio_constants(s, per_dim_softplus, relative_k, names, out);
   return out;
 }
 

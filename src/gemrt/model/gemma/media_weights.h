@@ -25,6 +25,7 @@ struct VisionEmbedderWeights {
   TensorView pos_embedding;               // [posemb_size, 2, embed_dim]: x table, then y table
   TensorView pos_norm_weight, pos_norm_bias;  // [embed_dim]
   TensorView projection;                  // [hidden, output_proj_dims]
+  std::vector<std::shared_ptr<std::vector<std::byte>>> storage = {};  // parts rearranged at load (an mmproj's)
 };
 
 struct AudioEmbedderWeights {
@@ -42,7 +43,10 @@ struct SiglipWeights {
   TensorView position;           // [patches, hidden]
   std::vector<SiglipLayerWeights> layers;
   TensorView post_ln_weight, post_ln_bias;  // [hidden]
-  TensorView proj_norm;          // [hidden], Gemma RMSNorm (1 + w)
+  TensorView proj_norm;          // [hidden], Gemma RMSNorm: x * (proj_norm_offset + proj_norm)
+  // 1: stored zero-centred (Hugging Face); 0: stored as 1 + w (llama.cpp's mmproj, spec §8.4),
+  // whose float32 sum is the very factor transformers forms.
+  float proj_norm_offset = 1.0f;
   // mm_input_projection_weight is stored [hidden, text hidden] (x @ W); the product wants
   // [text hidden, hidden]: a transposed copy, owned here (a few MB; the mapped file is untouched).
   TensorView projection;
@@ -66,7 +70,8 @@ struct Gemma4VisionLayerWeights {
 };
 
 struct Gemma4VisionWeights {
-  TensorView patch_proj;  // input_proj [hidden, 3 patch_size^2]
+  TensorView patch_proj;  // input_proj [hidden, 3 patch_size^2] (row, column, channel per patch)
+  std::shared_ptr<std::vector<std::byte>> patch_proj_storage;  // when rearranged at load (an mmproj's conv kernel)
   TensorView positions;   // position_embedding_table [2, S, hidden] read as [2S, hidden]: x rows, then y rows
   std::vector<Gemma4VisionLayerWeights> layers;
   // standardize: -std_bias as float32 (an AddVec weight: x + (-b) is x - b exactly), std_scale.
@@ -116,8 +121,9 @@ struct MediaWeights {
   std::optional<Gemma4AudioWeights> gemma4_audio;
 };
 
-// Throws gemrt::Error naming the tensor (and the spellings looked for) when one is missing or has
-// the wrong shape or a non-float dtype.
+// Binds the towers of a Hugging Face checkpoint (safetensors names above; llama.cpp's mmproj
+// files: model/gemma/mmproj_weights.h). Throws gemrt::Error naming the tensor (and the spellings
+// looked for) when one is missing or has the wrong shape or a non-float dtype.
 MediaWeights bind_media_weights(const MediaSpec& spec, int64_t hidden, const TensorStore& store);
 
 }  // namespace gemrt
