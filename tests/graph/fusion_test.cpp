@@ -173,6 +173,47 @@ TEST(Fusion, ProductsRunTogetherOnlyWhenNoReaderComesBetween) {
   EXPECT_EQ(count_kinds(f).at(Kind::MatVec), 3);
 }
 
+// Four products of one activation (Gemma 3n's q, k, v and LAuReL's left product): a step of
+// kMaxMatVecProducts, then one of the rest.
+TEST(Fusion, AtMostThreeProductsShareAStep) {
+  Graph g;
+  GraphBuilder b(g);
+  const ValueId x = b.embed(b.weight(shape_only("table", Shape{10, 8})), b.input("ids", Shape{1}), 1.0f);
+  std::vector<ValueId> p;
+  for (int i = 0; i < 4; ++i) p.push_back(b.matmul(x, b.weight(shape_only("w" + std::to_string(i), Shape{8, 8}))));
+  b.output("y", b.add(b.add(p[0], p[1]), b.add(p[2], p[3])));
+  const FusionPlan f = plan_fusions(g, 4);
+  expect_covers_every_node_once(g, f);
+  std::vector<std::vector<ValueId>> steps;
+  for (const FusedStep& s : f.steps)
+    if (s.kind == Kind::MatVec) steps.push_back(s.products);
+  ASSERT_EQ(kMaxMatVecProducts, 3);
+  EXPECT_EQ(steps, (std::vector<std::vector<ValueId>>{{p[0], p[1], p[2]}, {p[3]}}));
+}
+
+// Products of different weight dtypes share a step only where the backend mixes them.
+TEST(Fusion, MixableDtypesShareAStep) {
+  Graph g;
+  GraphBuilder b(g);
+  const ValueId x = b.embed(b.weight(shape_only("table", Shape{10, 8})), b.input("ids", Shape{1}), 1.0f);
+  const ValueId q = b.matmul(x, b.weight(shape_only("q", Shape{8, 8}, DType::Q4_K)));
+  const ValueId v = b.matmul(x, b.weight(shape_only("v", Shape{8, 8}, DType::Q6_K)));
+  const ValueId o = b.matmul(x, b.weight(shape_only("o", Shape{8, 8}, DType::BF16)));
+  b.output("y", b.add(b.add(q, v), o));
+  const auto products = [&](const FusionPlan& f) {
+    std::vector<std::vector<ValueId>> steps;
+    for (const FusedStep& s : f.steps)
+      if (s.kind == Kind::MatVec) steps.push_back(s.products);
+    return steps;
+  };
+  const FusionPlan apart = plan_fusions(g, 4);
+  expect_covers_every_node_once(g, apart);
+  EXPECT_EQ(products(apart), (std::vector<std::vector<ValueId>>{{q}, {v}, {o}}));
+  const FusionPlan mixed = plan_fusions(g, 4, true, [](DType t) { return t == DType::Q4_K || t == DType::Q6_K; });
+  expect_covers_every_node_once(g, mixed);
+  EXPECT_EQ(products(mixed), (std::vector<std::vector<ValueId>>{{q, v}, {o}}));
+}
+
 TEST(Fusion, ANormWithAnotherReaderIsNotAbsorbed) {
   Graph g;
   GraphBuilder b(g);

@@ -6,7 +6,7 @@
 
 namespace gemrt {
 
-FusionPlan plan_fusions(const Graph& g, int64_t max_rows, bool attend) {
+FusionPlan plan_fusions(const Graph& g, int64_t max_rows, bool attend, const std::function<bool(DType)>& mixable) {
   const int n = g.size();
   const auto at = [](auto& v, ValueId i) -> auto& { return v[static_cast<size_t>(i)]; };
   std::vector<std::vector<ValueId>> users(static_cast<size_t>(n));
@@ -55,25 +55,33 @@ FusionPlan plan_fusions(const Graph& g, int64_t max_rows, bool attend) {
     placed[a] = std::move(s);
   }
 
-  // The other products, grouped by activation and weight dtype; a group runs at its last member,
-  // so every reader of every member must come after it (else each member runs alone).
-  std::map<std::pair<ValueId, DType>, std::vector<ValueId>> groups;
-  for (int m = 0; m < n; ++m)
-    if (is_matvec(m) && !at(absorbed, m)) groups[{g.node(m).inputs[0], weight_dtype(m)}].push_back(m);
+  // The other products, grouped by activation and weight dtype (-1: the mixable dtypes), in runs
+  // of consecutive members of at most kMaxMatVecProducts. A run executes at its last member, so
+  // every reader of every member must come after it; a run where that fails is cut short, its
+  // first member running alone.
+  std::map<std::pair<ValueId, int>, std::vector<ValueId>> groups;
+  for (int m = 0; m < n; ++m) {
+    if (!is_matvec(m) || at(absorbed, m)) continue;
+    const DType dt = weight_dtype(m);
+    groups[{g.node(m).inputs[0], mixable && mixable(dt) ? -1 : static_cast<int>(dt)}].push_back(m);
+  }
   for (auto& [key, members] : groups) {
-    const ValueId last = members.back();
-    bool readers_after = true;
-    for (ValueId m : members)
-      for (ValueId u : at(users, m)) readers_after = readers_after && u > last;
-    if (readers_after) {
-      for (ValueId m : members) at(absorbed, m) = m != last;
+    for (size_t first = 0; first < members.size();) {
+      size_t end = std::min(members.size(), first + kMaxMatVecProducts);
+      const auto readers_after = [&](size_t stop) {
+        const ValueId last = members[stop - 1];
+        for (size_t i = first; i < stop; ++i)
+          for (ValueId u : at(users, members[i]))
+            if (u <= last) return false;
+        return true;
+      };
+      while (end > first + 1 && !readers_after(end)) --end;
+      const ValueId last = members[end - 1];
+      for (size_t i = first; i < end; ++i) at(absorbed, members[i]) = members[i] != last;
       placed[last] = step(FusedStep::Kind::MatVec, last, key.first);
-      placed[last].products = members;
-    } else {
-      for (ValueId m : members) {
-        placed[m] = step(FusedStep::Kind::MatVec, m, key.first);
-        placed[m].products = {m};
-      }
+      placed[last].products.assign(members.begin() + static_cast<std::ptrdiff_t>(first),
+                                   members.begin() + static_cast<std::ptrdiff_t>(end));
+      first = end;
     }
   }
 

@@ -4,7 +4,8 @@
 //
 // Fusions, each applied only where the nodes' values have no other reader:
 //   MatVec    one launch for every matrix-vector product (rows <= max_rows) that reads the same
-//             activation with weights of one dtype (q, k, v); an RMSNorm (one group per row) whose
+//             activation with weights of one dtype (q, k, v; up to kMaxMatVecProducts, and of
+//             several dtypes where the backend mixes them); an RMSNorm (one group per row) whose
 //             only readers are such products is applied as the activation is loaded, and never
 //             written; a gated activation act(x Wg^T) * (x Wu^T) becomes one product that writes
 //             act(g) * u, the gate and up values never written.
@@ -22,6 +23,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "gemrt/graph/ir.h"
@@ -59,8 +61,15 @@ struct FusionPlan {
   std::vector<MovedRead> moved_reads;
 };
 
+// The most products one MatVec step holds (the CUDA MatVecJob's weights); more products of one
+// activation run as consecutive steps of at most this many.
+inline constexpr int kMaxMatVecProducts = 3;
+
 // `max_rows`: products with more rows (prefill) are left alone. 0 disables MatVec fusions.
 // `attend` false leaves one-token attentions and their inputs' chains unfused (Attend).
-FusionPlan plan_fusions(const Graph& g, int64_t max_rows, bool attend = true);
+// `mixable(dtype)`: weight dtypes for which the backend runs products of different dtypes in one
+// MatVec step (all mixable dtypes group together); empty: one dtype per step.
+FusionPlan plan_fusions(const Graph& g, int64_t max_rows, bool attend = true,
+                        const std::function<bool(DType)>& mixable = {});
 
 }  // namespace gemrt
