@@ -11,7 +11,7 @@
 #   bash bench/llamacpp_cuda_on_device.sh [SHAPE=1b] [TYPES=F16,Q4_K_M] [bench flags, default
 #        -p 512,4096 -n 128 -r 3]
 # F16 / BF16 files come from bench/make_synthetic_gguf.py, other types from llama.cpp's own
-# llama-quantize run on the F16 file. Both engines get the same flags; gemrt runs its bf16 mode.
+# llama-quantize run on the F16 file (27B: on a Q8_0 file, requantized; see below). Both engines get the same flags; gemrt runs its bf16 mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shape=${1:-1b}; types=${2:-F16,Q4_K_M}; shift $(( $# > 2 ? 2 : $# ))
@@ -36,20 +36,34 @@ echo "llama.cpp ready after $(( $(date +%s) - t0 )) s"
 python3 -m pip install -q --no-index --no-deps --target /tmp/site build-carry/whl/*.whl
 mkdir -p /tmp/syn
 base=/tmp/syn/gemma3-$shape-synthetic
-[[ -f $base-F16.gguf ]] || PYTHONPATH=/tmp/site python3 bench/make_synthetic_gguf.py --shape "$shape" \
-  --out-dir /tmp/syn --donor build-carry/donor-tokenizer.gguf --types F16 >/dev/null
+# The 12B / 27B files take their values from one random pool (--tile: drawing 54 G values takes
+# too long), and the 27B quantized files are made from a Q8_0 file (its F16 file and Q4_K_M would
+# not fit the one-GPU machine's 64 GB disk together); each 27B file is deleted once measured.
+src=F16 make=(); big=0
+[[ $shape == 12b || $shape == 27b ]] && make+=(--tile)
+[[ $shape == 27b ]] && { src=Q8_0; big=1; }
+make_file() {  # make_file TYPE
+  PYTHONPATH=/tmp/site python3 bench/make_synthetic_gguf.py --shape "$shape" --out-dir /tmp/syn \
+    --donor build-carry/donor-tokenizer.gguf --types "$1" --base "$src" "${make[@]}" >/dev/null
+}
 IFS=, read -ra list <<< "$types"
+needs_src=0
+for t in "${list[@]}"; do [[ $t == F16 || $t == BF16 ]] || needs_src=1; done
+(( needs_src )) && [[ ! -f $base-$src.gguf ]] && make_file "$src"
+requant=(); [[ $src != F16 ]] && requant=(--allow-requantize)
 for t in "${list[@]}"; do
   file=$base-$t.gguf
   if [[ ! -f $file ]]; then
-    if [[ $t == BF16 ]]; then
-      PYTHONPATH=/tmp/site python3 bench/make_synthetic_gguf.py --shape "$shape" --out-dir /tmp/syn \
-        --donor build-carry/donor-tokenizer.gguf --types BF16 >/dev/null
+    if [[ $t == F16 || $t == BF16 ]]; then
+      make_file "$t"
     else
-      $llama/b/bin/llama-quantize "$base-F16.gguf" "$file" "$t" >/dev/null 2>&1
+      $llama/b/bin/llama-quantize "${requant[@]}" "$base-$src.gguf" "$file" "$t" >/dev/null 2>&1
     fi
   fi
   echo "== $(basename "$file") ($(du -h "$file" | cut -f1))"
   $llama/b/bin/llama-bench -m "$file" -ngl 99 "${flags[@]}" -o md 2>/dev/null
   build-carry/bin/gemrt bench --device cuda "$file" "${flags[@]}"
+  (( big )) && [[ $t != "$src" ]] && rm -f "$file"
 done
+(( big )) && rm -f "$base-$src.gguf"
+true
