@@ -54,7 +54,7 @@ def config_dict(shape: str) -> dict:
     }
 
 
-def make_checkpoint(shape: str, out_dir: str):
+def make_checkpoint(shape: str, out_dir: str, device: str = "cuda"):
     import torch
     from transformers import Gemma3ForCausalLM, Gemma3TextConfig
 
@@ -63,8 +63,14 @@ def make_checkpoint(shape: str, out_dir: str):
         json.dump(config_dict(shape), f, indent=2)
     config = Gemma3TextConfig.from_pretrained(out_dir)
     torch.manual_seed(0)
-    with torch.device("cuda"):
-        model = Gemma3ForCausalLM(config).to(torch.bfloat16)
+    # Built in bfloat16 directly: built in float32 first, a 27B model (108 GB) would not fit the GPU.
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.bfloat16)
+    try:
+        with torch.device(device):
+            model = Gemma3ForCausalLM(config)
+    finally:
+        torch.set_default_dtype(previous)
     model.save_pretrained(out_dir, safe_serialization=True)
     return model
 
