@@ -15,6 +15,7 @@
 #include <variant>
 #include <vector>
 
+#include "gemrt/core/host_device.h"
 #include "gemrt/core/tensor.h"
 
 namespace gemrt {
@@ -236,6 +237,14 @@ struct LocalAttentionAttrs {
   float softcap = 0.0f;
   float invalid = -1e9f;
   bool eager_mask = false;
+
+  // Whether query i of t sees key j (the rule above; key_mask[j] != 0: a valid frame). One
+  // definition for the CPU and CUDA kernels.
+  GEMRT_HOST_DEVICE bool sees(int64_t i, int64_t j, int64_t t, const float* key_mask) const {
+    const bool inside = j >= 0 && j < t;
+    const bool in_rule = inside && key_mask[j] != 0.0f && ((i - j >= 0 && i - j < left) || (j - i > 0 && j - i < right));
+    return inside && (eager_mask ? !in_rule : in_rule);
+  }
 };
 
 using OpAttrs = std::variant<std::monostate, EmbedAttrs, RmsNormAttrs, RopeAttrs, AttentionAttrs, GatedActAttrs,

@@ -20,13 +20,10 @@
 #include <cstdint>
 #include <cstring>
 
+#include "gemrt/core/host_device.h"
+
 // Block helpers below are shared with the CUDA kernels (backend/cuda), which read the same
 // layouts on the device.
-#if defined(__CUDACC__)
-#define GEMRT_HOST_DEVICE __host__ __device__
-#else
-#define GEMRT_HOST_DEVICE
-#endif
 
 namespace gemrt::quant {
 

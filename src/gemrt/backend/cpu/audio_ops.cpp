@@ -72,12 +72,8 @@ void local_attention(const float* q, const float* k, const float* v, const Tenso
       float best = -INFINITY;
       for (int64_t c = 0; c < context; ++c) {
         const int64_t j = first + c;
-        const bool inside = j >= 0 && j < t;
-        const bool in_rule = inside && key_mask[j] != 0.0f &&
-                             ((i - j >= 0 && i - j < a.left) || (j - i > 0 && j - i < a.right));
-        const bool visible = inside && (a.eager_mask ? !in_rule : in_rule);
         float s = a.invalid;
-        if (visible) {
+        if (a.sees(i, j, t, key_mask)) {
           const float* kj = k + j * width + h * hd;
           float ac = 0.0f, bd = 0.0f;
           for (int64_t e = 0; e < hd; ++e) ac += qi[e] * kj[e];
