@@ -18,6 +18,7 @@ flags=("$@")
 log=${OUT:-/tmp}/peers-$shape.txt
 {
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv,noheader
+  python3 bench/cuda_copy_bandwidth.py
   PYTHONUNBUFFERED=1 python3 bench/cuda_side_by_side.py --shape "$shape" --gemrt build-carry/bin/gemrt \
     --out-dir /tmp/gemrt-side-by-side "${flags[@]}"
   rm -rf /tmp/gemrt-side-by-side

@@ -8,6 +8,7 @@
 #   build-carry/bin.tar.xz               bash scripts/pack-for-device.sh (or the CUDA build's bins)
 #   build-carry/whl/gguf-*.whl           python3 -m pip download --no-deps gguf -d build-carry/whl
 #   build-carry/donor-tokenizer.gguf     python3 bench/make_tokenizer_donor.py GEMMA3.gguf OUT
+#                                        (or that file xz-compressed, .gguf.xz: 1.2 MB instead of 6.5)
 #   bash bench/llamacpp_cuda_on_device.sh [SHAPE=1b] [TYPES=F16,Q4_K_M] [bench flags, default
 #        -p 512,4096 -n 128 -r 3]
 # F16 / BF16 files come from bench/make_synthetic_gguf.py, other types from llama.cpp's own
@@ -17,7 +18,9 @@ cd "$(dirname "$0")/.."
 shape=${1:-1b}; types=${2:-F16,Q4_K_M}; shift $(( $# > 2 ? 2 : $# ))
 flags=("$@")
 (( ${#flags[@]} )) || flags=(-p 512,4096 -n 128 -r 3)
-llama=/tmp/llama.cpp
+# GEMRT_LLAMA_DIR: where llama.cpp is unpacked and built; a git-ignored folder of the repository
+# (build-llama-work) outlives calls on a warm machine, /tmp may not.
+llama=${GEMRT_LLAMA_DIR:-/tmp/llama.cpp}
 t0=$(date +%s)
 if [[ -f build-llama/llama-bins.tar.xz ]]; then  # built on the CPU machine: bench/pack_llamacpp_for_device.sh --build
   mkdir -p $llama/b/bin && tar -C $llama/b/bin -xJf build-llama/llama-bins.tar.xz
@@ -25,7 +28,7 @@ if [[ -f build-llama/llama-bins.tar.xz ]]; then  # built on the CPU machine: ben
   nccl=$(python3 -c 'import nvidia.nccl as n; print(list(n.__path__)[0] + "/lib")' 2>/dev/null || true)
   export LD_LIBRARY_PATH=$llama/b/bin:${nccl:+$nccl:}/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
 elif [[ ! -x $llama/b/bin/llama-bench ]]; then
-  tar -C /tmp -xJf build-llama/llama.cpp.tar.xz
+  mkdir -p "$llama" && tar -C "$llama" --strip-components=1 -xJf build-llama/llama.cpp.tar.xz
   generator=(); command -v ninja >/dev/null && generator=(-G Ninja)
   cmake -S $llama -B $llama/b "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
     -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_CURL=OFF >/dev/null
@@ -33,6 +36,7 @@ elif [[ ! -x $llama/b/bin/llama-bench ]]; then
 fi
 echo "llama.cpp ready after $(( $(date +%s) - t0 )) s"
 [[ -x build-carry/bin/gemrt ]] || { mkdir -p build-carry/bin && tar -C build-carry/bin -xJf build-carry/bin.tar.xz; }
+[[ -f build-carry/donor-tokenizer.gguf ]] || xz -dk build-carry/donor-tokenizer.gguf.xz
 python3 -m pip install -q --no-index --no-deps --target /tmp/site build-carry/whl/*.whl
 mkdir -p /tmp/syn
 base=/tmp/syn/gemma3-$shape-synthetic

@@ -31,6 +31,7 @@ struct MatVecParams {
   int threads_per_row;  // 8 .. 256 (a power of two): threads sharing one row's k range
   int64_t total_rows;   // rows of all weights (gated: of the gate)
   int64_t row_groups;   // ceil(total_rows / (256 / threads_per_row))
+  int prefetch;         // 16-byte chunks each thread asks L2 for before pdl_wait() (prefetch_pieces)
   bool blocks16;        // every weight row starts 16-byte aligned (Q4_K's 64-value units)
   // Staged activation layout: value c of row i at xs[i * stage_stride + c + (c / 64) * stage_pad].
   // Q4_K's units pad each 64 values by one float: the threads of a row read units 64 values
@@ -145,17 +146,11 @@ __global__ void __launch_bounds__(kMatVecWarps* kWarp, matvec_min_blocks<kRows, 
   if constexpr (kVec16) {
     // Launched early (PDL): the first loads of this thread's first row go to L2 while the kernel
     // before finishes; weights are never written, so they may be read before pdl_wait().
-    const GroupRow first = group_row<kGated>(blockIdx.x, rows_per_group, slot, p.total_rows, p.rows);
-    if (first.active) {
-      const int64_t row = first.row;
-      const int m = first.m;
-      for (int u = 0; u < kLoads; ++u) {
-        const int64_t c = sub + static_cast<int64_t>(u) * tpr;
-        if (c * 16 >= p.row_bytes) break;
-        prefetch_l2(p.w[m] + row * p.row_bytes + c * 16);
-        if (kGated) prefetch_l2(p.w[1] + row * p.row_bytes + c * 16);
-      }
-    }
+    prefetch_first_pieces<kGated>(p.prefetch, p.row_bytes / 16, sub, tpr, slot, rows_per_group, p.row_groups,
+                                  p.total_rows, p.rows, [&](int64_t row, int m, int64_t c) {
+                                    prefetch_l2(p.w[m] + row * p.row_bytes + c * 16);
+                                    if (kGated) prefetch_l2(p.w[1] + row * p.row_bytes + c * 16);
+                                  });
   }
   pdl_wait();
   float inv[kRows];
@@ -407,6 +402,7 @@ void matvec(const MatVecJob& job, cudaStream_t stream) {
     p.threads_per_row *= 2;
   const int rows_per_group = kMatVecWarps * kWarp / p.threads_per_row;
   p.row_groups = (p.total_rows + rows_per_group - 1) / rows_per_group;
+  p.prefetch = prefetch_pieces(kLoads);
   p.stage_pad = dt == DType::Q4_K && p.blocks16 ? 1 : 0;
   p.stage_stride = job.k + (job.k / 64) * p.stage_pad;
   const int64_t stage = job.t * p.stage_stride * static_cast<int64_t>(sizeof(float));

@@ -54,6 +54,31 @@ __device__ inline GroupRow group_row(int64_t group, int rows_per_group, int slot
   return r;
 }
 
+// How many of its weight pieces (16-byte chunks, or a block format's units) each thread of a
+// decode product asks L2 for before pdl_wait(), so that they load while the kernel before it
+// finishes. GEMRT_CUDA_PREFETCH=N overrides the kernel's own `fallback` (an experiment switch:
+// bench/RESULTS.md, session 14).
+inline int prefetch_pieces(int fallback) {
+  static const int n = [] {
+    const char* e = std::getenv("GEMRT_CUDA_PREFETCH");
+    return e && *e ? std::atoi(e) : -1;
+  }();
+  return n >= 0 ? n : fallback;
+}
+
+// Issues addr(row, m, piece) for the first `budget` pieces this thread will read, in the order it
+// reads them: pieces sub, sub + tpr, ... of its row in each of its row groups in turn.
+template <bool kGated, typename Addr>
+__device__ inline void prefetch_first_pieces(int budget, int64_t pieces_per_row, int sub, int tpr, int slot,
+                                             int rows_per_group, int64_t row_groups, int64_t total_rows,
+                                             const int64_t* rows, Addr addr) {
+  for (int64_t group = blockIdx.x; group < row_groups && budget > 0; group += gridDim.x) {
+    const GroupRow g = group_row<kGated>(group, rows_per_group, slot, total_rows, rows);
+    if (!g.active) return;
+    for (int64_t c = sub; c < pieces_per_row && budget > 0; c += tpr, --budget) addr(g.row, g.m, c);
+  }
+}
+
 // Shared memory of row_sums (one per kernel instance).
 template <int kRows>
 struct RowSumScratch {

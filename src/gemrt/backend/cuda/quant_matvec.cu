@@ -258,6 +258,7 @@ struct QParams {
   int tpr;              // threads per row: 4 .. 256, a power of two
   int64_t total_rows;   // rows of all weights (gated: of the gate)
   int64_t row_groups;   // ceil(total_rows / (256 / tpr))
+  int prefetch;         // units each thread asks L2 for before pdl_wait() (prefetch_pieces)
   bool pre_add;         // x = pre.residual + rms_norm(pre.in), computed and written first
   PreAdd pre;
   // Staged codes: value c of row i at xq[i * xq_stride + c + (c >> unit_shift) * pad], pad bytes
@@ -375,18 +376,12 @@ __global__ void __launch_bounds__(kMatVecWarps* kWarp, matvec_min_blocks<kRows, 
   {
     // Launched early (PDL): this thread's first units go to L2 while the kernel before finishes
     // (weights are never written, so they may be read before pdl_wait()).
-    const GroupRow first = group_row<kGated>(blockIdx.x, rows_per_group, slot, p.total_rows, p.rows);
-    if (first.active) {
-      const int64_t row = first.row;
-      const int m = first.m;
-      for (int j = 0; j < kUnroll; ++j) {
-        const int64_t u = sub + static_cast<int64_t>(j) * tpr;
-        if (u >= units) break;
-        const int64_t off = row * p.row_bytes + u * p.row_bytes / units;
-        prefetch_l2(p.w[m] + off);
-        if (kGated) prefetch_l2(p.w[1] + off);
-      }
-    }
+    prefetch_first_pieces<kGated>(p.prefetch, units, sub, tpr, slot, rows_per_group, p.row_groups, p.total_rows,
+                                  p.rows, [&](int64_t row, int m, int64_t u) {
+                                    const int64_t off = row * p.row_bytes + u * p.row_bytes / units;
+                                    prefetch_l2(p.w[m] + off);
+                                    if (kGated) prefetch_l2(p.w[1] + off);
+                                  });
   }
   pdl_wait();
   float inv[kRows];
@@ -522,6 +517,7 @@ void quant_matvec(const MatVecJob& job, cudaStream_t stream) {
             "sizing the quantized matvec grid");
       const int64_t resident = int64_t{std::max(per_sm, 1)} * sm_count();
       p.tpr = quickest_threads_per_row(4, units, unroll, p.total_rows, resident);
+      p.prefetch = prefetch_pieces(unroll);
       const int64_t per_group = kMatVecWarps * kWarp / p.tpr;
       p.row_groups = (p.total_rows + per_group - 1) / per_group;
       const auto blocks = static_cast<unsigned>(std::min<int64_t>(p.row_groups, resident));
