@@ -15,6 +15,7 @@ shape=${1:-1b}; types=${2:-F16,Q4_K_M}; shift $(( $# > 2 ? 2 : $# ))
 flags=("$@")
 (( ${#flags[@]} )) || flags=(-p 512,4096 -n 128 -r 3)
 [[ -x build-carry/bin/gemrt ]] || { mkdir -p build-carry/bin && tar -C build-carry/bin -xJf build-carry/bin.tar.xz; }
+export LD_LIBRARY_PATH=$PWD/build-carry/bin${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}  # the media libraries carried beside gemrt
 log=${OUT:-/tmp}/peers-$shape.txt
 {
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv,noheader

@@ -177,6 +177,41 @@ TEST(CudaOps, Bf16ModeMatMulIsTheProductOfRoundedInputs) {
   matmul_matches_cpu(*gpu, 2.0 * u_bf16 + u_bf16 * u_bf16, /*int8_activations=*/true);
 }
 
+// A many-row product (tensor cores) of a packed weight too large to convert to bfloat16 at once:
+// 600 rows of 65536 values are converted in chunks of 512 rows (executable.cu's
+// dequant_chunk_rows: 64 MiB of bfloat16, whole multiples of 256 rows), and the second chunk's
+// outputs land at column 512 of each output row. Each output within the bf16 mode's bound
+// (matmul_matches_cpu's, at T = 8 rows).
+TEST(CudaOps, Bf16ModeChunkConvertedWeightMatchesTheCpu) {
+  GEMRT_CUDA_OR_SKIP(gpu, Numerics::Fast);
+  cpu::CpuBackend cpu_backend(2);
+  const int64_t t = 8, n = 600, k = 65536;
+  const std::vector<std::byte> table = as_bytes(random_floats(t * k, 61));
+  const std::vector<std::byte> w = test::random_weight_row(DType::Q8_0, n * k, 62);
+  Graph g;
+  GraphBuilder gb(g);
+  const ValueId x = gb.embed(gb.weight(view("table", DType::F32, Shape{t, k}, table)), gb.input("ids", Shape{t}), 1.0f);
+  gb.output("y", gb.matmul(x, gb.weight(view("w", DType::Q8_0, Shape{n, k}, w))));
+  std::vector<int32_t> ids(static_cast<size_t>(t));
+  for (int64_t i = 0; i < t; ++i) ids[static_cast<size_t>(i)] = static_cast<int32_t>(i);
+  const std::vector<float> want = run(cpu_backend, g, {{"ids", ids}});
+  const std::vector<float> got = run(*gpu, g, {{"ids", ids}});
+  std::vector<float> wd(static_cast<size_t>(n * k)), xd(static_cast<size_t>(t * k));
+  quant::dequantize_row(DType::Q8_0, w.data(), wd.data(), n * k);
+  std::memcpy(xd.data(), table.data(), table.size());
+  const double u = std::ldexp(1.0, -24), u_bf16 = std::ldexp(1.0, -9);
+  for (int64_t i = 0; i < t; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double mag = 0.0;
+      for (int64_t c = 0; c < k; ++c)
+        mag += std::fabs(static_cast<double>(wd[static_cast<size_t>(j * k + c)]) *
+                        static_cast<double>(xd[static_cast<size_t>(i * k + c)]));
+      const size_t o = static_cast<size_t>(i * n + j);
+      ASSERT_NEAR(got[o], want[o], (2.0 * static_cast<double>(k) * u + 2.0 * u_bf16 + u_bf16 * u_bf16) * mag)
+          << "output " << i << ", " << j;
+    }
+}
+
 TEST(CudaOps, EmbedNormActivationAndSoftCapMatchTheCpu) {
   GEMRT_CUDA_OR_SKIP(gpu);
   cpu::CpuBackend cpu_backend(2);

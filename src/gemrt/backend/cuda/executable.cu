@@ -545,9 +545,16 @@ class CudaExecutable final : public Executable {
   // weights once and are bound by that read.
   bool uses_gemm(const Node& n) const { return numerics_ == Numerics::Fast && n.shape[0] > cuda::kMatVecMaxRows; }
 
-  // Rows of a weight that is not bfloat16 are converted in chunks of about kDequantChunkBytes.
+  // Rows of a weight that is not bfloat16 are converted in chunks of about kDequantChunkBytes, a
+  // multiple of kChunkRowAlign rows: each chunk's product writes its columns of the output at
+  // out + r0, and an odd r0 (8738 rows of a 12B-shaped weight before) leaves cuBLASLt an output
+  // that is not 16-byte aligned and a width that is no multiple of 8, for which it picks slower
+  // kernels (a 12B Q4_K_M / F16 prefill ran at 0.62x / 0.64x the bf16 one; bench/RESULTS.md,
+  // session 14).
   int64_t dequant_chunk_rows(const DeviceWeight& w) const {
-    return std::clamp<int64_t>(kDequantChunkBytes / std::max<int64_t>(1, 2 * w.cols), 1, w.rows);
+    const int64_t fit = kDequantChunkBytes / std::max<int64_t>(1, 2 * w.cols);
+    const int64_t aligned = std::max(kChunkRowAlign, fit / kChunkRowAlign * kChunkRowAlign);
+    return std::clamp<int64_t>(aligned, 1, w.rows);
   }
 
   void reserve_gemm_scratch() {
@@ -626,6 +633,7 @@ class CudaExecutable final : public Executable {
   }
 
   static constexpr int64_t kDequantChunkBytes = int64_t{64} << 20;
+  static constexpr int64_t kChunkRowAlign = 256;
 
   Graph g_;
   FusionPlan fusion_;
