@@ -7,6 +7,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -276,6 +277,7 @@ class CudaExecutable final : public Executable {
 
   void launch_all(CudaKvCache* cache) {
     for (const FusedStep& s : fusion_.steps) {
+      if (!skipped_.empty() && skipped_.count(step_label(s))) continue;
       const bool timed = profiler_ && g_.node(s.at).op != OpKind::Input && g_.node(s.at).op != OpKind::Weight;
       if (timed) profiler_->begin_step(stream_);
       launch_step(s, cache);
@@ -661,6 +663,20 @@ class CudaExecutable final : public Executable {
   bool use_graphs_ = [] {
     const char* e = std::getenv("GEMRT_CUDA_GRAPHS");  // 0: launch kernels one by one (debugging)
     return !(e && std::string(e) == "0");
+  }();
+  // GEMRT_CUDA_SKIP=label,label,...: steps of these kinds (step_label, as GEMRT_CUDA_PROFILE
+  // prints them) are left out of every run. A measuring aid only, its outputs are meaningless:
+  // a timed run without a step kind against one with it gives what that kind costs inside the
+  // captured graph, gaps included (bench/skip_costs_on_device.sh).
+  std::set<std::string> skipped_ = [] {
+    std::set<std::string> labels;
+    const char* e = std::getenv("GEMRT_CUDA_SKIP");
+    for (std::string rest = e ? e : ""; !rest.empty();) {
+      const size_t comma = rest.find(',');
+      if (comma != 0) labels.insert(rest.substr(0, comma));
+      rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
+    }
+    return labels;
   }();
   std::vector<DeviceWeight> dev_weights_;
   std::map<ValueId, DeviceBuffer> rope_tables_;
