@@ -2,8 +2,13 @@
 // gemrt bench CONFIG.json --synthetic [--weight-type BF16|Q4_K_M|...] [--seed S] ...  (random weights
 //   of that shape, made in memory: a 27B shape needs no 54 GB file)
 //
-// Throughput in the spirit of llama-bench: for each test, one untimed warm-up run, then `r`
-// timed repetitions, reported as mean ± standard deviation of tokens per second.
+// Throughput in the spirit of llama-bench: for each test, untimed warm-up runs, then `r` timed
+// repetitions, reported as mean ± standard deviation of tokens per second. A prefill is warmed up
+// twice: the CUDA backend launches a new graph's kernels one by one on its first run and captures
+// them into a CUDA graph on its second (backend/cuda/executable.cu), so with one warm-up the
+// first timed prefill paid for the capture (1B pp4096 on an H100: 111007 ± 12488 tok/s, a spread
+// of 11 % where llama.cpp's was 1 %; bench/RESULTS.md, session 14). A decode test's warm-up of 8
+// steps runs both already.
 //   pp N:        prefill of N tokens into an empty KV cache (only the last row's logits).
 //   tg N @ d D:  N single-token decode steps after an untimed prefill of D tokens.
 // Token ids are drawn at random (fixed seed) from the vocabulary, as llama-bench does.
@@ -133,7 +138,7 @@ void run_bench(const BenchArgs& a) {
   for (int p : a.prompt) {
     if (p <= 0) continue;
     TestResult r{"pp" + std::to_string(p), p, 0, 0, {}};
-    time_prefill(session, p, rng);  // warm-up
+    for (int w = 0; w < 2; ++w) time_prefill(session, p, rng);  // warm-up: first run, then graph capture
     for (int i = 0; i < a.reps; ++i) r.samples_ts.push_back(time_prefill(session, p, rng));
     results.push_back(r);
   }
