@@ -38,6 +38,10 @@ constexpr Case kCases[] = {
     {"1b_down", 1152, 6912, false, false},       {"1b_lm_head", 262144, 1152, false, true},
     {"4b_qkv", 4096, 2560, false, true},         {"4b_gate_up", 10240, 2560, true, true},
     {"4b_down", 2560, 10240, false, false},      {"4b_lm_head", 262144, 2560, false, true},
+    {"4b_o", 2560, 2048, false, false},
+    // The bytes of 4b_down over rows a quarter as long: against 4b_down, what the product's fixed
+    // cost owes to k (each block stages the whole activation row) rather than to the bytes read.
+    {"4b_down_short_k", 10240, 2560, false, false},
     {"12b_gate_up", 15360, 3840, true, true},    {"12b_down", 3840, 15360, false, false},
     {"27b_gate_up", 21504, 5376, true, true},    {"27b_down", 5376, 21504, false, false},
 };
