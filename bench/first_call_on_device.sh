@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# On the GPU machine (device tool, carry build-carry as scripts/pack-for-device.sh makes it): the
+# GPU tests, then where a decode step's time goes, in one call:
+#   1. scripts/device-cuda-tests.sh (every CUDA test over the carried fixtures);
+#   2. the decode products alone, 4B shapes (gemrt_bench_cuda_matvec: BF16 and the int8 products);
+#   3. bench/skip_costs_on_device.sh for the 4B shape in Q4_K_M and BF16 (each step kind's cost
+#      inside the captured graph).
+#   bash bench/first_call_on_device.sh
+set -uo pipefail
+cd "$(dirname "$0")/.."
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv,noheader
+bash scripts/device-cuda-tests.sh 2>&1 | tail -40
+export LD_LIBRARY_PATH=$PWD/build-carry/bin${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+echo "== decode products alone"
+build-carry/bin/gemrt_bench_cuda_matvec --benchmark_min_time=0.05 \
+  --benchmark_filter='matvec/(BF16|Q4_K-i8|Q6_K-i8|Q8_0-i8)/4b_' 2>&1 | grep -v '^\*\*\*'
+for type in Q4_K_M BF16; do
+  bash bench/skip_costs_on_device.sh 4b "$type"
+done
