@@ -101,6 +101,22 @@ std::vector<double> int8_rounded(std::span<const float> x) {
 // products are summed separately). That bound is ~1e-3 of what the int8 rounding itself moves
 // the product, so a product that skipped the rounding (the float32 path) fails it as surely as a
 // wrong code or scale.
+// got and want, [t, n] products of x [t, k] (xd) with w [n, k] (wd, dequantized): each output
+// within (2 K u + rounding) sum_k |w_k x_k| of the other (u = 2^-24).
+void expect_products_near(const std::vector<float>& got, const std::vector<float>& want, const std::vector<float>& wd,
+                          const std::vector<float>& xd, int64_t t, int64_t n, int64_t k, double rounding) {
+  const double u = std::ldexp(1.0, -24);
+  for (int64_t i = 0; i < t; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double mag = 0.0;
+      for (int64_t c = 0; c < k; ++c)
+        mag += std::fabs(static_cast<double>(wd[static_cast<size_t>(j * k + c)]) *
+                        static_cast<double>(xd[static_cast<size_t>(i * k + c)]));
+      const size_t o = static_cast<size_t>(i * n + j);
+      ASSERT_NEAR(got[o], want[o], (2.0 * static_cast<double>(k) * u + rounding) * mag) << "output " << i << ", " << j;
+    }
+}
+
 void matmul_matches_cpu(Backend& gpu, double rounding, bool int8_activations = false) {
   cpu::CpuBackend cpu_backend(2);
   uint32_t seed = 1;
@@ -148,15 +164,8 @@ void matmul_matches_cpu(Backend& gpu, double rounding, bool int8_activations = f
             }
             continue;
           }
-          for (int64_t i = 0; i < t; ++i)
-            for (int64_t j = 0; j < n; ++j) {
-              double mag = 0.0;
-              for (int64_t c = 0; c < k; ++c)
-                mag += std::fabs(static_cast<double>(wd[static_cast<size_t>(j * k + c)]) *
-                                static_cast<double>(xd[static_cast<size_t>(i * k + c)]));
-              const size_t o = static_cast<size_t>(i * n + j);
-              ASSERT_NEAR(got[o], want[o], (2.0 * static_cast<double>(k) * u + rounding) * mag) << "output " << i << ", " << j;
-            }
+          expect_products_near(got, want, wd, xd, t, n, k, rounding);
+          if (testing::Test::HasFatalFailure()) return;
         }
       }
     }
@@ -199,17 +208,8 @@ TEST(CudaOps, Bf16ModeChunkConvertedWeightMatchesTheCpu) {
   std::vector<float> wd(static_cast<size_t>(n * k)), xd(static_cast<size_t>(t * k));
   quant::dequantize_row(DType::Q8_0, w.data(), wd.data(), n * k);
   std::memcpy(xd.data(), table.data(), table.size());
-  const double u = std::ldexp(1.0, -24), u_bf16 = std::ldexp(1.0, -9);
-  for (int64_t i = 0; i < t; ++i)
-    for (int64_t j = 0; j < n; ++j) {
-      double mag = 0.0;
-      for (int64_t c = 0; c < k; ++c)
-        mag += std::fabs(static_cast<double>(wd[static_cast<size_t>(j * k + c)]) *
-                        static_cast<double>(xd[static_cast<size_t>(i * k + c)]));
-      const size_t o = static_cast<size_t>(i * n + j);
-      ASSERT_NEAR(got[o], want[o], (2.0 * static_cast<double>(k) * u + 2.0 * u_bf16 + u_bf16 * u_bf16) * mag)
-          << "output " << i << ", " << j;
-    }
+  const double u_bf16 = std::ldexp(1.0, -9);
+  expect_products_near(got, want, wd, xd, t, n, k, 2.0 * u_bf16 + u_bf16 * u_bf16);
 }
 
 TEST(CudaOps, EmbedNormActivationAndSoftCapMatchTheCpu) {
