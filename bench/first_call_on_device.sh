@@ -17,3 +17,16 @@ build-carry/bin/gemrt_bench_cuda_matvec --benchmark_min_time=0.05 \
 for type in Q4_K_M BF16; do
   bash bench/skip_costs_on_device.sh 4b "$type"
 done
+# 4. Nsight Compute's view of two int8 products with a large fixed cost (bench/RESULTS.md, sessions
+#    10 and 12): the 4B down projection in Q6_K (k = 10240) and the 4B q/k/v in Q4_K (4 MB):
+#    where their warps stall. The whole report goes to $OUT/ncu-products.txt.
+ncu=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1 || ls /usr/local/cuda/bin/ncu)
+for f in 'matvec/Q6_K-i8/4b_down$' 'matvec/Q4_K-i8/4b_qkv$'; do
+  echo "== ncu: $f"
+  "$ncu" --clock-control none -k regex:quant_matvec --launch-skip 20 --launch-count 1 \
+    --section SpeedOfLight --section Occupancy --section LaunchStats --section WarpStateStats \
+    --section SchedulerStats --section MemoryWorkloadAnalysis \
+    build-carry/bin/gemrt_bench_cuda_matvec --benchmark_min_time=0.01 --benchmark_filter="$f" 2>&1 |
+    tee -a "${OUT:-/tmp}/ncu-products.txt" |
+    grep -E 'Duration|DRAM Throughput|Memory Throughput|Registers Per|Achieved Occupancy|Theoretical Occupancy|Block Limit|Warp Cycles Per Issued|Issued Warp Per|No Eligible|Active Warps Per|Eligible Warps|Grid Size|Waves Per SM|L1/TEX Hit|L2 Hit|Stall|stall' | head -40
+done
