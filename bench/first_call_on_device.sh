@@ -4,16 +4,21 @@
 #   1. scripts/device-cuda-tests.sh (every CUDA test over the carried fixtures);
 #   2. the decode products alone, 4B shapes (gemrt_bench_cuda_matvec: BF16 and the int8 products);
 #   3. bench/skip_costs_on_device.sh for the 4B shape in Q4_K_M and BF16 (each step kind's cost
-#      inside the captured graph).
+#      inside the captured graph);
+#   4. Nsight Compute's stall view of two int8 products;
+#   5. the GEMRT_CUDA_EVEN_GRID=1 experiment: products alone, then 1B / 4B decode side by side.
 #   bash bench/first_call_on_device.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv,noheader
 bash scripts/device-cuda-tests.sh 2>&1 | tail -40
 export LD_LIBRARY_PATH=$PWD/build-carry/bin${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+products() {
+  build-carry/bin/gemrt_bench_cuda_matvec --benchmark_min_time=0.05 \
+    --benchmark_filter='matvec/(BF16|Q4_K-i8|Q6_K-i8|Q8_0-i8)/4b_' 2>&1 | grep -v '^\*\*\*'
+}
 echo "== decode products alone"
-build-carry/bin/gemrt_bench_cuda_matvec --benchmark_min_time=0.05 \
-  --benchmark_filter='matvec/(BF16|Q4_K-i8|Q6_K-i8|Q8_0-i8)/4b_' 2>&1 | grep -v '^\*\*\*'
+products
 for type in Q4_K_M BF16; do
   bash bench/skip_costs_on_device.sh 4b "$type"
 done
@@ -30,3 +35,7 @@ for f in 'matvec/Q6_K-i8/4b_down$' 'matvec/Q4_K-i8/4b_qkv$'; do
     tee -a "${OUT:-/tmp}/ncu-products.txt" |
     grep -E 'Duration|DRAM Throughput|Memory Throughput|Registers Per|Achieved Occupancy|Theoretical Occupancy|Block Limit|Warp Cycles Per Issued|Issued Warp Per|No Eligible|Active Warps Per|Eligible Warps|Grid Size|Waves Per SM|L1/TEX Hit|L2 Hit|Stall|stall' | head -40
 done
+# 5. Every block of a product walking the same number of row groups (GEMRT_CUDA_EVEN_GRID=1).
+echo "== decode products alone, GEMRT_CUDA_EVEN_GRID=1"
+GEMRT_CUDA_EVEN_GRID=1 products
+bash bench/switch_ab_on_device.sh 1b,4b BF16,Q4_K_M - GEMRT_CUDA_EVEN_GRID=1

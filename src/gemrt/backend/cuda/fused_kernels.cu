@@ -430,7 +430,7 @@ void matvec(const MatVecJob& job, cudaStream_t stream) {
       p.threads_per_row = balanced_threads_per_row(p.threads_per_row, 8, chunks, kLoads, p.total_rows, resident);
       p.row_groups = (p.total_rows + kMatVecWarps * kWarp / p.threads_per_row - 1) /
                      (kMatVecWarps * kWarp / p.threads_per_row);
-      const auto blocks = static_cast<unsigned>(std::min<int64_t>(p.row_groups, resident));
+      const auto blocks = static_cast<unsigned>(matvec_grid(p.row_groups, resident));
       launch_dependent("matvec", kernel, blocks, kMatVecWarps * kWarp, smem, stream, p);
     };
     const auto rows = [&]<bool kVec16, bool kStaged, bool kGated>() {

@@ -123,6 +123,22 @@ __device__ inline void row_sums(float* acc_a, float* acc_b, int tpr, int sub, Ro
   __syncthreads();
 }
 
+// The grid of a decode product: one wave of resident blocks (`resident`), each walking row groups
+// `groups` in rounds. GEMRT_CUDA_EVEN_GRID=1 (an experiment switch, bench/RESULTS.md session 14)
+// instead takes the fewest blocks that keep the rounds as few, so every block walks the same
+// number of groups (1280 groups on 396 resident blocks: 320 blocks of 4 rounds, where 396 blocks
+// had 92 of them walk a 4th round while the rest idled).
+inline int64_t matvec_grid(int64_t groups, int64_t resident) {
+  static const bool even = [] {
+    const char* e = std::getenv("GEMRT_CUDA_EVEN_GRID");
+    return e && *e == '1';
+  }();
+  if (groups <= resident) return groups;
+  if (!even) return resident;
+  const int64_t rounds = (groups + resident - 1) / resident;
+  return (groups + rounds - 1) / rounds;
+}
+
 // Rows are dealt to the resident blocks in groups of 256 / tpr, so a product whose group count
 // is just above a multiple of the resident blocks leaves most of them idle for its last round
 // (the 4B down projection at 128 threads per row: 1280 groups on 528 blocks, a third round with

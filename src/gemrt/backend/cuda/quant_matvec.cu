@@ -520,7 +520,7 @@ void quant_matvec(const MatVecJob& job, cudaStream_t stream) {
       p.prefetch = prefetch_pieces(unroll);
       const int64_t per_group = kMatVecWarps * kWarp / p.tpr;
       p.row_groups = (p.total_rows + per_group - 1) / per_group;
-      const auto blocks = static_cast<unsigned>(std::min<int64_t>(p.row_groups, resident));
+      const auto blocks = static_cast<unsigned>(matvec_grid(p.row_groups, resident));
       launch_dependent("quantized matvec", kernel, blocks, kMatVecWarps * kWarp, smem, stream, p);
     };
     const auto rows = [&]<bool kGated>() {
