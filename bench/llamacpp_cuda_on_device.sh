@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # On the GPU machine (device tool): llama.cpp built there with CUDA (sm_90) and gemrt, side by
 # side on the same synthetic Gemma 3 GGUF files (issue 5's llama.cpp peer: `llama-bench -ngl 99`).
-# Carry (all prepared on the CPU machine):
+# Carry (all prepared on the CPU machine; `bash scripts/pack-for-device.sh bench` makes build-carry
+# and build-llama/llama.cpp.tar.xz):
 #   build-llama/llama-bins.tar.xz        llama-bench + llama-quantize built here with CUDA (sm_90):
 #                                        bash bench/pack_llamacpp_for_device.sh --build; or else
 #   build-llama/llama.cpp.tar.xz         bash bench/pack_llamacpp_for_device.sh (built there)

@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
 # Prepares build-carry/ for a run on the lent GPU machine (the `device` tool): the CUDA build of
 # gemrt and its tests (built here: the GPU machine has no Debian packages for the test deps), and
-# the fixtures the GPU tests read (../shared does not travel). The GPU machine runs
-# scripts/device-cuda-tests.sh over the carried folder.
+# what the run needs beside them (../shared does not travel). The binaries travel xz-compressed.
 #
-#   bash scripts/pack-for-device.sh [hf|gguf|all]   (default all: the binaries travel xz-compressed,
-#                                                   which keeps every fixture, the repository and
-#                                                   them under a call's 64 MiB)
+#   bash scripts/pack-for-device.sh [tests|hf|gguf|all|bench]
+#     tests (default): every HF fixture and the Q4_K / Q6_K GGUF ones, for
+#            scripts/device-cuda-tests.sh and bench/first_call_on_device.sh (with the repository,
+#            about 62 of a call's 64 MiB);
+#     hf, gguf: the HF fixtures (+ the F16 GGUF) / every GGUF format, a call each;
+#     all:   every fixture (more than one call holds beside the repository since session 14);
+#     bench: no fixtures; the gguf wheel, the donor tokenizer (xz) and build-llama/llama.cpp.tar.xz
+#            for bench/cuda_peers_on_device.sh and bench/llamacpp_cuda_on_device.sh (carry
+#            build-carry and build-llama; the Gemma 3 270M GGUF of scripts/fetch-model.sh gives the
+#            tokenizer).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-what=${1:-all}
+what=${1:-tests}
+case $what in tests|hf|gguf|all|bench) ;; *) echo "unknown mode '$what' (tests, hf, gguf, all or bench)" >&2; exit 2 ;; esac
 fixtures=../shared/fixtures
 # The configure step's own message says whether the backend is in (CMAKE_CUDA_COMPILER is not always
 # a cache entry: CMakeLists.txt sets it as a plain variable when nvcc is only in /usr/local/cuda).
@@ -39,13 +46,26 @@ strip "$stage"/gemrt "$stage"/gemrt_tests
 [[ -f $stage/gemrt_bench_cuda_matvec ]] && strip "$stage"/gemrt_bench_cuda_matvec
 XZ_OPT=-9e tar -C "$stage" -cJf build-carry/bin.tar.xz "${bins[@]}"
 rm -rf "$stage"
-if [[ $what == hf || $what == all ]]; then
+if [[ $what == hf || $what == all || $what == tests ]]; then
   for f in gemma1-pub gemma2-pub gemma3-pub gemma3-linrope-pub gemma3-bf16-pub gemma3n-pub gemma4-dense-pub gemma4-e2b-pub gemma4-moe-pub gemma4u-pub gemma3-siglip-pub gemma4-towers-pub; do
     cp -r "$fixtures/hf/$f" build-carry/fixtures/hf/
   done
   # The media files and processor outputs are for the CPU's preprocessing tests only.
   rm -f build-carry/fixtures/hf/gemma4u-pub/{image.png,audio.wav,image_processed.safetensors,audio_processed.safetensors}
-  cp "$fixtures"/gguf/gemma3-tiny-pub-F16.* build-carry/fixtures/gguf/
+  [[ $what == tests ]] || cp "$fixtures"/gguf/gemma3-tiny-pub-F16.* build-carry/fixtures/gguf/
+fi
+if [[ $what == tests ]]; then
+  cp "$fixtures"/gguf/gemma3-tiny-pub-{Q4_K,Q6_K}.* build-carry/fixtures/gguf/
+fi
+if [[ $what == bench ]]; then
+  rm -rf build-carry/fixtures
+  venv=${GEMRT_CACHE:-$HOME/.cache/gemrt}/gguf-venv  # gguf and numpy, outside the repository
+  [[ -x $venv/bin/python ]] || { python3 -m venv "$venv" && "$venv/bin/pip" install -q gguf==0.19.0; }
+  mkdir -p build-carry/whl
+  "$venv/bin/pip" download -q --no-deps gguf==0.19.0 -d build-carry/whl
+  "$venv/bin/python" bench/make_tokenizer_donor.py "$(bash scripts/fetch-model.sh)" build-carry/donor-tokenizer.gguf
+  xz -9 build-carry/donor-tokenizer.gguf
+  bash bench/pack_llamacpp_for_device.sh
 fi
 if [[ $what == gguf || $what == all ]]; then
   cp "$fixtures"/gguf/gemma3-tiny-pub-*.gguf "$fixtures"/gguf/gemma3-tiny-pub-*.safetensors build-carry/fixtures/gguf/
