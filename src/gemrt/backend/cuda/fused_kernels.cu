@@ -302,13 +302,7 @@ __global__ void __launch_bounds__(kMatVecWarps* kWarp, matvec_min_blocks<kRows, 
     }
     row_sums<kRows, kGated>(acc_a, acc_b, tpr, sub, red);
     if (!inv_ready) warp_inv_rms();  // every lane of the warp takes part (warp_sum)
-    if (active && sub == 0) {
-#pragma unroll
-      for (int i = 0; i < kRows; ++i) {
-        if (kGated) p.out[0][i * p.rows[0] + row] = gated_value(acc_a[i] * inv[i], acc_b[i] * inv[i], p.act);
-        else p.out[m][i * p.rows[m] + row] = acc_a[i] * inv[i];
-      }
-    }
+    if (active && sub == 0) store_row<kRows, kGated>(p.out, p.rows, row, m, acc_a, acc_b, inv, p.act);
   }
 }
 

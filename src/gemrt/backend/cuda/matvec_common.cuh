@@ -123,6 +123,19 @@ __device__ inline void row_sums(float* acc_a, float* acc_b, int tpr, int sub, Ro
   __syncthreads();
 }
 
+// A finished row's outputs, written by its first thread (sub == 0) after row_sums: for every
+// activation row i, act(gate) * up when gated (into out[0]), else the product (into out[m]),
+// each sum times inv[i] (the norm's 1 / rms, or 1).
+template <int kRows, bool kGated>
+__device__ inline void store_row(float* const* out, const int64_t* rows, int64_t row, int m, const float* acc_a,
+                                 const float* acc_b, const float* inv, Activation act) {
+#pragma unroll
+  for (int i = 0; i < kRows; ++i) {
+    if (kGated) out[0][i * rows[0] + row] = gated_value(acc_a[i] * inv[i], acc_b[i] * inv[i], act);
+    else out[m][i * rows[m] + row] = acc_a[i] * inv[i];
+  }
+}
+
 // The grid of a decode product: one wave of resident blocks (`resident`), each walking row groups
 // `groups` in rounds. GEMRT_CUDA_EVEN_GRID=1 (an experiment switch, bench/RESULTS.md session 14)
 // instead takes the fewest blocks that keep the rounds as few, so every block walks the same
