@@ -549,10 +549,10 @@ class CudaExecutable final : public Executable {
 
   // Rows of a weight that is not bfloat16 are converted in chunks of about kDequantChunkBytes, a
   // multiple of kChunkRowAlign rows: each chunk's product writes its columns of the output at
-  // out + r0, and an odd r0 (8738 rows of a 12B-shaped weight before) leaves cuBLASLt an output
-  // that is not 16-byte aligned and a width that is no multiple of 8, for which it picks slower
-  // kernels (a 12B Q4_K_M / F16 prefill ran at 0.62x / 0.64x the bf16 one; bench/RESULTS.md,
-  // session 14).
+  // out + r0, and an odd r0 (8738 rows of a 12B-shaped weight before) gives cuBLASLt an output
+  // pointer that is only 8-byte aligned and a width that is no multiple of 8, which rules out its
+  // kernels that need 16-byte alignment (the suspected cause of a 12B Q4_K_M / F16 prefill at
+  // 0.62x / 0.64x the bf16 one, where 4B matrices fit one chunk; bench/RESULTS.md, session 14).
   int64_t dequant_chunk_rows(const DeviceWeight& w) const {
     const int64_t fit = kDequantChunkBytes / std::max<int64_t>(1, 2 * w.cols);
     const int64_t aligned = std::max(kChunkRowAlign, fit / kChunkRowAlign * kChunkRowAlign);
