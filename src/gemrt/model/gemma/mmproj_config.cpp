@@ -86,6 +86,12 @@ void check_joins(const ClipKeys& k, const Projector& p, const char* modality, Ge
          text_source, ")");
 }
 
+// A tower's width `hidden` (`prefix`.embedding_length) splits into `heads` whole heads.
+void require_whole_heads(const ClipKeys& k, const char* prefix, int64_t hidden, int heads) {
+  if (hidden % heads != 0)
+    fail(k.source(), ": ", prefix, ".embedding_length ", hidden, " is not a multiple of ", heads, " heads");
+}
+
 // Gemma 3 (clip.cpp PROJECTOR_TYPE_GEMMA3, siglip.cpp): a square image_size image, SigLIP layers,
 // avg pooling by scale_factor (4 unless given), the soft-embedding norm and the projection.
 SiglipSpec siglip_from(const ClipKeys& k) {
@@ -104,8 +110,7 @@ SiglipSpec siglip_from(const ClipKeys& k) {
     fail(k.source(), ": ", s.image_size, "-pixel images in ", s.patch_size, "-pixel patches do not pool by ", merge,
          " (clip.vision.image_size, clip.vision.patch_size, clip.vision.projector.scale_factor)");
   s.tokens_per_image = static_cast<int>((side / merge) * (side / merge));
-  if (s.hidden % s.heads != 0)
-    fail(k.source(), ": clip.vision.embedding_length ", s.hidden, " is not a multiple of ", s.heads, " heads");
+  require_whole_heads(k, "clip.vision", s.hidden, s.heads);
   return s;
 }
 
@@ -156,8 +161,7 @@ Gemma4AudioSpec gemma4_audio_from(const ClipKeys& k) {
   s.conv_kernel = static_cast<int>(k.shape("a.blk.0.conv_dw.weight", 2)[1]);
   s.output_dims = k.shape("a.pre_encode.out.weight", 2)[0];
   s.clipped_linears = k.has_tensor("a.blk.0.attn_q.input_min") || k.has_tensor("a.blk.0.attn_q.input_max");  // for `inspect`
-  if (s.hidden % s.heads != 0)
-    fail(k.source(), ": clip.audio.embedding_length ", s.hidden, " is not a multiple of ", s.heads, " heads");
+  require_whole_heads(k, "clip.audio", s.hidden, s.heads);
   return s;
 }
 

@@ -71,6 +71,15 @@ class MmprojTensors {
 
 std::string blk(const char* tower, int l, const char* leaf) { return str(tower, ".blk.", l, ".", leaf); }
 
+// The tensors of layer `l` of a tower ("v" or "a"), by leaf name.
+struct LayerTensors {
+  MmprojTensors& t;
+  const char* tower;
+  int l;
+  TensorView get(const std::string& leaf, const Shape& shape) const { return t.get(blk(tower, l, leaf.c_str()), shape); }
+  ClippedLinearWeights linear(const char* leaf, const Shape& shape) const { return t.linear(blk(tower, l, leaf), shape); }
+};
+
 SiglipWeights bind_siglip(const SiglipSpec& s, int64_t text_hidden, MmprojTensors& t) {
   const int64_t h = s.hidden, i = s.intermediate, n = int64_t{s.patches_per_side()} * s.patches_per_side();
   SiglipWeights out;
@@ -85,24 +94,24 @@ SiglipWeights bind_siglip(const SiglipSpec& s, int64_t text_hidden, MmprojTensor
   const char* fc1 = swapped ? "ffn_down" : "ffn_up";
   const char* fc2 = swapped ? "ffn_up" : "ffn_down";
   for (int l = 0; l < s.layers; ++l) {
-    const auto w = [&](const std::string& leaf, const Shape& shape) { return t.get(blk("v", l, leaf.c_str()), shape); };
+    const LayerTensors w{t, "v", l};
     SiglipLayerWeights L;
-    L.ln1_weight = w("ln1.weight", Shape{h});
-    L.ln1_bias = w("ln1.bias", Shape{h});
-    L.ln2_weight = w("ln2.weight", Shape{h});
-    L.ln2_bias = w("ln2.bias", Shape{h});
-    L.q = w("attn_q.weight", Shape{h, h});
-    L.q_bias = w("attn_q.bias", Shape{h});
-    L.k = w("attn_k.weight", Shape{h, h});
-    L.k_bias = w("attn_k.bias", Shape{h});
-    L.v = w("attn_v.weight", Shape{h, h});
-    L.v_bias = w("attn_v.bias", Shape{h});
-    L.out = w("attn_out.weight", Shape{h, h});
-    L.out_bias = w("attn_out.bias", Shape{h});
-    L.fc1 = w(str(fc1, ".weight"), Shape{i, h});
-    L.fc1_bias = w(str(fc1, ".bias"), Shape{i});
-    L.fc2 = w(str(fc2, ".weight"), Shape{h, i});
-    L.fc2_bias = w(str(fc2, ".bias"), Shape{h});
+    L.ln1_weight = w.get("ln1.weight", Shape{h});
+    L.ln1_bias = w.get("ln1.bias", Shape{h});
+    L.ln2_weight = w.get("ln2.weight", Shape{h});
+    L.ln2_bias = w.get("ln2.bias", Shape{h});
+    L.q = w.get("attn_q.weight", Shape{h, h});
+    L.q_bias = w.get("attn_q.bias", Shape{h});
+    L.k = w.get("attn_k.weight", Shape{h, h});
+    L.k_bias = w.get("attn_k.bias", Shape{h});
+    L.v = w.get("attn_v.weight", Shape{h, h});
+    L.v_bias = w.get("attn_v.bias", Shape{h});
+    L.out = w.get("attn_out.weight", Shape{h, h});
+    L.out_bias = w.get("attn_out.bias", Shape{h});
+    L.fc1 = w.get(str(fc1, ".weight"), Shape{i, h});
+    L.fc1_bias = w.get(str(fc1, ".bias"), Shape{i});
+    L.fc2 = w.get(str(fc2, ".weight"), Shape{h, i});
+    L.fc2_bias = w.get(str(fc2, ".bias"), Shape{h});
     out.layers.push_back(L);
   }
   out.post_ln_weight = t.get("v.post_ln.weight", Shape{h});
@@ -121,22 +130,21 @@ Gemma4VisionWeights bind_gemma4_vision(const Gemma4VisionSpec& s, int64_t text_h
   out.positions = t.get("v.position_embd.weight", Shape{2, s.posemb_size, h});
   out.positions.shape = Shape{2 * s.posemb_size, h};
   for (int l = 0; l < s.layers; ++l) {
-    const auto w = [&](const char* leaf, const Shape& shape) { return t.get(blk("v", l, leaf), shape); };
-    const auto linear = [&](const char* leaf, const Shape& shape) { return t.linear(blk("v", l, leaf), shape); };
+    const LayerTensors w{t, "v", l};
     Gemma4VisionLayerWeights L;
-    L.input_norm = w("ln1.weight", Shape{h});
-    L.post_attention_norm = w("attn_post_norm.weight", Shape{h});
-    L.pre_ffn_norm = w("ln2.weight", Shape{h});
-    L.post_ffn_norm = w("ffn_post_norm.weight", Shape{h});
-    L.q = linear("attn_q", Shape{q, h});
-    L.k = linear("attn_k", Shape{kv, h});
-    L.v = linear("attn_v", Shape{kv, h});
-    L.o = linear("attn_out", Shape{h, q});
-    L.q_norm = w("attn_q_norm.weight", Shape{s.head_dim});
-    L.k_norm = w("attn_k_norm.weight", Shape{s.head_dim});
-    L.gate = linear("ffn_gate", Shape{i, h});
-    L.up = linear("ffn_up", Shape{i, h});
-    L.down = linear("ffn_down", Shape{h, i});
+    L.input_norm = w.get("ln1.weight", Shape{h});
+    L.post_attention_norm = w.get("attn_post_norm.weight", Shape{h});
+    L.pre_ffn_norm = w.get("ln2.weight", Shape{h});
+    L.post_ffn_norm = w.get("ffn_post_norm.weight", Shape{h});
+    L.q = w.linear("attn_q", Shape{q, h});
+    L.k = w.linear("attn_k", Shape{kv, h});
+    L.v = w.linear("attn_v", Shape{kv, h});
+    L.o = w.linear("attn_out", Shape{h, q});
+    L.q_norm = w.get("attn_q_norm.weight", Shape{s.head_dim});
+    L.k_norm = w.get("attn_k_norm.weight", Shape{s.head_dim});
+    L.gate = w.linear("ffn_gate", Shape{i, h});
+    L.up = w.linear("ffn_up", Shape{i, h});
+    L.down = w.linear("ffn_down", Shape{h, i});
     out.layers.push_back(L);
   }
   if (s.standardize) {
@@ -159,28 +167,27 @@ Gemma4AudioWeights bind_gemma4_audio(const Gemma4AudioSpec& s, int64_t text_hidd
   std::vector<TensorView> relative_k;
   std::vector<std::string> names;
   for (int l = 0; l < s.layers; ++l) {
-    const auto w = [&](const char* leaf, const Shape& shape) { return t.get(blk("a", l, leaf), shape); };
-    const auto linear = [&](const char* leaf, const Shape& shape) { return t.linear(blk("a", l, leaf), shape); };
+    const LayerTensors w{t, "a", l};
     Gemma4AudioLayerWeights L;
-    L.ff1 = {w("ffn_norm.weight", Shape{h}), w("ffn_post_norm.weight", Shape{h}), linear("ffn_up", Shape{4 * h, h}),
-             linear("ffn_down", Shape{h, 4 * h})};
-    L.ff2 = {w("ffn_norm_1.weight", Shape{h}), w("ffn_post_norm_1.weight", Shape{h}), linear("ffn_up_1", Shape{4 * h, h}),
-             linear("ffn_down_1", Shape{h, 4 * h})};
-    L.norm_pre_attn = w("attn_pre_norm.weight", Shape{h});
-    L.norm_post_attn = w("attn_post_norm.weight", Shape{h});
-    L.norm_out = w("ln2.weight", Shape{h});
-    L.q = linear("attn_q", Shape{h, h});
-    L.k = linear("attn_k", Shape{h, h});
-    L.v = linear("attn_v", Shape{h, h});
-    L.post = linear("attn_out", Shape{h, h});
-    per_dim_softplus.push_back(small_weight_values(w("per_dim_scale.weight", Shape{hd})));  // softplus applied
-    relative_k.push_back(w("attn_k_rel.weight", Shape{h, h}));
+    L.ff1 = {w.get("ffn_norm.weight", Shape{h}), w.get("ffn_post_norm.weight", Shape{h}), w.linear("ffn_up", Shape{4 * h, h}),
+             w.linear("ffn_down", Shape{h, 4 * h})};
+    L.ff2 = {w.get("ffn_norm_1.weight", Shape{h}), w.get("ffn_post_norm_1.weight", Shape{h}), w.linear("ffn_up_1", Shape{4 * h, h}),
+             w.linear("ffn_down_1", Shape{h, 4 * h})};
+    L.norm_pre_attn = w.get("attn_pre_norm.weight", Shape{h});
+    L.norm_post_attn = w.get("attn_post_norm.weight", Shape{h});
+    L.norm_out = w.get("ln2.weight", Shape{h});
+    L.q = w.linear("attn_q", Shape{h, h});
+    L.k = w.linear("attn_k", Shape{h, h});
+    L.v = w.linear("attn_v", Shape{h, h});
+    L.post = w.linear("attn_out", Shape{h, h});
+    per_dim_softplus.push_back(small_weight_values(w.get("per_dim_scale.weight", Shape{hd})));  // softplus applied
+    relative_k.push_back(w.get("attn_k_rel.weight", Shape{h, h}));
     names.push_back(blk("a", l, ""));
-    L.conv_pre_norm = w("conv_norm.weight", Shape{h});  // lconv1d.pre_layer_norm (llama.cpp's names crosswise)
-    L.conv_norm = w("norm_conv.weight", Shape{h});      // lconv1d.conv_norm
-    L.linear_start = linear("conv_pw1", Shape{2 * h, h});
-    L.linear_end = linear("conv_pw2", Shape{h, h});
-    L.depthwise = w("conv_dw.weight", Shape{h, s.conv_kernel});
+    L.conv_pre_norm = w.get("conv_norm.weight", Shape{h});  // lconv1d.pre_layer_norm (llama.cpp's names crosswise)
+    L.conv_norm = w.get("norm_conv.weight", Shape{h});      // lconv1d.conv_norm
+    L.linear_start = w.linear("conv_pw1", Shape{2 * h, h});
+    L.linear_end = w.linear("conv_pw2", Shape{h, h});
+    L.depthwise = w.get("conv_dw.weight", Shape{h, s.conv_kernel});
     L.depthwise.shape = Shape{h, 1, s.conv_kernel};  // the depthwise kernel as transformers holds it
     out.layers.push_back(L);
   }
