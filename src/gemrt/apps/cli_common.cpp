@@ -17,6 +17,12 @@
 
 namespace gemrt::cli {
 
+void add_mmproj_option(CLI::App* cmd, std::string& path) {
+  cmd->add_option("--mmproj", path,
+                  "llama.cpp mmproj GGUF with the vision / audio towers of a GGUF text model (projectors gemma3, "
+                  "gemma4v, gemma4a, gemma4uv, gemma4ua)");
+}
+
 std::vector<int32_t> parse_id_list(const std::string& text) {
   std::vector<int32_t> ids;
   size_t pos = 0;

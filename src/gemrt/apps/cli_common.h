@@ -20,6 +20,9 @@ std::vector<int32_t> parse_id_list(const std::string& text);
 // The int32 tensor `input_ids` [T] of a safetensors file (other tensors are ignored).
 std::vector<int32_t> read_input_ids(const std::string& path);
 
+// --mmproj PATH (run, logits, inspect): llama.cpp's companion GGUF with a GGUF text model's towers.
+void add_mmproj_option(CLI::App* cmd, std::string& path);
+
 // Sampling flags given on the command line; unset ones keep the model's defaults.
 struct SamplingFlags {
   std::optional<float> temperature, top_p, min_p, repeat_penalty, presence_penalty, frequency_penalty;

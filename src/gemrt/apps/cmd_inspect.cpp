@@ -146,7 +146,7 @@ void add_inspect_command(CLI::App& app) {
   auto ctx = std::make_shared<int>(4096);
   CLI::App* cmd = app.add_subcommand("inspect", "Describe a model: architecture, layers, tensors, memory");
   cmd->add_option("model", *path, "GGUF file, Hugging Face checkpoint folder, or a config.json alone")->required();
-  cmd->add_option("--mmproj", *mmproj, "llama.cpp mmproj GGUF with the vision / audio towers of a GGUF text model");
+  add_mmproj_option(cmd, *mmproj);
   cmd->add_option("-c,--ctx", *ctx, "Context budget for the memory estimate")->check(CLI::PositiveNumber);
   cmd->callback([path, mmproj, ctx] { inspect(*path, *mmproj, *ctx); });
 }

@@ -115,8 +115,7 @@ void add_logits_command(CLI::App& app) {
   auto args = std::make_shared<LogitsArgs>();
   CLI::App* cmd = app.add_subcommand("logits", "Run a prompt and write its logits (and greedy decode) to safetensors");
   cmd->add_option("--model", args->model, "GGUF file or Hugging Face checkpoint folder")->required();
-  cmd->add_option("--mmproj", args->mmproj,
-                  "llama.cpp mmproj GGUF with the vision / audio towers of a GGUF text model (projectors gemma3, gemma4v, gemma4a, gemma4uv, gemma4ua)");
+  add_mmproj_option(cmd, args->mmproj);
   auto* ids = cmd->add_option("--ids", args->ids, "Comma-separated token ids, e.g. 2,17,99");
   auto* inputs = cmd->add_option("--inputs", args->inputs, "safetensors file with int32 input_ids [T] (and media: pixel_values [+ image_position_ids], audio_frames or audio_mel + audio_mel_mask)");
   cmd->add_option("--audio-attention", args->audio_attention,

@@ -136,8 +136,7 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--system", args->system, "System prompt (chat format only)");
   cmd->add_option("-n,--max-tokens", args->max_new, "Most tokens to generate")->check(CLI::PositiveNumber);
   cmd->add_option("-c,--ctx", args->ctx, "Context budget in tokens (prompt + reply)")->check(CLI::PositiveNumber);
-  cmd->add_option("--mmproj", args->mmproj,
-                  "llama.cpp mmproj GGUF with the vision / audio towers of a GGUF text model (projectors gemma3, gemma4v, gemma4a, gemma4uv, gemma4ua)");
+  add_mmproj_option(cmd, args->mmproj);
   cmd->add_option("--image", args->images, "PNG or JPEG image for a model with a vision tower or embedder (repeatable)");
   cmd->add_option("--audio", args->audio, "WAV audio clip for a Gemma 4 model with an audio tower, or a Gemma 4 unified model (repeatable)");
   cmd->add_option("--image-tokens", args->image_tokens, "Soft tokens per image: 70, 140, 280, 560 or 1120")
