@@ -14,11 +14,13 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
 #include "gemrt/backend/cuda/cuda_check.h"
 #include "gemrt/backend/cuda/fused_kernels.cuh"
+#include "gemrt/backend/cuda/quant_matvec.cuh"
 #include "gemrt/core/dtype.h"
 
 namespace {
@@ -81,10 +83,15 @@ void BM_MatVec(benchmark::State& state, Case c, DType dt, bool int8) {
   cuda::NormSpec norm;
   norm.gain = gain.p;
 
+  // The rounded activation's scratch, as the executable gives it (GEMRT_CUDA_QGLOBAL=0: none, so
+  // every block of the product rounds it again).
+  const char* qglobal = std::getenv("GEMRT_CUDA_QGLOBAL");
+  const bool round_once = !(qglobal && std::string(qglobal) == "0");
+  DeviceArray<uint8_t> rounded(static_cast<size_t>(cuda::quant_rounded_bytes(1, c.k)));
+
   cudaStream_t stream = nullptr;
   cuda::check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
-  cuda::check(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
-  for (int i = 0; i < copies; ++i) {
+  const auto product = [&](int i) {
     cuda::MatVecJob job;
     job.x = x.p;
     job.t = 1;
@@ -98,8 +105,14 @@ void BM_MatVec(benchmark::State& state, Case c, DType dt, bool int8) {
     }
     job.gated = c.gated;
     job.int8_activation = int8;
+    if (round_once) {
+      job.rounded = rounded.p;
+      job.rounded_bytes = cuda::quant_rounded_bytes(1, c.k);
+    }
     cuda::matvec(job, stream);
-  }
+  };
+  cuda::check(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
+  for (int i = 0; i < copies; ++i) product(i);
   cudaGraph_t graph = nullptr;
   cuda::check(cudaStreamEndCapture(stream, &graph), "cudaStreamEndCapture");
   cudaGraphExec_t exec = nullptr;

@@ -12,6 +12,7 @@
 #include <limits>
 #include <random>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "gemrt/backend/cpu/cpu_backend.h"
@@ -117,6 +118,33 @@ void expect_products_near(const std::vector<float>& got, const std::vector<float
     }
 }
 
+// The int8 products' contract (above) for got [t, n], the products of x [t, k] as the device holds
+// it (xb) with w [n, k] of dtype dt (wd: dequantized).
+void expect_int8_products(const std::vector<float>& got, DType dt, const std::vector<std::byte>& w,
+                          const std::vector<float>& wd, const std::vector<float>& xb, int64_t t, int64_t n, int64_t k) {
+  const double u = std::ldexp(1.0, -24), off = max_offset(dt, w);
+  for (int64_t i = 0; i < t; ++i) {
+    const std::vector<double> xr = int8_rounded(std::span<const float>(xb).subspan(static_cast<size_t>(i * k), static_cast<size_t>(k)));
+    for (int64_t j = 0; j < n; ++j) {
+      double exact = 0.0, mag = 0.0;
+      for (int64_t c = 0; c < k; ++c) {
+        const double wv = wd[static_cast<size_t>(j * k + c)], xv = xr[static_cast<size_t>(c)];
+        exact += wv * xv;
+        mag += (std::fabs(wv) + 2.0 * off) * std::fabs(xv);
+      }
+      ASSERT_NEAR(got[static_cast<size_t>(i * n + j)], exact, (2.0 * static_cast<double>(k) + 16.0) * u * mag)
+          << "int8-activation output " << i << ", " << j;
+    }
+  }
+}
+
+// x as fast numerics holds a float32 table it gathers from: rounded to bfloat16.
+std::vector<float> bf16_rounded(const std::vector<float>& x) {
+  std::vector<float> xb(x.size());
+  for (size_t c = 0; c < x.size(); ++c) xb[c] = bf16_to_f32(f32_to_bf16(x[c]));
+  return xb;
+}
+
 void matmul_matches_cpu(Backend& gpu, double rounding, bool int8_activations = false) {
   cpu::CpuBackend cpu_backend(2);
   uint32_t seed = 1;
@@ -142,26 +170,11 @@ void matmul_matches_cpu(Backend& gpu, double rounding, bool int8_activations = f
           std::vector<float> wd(static_cast<size_t>(n * k)), xd(static_cast<size_t>(t * k));
           quant::dequantize_row(dt, w.data(), wd.data(), n * k);
           std::memcpy(xd.data(), table.data(), table.size());
-          const double u = std::ldexp(1.0, -24);
           if (int8_activations && int8_activation_format(dt) && t <= 4) {
-            const double off = max_offset(dt, w);
             // The activation table is a float32 matrix, which fast numerics stores as bfloat16:
             // the product's x is bf16(x), then rounded to int8.
-            std::vector<float> xb(xd.size());
-            for (size_t c = 0; c < xd.size(); ++c) xb[c] = bf16_to_f32(f32_to_bf16(xd[c]));
-            for (int64_t i = 0; i < t; ++i) {
-              const std::vector<double> xr = int8_rounded(std::span<const float>(xb).subspan(static_cast<size_t>(i * k), static_cast<size_t>(k)));
-              for (int64_t j = 0; j < n; ++j) {
-                double exact = 0.0, mag = 0.0;
-                for (int64_t c = 0; c < k; ++c) {
-                  const double wv = wd[static_cast<size_t>(j * k + c)], xv = xr[static_cast<size_t>(c)];
-                  exact += wv * xv;
-                  mag += (std::fabs(wv) + 2.0 * off) * std::fabs(xv);
-                }
-                ASSERT_NEAR(got[static_cast<size_t>(i * n + j)], exact, (2.0 * static_cast<double>(k) + 16.0) * u * mag)
-                    << "int8-activation output " << i << ", " << j;
-              }
-            }
+            expect_int8_products(got, dt, w, wd, bf16_rounded(xd), t, n, k);
+            if (testing::Test::HasFatalFailure()) return;
             continue;
           }
           expect_products_near(got, want, wd, xd, t, n, k, rounding);
@@ -184,6 +197,47 @@ TEST(CudaOps, Bf16ModeMatMulIsTheProductOfRoundedInputs) {
   GEMRT_CUDA_OR_SKIP(gpu, Numerics::Fast);
   const double u_bf16 = std::ldexp(1.0, -9);
   matmul_matches_cpu(*gpu, 2.0 * u_bf16 + u_bf16 * u_bf16, /*int8_activations=*/true);
+}
+
+// Products of one activation with weights of several block formats, which fast numerics groups
+// into one step (graph/fusion.h's mixable: Q4_K, Q5_K, Q6_K): a pair of them runs in one launch
+// (quant_matvec.cuh), three formats as a launch per format, Q8_0 beside them in a step of its
+// own. Each product held to the int8 products' contract, as in the test above.
+TEST(CudaOps, Bf16ModeMixedFormatProductsAreTheRoundedProducts) {
+  GEMRT_CUDA_OR_SKIP(gpu, Numerics::Fast);
+  const int64_t k = 768;
+  const std::vector<int64_t> rows = {256, 130, 64};  // q, k, v shaped
+  const std::vector<std::vector<DType>> mixes = {{DType::Q4_K, DType::Q4_K, DType::Q6_K},
+                                                 {DType::Q6_K, DType::Q5_K},
+                                                 {DType::Q5_K, DType::Q4_K, DType::Q6_K},
+                                                 {DType::Q6_K, DType::Q8_0, DType::Q6_K}};
+  uint32_t seed = 90;
+  for (const std::vector<DType>& mix : mixes) {
+    for (int64_t t : {1, 3}) {
+      SCOPED_TRACE(testing::Message() << "T=" << t << ", first format " << dtype_name(mix[0]));
+      const std::vector<float> x = random_floats(t * k, ++seed);
+      const std::vector<std::byte> table = as_bytes(x);
+      std::vector<std::vector<std::byte>> w;
+      for (size_t m = 0; m < mix.size(); ++m) w.push_back(test::random_weight_row(mix[m], rows[m] * k, ++seed));
+      Graph g;
+      GraphBuilder gb(g);
+      const ValueId xv = gb.embed(gb.weight(view("table", DType::F32, Shape{t, k}, table)), gb.input("ids", Shape{t}), 1.0f);
+      for (size_t m = 0; m < mix.size(); ++m)
+        gb.output("y" + std::to_string(m), gb.matmul(xv, gb.weight(view("w" + std::to_string(m), mix[m], Shape{rows[m], k}, w[m]))));
+      std::vector<int32_t> ids(static_cast<size_t>(t));
+      for (int64_t i = 0; i < t; ++i) ids[static_cast<size_t>(i)] = static_cast<int32_t>(i);
+      auto exe = gpu->compile(g);
+      RunOutputs out;
+      exe->run({{"ids", ids}}, nullptr, &out);
+      for (size_t m = 0; m < mix.size(); ++m) {
+        SCOPED_TRACE(testing::Message() << "product " << m << " (" << dtype_name(mix[m]) << ")");
+        std::vector<float> wd(static_cast<size_t>(rows[m] * k));
+        quant::dequantize_row(mix[m], w[m].data(), wd.data(), rows[m] * k);
+        expect_int8_products(out.at("y" + std::to_string(m)), mix[m], w[m], wd, bf16_rounded(x), t, rows[m], k);
+        if (testing::Test::HasFatalFailure()) return;
+      }
+    }
+  }
 }
 
 // A many-row product (tensor cores) of a packed weight too large to convert to bfloat16 at once:

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -19,6 +20,7 @@
 #include "gemrt/backend/cuda/fused_kernels.cuh"
 #include "gemrt/backend/cuda/kernels.cuh"
 #include "gemrt/backend/cuda/kv_cache.h"
+#include "gemrt/backend/cuda/quant_matvec.cuh"
 #include "gemrt/backend/cuda/step_profile.h"
 #include "gemrt/backend/run_checks.h"
 #include "gemrt/core/error.h"
@@ -31,7 +33,7 @@ namespace {
 class CudaExecutable final : public Executable {
  public:
   CudaExecutable(const Graph& g, std::shared_ptr<WeightStore> weights, Numerics numerics, cudaStream_t stream)
-      : g_(g), fusion_(fusion_plan(g)), plan_(plan_buffers(g, fusion_.moved_reads)), weights_(std::move(weights)),
+      : g_(g), fusion_(fusion_plan(g, numerics)), plan_(plan_buffers(g, fusion_.moved_reads)), weights_(std::move(weights)),
         numerics_(numerics), stream_(stream),
         arena_(plan_.arena_bytes, "cudaMalloc for the activation arena") {
     // Weights and per-op constant tables go to the device at compile time, not per run.
@@ -74,6 +76,7 @@ class CudaExecutable final : public Executable {
                                                                       g_.node(n.inputs[2]).shape[1] / 2));
       moe_scratch_ = DeviceBuffer(moe_floats * 4, "cudaMalloc for MoE routing and expert activations");
       reserve_gemm_scratch();
+      reserve_rounded_scratch();
       check(cudaStreamSynchronize(stream_), "uploading weights");
     } catch (...) {
       cudaStreamSynchronize(stream_);
@@ -232,12 +235,17 @@ class CudaExecutable final : public Executable {
 
   // The fused steps of graph/fusion.h (GEMRT_CUDA_FUSION=0: every node alone, for debugging and
   // for measuring what fusion gains; GEMRT_CUDA_ATTEND=0: all but the one-token attention's).
-  static FusionPlan fusion_plan(const Graph& g) {
+  // Products of the K-quant formats share a step where their activation is rounded once
+  // (quant_matvec.cuh mixes pairs of them in one launch: Q4_K_M's q / k and v).
+  static FusionPlan fusion_plan(const Graph& g, Numerics numerics) {
     const auto off = [](const char* name) {
       const char* e = std::getenv(name);
       return e && std::string(e) == "0";
     };
-    if (!off("GEMRT_CUDA_FUSION")) return plan_fusions(g, cuda::kMatVecMaxRows, !off("GEMRT_CUDA_ATTEND"));
+    const auto mixable = [](DType t) { return t == DType::Q4_K || t == DType::Q5_K || t == DType::Q6_K; };
+    if (!off("GEMRT_CUDA_FUSION"))
+      return plan_fusions(g, cuda::kMatVecMaxRows, !off("GEMRT_CUDA_ATTEND"),
+                          int8_on(numerics) && round_once() ? std::function<bool(DType)>(mixable) : nullptr);
     FusionPlan p;
     p.steps.resize(static_cast<size_t>(g.size()));
     for (int i = 0; i < g.size(); ++i) p.steps[static_cast<size_t>(i)].at = i;
@@ -379,6 +387,8 @@ class CudaExecutable final : public Executable {
       job.out[0] = f32(s.gated);
     }
     job.int8_activation = int8_activations();
+    job.rounded = rounded_.get();
+    job.rounded_bytes = rounded_bytes_;
     cuda::matvec(job, stream_);
   }
 
@@ -414,7 +424,9 @@ class CudaExecutable final : public Executable {
         break;
       case OpKind::MatMul:
         if (uses_gemm(n)) gemm(f32(in[0]), n.shape[0], weight(in[1]), out);
-        else cuda::matmul(f32(in[0]), n.shape[0], weight(in[1]), out, stream_, int8_activations());
+        else
+          cuda::matmul(f32(in[0]), n.shape[0], weight(in[1]), out, stream_, int8_activations(), rounded_.get(),
+                       rounded_bytes_);
         break;
       case OpKind::RmsNorm: {
         const auto& a = std::get<RmsNormAttrs>(n.attrs);
@@ -534,12 +546,35 @@ class CudaExecutable final : public Executable {
 
   // Fast numerics' block-format decode products take int8 activations (quant_matvec.cuh);
   // GEMRT_CUDA_INT8=0 keeps them on float32 activations (to measure what the rounding gains).
-  bool int8_activations() const {
+  static bool int8_on(Numerics numerics) {
     static const bool off = [] {
       const char* e = std::getenv("GEMRT_CUDA_INT8");
       return e && std::string(e) == "0";
     }();
-    return numerics_ == Numerics::Fast && !off;
+    return numerics == Numerics::Fast && !off;
+  }
+  bool int8_activations() const { return int8_on(numerics_); }
+
+  // Whether those products round their activation once into rounded_ (quant_matvec.cu);
+  // GEMRT_CUDA_QGLOBAL=0: in every block of the product instead (to measure the difference).
+  static bool round_once() {
+    static const bool off = [] {
+      const char* e = std::getenv("GEMRT_CUDA_QGLOBAL");
+      return e && std::string(e) == "0";
+    }();
+    return !off;
+  }
+
+  // The int8 products' rounded activation: the widest of this graph's decode products.
+  void reserve_rounded_scratch() {
+    if (!int8_activations() || !round_once()) return;
+    int64_t bytes = 0;
+    for (const Node& n : g_.nodes())
+      if (n.op == OpKind::MatMul && n.shape[0] <= cuda::kMatVecMaxRows)
+        bytes = std::max(bytes, cuda::quant_rounded_bytes(n.shape[0], g_.node(n.inputs[0]).shape[1]));
+    if (bytes == 0) return;
+    rounded_ = DeviceBuffer(bytes, "cudaMalloc for the rounded decode activation");
+    rounded_bytes_ = bytes;
   }
 
   // Fast numerics run products of more than a few rows on tensor cores (cuBLASLt, bf16 inputs,
@@ -651,6 +686,8 @@ class CudaExecutable final : public Executable {
   DeviceBuffer counters_;  // the decode attention's arrival counter per KV head
   int64_t counter_count_ = 0;
   DeviceBuffer act16_, dequant_, workspace_;  // fast numerics' tensor-core products
+  DeviceBuffer rounded_;  // the int8 decode products' rounded activation (reserve_rounded_scratch)
+  int64_t rounded_bytes_ = 0;
   struct PinnedFree {
     void operator()(float* p) const { cudaFreeHost(p); }
   };

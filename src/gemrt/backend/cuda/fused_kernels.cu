@@ -357,6 +357,32 @@ void matvec(const MatVecJob& job, cudaStream_t stream) {
   if (job.t == 0 || job.n_weights == 0) return;
   if (job.t > kMatVecMaxRows) fail("cuda backend: matvec of ", job.t, " rows (at most ", kMatVecMaxRows, ")");
   if (job.gated && job.n_weights != 2) fail("cuda backend: a gated matvec takes two weights");
+  if (job.int8_activation && quant_matvec_supports(job)) {
+    quant_matvec(job, stream);
+    return;
+  }
+  if (!job.gated && std::any_of(job.w + 1, job.w + job.n_weights, [&](const DeviceWeight& w) { return w.dtype != job.w[0].dtype; })) {
+    // Weights of several dtypes (a step graph/fusion.h grouped as mixable) that no one launch
+    // runs: a launch per run of one dtype, the first with the absorbed NormAdd, the rest reading
+    // its sum.
+    for (int m0 = 0; m0 < job.n_weights;) {
+      int m1 = m0 + 1;
+      while (m1 < job.n_weights && job.w[m1].dtype == job.w[m0].dtype) ++m1;
+      MatVecJob part = job;
+      part.n_weights = m1 - m0;
+      for (int m = m0; m < m1; ++m) {
+        part.w[m - m0] = job.w[m];
+        part.out[m - m0] = job.out[m];
+      }
+      if (m0 > 0 && job.pre) {
+        part.pre = nullptr;
+        part.x = job.pre->sum;
+      }
+      matvec(part, stream);
+      m0 = m1;
+    }
+    return;
+  }
   MatVecParams p{};
   p.x = job.x;
   p.t = static_cast<int>(job.t);
@@ -384,10 +410,6 @@ void matvec(const MatVecJob& job, cudaStream_t stream) {
   if (job.gated) {
     if (job.w[1].rows != job.w[0].rows) fail("cuda backend: gate and up weights differ in rows");
     p.total_rows = job.w[0].rows;
-  }
-  if (job.int8_activation && quant_matvec_supports(job)) {
-    quant_matvec(job, stream);
-    return;
   }
   // Threads per row: about kUnroll 16-byte loads each (8 lanes at least: short rows share warps).
   const int64_t chunks = std::max<int64_t>(1, p.row_bytes / 16);

@@ -46,6 +46,12 @@ struct MatVecJob {
   // Fast numerics: block-format weights (quant_matvec.cuh lists them) multiply the activation
   // rounded to int8 per 32 values; otherwise, and for every other dtype, float32 products.
   bool int8_activation = false;
+  // Device scratch of rounded_bytes (16-byte aligned) for those products: with at least
+  // quant_rounded_bytes(t, k), the activation is rounded once per product into it, and weights of
+  // two block formats may share a launch (quant_matvec.cuh); without, every block of the product
+  // rounds it again.
+  void* rounded = nullptr;
+  int64_t rounded_bytes = 0;
 };
 void matvec(const MatVecJob& job, cudaStream_t stream);
 

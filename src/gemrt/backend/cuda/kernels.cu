@@ -15,13 +15,17 @@ namespace {
 // ---------------------------------------------------------------------------------------------
 // Embedding gather.
 
+// Block (r, c) makes values c * kEmbedThreads .. of output row r, a value per thread: a packed
+// value takes a few dependent byte loads, so a thread that walked the row (10 values of a 2560-wide
+// Q6_K row) paid that chain 10 times over (65 us per decode step on a 4B Q4_K_M shape; now one).
+constexpr int kEmbedThreads = 128;
 template <DType kType>
 __global__ void embed_kernel(const uint8_t* table, int64_t row_bytes, int64_t d, int64_t v, const int32_t* ids,
                              float scale, int64_t fallback_row, float* out) {
-  const int64_t r = blockIdx.x;
+  const int64_t r = blockIdx.x, j = static_cast<int64_t>(blockIdx.y) * kEmbedThreads + threadIdx.x;
+  if (j >= d) return;
   const int64_t id = ids[r] >= 0 && ids[r] < v ? ids[r] : fallback_row;
-  const uint8_t* row = table + id * row_bytes;
-  for (int64_t j = threadIdx.x; j < d; j += blockDim.x) out[r * d + j] = weight_value<kType>(row, j) * scale;
+  out[r * d + j] = weight_value<kType>(table + id * row_bytes, j) * scale;
 }
 
 // Rows of a stored weight as bfloat16 (round to nearest even), for the tensor-core products of
@@ -401,13 +405,15 @@ void embed(const DeviceWeight& table, const int32_t* ids, int64_t t, float scale
            cudaStream_t stream) {
   if (t == 0) return;
   weight_kernel(table.dtype, "embed", [&]<DType kType>() {
-    embed_kernel<kType><<<static_cast<unsigned>(t), 256, 0, stream>>>(
+    const dim3 grid(static_cast<unsigned>(t), static_cast<unsigned>((table.cols + kEmbedThreads - 1) / kEmbedThreads));
+    embed_kernel<kType><<<grid, kEmbedThreads, 0, stream>>>(
         static_cast<const uint8_t*>(table.data), table.row_bytes, table.cols, table.rows, ids, scale, fallback_row, out);
   });
   check_launch("embed");
 }
 
-void matmul(const float* x, int64_t t, const DeviceWeight& w, float* out, cudaStream_t stream, bool int8_activation) {
+void matmul(const float* x, int64_t t, const DeviceWeight& w, float* out, cudaStream_t stream, bool int8_activation,
+            void* rounded, int64_t rounded_bytes) {
   if (t == 0 || w.rows == 0) return;
   if (t <= kMatVecMaxRows) {  // one pass over the weights: the matrix-vector kernels
     MatVecJob job;
@@ -418,6 +424,8 @@ void matmul(const float* x, int64_t t, const DeviceWeight& w, float* out, cudaSt
     job.w[0] = w;
     job.out[0] = out;
     job.int8_activation = int8_activation;
+    job.rounded = rounded;
+    job.rounded_bytes = rounded_bytes;
     matvec(job, stream);
     return;
   }

@@ -28,10 +28,11 @@ void embed(const DeviceWeight& table, const int32_t* ids, int64_t t, float scale
 // out [T, N] = x [T, K] @ w^T, w [N, K]: float32 products and sums. Up to kMatVecMaxRows rows run
 // on matrix-vector kernels (one pass over the weights), more on a tiled kernel. int8_activation:
 // block-format weights on the matrix-vector kernels take the activation rounded to int8 per 32
-// values (MatVecJob::int8_activation; fast numerics).
+// values (MatVecJob::int8_activation; fast numerics), once into `rounded` where given
+// (MatVecJob::rounded).
 inline constexpr int64_t kMatVecMaxRows = 4;
 void matmul(const float* x, int64_t t, const DeviceWeight& w, float* out, cudaStream_t stream,
-            bool int8_activation = false);
+            bool int8_activation = false, void* rounded = nullptr, int64_t rounded_bytes = 0);
 
 // RMSNorm over consecutive groups of a.dim values; gain = weight_offset + w (w null: no gain).
 void rms_norm(const float* x, int64_t n_values, const DeviceWeight* w, const RmsNormAttrs& a, float* out,

@@ -4,6 +4,7 @@
 #include <bit>
 #include <cstdlib>
 #include <string>
+#include <utility>
 
 #include "gemrt/backend/cuda/cuda_check.h"
 #include "gemrt/backend/cuda/device_util.cuh"
@@ -14,6 +15,7 @@ namespace gemrt::cuda {
 namespace {
 
 constexpr int64_t kQStageBytes = int64_t{160} << 10;  // rounded activation rows + their scales, per block
+constexpr int kRoundThreads = 1024;                   // quant_round_kernel's one block
 
 // ---- Reading 2-byte aligned blocks with aligned 32-bit loads --------------------------------
 // GGUF's 32-value blocks (18 to 34 bytes) and Q6_K's 210-byte blocks start on even addresses,
@@ -243,7 +245,13 @@ struct QFormat<DType::Q6_K> {
   }
 };
 
-// ---- The kernel --------------------------------------------------------------------------------
+// ---- The kernels -------------------------------------------------------------------------------
+// The activation rows are rounded to int8 once per product, by quant_round_kernel (one block),
+// into the executable's scratch (MatVecJob::rounded), and every block of the product reads the
+// codes from there as it goes (through L1). Without scratch each block of the product rounds the
+// whole rows into its own shared memory first (stage_int8): k / 2048 dependent passes over x, and
+// three with an absorbed NormAdd, before its first product; on an H100 rounding once made Q4_K_M
+// decode 8-9 % and Q8_0 decode 14-18 % faster on 4B / 12B shapes (bench/RESULTS.md, session 15).
 
 struct QParams {
   const float* x;
@@ -252,8 +260,9 @@ struct QParams {
   NormSpec norm;
   const uint8_t* w[3];
   int64_t rows[3];
+  int64_t row_bytes[3];
+  bool second[3];       // mixed products: weight m is in the kernel's second format
   float* out[3];
-  int64_t row_bytes;
   Activation act;
   int tpr;              // threads per row: 4 .. 256, a power of two
   int64_t total_rows;   // rows of all weights (gated: of the gate)
@@ -261,10 +270,15 @@ struct QParams {
   int prefetch;         // units each thread asks L2 for before pdl_wait() (prefetch_pieces)
   bool pre_add;         // x = pre.residual + rms_norm(pre.in), computed and written first
   PreAdd pre;
-  // Staged codes: value c of row i at xq[i * xq_stride + c + (c >> unit_shift) * pad], pad bytes
-  // after each unit of 2^unit_shift values (see stage_padding()).
+  // Codes: value c of row i at xq[i * xq_stride + c + (c >> unit_shift) * pad], pad bytes after
+  // each unit of 2^unit_shift values (staged in shared memory: see stage_padding(); rounded once
+  // into scratch: none, xq_stride = k).
   int64_t xq_stride;
   int unit_shift, pad;
+  // Rounded once: codes [t][k], per-32 scales [t][k / 32] and 1 / rms [t] (RoundedLayout).
+  int8_t* gq;
+  float2* gs;
+  float* ginv;
 };
 
 // Units whose loads one thread issues before using any: about 24 words of weights in flight
@@ -353,39 +367,81 @@ __device__ inline void stage_int8(const QParams& p, int8_t* xq, float2* xs, floa
   for (int i = 0; i < kRows; ++i) inv[i] = p.normed ? inv_block[i] : 1.0f;
 }
 
-// A block of 256 threads walks groups of 256 / tpr rows (grid-stride; the grid is one wave of
-// resident blocks); the tpr threads of a row take its units in turn (neighbouring threads,
-// neighbouring units), each issuing the loads of q_unroll units before using them. The block
-// first rounds the activation rows into shared memory (every block does: it is a few KB, read
-// from L2). kRows = t and kGated are fixed at compile time so that accumulators and loads in
-// flight stay in registers.
+// Adds one weight row's products with the activation rows (codes xq, per-32 scales xs) to acc_a,
+// and gated the up row's to acc_b: the tpr threads of the row take its units in turn
+// (neighbouring threads, neighbouring units), each issuing the loads of kUnroll units before
+// using them.
 template <DType kType, int kRows, bool kGated>
-__global__ void __launch_bounds__(kMatVecWarps* kWarp, matvec_min_blocks<kRows, kGated>())
-    quant_matvec_kernel(QParams p) {
+__device__ inline void row_products(const QParams& p, const uint8_t* wa, const uint8_t* wb, int sub, int tpr,
+                                    const int8_t* xq, const float2* xs, float* acc_a, float* acc_b) {
   using F = QFormat<kType>;
   constexpr int kUnroll = q_unroll<kType, kGated>();
+  const int64_t units = p.k / F::kValues, nb = p.k / 32;
+  for (int64_t u0 = sub; u0 < units; u0 += int64_t{kUnroll} * tpr) {
+    typename F::Raw ra[kUnroll], rb[kUnroll];
+#pragma unroll
+    for (int j = 0; j < kUnroll; ++j) {
+      const int64_t u = u0 + static_cast<int64_t>(j) * tpr;
+      if (u < units) {
+        F::load(wa, u, ra[j]);
+        if constexpr (kGated) F::load(wb, u, rb[j]);
+      }
+    }
+#pragma unroll
+    for (int j = 0; j < kUnroll; ++j) {
+      const int64_t u = u0 + static_cast<int64_t>(j) * tpr;
+      if (u >= units) break;
+      const int64_t c0 = u * F::kValues, q0 = u * (F::kValues + p.pad);
+#pragma unroll
+      for (int i = 0; i < kRows; ++i) {
+        acc_a[i] += F::dot(ra[j], u, xq + i * p.xq_stride + q0, xs + i * nb + c0 / 32);
+        if constexpr (kGated) acc_b[i] += F::dot(rb[j], u, xq + i * p.xq_stride + q0, xs + i * nb + c0 / 32);
+      }
+    }
+  }
+}
+
+// A block of 256 threads walks groups of 256 / tpr rows (grid-stride; the grid is one wave of
+// resident blocks), row_products for each. kRows = t and kGated are fixed at compile time so
+// that accumulators and loads in flight stay in registers. kRounded: the codes come from the
+// scratch quant_round_kernel filled; otherwise the block first stages them in shared memory.
+// Weights of format kType, or with kMixed weight m in kSecond where p.second[m] (mixed products:
+// both formats read the same codes, so one launch serves, e.g., Q4_K_M's q / k in Q4_K and v in
+// Q6_K).
+template <DType kType, int kRows, bool kGated, bool kRounded, DType kSecond = kType>
+__global__ void __launch_bounds__(kMatVecWarps* kWarp, matvec_min_blocks<kRows, kGated>())
+    quant_matvec_kernel(QParams p) {
+  constexpr bool kMixed = kSecond != kType;
   extern __shared__ __align__(16) int8_t smem[];
   __shared__ RowSumScratch<kRows> red;
-  int8_t* xq = smem;                                               // [kRows][xq_stride]
-  auto* xs = reinterpret_cast<float2*>(smem + kRows * p.xq_stride);  // [kRows][k / 32]
+  const int8_t* xq = kRounded ? p.gq : smem;                                                  // [kRows][xq_stride]
+  const auto* xs = kRounded ? p.gs : reinterpret_cast<const float2*>(smem + kRows * p.xq_stride);  // [kRows][k / 32]
   const int tpr = p.tpr;
   const int sub = static_cast<int>(threadIdx.x) % tpr, slot = static_cast<int>(threadIdx.x) / tpr;
   const int rows_per_group = kMatVecWarps * kWarp / tpr;
-  const int64_t units = p.k / F::kValues, nb = p.k / 32;
+  const int64_t units = p.k / QFormat<kType>::kValues;
   pdl_launch_dependents();
   {
     // Launched early (PDL): this thread's first units go to L2 while the kernel before finishes
     // (weights are never written, so they may be read before pdl_wait()).
     prefetch_first_pieces<kGated>(p.prefetch, units, sub, tpr, slot, rows_per_group, p.row_groups, p.total_rows,
                                   p.rows, [&](int64_t row, int m, int64_t u) {
-                                    const int64_t off = row * p.row_bytes + u * p.row_bytes / units;
+                                    const int64_t row_units =
+                                        kMixed && p.second[m] ? p.k / QFormat<kSecond>::kValues : units;
+                                    if (u >= row_units) return;
+                                    const int64_t off = row * p.row_bytes[m] + u * p.row_bytes[m] / row_units;
                                     prefetch_l2(p.w[m] + off);
                                     if (kGated) prefetch_l2(p.w[1] + off);
                                   });
   }
   pdl_wait();
   float inv[kRows];
-  stage_int8<kRows>(p, xq, xs, inv);
+  if constexpr (kRounded) {
+#pragma unroll
+    for (int i = 0; i < kRows; ++i) inv[i] = p.ginv[i];
+  } else {
+    stage_int8<kRows>(p, smem, reinterpret_cast<float2*>(smem + kRows * p.xq_stride), inv);
+  }
 
   for (int64_t group = blockIdx.x; group < p.row_groups; group += gridDim.x) {
     const auto [row, m, active] = group_row<kGated>(group, rows_per_group, slot, p.total_rows, p.rows);
@@ -393,34 +449,26 @@ __global__ void __launch_bounds__(kMatVecWarps* kWarp, matvec_min_blocks<kRows, 
 #pragma unroll
     for (int i = 0; i < kRows; ++i) acc_a[i] = acc_b[i] = 0.0f;
     if (active) {
-      const uint8_t* wa = p.w[m] + row * p.row_bytes;
-      const uint8_t* wb = kGated ? p.w[1] + row * p.row_bytes : nullptr;
-      for (int64_t u0 = sub; u0 < units; u0 += int64_t{kUnroll} * tpr) {
-        typename F::Raw ra[kUnroll], rb[kUnroll];
-#pragma unroll
-        for (int j = 0; j < kUnroll; ++j) {
-          const int64_t u = u0 + static_cast<int64_t>(j) * tpr;
-          if (u < units) {
-            F::load(wa, u, ra[j]);
-            if constexpr (kGated) F::load(wb, u, rb[j]);
-          }
-        }
-#pragma unroll
-        for (int j = 0; j < kUnroll; ++j) {
-          const int64_t u = u0 + static_cast<int64_t>(j) * tpr;
-          if (u >= units) break;
-          const int64_t c0 = u * F::kValues, q0 = u * (F::kValues + p.pad);
-#pragma unroll
-          for (int i = 0; i < kRows; ++i) {
-            acc_a[i] += F::dot(ra[j], u, xq + i * p.xq_stride + q0, xs + i * nb + c0 / 32);
-            if constexpr (kGated) acc_b[i] += F::dot(rb[j], u, xq + i * p.xq_stride + q0, xs + i * nb + c0 / 32);
-          }
-        }
-      }
+      const uint8_t* wa = p.w[m] + row * p.row_bytes[m];
+      const uint8_t* wb = kGated ? p.w[1] + row * p.row_bytes[1] : nullptr;
+      if (kMixed && p.second[m]) row_products<kSecond, kRows, kGated>(p, wa, wb, sub, tpr, xq, xs, acc_a, acc_b);
+      else row_products<kType, kRows, kGated>(p, wa, wb, sub, tpr, xq, xs, acc_a, acc_b);
     }
     row_sums<kRows, kGated>(acc_a, acc_b, tpr, sub, red);
     if (active && sub == 0) store_row<kRows, kGated>(p.out, p.rows, row, m, acc_a, acc_b, inv, p.act);
   }
+}
+
+// Rounds the activation rows once (stage_int8's arithmetic, with the absorbed NormAdd's sum) into
+// the scratch, for quant_matvec_kernel<..., kRounded = true>. One block: a row is a few KB.
+template <int kRows>
+__global__ void __launch_bounds__(kRoundThreads) quant_round_kernel(QParams p) {
+  pdl_launch_dependents();
+  pdl_wait();
+  float inv[kRows];
+  stage_int8<kRows>(p, p.gq, p.gs, inv);
+  if (threadIdx.x == 0)
+    for (int i = 0; i < kRows; ++i) p.ginv[i] = inv[i];
 }
 
 // Calls f.template operator()<kType>() for the formats of this file; false for others.
@@ -437,6 +485,39 @@ bool dispatch_quant(DType t, F&& f) {
     case DType::Q6_K: f.template operator()<DType::Q6_K>(); return true;
     default: return false;
   }
+}
+
+// The format pairs one launch mixes (kernel formats {first, second}): the K-quant mixes of
+// llama.cpp's Q4_K_M / Q5_K_M files (attention v and some FFN down weights in Q6_K) and of
+// Q4_K_S-type files. Calls f.template operator()<kFirst, kSecond>() for the job's pair; false
+// when its weights are not one of these pairs.
+bool is_pair(DType a, DType b, DType x, DType y) { return (a == x && b == y) || (a == y && b == x); }
+bool mixed_pair(DType a, DType b) {
+  return is_pair(a, b, DType::Q4_K, DType::Q6_K) || is_pair(a, b, DType::Q5_K, DType::Q6_K) ||
+         is_pair(a, b, DType::Q4_K, DType::Q5_K);
+}
+template <typename F>
+bool dispatch_pair(DType a, DType b, F&& f) {
+  if (is_pair(a, b, DType::Q4_K, DType::Q6_K)) f.template operator()<DType::Q4_K, DType::Q6_K>();
+  else if (is_pair(a, b, DType::Q5_K, DType::Q6_K)) f.template operator()<DType::Q5_K, DType::Q6_K>();
+  else if (is_pair(a, b, DType::Q4_K, DType::Q5_K)) f.template operator()<DType::Q4_K, DType::Q5_K>();
+  else return false;
+  return true;
+}
+
+// The job's weight dtypes: the first, and another where they differ (else the same).
+std::pair<DType, DType> job_formats(const MatVecJob& job) {
+  DType other = job.w[0].dtype;
+  for (int m = 1; m < job.n_weights; ++m)
+    if (job.w[m].dtype != job.w[0].dtype) other = job.w[m].dtype;
+  return {job.w[0].dtype, other};
+}
+
+bool three_formats(const MatVecJob& job) {
+  const auto [a, b] = job_formats(job);
+  for (int m = 0; m < job.n_weights; ++m)
+    if (job.w[m].dtype != a && job.w[m].dtype != b) return true;
+  return false;
 }
 
 // Bytes of padding after each unit of staged codes. The threads of a row read units one after
@@ -457,24 +538,37 @@ int64_t stage_bytes(const MatVecJob& job, int unit_values) {
   return job.t * (codes + job.k / 32 * static_cast<int64_t>(sizeof(float2)));
 }
 
+bool rounded_once(const MatVecJob& job) {
+  return job.rounded && job.rounded_bytes >= quant_rounded_bytes(job.t, job.k);
+}
+
 }  // namespace
+
+int64_t quant_rounded_bytes(int64_t t, int64_t k) {
+  // codes [t][k] (k a multiple of 32: the scales after them stay 16-byte aligned), scales, 1 / rms
+  return t * k + t * (k / 32) * static_cast<int64_t>(sizeof(float2)) + t * static_cast<int64_t>(sizeof(float));
+}
 
 bool quant_matvec_supports(const MatVecJob& job) {
   if (job.t < 1 || job.t > kMatVecMaxRows || job.n_weights < 1) return false;
-  const DType dt = job.w[0].dtype;
-  int values = 0;
-  if (!dispatch_quant(dt, [&]<DType kType>() { values = QFormat<kType>::kValues; })) return false;
-  if (stage_bytes(job, values) > kQStageBytes) return false;
-  const int64_t block = dtype_info(dt).block_elems;
-  if (job.k % block != 0 || job.k % values != 0) return false;
-  // stage_int8 reads the activation rows as float4
+  const auto [first, second] = job_formats(job);
+  if (first != second && (job.gated || !rounded_once(job) || three_formats(job) ||
+                          !mixed_pair(first, second)))
+    return false;
   const auto aligned16 = [](const void* q) { return reinterpret_cast<uintptr_t>(q) % 16 == 0; };
-  if (!aligned16(job.pre ? job.pre->in : job.x) || (job.pre && !aligned16(job.pre->residual))) return false;
-  const uintptr_t align = dt == DType::Q4_K || dt == DType::Q5_K ? 16 : 2;
-  for (int m = 0; m < job.n_weights; ++m)
+  for (int m = 0; m < job.n_weights; ++m) {
+    const DType dt = job.w[m].dtype;
+    int values = 0;
+    if (!dispatch_quant(dt, [&]<DType kType>() { values = QFormat<kType>::kValues; })) return false;
+    if (!rounded_once(job) && stage_bytes(job, values) > kQStageBytes) return false;
+    if (job.k % dtype_info(dt).block_elems != 0 || job.k % values != 0) return false;
+    const uintptr_t align = dt == DType::Q4_K || dt == DType::Q5_K ? 16 : 2;
     if (reinterpret_cast<uintptr_t>(job.w[m].data) % align != 0 || job.w[m].row_bytes % static_cast<int64_t>(align) != 0)
       return false;
-  return true;
+  }
+  // the rounding reads the activation rows as float4
+  return aligned16(job.pre ? job.pre->in : job.x) && (!job.pre || aligned16(job.pre->residual)) &&
+         (!job.rounded || aligned16(job.rounded));
 }
 
 void quant_matvec(const MatVecJob& job, cudaStream_t stream) {
@@ -484,10 +578,11 @@ void quant_matvec(const MatVecJob& job, cudaStream_t stream) {
   p.normed = job.norm != nullptr;
   if (job.norm) p.norm = *job.norm;
   p.act = job.act;
-  p.row_bytes = job.w[0].row_bytes;
+  const auto [first, second] = job_formats(job);
   for (int m = 0; m < job.n_weights; ++m) {
     p.w[m] = static_cast<const uint8_t*>(job.w[m].data);
     p.rows[m] = job.w[m].rows;
+    p.row_bytes[m] = job.w[m].row_bytes;
     p.out[m] = job.out[m];
     p.total_rows += job.w[m].rows;
   }
@@ -496,38 +591,74 @@ void quant_matvec(const MatVecJob& job, cudaStream_t stream) {
     p.pre_add = true;
     p.pre = *job.pre;
   }
-  dispatch_quant(job.w[0].dtype, [&]<DType kType>() {
+  const bool rounded = rounded_once(job);
+  if (rounded) {
+    p.gq = static_cast<int8_t*>(job.rounded);
+    p.gs = reinterpret_cast<float2*>(p.gq + job.t * job.k);
+    p.ginv = reinterpret_cast<float*>(p.gs + job.t * (job.k / 32));
+    p.xq_stride = job.k;
+    const auto round = [&](auto kernel) { launch_dependent("activation rounding", kernel, 1, kRoundThreads, 0, stream, p); };
+    switch (job.t) {
+      case 1: round(quant_round_kernel<1>); break;
+      case 2: round(quant_round_kernel<2>); break;
+      case 3: round(quant_round_kernel<3>); break;
+      default: round(quant_round_kernel<4>); break;
+    }
+    check_launch("activation rounding");
+  }
+  // Launches `kernel` with the threads per row that finish first for rows of `units` units.
+  const auto launch = [&](auto kernel, int64_t units, int unroll, size_t smem) {
+    check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
+          "raising the quantized matvec's shared memory");
+    int per_sm = 0;  // one wave of resident blocks: a second, partial wave would idle most SMs
+    check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kMatVecWarps * kWarp, smem),
+          "sizing the quantized matvec grid");
+    const int64_t resident = int64_t{std::max(per_sm, 1)} * sm_count();
+    p.tpr = quickest_threads_per_row(4, units, unroll, p.total_rows, resident);
+    p.prefetch = prefetch_pieces(unroll);
+    const int64_t per_group = kMatVecWarps * kWarp / p.tpr;
+    p.row_groups = (p.total_rows + per_group - 1) / per_group;
+    const auto blocks = static_cast<unsigned>(matvec_grid(p.row_groups, resident));
+    launch_dependent("quantized matvec", kernel, blocks, kMatVecWarps * kWarp, smem, stream, p);
+  };
+  if (first != second) {
+    dispatch_pair(first, second, [&]<DType kA, DType kB>() {
+      for (int m = 0; m < job.n_weights; ++m) p.second[m] = job.w[m].dtype == kB;
+      const int64_t units = job.k / QFormat<kA>::kValues;
+      constexpr int u = q_unroll<kA, false>();
+      switch (job.t) {
+        case 1: launch(quant_matvec_kernel<kA, 1, false, true, kB>, units, u, 0); break;
+        case 2: launch(quant_matvec_kernel<kA, 2, false, true, kB>, units, u, 0); break;
+        case 3: launch(quant_matvec_kernel<kA, 3, false, true, kB>, units, u, 0); break;
+        default: launch(quant_matvec_kernel<kA, 4, false, true, kB>, units, u, 0); break;
+      }
+    });
+    check_launch("quantized matvec");
+    return;
+  }
+  dispatch_quant(first, [&]<DType kType>() {
     constexpr int kValues = QFormat<kType>::kValues;
     const int64_t units = job.k / kValues;
-    const auto smem = static_cast<size_t>(stage_bytes(job, kValues));
-    p.pad = stage_padding();
-    p.unit_shift = std::countr_zero(static_cast<unsigned>(kValues));
-    p.xq_stride = job.k + units * p.pad;
-    const auto launch = [&](auto kernel, int unroll) {
-      check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
-            "raising the quantized matvec's shared memory");
-      int per_sm = 0;  // one wave of resident blocks: a second, partial wave would idle most SMs
-      check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kMatVecWarps * kWarp, smem),
-            "sizing the quantized matvec grid");
-      const int64_t resident = int64_t{std::max(per_sm, 1)} * sm_count();
-      p.tpr = quickest_threads_per_row(4, units, unroll, p.total_rows, resident);
-      p.prefetch = prefetch_pieces(unroll);
-      const int64_t per_group = kMatVecWarps * kWarp / p.tpr;
-      p.row_groups = (p.total_rows + per_group - 1) / per_group;
-      const auto blocks = static_cast<unsigned>(matvec_grid(p.row_groups, resident));
-      launch_dependent("quantized matvec", kernel, blocks, kMatVecWarps * kWarp, smem, stream, p);
-    };
-    const auto rows = [&]<bool kGated>() {
+    size_t smem = 0;
+    if (!rounded) {
+      smem = static_cast<size_t>(stage_bytes(job, kValues));
+      p.pad = stage_padding();
+      p.unit_shift = std::countr_zero(static_cast<unsigned>(kValues));
+      p.xq_stride = job.k + units * p.pad;
+    }
+    const auto rows = [&]<bool kGated, bool kRounded>() {
       constexpr int u = q_unroll<kType, kGated>();
       switch (job.t) {
-        case 1: launch(quant_matvec_kernel<kType, 1, kGated>, u); break;
-        case 2: launch(quant_matvec_kernel<kType, 2, kGated>, u); break;
-        case 3: launch(quant_matvec_kernel<kType, 3, kGated>, u); break;
-        default: launch(quant_matvec_kernel<kType, 4, kGated>, u); break;
+        case 1: launch(quant_matvec_kernel<kType, 1, kGated, kRounded>, units, u, smem); break;
+        case 2: launch(quant_matvec_kernel<kType, 2, kGated, kRounded>, units, u, smem); break;
+        case 3: launch(quant_matvec_kernel<kType, 3, kGated, kRounded>, units, u, smem); break;
+        default: launch(quant_matvec_kernel<kType, 4, kGated, kRounded>, units, u, smem); break;
       }
     };
-    if (job.gated) rows.template operator()<true>();
-    else rows.template operator()<false>();
+    if (job.gated && rounded) rows.template operator()<true, true>();
+    else if (job.gated) rows.template operator()<true, false>();
+    else if (rounded) rows.template operator()<false, true>();
+    else rows.template operator()<false, false>();
   });
   check_launch("quantized matvec");
 }

@@ -15,12 +15,18 @@ namespace gemrt::cuda {
 // Whether quant_matvec runs `job`: weights in Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K or Q6_K
 // (rows of whole blocks; Q4_K / Q5_K rows 16-byte aligned), and the rounded activation rows fit
 // in a block's shared memory. Other jobs run on the float32 matvec.
+// Weights of two formats in one job (with job.rounded only) where they are a pair of Q4_K, Q5_K and
+// Q6_K, as in llama.cpp's Q4_K_M / Q5_K_M files.
 bool quant_matvec_supports(const MatVecJob& job);
+
+// Bytes of MatVecJob::rounded that t activation rows of k values take.
+int64_t quant_rounded_bytes(int64_t t, int64_t k);
 
 // matvec()'s products (same job, same outputs, the norm / PreAdd / gating as there), with each
 // activation row rounded per 32 values (after the norm's gain, which is folded in first):
 //   x_c ~ dx * q_c,  dx = amax / 127,  q_c = rint(x_c / dx) in [-127, 127],
-// amax the largest |x_c| of the 32. Each output is sum_c w_c * (dx q_c), every w_c the value
+// amax the largest |x_c| of the 32 (once per product into job.rounded when given, else by every
+// block of the product into its shared memory: the same codes either way). Each output is sum_c w_c * (dx q_c), every w_c the value
 // quant/dequantize.cpp gives (the same float32 block scale and offset products): integer sums
 // of code products inside each 16- or 32-value block, float32 between them; the norm's 1 / rms
 // multiplies the finished sum. The error against the float32 product is therefore at most
