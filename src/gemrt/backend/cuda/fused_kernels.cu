@@ -357,6 +357,9 @@ void matvec(const MatVecJob& job, cudaStream_t stream) {
   if (job.t == 0 || job.n_weights == 0) return;
   if (job.t > kMatVecMaxRows) fail("cuda backend: matvec of ", job.t, " rows (at most ", kMatVecMaxRows, ")");
   if (job.gated && job.n_weights != 2) fail("cuda backend: a gated matvec takes two weights");
+  for (int m = 0; m < job.n_weights; ++m)
+    if (job.w[m].cols != job.k)
+      fail("cuda backend: a matvec weight of ", job.w[m].cols, " columns for an activation of ", job.k, " values");
   if (job.int8_activation && quant_matvec_supports(job)) {
     quant_matvec(job, stream);
     return;
@@ -435,13 +438,7 @@ void matvec(const MatVecJob& job, cudaStream_t stream) {
   weight_kernel(dt, "matvec", [&]<DType kType>() {
     constexpr bool k16 = kType == DType::F32 || kType == DType::F16 || kType == DType::BF16;
     const auto launch = [&](auto kernel, size_t smem) {
-      // Always set: the 48 KB default counts static shared memory too.
-      check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
-            "raising the matvec's shared memory");
-      int per_sm = 0;  // one wave of resident blocks: a second, partial wave would idle most SMs
-      check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kMatVecWarps * kWarp, smem),
-            "sizing the matvec grid");
-      const int64_t resident = int64_t{std::max(per_sm, 1)} * sm_count();
+      const int64_t resident = resident_blocks(kernel, smem, "matvec");
       // (quickest_threads_per_row, which helps quant_matvec, left the BF16 decode 0.3-0.7 % slower.)
       p.threads_per_row = balanced_threads_per_row(p.threads_per_row, 8, chunks, kLoads, p.total_rows, resident);
       p.row_groups = (p.total_rows + kMatVecWarps * kWarp / p.threads_per_row - 1) /

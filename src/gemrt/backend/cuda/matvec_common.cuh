@@ -5,8 +5,10 @@
 
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstdint>
 
+#include "gemrt/backend/cuda/cuda_check.h"
 #include "gemrt/backend/cuda/device_util.cuh"
 
 namespace gemrt::cuda {
@@ -84,6 +86,19 @@ template <int kRows>
 struct RowSumScratch {
   float part[2][kMatVecWarps][kRows];
 };
+
+// Blocks of a decode product's `kernel` (kMatVecWarps warps, `smem` bytes of dynamic shared memory,
+// set here as its limit: the 48 KB default counts static shared memory too) resident on the device
+// at once. Its grid is one wave of them: a second, partial wave would idle most SMs.
+template <typename Kernel>
+int64_t resident_blocks(Kernel kernel, size_t smem, const char* what) {
+  check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
+        str("raising the shared memory of the ", what).c_str());
+  int per_sm = 0;
+  check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kMatVecWarps * kWarp, smem),
+        str("sizing the grid of the ", what).c_str());
+  return int64_t{std::max(per_sm, 1)} * sm_count();
+}
 
 // Completes the dot products of one row group: each of the `tpr` threads of a row (tpr a power
 // of two, 1 .. 256, rows packed in lane groups) holds partial sums acc_a / acc_b for every

@@ -608,12 +608,7 @@ void quant_matvec(const MatVecJob& job, cudaStream_t stream) {
   }
   // Launches `kernel` with the threads per row that finish first for rows of `units` units.
   const auto launch = [&](auto kernel, int64_t units, int unroll, size_t smem) {
-    check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
-          "raising the quantized matvec's shared memory");
-    int per_sm = 0;  // one wave of resident blocks: a second, partial wave would idle most SMs
-    check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kMatVecWarps * kWarp, smem),
-          "sizing the quantized matvec grid");
-    const int64_t resident = int64_t{std::max(per_sm, 1)} * sm_count();
+    const int64_t resident = resident_blocks(kernel, smem, "quantized matvec");
     p.tpr = quickest_threads_per_row(4, units, unroll, p.total_rows, resident);
     p.prefetch = prefetch_pieces(unroll);
     const int64_t per_group = kMatVecWarps * kWarp / p.tpr;
