@@ -124,7 +124,8 @@ void expect_int8_products(const std::vector<float>& got, DType dt, const std::ve
                           const std::vector<float>& wd, const std::vector<float>& xb, int64_t t, int64_t n, int64_t k) {
   const double u = std::ldexp(1.0, -24), off = max_offset(dt, w);
   for (int64_t i = 0; i < t; ++i) {
-    const std::vector<double> xr = int8_rounded(std::span<const float>(xb).subspan(static_cast<size_t>(i * k), static_cast<size_t>(k)));
+    const std::vector<double> xr =
+        int8_rounded(std::span<const float>(xb).subspan(static_cast<size_t>(i * k), static_cast<size_t>(k)));
     for (int64_t j = 0; j < n; ++j) {
       double exact = 0.0, mag = 0.0;
       for (int64_t c = 0; c < k; ++c) {
@@ -221,9 +222,12 @@ TEST(CudaOps, Bf16ModeMixedFormatProductsAreTheRoundedProducts) {
       for (size_t m = 0; m < mix.size(); ++m) w.push_back(test::random_weight_row(mix[m], rows[m] * k, ++seed));
       Graph g;
       GraphBuilder gb(g);
-      const ValueId xv = gb.embed(gb.weight(view("table", DType::F32, Shape{t, k}, table)), gb.input("ids", Shape{t}), 1.0f);
-      for (size_t m = 0; m < mix.size(); ++m)
-        gb.output("y" + std::to_string(m), gb.matmul(xv, gb.weight(view("w" + std::to_string(m), mix[m], Shape{rows[m], k}, w[m]))));
+      const ValueId xv =
+          gb.embed(gb.weight(view("table", DType::F32, Shape{t, k}, table)), gb.input("ids", Shape{t}), 1.0f);
+      for (size_t m = 0; m < mix.size(); ++m) {
+        const std::string name = std::to_string(m);
+        gb.output("y" + name, gb.matmul(xv, gb.weight(view("w" + name, mix[m], Shape{rows[m], k}, w[m]))));
+      }
       std::vector<int32_t> ids(static_cast<size_t>(t));
       for (int64_t i = 0; i < t; ++i) ids[static_cast<size_t>(i)] = static_cast<int32_t>(i);
       auto exe = gpu->compile(g);

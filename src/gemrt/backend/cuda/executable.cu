@@ -33,8 +33,8 @@ namespace {
 class CudaExecutable final : public Executable {
  public:
   CudaExecutable(const Graph& g, std::shared_ptr<WeightStore> weights, Numerics numerics, cudaStream_t stream)
-      : g_(g), fusion_(fusion_plan(g, numerics)), plan_(plan_buffers(g, fusion_.moved_reads)), weights_(std::move(weights)),
-        numerics_(numerics), stream_(stream),
+      : g_(g), fusion_(fusion_plan(g, numerics)), plan_(plan_buffers(g, fusion_.moved_reads)),
+        weights_(std::move(weights)), numerics_(numerics), stream_(stream),
         arena_(plan_.arena_bytes, "cudaMalloc for the activation arena") {
     // Weights and per-op constant tables go to the device at compile time, not per run.
     dev_weights_.resize(static_cast<size_t>(g_.size()));

@@ -364,7 +364,8 @@ void matvec(const MatVecJob& job, cudaStream_t stream) {
     quant_matvec(job, stream);
     return;
   }
-  if (!job.gated && std::any_of(job.w + 1, job.w + job.n_weights, [&](const DeviceWeight& w) { return w.dtype != job.w[0].dtype; })) {
+  const auto other_dtype = [&](const DeviceWeight& w) { return w.dtype != job.w[0].dtype; };
+  if (!job.gated && std::any_of(job.w + 1, job.w + job.n_weights, other_dtype)) {
     // Weights of several dtypes (a step graph/fusion.h grouped as mixable) that no one launch
     // runs: a launch per run of one dtype, the first with the absorbed NormAdd, the rest reading
     // its sum.

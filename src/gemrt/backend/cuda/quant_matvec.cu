@@ -597,7 +597,9 @@ void quant_matvec(const MatVecJob& job, cudaStream_t stream) {
     p.gs = reinterpret_cast<float2*>(p.gq + job.t * job.k);
     p.ginv = reinterpret_cast<float*>(p.gs + job.t * (job.k / 32));
     p.xq_stride = job.k;
-    const auto round = [&](auto kernel) { launch_dependent("activation rounding", kernel, 1, kRoundThreads, 0, stream, p); };
+    const auto round = [&](auto kernel) {
+      launch_dependent("activation rounding", kernel, 1, kRoundThreads, 0, stream, p);
+    };
     switch (job.t) {
       case 1: round(quant_round_kernel<1>); break;
       case 2: round(quant_round_kernel<2>); break;

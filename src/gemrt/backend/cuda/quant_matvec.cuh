@@ -26,11 +26,12 @@ int64_t quant_rounded_bytes(int64_t t, int64_t k);
 // activation row rounded per 32 values (after the norm's gain, which is folded in first):
 //   x_c ~ dx * q_c,  dx = amax / 127,  q_c = rint(x_c / dx) in [-127, 127],
 // amax the largest |x_c| of the 32 (once per product into job.rounded when given, else by every
-// block of the product into its shared memory: the same codes either way). Each output is sum_c w_c * (dx q_c), every w_c the value
-// quant/dequantize.cpp gives (the same float32 block scale and offset products): integer sums
-// of code products inside each 16- or 32-value block, float32 between them; the norm's 1 / rms
-// multiplies the finished sum. The error against the float32 product is therefore at most
-// sum_c |w_c| dx / 2 plus float32 rounding (tests/backend/cuda/cuda_ops_test.cpp).
+// block of the product into its shared memory: the same codes either way). Each output is
+// sum_c w_c * (dx q_c), every w_c the value quant/dequantize.cpp gives (the same float32 block
+// scale and offset products): integer sums of code products inside each 16- or 32-value block,
+// float32 between them; the norm's 1 / rms multiplies the finished sum. The error against the
+// float32 product is therefore at most sum_c |w_c| dx / 2 plus float32 rounding
+// (tests/backend/cuda/cuda_ops_test.cpp).
 void quant_matvec(const MatVecJob& job, cudaStream_t stream);
 
 }  // namespace gemrt::cuda
