@@ -14,7 +14,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -85,8 +84,7 @@ void BM_MatVec(benchmark::State& state, Case c, DType dt, bool int8) {
 
   // The rounded activation's scratch, as the executable gives it (GEMRT_CUDA_QGLOBAL=0: none, so
   // every block of the product rounds it again).
-  const char* qglobal = std::getenv("GEMRT_CUDA_QGLOBAL");
-  const bool round_once = !(qglobal && std::string(qglobal) == "0");
+  const bool round_once = cuda::quant_round_once();
   DeviceArray<uint8_t> rounded(static_cast<size_t>(cuda::quant_rounded_bytes(1, c.k)));
 
   cudaStream_t stream = nullptr;

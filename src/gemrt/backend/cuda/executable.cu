@@ -245,7 +245,8 @@ class CudaExecutable final : public Executable {
     const auto mixable = [](DType t) { return t == DType::Q4_K || t == DType::Q5_K || t == DType::Q6_K; };
     if (!off("GEMRT_CUDA_FUSION"))
       return plan_fusions(g, cuda::kMatVecMaxRows, !off("GEMRT_CUDA_ATTEND"),
-                          int8_on(numerics) && round_once() ? std::function<bool(DType)>(mixable) : nullptr);
+                          int8_on(numerics) && cuda::quant_round_once() ? std::function<bool(DType)>(mixable)
+                                                                        : nullptr);
     FusionPlan p;
     p.steps.resize(static_cast<size_t>(g.size()));
     for (int i = 0; i < g.size(); ++i) p.steps[static_cast<size_t>(i)].at = i;
@@ -555,19 +556,9 @@ class CudaExecutable final : public Executable {
   }
   bool int8_activations() const { return int8_on(numerics_); }
 
-  // Whether those products round their activation once into rounded_ (quant_matvec.cu);
-  // GEMRT_CUDA_QGLOBAL=0: in every block of the product instead (to measure the difference).
-  static bool round_once() {
-    static const bool off = [] {
-      const char* e = std::getenv("GEMRT_CUDA_QGLOBAL");
-      return e && std::string(e) == "0";
-    }();
-    return !off;
-  }
-
   // The int8 products' rounded activation: the widest of this graph's decode products.
   void reserve_rounded_scratch() {
-    if (!int8_activations() || !round_once()) return;
+    if (!int8_activations() || !cuda::quant_round_once()) return;
     int64_t bytes = 0;
     for (const Node& n : g_.nodes())
       if (n.op == OpKind::MatMul && n.shape[0] <= cuda::kMatVecMaxRows)

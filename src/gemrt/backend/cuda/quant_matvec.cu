@@ -489,13 +489,13 @@ bool dispatch_quant(DType t, F&& f) {
 
 // The format pairs one launch mixes (kernel formats {first, second}): the K-quant mixes of
 // llama.cpp's Q4_K_M / Q5_K_M files (attention v and some FFN down weights in Q6_K) and of
-// Q4_K_S-type files. Calls f.template operator()<kFirst, kSecond>() for the job's pair; false
-// when its weights are not one of these pairs.
+// Q4_K_S-type files.
 bool is_pair(DType a, DType b, DType x, DType y) { return (a == x && b == y) || (a == y && b == x); }
 bool mixed_pair(DType a, DType b) {
   return is_pair(a, b, DType::Q4_K, DType::Q6_K) || is_pair(a, b, DType::Q5_K, DType::Q6_K) ||
          is_pair(a, b, DType::Q4_K, DType::Q5_K);
 }
+// Calls f.template operator()<kFirst, kSecond>() for the pair {a, b}; false when it is not one.
 template <typename F>
 bool dispatch_pair(DType a, DType b, F&& f) {
   if (is_pair(a, b, DType::Q4_K, DType::Q6_K)) f.template operator()<DType::Q4_K, DType::Q6_K>();
@@ -543,6 +543,14 @@ bool rounded_once(const MatVecJob& job) {
 }
 
 }  // namespace
+
+bool quant_round_once() {
+  static const bool off = [] {
+    const char* e = std::getenv("GEMRT_CUDA_QGLOBAL");
+    return e && std::string(e) == "0";
+  }();
+  return !off;
+}
 
 int64_t quant_rounded_bytes(int64_t t, int64_t k) {
   // codes [t][k] (k a multiple of 32: the scales after them stay 16-byte aligned), scales, 1 / rms

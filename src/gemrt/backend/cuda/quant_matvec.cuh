@@ -19,6 +19,11 @@ namespace gemrt::cuda {
 // Q6_K, as in llama.cpp's Q4_K_M / Q5_K_M files.
 bool quant_matvec_supports(const MatVecJob& job);
 
+// Whether callers should give these products MatVecJob::rounded (the default);
+// GEMRT_CUDA_QGLOBAL=0: no, each block of a product rounds the activation again (session 14's
+// way, kept to measure the difference).
+bool quant_round_once();
+
 // Bytes of MatVecJob::rounded that t activation rows of k values take.
 int64_t quant_rounded_bytes(int64_t t, int64_t k);
 
