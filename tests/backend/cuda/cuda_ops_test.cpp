@@ -13,6 +13,8 @@
 #include <random>
 #include <span>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "gemrt/backend/cpu/cpu_backend.h"
@@ -660,6 +662,101 @@ TEST(CudaOps, Bf16ModeAttentionIsNearTheCpu) {
                          {4, 2, 256, 100, 0.0f, DType::BF16, 333, 3, 130},
                          {2, 2, 128, 0, 0.0f, DType::F16, 150, 3, 90}},
                         4.0 * std::ldexp(1.0, -9));
+}
+
+// Steps that hand their output to the next product already rounded to int8 (executable.cu's
+// plan_handoffs, bf16 mode): a gated product into the down projection, a one-token attention into
+// the o projection. The next product must be exactly the int8 products' contract on the float32
+// output the step wrote (read back as a graph output): codes made from other values, or scales of
+// other blocks, fail it.
+TEST(CudaOps, Bf16ModeProductsOfHandedOnCodesAreTheRoundedProducts) {
+  GEMRT_CUDA_OR_SKIP(gpu, Numerics::Fast);
+  uint32_t seed = 700;
+  const auto dequantized = [](DType dt, const std::vector<std::byte>& w, int64_t n) {
+    std::vector<float> wd(static_cast<size_t>(n));
+    quant::dequantize_row(dt, w.data(), wd.data(), n);
+    return wd;
+  };
+  // gate / up [inter, k] -> act [t, inter] -> down [n, inter]
+  const int64_t k = 768, inter = 1536, n = 130;
+  for (const auto& [gate_type, down_type] : {std::pair{DType::Q4_K, DType::Q6_K}, std::pair{DType::Q8_0, DType::Q4_K}}) {
+    for (int64_t t : {1, 3}) {
+      SCOPED_TRACE(testing::Message() << "gated " << dtype_name(gate_type) << " into " << dtype_name(down_type) << ", T=" << t);
+      const std::vector<std::byte> table = as_bytes(random_floats(t * k, ++seed));
+      const std::vector<std::byte> wg = test::random_weight_row(gate_type, inter * k, ++seed);
+      const std::vector<std::byte> wu = test::random_weight_row(gate_type, inter * k, ++seed);
+      const std::vector<std::byte> wdown = test::random_weight_row(down_type, n * inter, ++seed);
+      Graph g;
+      GraphBuilder gb(g);
+      const ValueId x = gb.embed(gb.weight(view("table", DType::F32, Shape{t, k}, table)), gb.input("ids", Shape{t}), 1.0f);
+      const ValueId act = gb.gated_act(gb.matmul(x, gb.weight(view("wg", gate_type, Shape{inter, k}, wg))),
+                                       gb.matmul(x, gb.weight(view("wu", gate_type, Shape{inter, k}, wu))),
+                                       Activation::GeluTanh);
+      gb.output("act", act);
+      gb.output("y", gb.matmul(act, gb.weight(view("wd", down_type, Shape{n, inter}, wdown))));
+      std::vector<int32_t> ids(static_cast<size_t>(t));
+      for (int64_t i = 0; i < t; ++i) ids[static_cast<size_t>(i)] = static_cast<int32_t>(i);
+      auto exe = gpu->compile(g);
+      RunOutputs out;
+      exe->run({{"ids", ids}}, nullptr, &out);
+      expect_int8_products(out.at("y"), down_type, wdown, dequantized(down_type, wdown, n * inter), out.at("act"), t, n,
+                           inter);
+      if (testing::Test::HasFatalFailure()) return;
+    }
+  }
+  // one-token attention [heads * head_dim] -> o [n, heads * head_dim], after a prompt
+  constexpr int kVocab = 32;
+  for (const auto& [heads, kv_heads, head_dim] : {std::tuple{8, 4, 128}, std::tuple{8, 4, 256}, std::tuple{4, 1, 64}}) {
+    SCOPED_TRACE(testing::Message() << heads << "/" << kv_heads << " heads of " << head_dim);
+    const int64_t qw = int64_t{heads} * head_dim, kw = int64_t{kv_heads} * head_dim;
+    const std::vector<std::byte> tq = as_bytes(random_floats(kVocab * qw, ++seed));
+    const std::vector<std::byte> tk = as_bytes(random_floats(kVocab * kw, ++seed));
+    const std::vector<std::byte> tv = as_bytes(random_floats(kVocab * kw, ++seed));
+    const std::vector<std::byte> wo = test::random_weight_row(DType::Q4_K, n * qw, ++seed);
+    const std::vector<float> wod = dequantized(DType::Q4_K, wo, n * qw);
+    std::vector<float> inv_freq(static_cast<size_t>(head_dim / 2));
+    for (size_t i = 0; i < inv_freq.size(); ++i)
+      inv_freq[i] = std::pow(10000.0f, -2.0f * static_cast<float>(i) / static_cast<float>(head_dim));
+    const auto build = [&](int64_t t) {
+      Graph g;
+      GraphBuilder gb(g);
+      const ValueId ids = gb.input("ids", Shape{t}), pos = gb.input("positions", Shape{t});
+      const auto rows = [&](const char* name, int64_t w, const std::vector<std::byte>& table) {
+        return gb.embed(gb.weight(view(name, DType::F32, Shape{kVocab, w}, table)), ids, 1.0f);
+      };
+      const ValueId q = gb.rope(rows("tq", qw, tq), pos, heads, head_dim, inv_freq, "rope_q");
+      const ValueId kr = gb.rope(rows("tk", kw, tk), pos, kv_heads, head_dim, inv_freq, "rope_k");
+      AttentionAttrs a;
+      a.n_heads = heads;
+      a.n_kv_heads = kv_heads;
+      a.head_dim = head_dim;
+      a.scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+      const ValueId attn = gb.attention(q, kr, rows("tv", kw, tv), pos, a);
+      gb.output("attn", attn);
+      gb.output("y", gb.matmul(attn, gb.weight(view("wo", DType::Q4_K, Shape{n, qw}, wo))));
+      return g;
+    };
+    const int prompt = 40, steps = 3;
+    KvLayout layout;
+    layout.dtype = DType::BF16;
+    layout.slots.push_back({prompt + steps, kv_heads, head_dim, 0});
+    auto kv = gpu->allocate_kv(layout);
+    std::vector<int32_t> ids(prompt), pos(prompt);
+    for (int i = 0; i < prompt; ++i) {
+      ids[static_cast<size_t>(i)] = (7 * i) % kVocab;
+      pos[static_cast<size_t>(i)] = i;
+    }
+    RunOutputs out;
+    gpu->compile(build(prompt))->run({{"ids", ids}, {"positions", pos}}, kv.get(), &out);
+    auto step = gpu->compile(build(1));
+    for (int s = 0; s < steps; ++s) {
+      SCOPED_TRACE(testing::Message() << "step " << s);
+      const std::vector<int32_t> id = {(5 * s + 3) % kVocab}, p = {prompt + s};
+      step->run({{"ids", id}, {"positions", p}}, kv.get(), &out);
+      expect_int8_products(out.at("y"), DType::Q4_K, wo, wod, out.at("attn"), 1, n, qw);
+      if (testing::Test::HasFatalFailure()) return;
+    }
+  }
 }
 
 }  // namespace

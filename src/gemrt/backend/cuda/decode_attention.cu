@@ -5,6 +5,7 @@
 
 #include "gemrt/backend/cuda/cuda_check.h"
 #include "gemrt/backend/cuda/device_util.cuh"
+#include "gemrt/backend/cuda/int8_codes.cuh"
 #include "gemrt/core/error.h"
 
 namespace gemrt::cuda {
@@ -44,7 +45,25 @@ struct Params {
   // [n_heads][splits][head_dim] unnormalised values, then [n_heads][splits][2] max and sum.
   float* partial;
   int* counters;   // [n_kv_heads]
+  // The output as int8 codes too (DecodeAttentionJob::codes_out): codes [n_heads * head_dim] and
+  // per-32 scales; null: none.
+  int8_t* oq;
+  float2* os;
 };
+
+// The KV head group's finished rows vals [group][d] (shared memory, complete: the caller
+// synchronised the block) to p.out, and, where the o product takes them, as int8 codes, a warp
+// per 32 values (head_dim is then a multiple of 32).
+__device__ void write_output(const Params& p, int h0, int owned, const float* vals) {
+  const int64_t at0 = static_cast<int64_t>(h0) * p.head_dim;
+  for (int idx = static_cast<int>(threadIdx.x); idx < owned; idx += kThreads) p.out[at0 + idx] = vals[idx];
+  if (!p.oq) return;
+  const int warp = static_cast<int>(threadIdx.x) / kWarp, lane = static_cast<int>(threadIdx.x) % kWarp;
+  for (int b = warp; b < owned / kWarp; b += kWarps) {
+    const int64_t at = at0 + int64_t{b} * kWarp;
+    round_warp32(vals[b * kWarp + lane], p.oq + at, p.os + at / kWarp);
+  }
+}
 
 // Rounds to the KV storage type and back (what a stored value reads back as).
 template <DType kKv>
@@ -304,8 +323,9 @@ __global__ void __launch_bounds__(kThreads) decode_attention_kernel(Params p) {
   // 3. One split: the output. Several: this split's partial result; the last block of the KV
   // head to arrive merges them all (as attention_combine) and re-arms the counter.
   if (used == 1) {
-    for (int idx = static_cast<int>(threadIdx.x); idx < owned; idx += kThreads)
-      p.out[static_cast<int64_t>(h0) * d + idx] = acc[idx] / run_l[idx / d];
+    for (int idx = static_cast<int>(threadIdx.x); idx < owned; idx += kThreads) acc[idx] = acc[idx] / run_l[idx / d];
+    __syncthreads();
+    write_output(p, h0, owned, acc);
     return;
   }
   const auto part_of = [&](int g, int s) { return p.partial + (static_cast<int64_t>(h0 + g) * splits + s) * d; };
@@ -360,9 +380,11 @@ __global__ void __launch_bounds__(kThreads) decode_attention_kernel(Params p) {
         v[0] += __ldcg(part_of(g, s) + c) * f;
       }
     }
-    for (int e = 0; e < per; ++e) p.out[static_cast<int64_t>(h0 + g) * d + c + e] = v[e] / run_l[g];
+    for (int e = 0; e < per; ++e) acc[g * d + c + e] = v[e] / run_l[g];  // this block's partial is in p.partial
   }
   if (threadIdx.x == 0) p.counters[kvh] = 0;
+  __syncthreads();
+  write_output(p, h0, owned, acc);
 }
 
 size_t smem_bytes(const AttentionAttrs& a, int tile, int stride) {
@@ -372,6 +394,8 @@ size_t smem_bytes(const AttentionAttrs& a, int tile, int stride) {
 }
 
 }  // namespace
+
+bool decode_attention_hands_on_codes(const AttentionAttrs& a) { return a.head_dim % kWarp == 0; }
 
 int decode_attention_splits(const AttentionAttrs& a, int64_t cap) {
   const int64_t chunks = (cap + kMinChunk - 1) / kMinChunk;
@@ -413,6 +437,13 @@ void decode_attention(const DecodeAttentionJob& job, float* partial, int* counte
   p.out = job.out;
   p.partial = partial;
   p.counters = counters;
+  if (job.codes_out) {
+    if (!decode_attention_hands_on_codes(a))
+      fail("cuda backend: one-token attention of head_dim ", a.head_dim, " cannot write int8 codes (a multiple of 32 expected)");
+    const CodesView o = codes_view(job.codes_out, 1, int64_t{a.n_heads} * a.head_dim);
+    p.oq = o.q;
+    p.os = o.s;
+  }
   const int splits = decode_attention_splits(a, job.cap);
   const size_t smem = smem_bytes(a, p.tile, p.stride);
   const dim3 grid(static_cast<unsigned>(a.n_kv_heads), static_cast<unsigned>(splits));

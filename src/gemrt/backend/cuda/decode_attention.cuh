@@ -33,7 +33,14 @@ struct DecodeAttentionJob {
   int64_t cap = 0, kv_w = 0;
   AttentionAttrs attrs;
   float* out = nullptr;  // [n_heads * head_dim]
+  // Also out as int8 codes (int8_codes.cuh, t = 1, k = n_heads * head_dim; where
+  // decode_attention_hands_on_codes), for the o product's MatVecJob::rounded_ready.
+  void* codes_out = nullptr;
 };
+
+// Whether a one-token attention of these attributes can write its output as int8 codes (head_dim
+// a multiple of 32: whole 32-value blocks per KV head group).
+bool decode_attention_hands_on_codes(const AttentionAttrs& a);
 
 // Key splits per KV head for a slot of `cap` rows (fixed per capture; each split's share of the
 // visible keys is worked out on the device), and the scratch a launch needs: partial results

@@ -30,6 +30,9 @@
 namespace gemrt::cuda {
 namespace {
 
+// A step's part in handing int8 codes to the next product (CudaExecutable::plan_handoffs).
+enum class Handoff : uint8_t { None, Out, In };
+
 class CudaExecutable final : public Executable {
  public:
   CudaExecutable(const Graph& g, std::shared_ptr<WeightStore> weights, Numerics numerics, cudaStream_t stream)
@@ -77,6 +80,7 @@ class CudaExecutable final : public Executable {
       moe_scratch_ = DeviceBuffer(moe_floats * 4, "cudaMalloc for MoE routing and expert activations");
       reserve_gemm_scratch();
       reserve_rounded_scratch();
+      plan_handoffs();
       check(cudaStreamSynchronize(stream_), "uploading weights");
     } catch (...) {
       cudaStreamSynchronize(stream_);
@@ -285,19 +289,20 @@ class CudaExecutable final : public Executable {
   }
 
   void launch_all(CudaKvCache* cache) {
-    for (const FusedStep& s : fusion_.steps) {
+    for (size_t i = 0; i < fusion_.steps.size(); ++i) {
+      const FusedStep& s = fusion_.steps[i];
       if (!skipped_.empty() && skipped_.count(step_label(s))) continue;
       const bool timed = profiler_ && g_.node(s.at).op != OpKind::Input && g_.node(s.at).op != OpKind::Weight;
       if (timed) profiler_->begin_step(stream_);
-      launch_step(s, cache);
+      launch_step(s, handoff_[i], cache);
       if (timed) profiler_->end_step(step_label(s), stream_);
     }
   }
 
-  void launch_step(const FusedStep& s, CudaKvCache* cache) {
+  void launch_step(const FusedStep& s, Handoff handoff, CudaKvCache* cache) {
     switch (s.kind) {
       case FusedStep::Kind::Node: launch(s.at, g_.node(s.at), cache); break;
-      case FusedStep::Kind::MatVec: launch_matvec(s); break;
+      case FusedStep::Kind::MatVec: launch_matvec(s, handoff); break;
       case FusedStep::Kind::NormAdd: {
         const Node& add = g_.node(s.at);
         const NormSpec norm = norm_spec(s.norm);
@@ -312,12 +317,12 @@ class CudaExecutable final : public Executable {
                         static_cast<const float*>(rope_tables_.at(s.at).get()), f32(s.at), stream_);
         break;
       }
-      case FusedStep::Kind::Attend: launch_attend(s, *cache); break;
+      case FusedStep::Kind::Attend: launch_attend(s, handoff, *cache); break;
     }
   }
 
   // The Attend step (one token): norms, ropes, the KV row store and the attention in one launch.
-  void launch_attend(const FusedStep& s, CudaKvCache& kv) {
+  void launch_attend(const FusedStep& s, Handoff handoff, CudaKvCache& kv) {
     const Node& n = g_.node(s.at);
     const auto& a = std::get<AttentionAttrs>(n.attrs);
     const auto source = [&](const AttendInput& in) {
@@ -340,6 +345,7 @@ class CudaExecutable final : public Executable {
     job.kv_w = kv.slot(a.kv_slot).row_width();
     job.attrs = a;
     job.out = f32(s.at);
+    if (handoff == Handoff::Out) job.codes_out = handoff_codes_.get();
     cuda::decode_attention(job, static_cast<float*>(partial_.get()), static_cast<int*>(counters_.get()), stream_);
   }
 
@@ -359,23 +365,22 @@ class CudaExecutable final : public Executable {
     return spec;
   }
 
-  void launch_matvec(const FusedStep& s) {
+  // A MatVec step's job, pointing at *norm and *pre (filled here where the step has them).
+  MatVecJob matvec_job(const FusedStep& s, NormSpec* norm, PreAdd* pre) const {
     MatVecJob job;
     job.x = f32(s.x);
     job.t = g_.node(s.products[0]).shape[0];
     job.k = g_.node(s.x).shape[1];
-    NormSpec norm;
     if (s.norm >= 0) {
-      norm = norm_spec(s.norm);
-      job.norm = &norm;
+      *norm = norm_spec(s.norm);
+      job.norm = norm;
     }
-    PreAdd pre;
     if (s.pre_norm >= 0) {
-      pre.in = f32(s.pre_in);
-      pre.residual = f32(s.pre_residual);
-      pre.norm = norm_spec(s.pre_norm);
-      pre.sum = f32(s.x);
-      job.pre = &pre;
+      pre->in = f32(s.pre_in);
+      pre->residual = f32(s.pre_residual);
+      pre->norm = norm_spec(s.pre_norm);
+      pre->sum = f32(s.x);
+      job.pre = pre;
     }
     job.n_weights = static_cast<int>(s.products.size());
     for (int m = 0; m < job.n_weights; ++m) {
@@ -390,6 +395,20 @@ class CudaExecutable final : public Executable {
     job.int8_activation = int8_activations();
     job.rounded = rounded_.get();
     job.rounded_bytes = rounded_bytes_;
+    return job;
+  }
+
+  void launch_matvec(const FusedStep& s, Handoff handoff) {
+    NormSpec norm;
+    PreAdd pre;
+    MatVecJob job = matvec_job(s, &norm, &pre);
+    if (handoff == Handoff::In) {
+      job.rounded = handoff_codes_.get();
+      job.rounded_bytes = handoff_bytes_;
+      job.rounded_ready = true;
+    } else if (handoff == Handoff::Out) {
+      job.codes_out = handoff_codes_.get();
+    }
     cuda::matvec(job, stream_);
   }
 
@@ -568,6 +587,51 @@ class CudaExecutable final : public Executable {
     rounded_bytes_ = bytes;
   }
 
+  // Steps that hand their output to the next step's product as int8 codes (fast numerics, the
+  // activation rounded once): a one-token attention (into o_proj) or a gated int8 product (into
+  // down_proj) whose output the next launching step multiplies as it is, no norm, no NormAdd; the
+  // product then reads the codes and launches no rounding of its own (session 16; two launches
+  // fewer per layer). The codes go through handoff_codes_, which nothing else writes, so a
+  // producer never overwrites the codes it reads itself (those are in rounded_).
+  // GEMRT_CUDA_HANDOFF=0: none (measuring what it gains).
+  void plan_handoffs() {
+    handoff_.assign(fusion_.steps.size(), Handoff::None);
+    const char* e = std::getenv("GEMRT_CUDA_HANDOFF");
+    if (!rounded_.get() || (e && std::string(e) == "0")) return;
+    // Sized as the rounded activation (the widest decode product), so every check below sees the
+    // buffer it will run with.
+    handoff_codes_ = DeviceBuffer(rounded_bytes_, "cudaMalloc for the int8 codes handed between decode steps");
+    handoff_bytes_ = rounded_bytes_;
+    const auto launches = [&](const FusedStep& s) {
+      return s.kind != FusedStep::Kind::Node || (g_.node(s.at).op != OpKind::Input && g_.node(s.at).op != OpKind::Weight);
+    };
+    for (size_t i = 0; i < fusion_.steps.size(); ++i) {
+      const FusedStep& from = fusion_.steps[i];
+      size_t j = i + 1;
+      while (j < fusion_.steps.size() && !launches(fusion_.steps[j])) ++j;
+      if (j == fusion_.steps.size()) break;
+      const FusedStep& to = fusion_.steps[j];
+      const bool attend = from.kind == FusedStep::Kind::Attend;
+      const bool gated = from.kind == FusedStep::Kind::MatVec && from.gated >= 0;
+      if ((!attend && !gated) || handoff_[i] != Handoff::None || to.kind != FusedStep::Kind::MatVec ||
+          to.norm >= 0 || to.pre_norm >= 0 || to.gated >= 0 || to.x != (attend ? from.at : from.gated))
+        continue;
+      NormSpec norm;
+      PreAdd pre;
+      MatVecJob next = matvec_job(to, &norm, &pre);
+      next.rounded = handoff_codes_.get();
+      next.rounded_ready = true;
+      if (!next.int8_activation || !cuda::quant_matvec_supports(next)) continue;
+      if (attend && !cuda::decode_attention_hands_on_codes(std::get<AttentionAttrs>(g_.node(from.at).attrs))) continue;
+      if (gated) {
+        MatVecJob job = matvec_job(from, &norm, &pre);
+        if (!cuda::quant_matvec_hands_on_codes(job)) continue;
+      }
+      handoff_[i] = Handoff::Out;
+      handoff_[j] = Handoff::In;
+    }
+  }
+
   // Fast numerics run products of more than a few rows on tensor cores (cuBLASLt, bf16 inputs,
   // float32 sums); fewer rows (decode) stay on the matrix-vector kernels, which read the stored
   // weights once and are bound by that read.
@@ -679,6 +743,9 @@ class CudaExecutable final : public Executable {
   DeviceBuffer act16_, dequant_, workspace_;  // fast numerics' tensor-core products
   DeviceBuffer rounded_;  // the int8 decode products' rounded activation (reserve_rounded_scratch)
   int64_t rounded_bytes_ = 0;
+  DeviceBuffer handoff_codes_;  // int8 codes one step hands to the next (plan_handoffs)
+  int64_t handoff_bytes_ = 0;
+  std::vector<Handoff> handoff_;  // per step of fusion_
   struct PinnedFree {
     void operator()(float* p) const { cudaFreeHost(p); }
   };

@@ -302,7 +302,11 @@ __global__ void __launch_bounds__(kMatVecWarps* kWarp, matvec_min_blocks<kRows, 
     }
     row_sums<kRows, kGated>(acc_a, acc_b, tpr, sub, red);
     if (!inv_ready) warp_inv_rms();  // every lane of the warp takes part (warp_sum)
-    if (active && sub == 0) store_row<kRows, kGated>(p.out, p.rows, row, m, acc_a, acc_b, inv, p.act);
+    if (active && sub == 0) {
+      float val[kRows];
+      row_outputs<kRows, kGated>(acc_a, acc_b, inv, p.act, val);
+      store_row<kRows>(p.out, p.rows, row, m, val);
+    }
   }
 }
 
@@ -364,6 +368,7 @@ void matvec(const MatVecJob& job, cudaStream_t stream) {
     quant_matvec(job, stream);
     return;
   }
+  if (job.codes_out) fail("cuda backend: a matvec that hands on int8 codes must run on quant_matvec");
   const auto other_dtype = [&](const DeviceWeight& w) { return w.dtype != job.w[0].dtype; };
   if (!job.gated && std::any_of(job.w + 1, job.w + job.n_weights, other_dtype)) {
     // Weights of several dtypes (a step graph/fusion.h grouped as mixable) that no one launch

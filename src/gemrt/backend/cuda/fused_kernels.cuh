@@ -47,11 +47,17 @@ struct MatVecJob {
   // rounded to int8 per 32 values; otherwise, and for every other dtype, float32 products.
   bool int8_activation = false;
   // Device scratch of rounded_bytes (16-byte aligned) for those products: with at least
-  // quant_rounded_bytes(t, k), the activation is rounded once per product into it, and weights of
-  // two block formats may share a launch (quant_matvec.cuh); without, every block of the product
-  // rounds it again.
+  // quant_rounded_bytes(t, k), the activation is rounded once per product into it; without (or
+  // below GEMRT_CUDA_QGLOBAL_MIN_K values), every block of the product rounds it again.
   void* rounded = nullptr;
   int64_t rounded_bytes = 0;
+  // rounded already holds x's codes (int8_codes.cuh), written by the kernel before (an Attend
+  // step's or a gated product's codes_out): no rounding launch. x (float32) is still read where
+  // the product runs on another kernel.
+  bool rounded_ready = false;
+  // Gated int8 products (quant_matvec_hands_on_codes): also write their output [t, w[0].rows] as
+  // int8 codes here (int8_codes_bytes(t, w[0].rows) bytes), for a next product's rounded_ready.
+  void* codes_out = nullptr;
 };
 void matvec(const MatVecJob& job, cudaStream_t stream);
 

@@ -138,17 +138,22 @@ __device__ inline void row_sums(float* acc_a, float* acc_b, int tpr, int sub, Ro
   __syncthreads();
 }
 
-// A finished row's outputs, written by its first thread (sub == 0) after row_sums: for every
-// activation row i, act(gate) * up when gated (into out[0]), else the product (into out[m]),
-// each sum times inv[i] (the norm's 1 / rms, or 1).
+// A finished row's outputs val[i] for every activation row i (from the totals row_sums leaves in
+// the row's first thread): act(gate) * up when gated, else the product, each sum times inv[i]
+// (the norm's 1 / rms, or 1).
 template <int kRows, bool kGated>
-__device__ inline void store_row(float* const* out, const int64_t* rows, int64_t row, int m, const float* acc_a,
-                                 const float* acc_b, const float* inv, Activation act) {
+__device__ inline void row_outputs(const float* acc_a, const float* acc_b, const float* inv, Activation act,
+                                   float* val) {
 #pragma unroll
-  for (int i = 0; i < kRows; ++i) {
-    if (kGated) out[0][i * rows[0] + row] = gated_value(acc_a[i] * inv[i], acc_b[i] * inv[i], act);
-    else out[m][i * rows[m] + row] = acc_a[i] * inv[i];
-  }
+  for (int i = 0; i < kRows; ++i)
+    val[i] = kGated ? gated_value(acc_a[i] * inv[i], acc_b[i] * inv[i], act) : acc_a[i] * inv[i];
+}
+
+// Writes a row's outputs (row_outputs) to out[m] [kRows][rows[m]] (gated products: m = 0).
+template <int kRows>
+__device__ inline void store_row(float* const* out, const int64_t* rows, int64_t row, int m, const float* val) {
+#pragma unroll
+  for (int i = 0; i < kRows; ++i) out[m][i * rows[m] + row] = val[i];
 }
 
 // The grid of a decode product: one wave of resident blocks (`resident`), each walking row groups
@@ -195,7 +200,7 @@ inline int balanced_threads_per_row(int tpr, int min_tpr, int64_t units, int64_t
   return best;
 }
 
-// The threads per row (min_tpr .. 256) with which a product should finish first. The row groups
+// The threads per row (min_tpr .. max_tpr <= 256) with which a product should finish first. The row groups
 // (256 / tpr rows) are dealt to the resident blocks in rounds, and in each round a thread walks
 // its share of a row's units in batches of `unroll` loads, each batch about one memory latency:
 // so the time is about rounds x batches latencies. Ties go to fewer rounds (each ends in a block-wide
@@ -204,10 +209,11 @@ inline int balanced_threads_per_row(int tpr, int min_tpr, int64_t units, int64_t
 // and three rounds, each with a quarter of the threads idle in the row's second batch. Against
 // balanced_threads_per_row, on an H100: Q4_K_M decode 1B 458 -> 486 tok/s, 4B 237 -> 248
 // (quant_matvec; bench/RESULTS.md).
-inline int quickest_threads_per_row(int min_tpr, int64_t units, int unroll, int64_t total_rows, int64_t resident) {
+inline int quickest_threads_per_row(int min_tpr, int64_t units, int unroll, int64_t total_rows, int64_t resident,
+                                    int max_tpr = kMatVecWarps * kWarp) {
   int best = min_tpr;
   int64_t best_cost = -1, best_rounds = 0;
-  for (int t = min_tpr; t <= kMatVecWarps * kWarp; t *= 2) {
+  for (int t = min_tpr; t <= max_tpr; t *= 2) {
     const int64_t per_group = kMatVecWarps * kWarp / t;
     const int64_t groups = (total_rows + per_group - 1) / per_group;
     const int64_t rounds = (groups + resident - 1) / resident;

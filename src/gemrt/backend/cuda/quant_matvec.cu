@@ -8,6 +8,7 @@
 
 #include "gemrt/backend/cuda/cuda_check.h"
 #include "gemrt/backend/cuda/device_util.cuh"
+#include "gemrt/backend/cuda/int8_codes.cuh"
 #include "gemrt/backend/cuda/matvec_common.cuh"
 #include "gemrt/backend/cuda/norm_device.cuh"
 
@@ -275,10 +276,14 @@ struct QParams {
   // into scratch: none, xq_stride = k).
   int64_t xq_stride;
   int unit_shift, pad;
-  // Rounded once: codes [t][k], per-32 scales [t][k / 32] and 1 / rms [t] (RoundedLayout).
+  // Rounded once: codes [t][k], per-32 scales [t][k / 32] and 1 / rms [t] (int8_codes.cuh).
   int8_t* gq;
   float2* gs;
   float* ginv;
+  // Gated products that hand their output on as codes (MatVecJob::codes_out): codes [t][rows]
+  // and per-32 scales [t][rows / 32]; null: none.
+  int8_t* oq;
+  float2* os;
 };
 
 // Units whose loads one thread issues before using any: about 24 words of weights in flight
@@ -338,12 +343,12 @@ __device__ inline void stage_int8(const QParams& p, int8_t* xq, float2* xs, floa
         amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, 4));
         amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, 2));
         amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, 1));
-        const float dx = amax / 127.0f;
+        const float dx = code_step(amax);
         uint32_t packed = 0;
         int qsum = 0;
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
-          const int q = amax > 0.0f ? max(-127, min(127, __float2int_rn(g[e] / dx))) : 0;
+          const int q = code_of(g[e], amax, dx);
           qsum += q;
           packed |= (static_cast<uint32_t>(q) & 0xffu) << (8 * e);
         }
@@ -401,6 +406,31 @@ __device__ inline void row_products(const QParams& p, const uint8_t* wa, const u
   }
 }
 
+// A gated product that hands its output on (QParams::oq): the outputs val of the block's row group
+// (256 / tpr rows, a multiple of 32, as the output width is) rounded per 32 rows, a warp per 32,
+// into the codes the next product reads instead of rounding them itself. Every thread of the
+// block calls it.
+template <int kRows>
+__device__ inline void hand_on_codes(const QParams& p, int64_t group, int rows_per_group, int slot, int sub,
+                                     const float* val) {
+  __shared__ float rows_out[kRows][kMatVecWarps * kWarp / 4];  // tpr >= 4
+  if (sub == 0) {
+#pragma unroll
+    for (int i = 0; i < kRows; ++i) rows_out[i][slot] = val[i];
+  }
+  __syncthreads();
+  const int warp = static_cast<int>(threadIdx.x) / kWarp, lane = static_cast<int>(threadIdx.x) % kWarp;
+  const int64_t first = group * rows_per_group + int64_t{warp} * kWarp;  // the warp's 32 rows
+  if (warp < rows_per_group / kWarp && first < p.total_rows) {
+#pragma unroll
+    for (int i = 0; i < kRows; ++i) {
+      const int64_t at = i * p.total_rows + first;
+      round_warp32(rows_out[i][warp * kWarp + lane], p.oq + at, p.os + at / 32);
+    }
+  }
+  __syncthreads();  // rows_out is written again for the next row group
+}
+
 // A block of 256 threads walks groups of 256 / tpr rows (grid-stride; the grid is one wave of
 // resident blocks), row_products for each. kRows = t and kGated are fixed at compile time so
 // that accumulators and loads in flight stay in registers. kRounded: the codes come from the
@@ -438,7 +468,7 @@ __global__ void __launch_bounds__(kMatVecWarps* kWarp, matvec_min_blocks<kRows, 
   float inv[kRows];
   if constexpr (kRounded) {
 #pragma unroll
-    for (int i = 0; i < kRows; ++i) inv[i] = p.ginv[i];
+    for (int i = 0; i < kRows; ++i) inv[i] = p.normed ? p.ginv[i] : 1.0f;
   } else {
     stage_int8<kRows>(p, smem, reinterpret_cast<float2*>(smem + kRows * p.xq_stride), inv);
   }
@@ -455,7 +485,12 @@ __global__ void __launch_bounds__(kMatVecWarps* kWarp, matvec_min_blocks<kRows, 
       else row_products<kType, kRows, kGated>(p, wa, wb, sub, tpr, xq, xs, acc_a, acc_b);
     }
     row_sums<kRows, kGated>(acc_a, acc_b, tpr, sub, red);
-    if (active && sub == 0) store_row<kRows, kGated>(p.out, p.rows, row, m, acc_a, acc_b, inv, p.act);
+    float val[kRows];
+    row_outputs<kRows, kGated>(acc_a, acc_b, inv, p.act, val);
+    if (active && sub == 0) store_row<kRows>(p.out, p.rows, row, m, val);
+    if constexpr (kGated) {
+      if (p.oq) hand_on_codes<kRows>(p, group, rows_per_group, slot, sub, val);
+    }
   }
 }
 
@@ -532,14 +567,28 @@ int stage_padding() {
   return pad;
 }
 
-// Shared memory of the staged rows: codes (with the padding) and per-32 scales.
-int64_t stage_bytes(const MatVecJob& job, int unit_values) {
-  const int64_t codes = job.k + job.k / unit_values * stage_padding();
+// Shared memory of the staged rows: codes (with `pad` bytes after each unit of unit_values) and
+// per-32 scales. Mixed products stage without padding (their formats' units differ in length).
+int64_t stage_bytes(const MatVecJob& job, int unit_values, int pad) {
+  const int64_t codes = job.k + job.k / unit_values * pad;
   return job.t * (codes + job.k / 32 * static_cast<int64_t>(sizeof(float2)));
 }
 
+// GEMRT_CUDA_QGLOBAL_MIN_K=N (an experiment switch): products of activations shorter than N
+// values stage their codes in every block as with GEMRT_CUDA_QGLOBAL=0, longer ones round once.
+int64_t round_once_min_k() {
+  static const int64_t n = [] {
+    const char* e = std::getenv("GEMRT_CUDA_QGLOBAL_MIN_K");
+    return e && *e ? std::atoll(e) : int64_t{0};
+  }();
+  return n;
+}
+
+// Whether the job's codes come from job.rounded: rounded there by a launch of its own, or
+// already there (rounded_ready).
 bool rounded_once(const MatVecJob& job) {
-  return job.rounded && job.rounded_bytes >= quant_rounded_bytes(job.t, job.k);
+  return job.rounded && job.rounded_bytes >= quant_rounded_bytes(job.t, job.k) &&
+         (job.rounded_ready || job.k >= round_once_min_k());
 }
 
 }  // namespace
@@ -552,23 +601,23 @@ bool quant_round_once() {
   return !off;
 }
 
-int64_t quant_rounded_bytes(int64_t t, int64_t k) {
-  // codes [t][k] (k a multiple of 32: the scales after them stay 16-byte aligned), scales, 1 / rms
-  return t * k + t * (k / 32) * static_cast<int64_t>(sizeof(float2)) + t * static_cast<int64_t>(sizeof(float));
+int64_t quant_rounded_bytes(int64_t t, int64_t k) { return int8_codes_bytes(t, k); }
+
+bool quant_matvec_hands_on_codes(const MatVecJob& job) {
+  return job.gated && job.int8_activation && job.w[0].rows % kWarp == 0 && quant_matvec_supports(job);
 }
 
 bool quant_matvec_supports(const MatVecJob& job) {
   if (job.t < 1 || job.t > kMatVecMaxRows || job.n_weights < 1) return false;
   const auto [first, second] = job_formats(job);
-  if (first != second && (job.gated || !rounded_once(job) || three_formats(job) ||
-                          !mixed_pair(first, second)))
-    return false;
+  if (first != second && (job.gated || three_formats(job) || !mixed_pair(first, second))) return false;
   const auto aligned16 = [](const void* q) { return reinterpret_cast<uintptr_t>(q) % 16 == 0; };
   for (int m = 0; m < job.n_weights; ++m) {
     const DType dt = job.w[m].dtype;
     int values = 0;
     if (!dispatch_quant(dt, [&]<DType kType>() { values = QFormat<kType>::kValues; })) return false;
-    if (!rounded_once(job) && stage_bytes(job, values) > kQStageBytes) return false;
+    if (!rounded_once(job) && stage_bytes(job, values, first != second ? 0 : stage_padding()) > kQStageBytes)
+      return false;
     if (job.k % dtype_info(dt).block_elems != 0 || job.k % values != 0) return false;
     const uintptr_t align = dt == DType::Q4_K || dt == DType::Q5_K ? 16 : 2;
     if (reinterpret_cast<uintptr_t>(job.w[m].data) % align != 0 || job.w[m].row_bytes % static_cast<int64_t>(align) != 0)
@@ -600,11 +649,21 @@ void quant_matvec(const MatVecJob& job, cudaStream_t stream) {
     p.pre = *job.pre;
   }
   const bool rounded = rounded_once(job);
+  if (job.codes_out) {
+    if (!job.gated || job.w[0].rows % kWarp != 0)
+      fail("cuda backend: only gated products of whole 32-row blocks hand their output on as int8 codes");
+    const CodesView o = codes_view(job.codes_out, job.t, job.w[0].rows);
+    p.oq = o.q;
+    p.os = o.s;
+  }
   if (rounded) {
-    p.gq = static_cast<int8_t*>(job.rounded);
-    p.gs = reinterpret_cast<float2*>(p.gq + job.t * job.k);
-    p.ginv = reinterpret_cast<float*>(p.gs + job.t * (job.k / 32));
+    const CodesView g = codes_view(job.rounded, job.t, job.k);
+    p.gq = g.q;
+    p.gs = g.s;
+    p.ginv = g.inv;
     p.xq_stride = job.k;
+  }
+  if (rounded && !job.rounded_ready) {
     const auto round = [&](auto kernel) {
       launch_dependent("activation rounding", kernel, 1, kRoundThreads, 0, stream, p);
     };
@@ -619,7 +678,8 @@ void quant_matvec(const MatVecJob& job, cudaStream_t stream) {
   // Launches `kernel` with the threads per row that finish first for rows of `units` units.
   const auto launch = [&](auto kernel, int64_t units, int unroll, size_t smem) {
     const int64_t resident = resident_blocks(kernel, smem, "quantized matvec");
-    p.tpr = quickest_threads_per_row(4, units, unroll, p.total_rows, resident);
+    // handing codes on: row groups of whole 32-row blocks (256 / tpr rows)
+    p.tpr = quickest_threads_per_row(4, units, unroll, p.total_rows, resident, p.oq ? 8 : kMatVecWarps * kWarp);
     p.prefetch = prefetch_pieces(unroll);
     const int64_t per_group = kMatVecWarps * kWarp / p.tpr;
     p.row_groups = (p.total_rows + per_group - 1) / per_group;
@@ -631,12 +691,21 @@ void quant_matvec(const MatVecJob& job, cudaStream_t stream) {
       for (int m = 0; m < job.n_weights; ++m) p.second[m] = job.w[m].dtype == kB;
       const int64_t units = job.k / QFormat<kA>::kValues;
       constexpr int u = q_unroll<kA, false>();
-      switch (job.t) {
-        case 1: launch(quant_matvec_kernel<kA, 1, false, true, kB>, units, u, 0); break;
-        case 2: launch(quant_matvec_kernel<kA, 2, false, true, kB>, units, u, 0); break;
-        case 3: launch(quant_matvec_kernel<kA, 3, false, true, kB>, units, u, 0); break;
-        default: launch(quant_matvec_kernel<kA, 4, false, true, kB>, units, u, 0); break;
+      size_t smem = 0;
+      if (!rounded) {  // staged in every block, unpadded
+        smem = static_cast<size_t>(stage_bytes(job, QFormat<kA>::kValues, 0));
+        p.xq_stride = job.k;
       }
+      const auto rows = [&]<bool kRounded>() {
+        switch (job.t) {
+          case 1: launch(quant_matvec_kernel<kA, 1, false, kRounded, kB>, units, u, smem); break;
+          case 2: launch(quant_matvec_kernel<kA, 2, false, kRounded, kB>, units, u, smem); break;
+          case 3: launch(quant_matvec_kernel<kA, 3, false, kRounded, kB>, units, u, smem); break;
+          default: launch(quant_matvec_kernel<kA, 4, false, kRounded, kB>, units, u, smem); break;
+        }
+      };
+      if (rounded) rows.template operator()<true>();
+      else rows.template operator()<false>();
     });
     check_launch("quantized matvec");
     return;
@@ -646,7 +715,7 @@ void quant_matvec(const MatVecJob& job, cudaStream_t stream) {
     const int64_t units = job.k / kValues;
     size_t smem = 0;
     if (!rounded) {
-      smem = static_cast<size_t>(stage_bytes(job, kValues));
+      smem = static_cast<size_t>(stage_bytes(job, kValues, stage_padding()));
       p.pad = stage_padding();
       p.unit_shift = std::countr_zero(static_cast<unsigned>(kValues));
       p.xq_stride = job.k + units * p.pad;

@@ -15,8 +15,8 @@ namespace gemrt::cuda {
 // Whether quant_matvec runs `job`: weights in Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K or Q6_K
 // (rows of whole blocks; Q4_K / Q5_K rows 16-byte aligned), and the rounded activation rows fit
 // in a block's shared memory. Other jobs run on the float32 matvec.
-// Weights of two formats in one job (with job.rounded only) where they are a pair of Q4_K, Q5_K and
-// Q6_K, as in llama.cpp's Q4_K_M / Q5_K_M files.
+// Weights of two formats in one job where they are a pair of Q4_K, Q5_K and Q6_K, as in
+// llama.cpp's Q4_K_M / Q5_K_M files (one launch: both formats read the same codes).
 bool quant_matvec_supports(const MatVecJob& job);
 
 // Whether callers should give these products MatVecJob::rounded (the default);
@@ -26,6 +26,11 @@ bool quant_round_once();
 
 // Bytes of MatVecJob::rounded that t activation rows of k values take.
 int64_t quant_rounded_bytes(int64_t t, int64_t k);
+
+// Whether quant_matvec runs the gated `job` and can write its output as int8 codes too
+// (MatVecJob::codes_out): the next product then reads them (rounded_ready) and launches no rounding
+// of its own. Its row groups are then whole 32-row blocks (at most 8 threads per row).
+bool quant_matvec_hands_on_codes(const MatVecJob& job);
 
 // matvec()'s products (same job, same outputs, the norm / PreAdd / gating as there), with each
 // activation row rounded per 32 values (after the norm's gain, which is folded in first):
