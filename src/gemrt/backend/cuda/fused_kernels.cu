@@ -14,6 +14,7 @@ namespace {
 constexpr int64_t kStageBytes = int64_t{96} << 10;        // activation staged in shared memory up to this
 constexpr int kUnroll = 8;                                // 16-byte weight loads per thread and row (sizes tpr)
 constexpr int kLoads = 4;                                 // 16-byte loads per weight row in flight per thread
+constexpr int kStageLoads = 8;                            // values of each input a thread loads at once when staging
 
 struct MatVecParams {
   const float* x;
@@ -158,26 +159,38 @@ __global__ void __launch_bounds__(kMatVecWarps* kWarp, matvec_min_blocks<kRows, 
   for (int i = 0; i < kRows; ++i) inv[i] = 1.0f;
   if constexpr (kStaged) {
     for (int i = 0; i < kRows; ++i) {
-      const float* src = p.x + i * p.k;
-      if (p.pre_add) {
-        // The absorbed NormAdd, in norm_add_kernel's operation order: every block computes the
-        // sum into its shared memory (each thread the elements it re-reads below), block 0 also
-        // writes it out for the later readers of the residual stream.
-        const float* y = p.pre.in + i * p.k;
-        const float* res = p.pre.residual + i * p.k;
-        const float inv_post = row_inv_rms(y, p.k, p.pre.norm.eps);
-        for (int64_t c = threadIdx.x; c < p.k; c += blockDim.x) {
-          const float v = res[c] + (y[c] * inv_post) * gain_at(p.pre.norm, c);
-          xs[staged_at(p, i, c)] = v;
-          if (blockIdx.x == 0) p.pre.sum[i * p.k + c] = v;
-        }
-        src = nullptr;  // the sum is in xs
-      }
+      // The absorbed NormAdd, in norm_add_kernel's operation order: every block computes the sum
+      // (block 0 also writes it out for the later readers of the residual stream), then x * gain
+      // goes to shared memory. A thread loads kStageLoads values of each input, gains included,
+      // before it uses any: the sum's global store may alias them, so a load after it waits for
+      // the store's value, and a loop of one value per pass waited for every load in turn.
+      const float* src = (p.pre_add ? p.pre.residual : p.x) + i * p.k;
+      const float* y = p.pre.in + i * p.k;
+      const float inv_post = p.pre_add ? row_inv_rms(y, p.k, p.pre.norm.eps) : 0.0f;
       float ss = 0.0f;
-      for (int64_t c = threadIdx.x; c < p.k; c += blockDim.x) {
-        const float v = src ? src[c] : xs[staged_at(p, i, c)];
-        ss += v * v;
-        xs[staged_at(p, i, c)] = p.normed ? v * gain_at(p.norm, c) : v;
+      for (int64_t c0 = threadIdx.x; c0 < p.k; c0 += int64_t{kStageLoads} * blockDim.x) {
+        float a[kStageLoads], b[kStageLoads], g_post[kStageLoads], g[kStageLoads];
+#pragma unroll
+        for (int j = 0; j < kStageLoads; ++j) {
+          const int64_t c = c0 + int64_t{j} * blockDim.x;
+          const bool in = c < p.k;
+          a[j] = in ? src[c] : 0.0f;
+          b[j] = in && p.pre_add ? y[c] : 0.0f;
+          g_post[j] = in && p.pre_add ? gain_at(p.pre.norm, c) : 1.0f;
+          g[j] = in && p.normed ? gain_at(p.norm, c) : 1.0f;
+        }
+#pragma unroll
+        for (int j = 0; j < kStageLoads; ++j) {
+          const int64_t c = c0 + int64_t{j} * blockDim.x;
+          if (c >= p.k) break;
+          float v = a[j];
+          if (p.pre_add) {
+            v = v + (b[j] * inv_post) * g_post[j];
+            if (blockIdx.x == 0) p.pre.sum[i * p.k + c] = v;
+          }
+          ss += v * v;
+          xs[staged_at(p, i, c)] = p.normed ? v * g[j] : v;
+        }
       }
       if (p.normed) {
         ss = block_sum(ss);

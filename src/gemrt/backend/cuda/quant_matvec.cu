@@ -313,12 +313,21 @@ __device__ inline void stage_int8(const QParams& p, int8_t* xq, float2* xs, floa
     const auto* y4 = reinterpret_cast<const float4*>(p.pre_add ? p.pre.in + i * p.k : p.x + i * p.k);
     float ss = 0.0f;
     for (int64_t f0 = 0; f0 < n4; f0 += int64_t{kLoads} * blockDim.x) {
+      // Every load of the pass, the gains too, before any store: a load after the sum's (or the
+      // codes') global store may alias it, so it would wait for that store's value, one gain
+      // after another.
       float4 a[kLoads], y[kLoads];
+      float g_post[kLoads][4], g_norm[kLoads][4];
 #pragma unroll
       for (int j = 0; j < kLoads; ++j) {
         const int64_t f = f0 + int64_t{j} * blockDim.x + tid;
         a[j] = f < n4 ? x4[f] : float4{};
         if (p.pre_add) y[j] = f < n4 ? y4[f] : float4{};
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          g_post[j][e] = f < n4 && p.pre_add ? gain_at(p.pre.norm, 4 * f + e) : 1.0f;
+          g_norm[j][e] = f < n4 && p.normed ? gain_at(p.norm, 4 * f + e) : 1.0f;
+        }
       }
 #pragma unroll
       for (int j = 0; j < kLoads; ++j) {
@@ -332,11 +341,11 @@ __device__ inline void stage_int8(const QParams& p, int8_t* xq, float2* xs, floa
         for (int e = 0; e < 4; ++e) {
           const int64_t c = 4 * f + e;
           if (in && p.pre_add) {  // the absorbed NormAdd, in norm_add_kernel's operation order
-            v[e] = v[e] + (yv[e] * inv_post) * gain_at(p.pre.norm, c);
+            v[e] = v[e] + (yv[e] * inv_post) * g_post[j][e];
             if (blockIdx.x == 0) p.pre.sum[i * p.k + c] = v[e];
           }
           ss += v[e] * v[e];
-          g[e] = in && p.normed ? v[e] * gain_at(p.norm, c) : v[e];
+          g[e] = in && p.normed ? v[e] * g_norm[j][e] : v[e];
           amax = fmaxf(amax, fabsf(g[e]));
         }
         // every lane takes part in the shuffles (a lane past the row holds zeros)
