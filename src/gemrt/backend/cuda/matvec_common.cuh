@@ -24,10 +24,22 @@ constexpr int matvec_min_blocks() {
   return kRows > 1 ? 2 : kGated ? 3 : 4;
 }
 
-// 1 / sqrt(mean(x^2) + eps) of a row of `dim` values, to every thread of the block.
+// 1 / sqrt(mean(x^2) + eps) of a row of `dim` values, to every thread of the block. A thread
+// issues its loads 8 at a time (one memory round trip for a 2048-value row on 256 threads), each
+// thread summing its values in index order.
 __device__ inline float row_inv_rms(const float* xr, int64_t dim, float eps) {
+  constexpr int kBatch = 8;
   float ss = 0.0f;
-  for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) ss += xr[i] * xr[i];
+  for (int64_t i0 = threadIdx.x; i0 < dim; i0 += int64_t{kBatch} * blockDim.x) {
+    float v[kBatch];
+#pragma unroll
+    for (int j = 0; j < kBatch; ++j) {
+      const int64_t i = i0 + int64_t{j} * blockDim.x;
+      v[j] = i < dim ? xr[i] : 0.0f;
+    }
+#pragma unroll
+    for (int j = 0; j < kBatch; ++j) ss += v[j] * v[j];
+  }
   ss = block_sum(ss);
   return 1.0f / sqrtf(ss / static_cast<float>(dim) + eps);
 }
