@@ -3,7 +3,9 @@
 #   1. the 4B Q4_K_M decode step per kernel (bench/cuda_profile_on_device.sh, Nsight Compute:
 #      what the one-token attention's 24 us a layer are);
 #   2. 12B prefill of 4096 tokens from BF16, F16 and Q4_K_M weights (session 14's two fixes: F16
-#      stored as bfloat16, 256-row conversion chunks; not yet measured).
+#      stored as bfloat16, 256-row conversion chunks; not yet measured);
+#   3. the one-token attention's key splits: at least 8 keys each (the default) against 32 and
+#      128 (GEMRT_CUDA_ATTN_MIN_CHUNK: fewer splits to merge, longer chains in each), 4B decode.
 #   bash bench/second_call_on_device.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -15,3 +17,5 @@ for type in BF16 F16 Q4_K_M; do
   build-carry/bin/gemrt bench --device cuda bench/configs/gemma3-12b.json --synthetic --weight-type "$type" \
     -p 4096 -n 0 -r 2 | grep pp4096 | sed "$short"
 done
+bash bench/switch_ab_on_device.sh 4b Q4_K_M,BF16 - GEMRT_CUDA_ATTN_MIN_CHUNK=32 GEMRT_CUDA_ATTN_MIN_CHUNK=128 |
+  sed "$short"

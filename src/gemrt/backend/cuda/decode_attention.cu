@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 
 #include "gemrt/backend/cuda/cuda_check.h"
 #include "gemrt/backend/cuda/device_util.cuh"
@@ -25,8 +26,17 @@ constexpr int kMaxDim = 512, kRowPer = kMaxDim / kWarp;  // head_dim limit; valu
 constexpr int kTileFloats = 2048;  // floats of one key tile (and of one value tile)
 constexpr int kMaxSplits = 64;
 // Keys per split at least: a short context still spreads over several blocks (a block's work is
-// a serial chain of short steps; few keys each keeps that chain short).
+// a serial chain of short steps; few keys each keeps that chain short). GEMRT_CUDA_ATTN_MIN_CHUNK=N
+// sets another (an experiment switch: fewer splits to merge against longer chains).
 constexpr int kMinChunk = 8;
+int min_chunk() {
+  static const int n = [] {
+    const char* e = std::getenv("GEMRT_CUDA_ATTN_MIN_CHUNK");
+    const int v = e && *e ? std::atoi(e) : 0;
+    return v > 0 ? v : kMinChunk;
+  }();
+  return n;
+}
 constexpr int kMaxTp = 8;          // threads per (head, key) score at most
 
 int tile_keys(int head_dim) { return std::clamp(kTileFloats / head_dim, 4, 64); }
@@ -39,6 +49,7 @@ struct Params {
   int cap;  // ring rows (positions are int32, so 32-bit index arithmetic suffices)
   int64_t kv_w;
   int n_heads, n_kv_heads, head_dim, window, tile;
+  int min_chunk;  // keys per split at least (min_chunk())
   int stride;  // floats between tile rows: head_dim + 1, so rows start in different banks
   float scale, softcap;
   float* out;
@@ -200,8 +211,8 @@ __global__ void __launch_bounds__(kThreads) decode_attention_kernel(Params p) {
   const int warp = static_cast<int>(threadIdx.x) / kWarp, lane = static_cast<int>(threadIdx.x) % kWarp;
   const int pos = p.positions[0];
   const int lo = p.window > 0 ? max(0, pos - p.window + 1) : 0;
-  // This split's keys: an even share, at least kMinChunk (later splits may get none).
-  const int chunk = max(kMinChunk, (pos - lo + splits) / splits);
+  // This split's keys: an even share, at least p.min_chunk (later splits may get none).
+  const int chunk = max(p.min_chunk, (pos - lo + splits) / splits);
   const int j_begin = lo + split * chunk, j_end = min(pos, j_begin + chunk - 1);
   // Splits that get keys (split 0 always, which also stores the new row); the others leave at
   // once and take no part in the merge, so a short context costs few blocks' work.
@@ -398,7 +409,7 @@ size_t smem_bytes(const AttentionAttrs& a, int tile, int stride) {
 bool decode_attention_hands_on_codes(const AttentionAttrs& a) { return a.head_dim % kWarp == 0; }
 
 int decode_attention_splits(const AttentionAttrs& a, int64_t cap) {
-  const int64_t chunks = (cap + kMinChunk - 1) / kMinChunk;
+  const int64_t chunks = (cap + min_chunk() - 1) / min_chunk();
   const int64_t fill = std::max(1, 2 * sm_count() / std::max(1, a.n_kv_heads));  // two blocks per SM
   return static_cast<int>(std::clamp<int64_t>(std::min(chunks, fill), 1, kMaxSplits));
 }
@@ -431,6 +442,7 @@ void decode_attention(const DecodeAttentionJob& job, float* partial, int* counte
   p.head_dim = a.head_dim;
   p.window = a.window;
   p.tile = tile_keys(a.head_dim);
+  p.min_chunk = min_chunk();
   p.stride = a.head_dim + 1;
   p.scale = a.scale;
   p.softcap = a.softcap;
