@@ -8,7 +8,10 @@
 #      o_proj and down_proj, the rest rounded once per product, K-quant pairs in one launch)
 #      against GEMRT_CUDA_HANDOFF=0 (session 15's way), GEMRT_CUDA_QGLOBAL_MIN_K=4096 (the
 #      hidden-width products stage in every block: no rounding launch left) and
-#      GEMRT_CUDA_QGLOBAL=0 (session 14's way).
+#      GEMRT_CUDA_QGLOBAL=0 (session 14's way);
+#      Then the Q4_K + Q6_K q / k / v product cut for 3 blocks per SM (GEMRT_CUDA_MIX_BLOCKS=3) against 4;
+#   3. the 4B decode step inside the captured graph, Q4_K_M and BF16 (GEMRT_CUDA_TIMELINE=1: each
+#      kernel's boundary after the one before and its own time, per step kind).
 # The 4B profile and the 12B prefill follow in bench/second_call_on_device.sh.
 #   bash bench/first_call_on_device.sh
 set -uo pipefail
@@ -23,7 +26,13 @@ for variant in - GEMRT_CUDA_QGLOBAL_MIN_K=1000000 GEMRT_CUDA_HANDOFF=0; do
   echo "GPU tests [$variant]:"
   grep -E '^\[  (PASSED|FAILED) |^\[  FAILED  \]|tests? ran' "$dir/summary.txt" | head -20
 done
+export LD_LIBRARY_PATH=$PWD/build-carry/bin${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 short='s/| synthetic.*bf16) //'
 variants=(- GEMRT_CUDA_HANDOFF=0 GEMRT_CUDA_QGLOBAL_MIN_K=4096 GEMRT_CUDA_QGLOBAL=0)
 bash bench/switch_ab_on_device.sh 4b Q4_K_M,Q8_0 "${variants[@]}" | sed "$short"
+bash bench/switch_ab_on_device.sh 4b Q4_K_M - GEMRT_CUDA_MIX_BLOCKS=3 | sed "$short"
 bash bench/switch_ab_on_device.sh 1b,12b Q4_K_M "${variants[@]}" | sed "$short"
+for type in Q4_K_M BF16; do
+  GEMRT_CUDA_TIMELINE=1 build-carry/bin/gemrt bench --device cuda bench/configs/gemma3-4b.json --synthetic \
+    --weight-type "$type" -p 0 -n 16 -r 1 2>&1 | grep -A40 'cuda timeline' | grep -v '^$'
+done

@@ -7,6 +7,7 @@
 #include "gemrt/backend/cuda/cuda_check.h"
 #include "gemrt/backend/cuda/device_util.cuh"
 #include "gemrt/backend/cuda/int8_codes.cuh"
+#include "gemrt/backend/cuda/timeline_device.cuh"
 #include "gemrt/core/error.h"
 
 namespace gemrt::cuda {
@@ -60,6 +61,7 @@ struct Params {
   // per-32 scales; null: none.
   int8_t* oq;
   float2* os;
+  unsigned long long* stamps;  // GEMRT_CUDA_TIMELINE span slots (timeline_device.cuh); null: none
 };
 
 // The KV head group's finished rows vals [group][d] (shared memory, complete: the caller
@@ -202,6 +204,7 @@ __device__ void load_tiles(const Params& p, int kvh, int j0, int n, int pos, con
 template <DType kKv>
 __global__ void __launch_bounds__(kThreads) decode_attention_kernel(Params p) {
   pdl_launch_dependents();
+  stamp_start(p.stamps);
   // Until pdl_wait() (device_util.cuh) this block reads only what no kernel writes: the position
   // (copied in before the run) and the RoPE tables, so the split bounds and the rotations are
   // ready when the kernel before finishes.
@@ -238,6 +241,7 @@ __global__ void __launch_bounds__(kThreads) decode_attention_kernel(Params p) {
   rope_table(p.src[0].inv_freq, d, pos, q_cos, q_sin);
   rope_table(p.src[1].inv_freq, d, pos, k_cos, k_sin);
   pdl_wait();
+  stamp_released(p.stamps);
   __syncthreads();
 
   // 1. q rows of the group, this token's key and value (warp w makes rows w, w + kWarps, ...).
@@ -337,6 +341,7 @@ __global__ void __launch_bounds__(kThreads) decode_attention_kernel(Params p) {
     for (int idx = static_cast<int>(threadIdx.x); idx < owned; idx += kThreads) acc[idx] = acc[idx] / run_l[idx / d];
     __syncthreads();
     write_output(p, h0, owned, acc);
+    stamp_end(p.stamps);
     return;
   }
   const auto part_of = [&](int g, int s) { return p.partial + (static_cast<int64_t>(h0 + g) * splits + s) * d; };
@@ -396,6 +401,7 @@ __global__ void __launch_bounds__(kThreads) decode_attention_kernel(Params p) {
   if (threadIdx.x == 0) p.counters[kvh] = 0;
   __syncthreads();
   write_output(p, h0, owned, acc);
+  stamp_end(p.stamps);
 }
 
 size_t smem_bytes(const AttentionAttrs& a, int tile, int stride) {
@@ -443,6 +449,7 @@ void decode_attention(const DecodeAttentionJob& job, float* partial, int* counte
   p.window = a.window;
   p.tile = tile_keys(a.head_dim);
   p.min_chunk = min_chunk();
+  p.stamps = job.stamps;
   p.stride = a.head_dim + 1;
   p.scale = a.scale;
   p.softcap = a.softcap;

@@ -36,6 +36,7 @@ struct DecodeAttentionJob {
   // Also out as int8 codes (int8_codes.cuh, t = 1, k = n_heads * head_dim; where
   // decode_attention_hands_on_codes), for the o product's MatVecJob::rounded_ready.
   void* codes_out = nullptr;
+  unsigned long long* stamps = nullptr;  // GEMRT_CUDA_TIMELINE: 3 span slots (step_timeline.h); null: none
 };
 
 // Whether a one-token attention of these attributes can write its output as int8 codes (head_dim

@@ -22,6 +22,7 @@
 #include "gemrt/backend/cuda/kv_cache.h"
 #include "gemrt/backend/cuda/quant_matvec.cuh"
 #include "gemrt/backend/cuda/step_profile.h"
+#include "gemrt/backend/cuda/step_timeline.h"
 #include "gemrt/backend/run_checks.h"
 #include "gemrt/core/error.h"
 #include "gemrt/graph/fusion.h"
@@ -81,6 +82,7 @@ class CudaExecutable final : public Executable {
       reserve_gemm_scratch();
       reserve_rounded_scratch();
       plan_handoffs();
+      if (StepTimeline::enabled()) timeline_ = std::make_unique<StepTimeline>(fusion_.steps.size());
       check(cudaStreamSynchronize(stream_), "uploading weights");
     } catch (...) {
       cudaStreamSynchronize(stream_);
@@ -93,6 +95,11 @@ class CudaExecutable final : public Executable {
   ~CudaExecutable() override {
     cudaStreamSynchronize(stream_);  // nothing of this graph may still be running when its buffers go
     if (profiler_) profiler_->report(str("graph of ", g_.size(), " nodes, ", fusion_.steps.size(), " steps"));
+    if (timeline_) {
+      std::vector<std::string> labels;
+      for (const FusedStep& s : fusion_.steps) labels.push_back(launches_kernels(s) ? step_label(s) : std::string());
+      timeline_->report(labels, str("graph of ", g_.size(), " nodes, ", fusion_.steps.size(), " steps"));
+    }
     if (graph_) cudaGraphExecDestroy(graph_);
     for (const Node& n : g_.nodes())
       if (n.op == OpKind::Weight) weights_->release(n.weight);
@@ -150,6 +157,7 @@ class CudaExecutable final : public Executable {
       }
     }
     check(cudaStreamSynchronize(stream_), "running the graph");
+    if (timeline_) timeline_->fetch(stream_);
     if (outputs) {
       offset = 0;
       for (const auto& o : g_.outputs()) {
@@ -257,6 +265,12 @@ class CudaExecutable final : public Executable {
     return p;
   }
 
+  // Whether a step launches anything (inputs and weights are in place before a run).
+  bool launches_kernels(const FusedStep& s) const {
+    const OpKind op = g_.node(s.at).op;
+    return s.kind != FusedStep::Kind::Node || (op != OpKind::Input && op != OpKind::Weight);
+  }
+
   // "q_proj+k_proj+v_proj matvec+norm", "attention", ... (layer prefixes dropped, so that the
   // profile sums a step over the layers).
   std::string step_label(const FusedStep& s) const {
@@ -289,20 +303,22 @@ class CudaExecutable final : public Executable {
   }
 
   void launch_all(CudaKvCache* cache) {
+    if (timeline_) timeline_->reset(stream_);
     for (size_t i = 0; i < fusion_.steps.size(); ++i) {
       const FusedStep& s = fusion_.steps[i];
       if (!skipped_.empty() && skipped_.count(step_label(s))) continue;
-      const bool timed = profiler_ && g_.node(s.at).op != OpKind::Input && g_.node(s.at).op != OpKind::Weight;
+      const bool timed = profiler_ && launches_kernels(s);
       if (timed) profiler_->begin_step(stream_);
-      launch_step(s, handoff_[i], cache);
+      launch_step(s, handoff_[i], timeline_ ? timeline_->slots(i) : nullptr, cache);
       if (timed) profiler_->end_step(step_label(s), stream_);
     }
   }
 
-  void launch_step(const FusedStep& s, Handoff handoff, CudaKvCache* cache) {
+  // stamps: the step's 6 timeline slots (GEMRT_CUDA_TIMELINE), or null.
+  void launch_step(const FusedStep& s, Handoff handoff, unsigned long long* stamps, CudaKvCache* cache) {
     switch (s.kind) {
       case FusedStep::Kind::Node: launch(s.at, g_.node(s.at), cache); break;
-      case FusedStep::Kind::MatVec: launch_matvec(s, handoff); break;
+      case FusedStep::Kind::MatVec: launch_matvec(s, handoff, stamps); break;
       case FusedStep::Kind::NormAdd: {
         const Node& add = g_.node(s.at);
         const NormSpec norm = norm_spec(s.norm);
@@ -317,12 +333,12 @@ class CudaExecutable final : public Executable {
                         static_cast<const float*>(rope_tables_.at(s.at).get()), f32(s.at), stream_);
         break;
       }
-      case FusedStep::Kind::Attend: launch_attend(s, handoff, *cache); break;
+      case FusedStep::Kind::Attend: launch_attend(s, handoff, stamps, *cache); break;
     }
   }
 
   // The Attend step (one token): norms, ropes, the KV row store and the attention in one launch.
-  void launch_attend(const FusedStep& s, Handoff handoff, CudaKvCache& kv) {
+  void launch_attend(const FusedStep& s, Handoff handoff, unsigned long long* stamps, CudaKvCache& kv) {
     const Node& n = g_.node(s.at);
     const auto& a = std::get<AttentionAttrs>(n.attrs);
     const auto source = [&](const AttendInput& in) {
@@ -346,6 +362,7 @@ class CudaExecutable final : public Executable {
     job.attrs = a;
     job.out = f32(s.at);
     if (handoff == Handoff::Out) job.codes_out = handoff_codes_.get();
+    if (stamps) job.stamps = stamps + 3;  // the main kernel's slots
     cuda::decode_attention(job, static_cast<float*>(partial_.get()), static_cast<int*>(counters_.get()), stream_);
   }
 
@@ -398,7 +415,7 @@ class CudaExecutable final : public Executable {
     return job;
   }
 
-  void launch_matvec(const FusedStep& s, Handoff handoff) {
+  void launch_matvec(const FusedStep& s, Handoff handoff, unsigned long long* stamps) {
     NormSpec norm;
     PreAdd pre;
     MatVecJob job = matvec_job(s, &norm, &pre);
@@ -409,6 +426,7 @@ class CudaExecutable final : public Executable {
     } else if (handoff == Handoff::Out) {
       job.codes_out = handoff_codes_.get();
     }
+    job.stamps = stamps;
     cuda::matvec(job, stream_);
   }
 
@@ -602,13 +620,10 @@ class CudaExecutable final : public Executable {
     // buffer it will run with.
     handoff_codes_ = DeviceBuffer(rounded_bytes_, "cudaMalloc for the int8 codes handed between decode steps");
     handoff_bytes_ = rounded_bytes_;
-    const auto launches = [&](const FusedStep& s) {
-      return s.kind != FusedStep::Kind::Node || (g_.node(s.at).op != OpKind::Input && g_.node(s.at).op != OpKind::Weight);
-    };
     for (size_t i = 0; i < fusion_.steps.size(); ++i) {
       const FusedStep& from = fusion_.steps[i];
       size_t j = i + 1;
-      while (j < fusion_.steps.size() && !launches(fusion_.steps[j])) ++j;
+      while (j < fusion_.steps.size() && !launches_kernels(fusion_.steps[j])) ++j;
       if (j == fusion_.steps.size()) break;
       const FusedStep& to = fusion_.steps[j];
       const bool attend = from.kind == FusedStep::Kind::Attend;
@@ -755,6 +770,7 @@ class CudaExecutable final : public Executable {
   const CudaKvCache* graph_kv_ = nullptr;  // the cache the graph was captured with
   int64_t runs_ = 0;
   std::unique_ptr<StepProfiler> profiler_ = StepProfiler::enabled() ? std::make_unique<StepProfiler>() : nullptr;
+  std::unique_ptr<StepTimeline> timeline_;  // GEMRT_CUDA_TIMELINE=1 (step_timeline.h)
   bool use_graphs_ = [] {
     const char* e = std::getenv("GEMRT_CUDA_GRAPHS");  // 0: launch kernels one by one (debugging)
     return !(e && std::string(e) == "0");

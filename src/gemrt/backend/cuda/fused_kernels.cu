@@ -7,6 +7,7 @@
 #include "gemrt/backend/cuda/matvec_common.cuh"
 #include "gemrt/backend/cuda/norm_device.cuh"
 #include "gemrt/backend/cuda/quant_matvec.cuh"
+#include "gemrt/backend/cuda/timeline_device.cuh"
 
 namespace gemrt::cuda {
 namespace {
@@ -41,6 +42,7 @@ struct MatVecParams {
   int64_t stage_stride;
   bool pre_add;         // x = pre.residual + rms_norm(pre.in), computed (staged) and written first
   PreAdd pre;
+  unsigned long long* stamps;  // GEMRT_CUDA_TIMELINE span slots (timeline_device.cuh); null: none
 };
 
 __device__ inline int64_t staged_at(const MatVecParams& p, int i, int64_t c) {
@@ -144,6 +146,7 @@ __global__ void __launch_bounds__(kMatVecWarps* kWarp, matvec_min_blocks<kRows, 
   const int sub = static_cast<int>(threadIdx.x) % tpr, slot = static_cast<int>(threadIdx.x) / tpr;
   const int rows_per_group = kMatVecWarps * kWarp / tpr;
   pdl_launch_dependents();
+  stamp_start(p.stamps);
   if constexpr (kVec16) {
     // Launched early (PDL): the first loads of this thread's first row go to L2 while the kernel
     // before finishes; weights are never written, so they may be read before pdl_wait().
@@ -154,6 +157,7 @@ __global__ void __launch_bounds__(kMatVecWarps* kWarp, matvec_min_blocks<kRows, 
                                   });
   }
   pdl_wait();
+  stamp_released(p.stamps);
   float inv[kRows];
 #pragma unroll
   for (int i = 0; i < kRows; ++i) inv[i] = 1.0f;
@@ -321,6 +325,7 @@ __global__ void __launch_bounds__(kMatVecWarps* kWarp, matvec_min_blocks<kRows, 
       store_row<kRows>(p.out, p.rows, row, m, val);
     }
   }
+  stamp_end(p.stamps);
 }
 
 __global__ void norm_add_kernel(const float* x, const float* residual, int64_t dim, NormSpec n, float* out) {
@@ -414,6 +419,7 @@ void matvec(const MatVecJob& job, cudaStream_t stream) {
   p.n_weights = job.n_weights;
   p.gated = job.gated;
   p.act = job.act;
+  p.stamps = job.stamps ? job.stamps + 3 : nullptr;
   const DType dt = job.w[0].dtype;
   p.row_bytes = job.w[0].row_bytes;
   bool aligned = p.row_bytes % 16 == 0 && reinterpret_cast<uintptr_t>(job.x) % 16 == 0;

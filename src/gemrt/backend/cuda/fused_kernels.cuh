@@ -58,6 +58,8 @@ struct MatVecJob {
   // Gated int8 products (quant_matvec_hands_on_codes): also write their output [t, w[0].rows] as
   // int8 codes here (int8_codes_bytes(t, w[0].rows) bytes), for a next product's rounded_ready.
   void* codes_out = nullptr;
+  // GEMRT_CUDA_TIMELINE (step_timeline.h): 6 span slots, the rounding's then the product's; null: none.
+  unsigned long long* stamps = nullptr;
 };
 void matvec(const MatVecJob& job, cudaStream_t stream);
 

@@ -11,6 +11,7 @@
 #include "gemrt/backend/cuda/int8_codes.cuh"
 #include "gemrt/backend/cuda/matvec_common.cuh"
 #include "gemrt/backend/cuda/norm_device.cuh"
+#include "gemrt/backend/cuda/timeline_device.cuh"
 
 namespace gemrt::cuda {
 namespace {
@@ -284,6 +285,9 @@ struct QParams {
   // and per-32 scales [t][rows / 32]; null: none.
   int8_t* oq;
   float2* os;
+  // GEMRT_CUDA_TIMELINE: the rounding's and the product's span slots (timeline_device.cuh); null: none.
+  unsigned long long* round_stamps;
+  unsigned long long* stamps;
 };
 
 // Units whose loads one thread issues before using any: about 24 words of weights in flight
@@ -447,8 +451,9 @@ __device__ inline void hand_on_codes(const QParams& p, int64_t group, int rows_p
 // Weights of format kType, or with kMixed weight m in kSecond where p.second[m] (mixed products:
 // both formats read the same codes, so one launch serves, e.g., Q4_K_M's q / k in Q4_K and v in
 // Q6_K).
-template <DType kType, int kRows, bool kGated, bool kRounded, DType kSecond = kType>
-__global__ void __launch_bounds__(kMatVecWarps* kWarp, matvec_min_blocks<kRows, kGated>())
+// kMinBlocks: the resident blocks per SM the registers are cut for (0: matvec_min_blocks).
+template <DType kType, int kRows, bool kGated, bool kRounded, DType kSecond = kType, int kMinBlocks = 0>
+__global__ void __launch_bounds__(kMatVecWarps* kWarp, kMinBlocks ? kMinBlocks : matvec_min_blocks<kRows, kGated>())
     quant_matvec_kernel(QParams p) {
   constexpr bool kMixed = kSecond != kType;
   extern __shared__ __align__(16) int8_t smem[];
@@ -460,6 +465,7 @@ __global__ void __launch_bounds__(kMatVecWarps* kWarp, matvec_min_blocks<kRows, 
   const int rows_per_group = kMatVecWarps * kWarp / tpr;
   const int64_t units = p.k / QFormat<kType>::kValues;
   pdl_launch_dependents();
+  stamp_start(p.stamps);
   {
     // Launched early (PDL): this thread's first units go to L2 while the kernel before finishes
     // (weights are never written, so they may be read before pdl_wait()).
@@ -474,6 +480,7 @@ __global__ void __launch_bounds__(kMatVecWarps* kWarp, matvec_min_blocks<kRows, 
                                   });
   }
   pdl_wait();
+  stamp_released(p.stamps);
   float inv[kRows];
   if constexpr (kRounded) {
 #pragma unroll
@@ -501,6 +508,7 @@ __global__ void __launch_bounds__(kMatVecWarps* kWarp, matvec_min_blocks<kRows, 
       if (p.oq) hand_on_codes<kRows>(p, group, rows_per_group, slot, sub, val);
     }
   }
+  stamp_end(p.stamps);
 }
 
 // Rounds the activation rows once (stage_int8's arithmetic, with the absorbed NormAdd's sum) into
@@ -508,11 +516,14 @@ __global__ void __launch_bounds__(kMatVecWarps* kWarp, matvec_min_blocks<kRows, 
 template <int kRows>
 __global__ void __launch_bounds__(kRoundThreads) quant_round_kernel(QParams p) {
   pdl_launch_dependents();
+  stamp_start(p.round_stamps);
   pdl_wait();
+  stamp_released(p.round_stamps);
   float inv[kRows];
   stage_int8<kRows>(p, p.gq, p.gs, inv);
   if (threadIdx.x == 0)
     for (int i = 0; i < kRows; ++i) p.ginv[i] = inv[i];
+  stamp_end(p.round_stamps);
 }
 
 // Calls f.template operator()<kType>() for the formats of this file; false for others.
@@ -595,6 +606,17 @@ int64_t round_once_min_k() {
 
 // Whether the job's codes come from job.rounded: rounded there by a launch of its own, or
 // already there (rounded_ready).
+// GEMRT_CUDA_MIX_BLOCKS=3 (an experiment switch): one-row mixed products cut their registers for 3
+// resident blocks per SM instead of 4 (at 4, ptxas spills some 100 bytes a thread of the Q4_K + Q6_K
+// kernel, the q / k / v product of a Q4_K_M layer).
+int mixed_min_blocks() {
+  static const int n = [] {
+    const char* e = std::getenv("GEMRT_CUDA_MIX_BLOCKS");
+    return e && std::string(e) == "3" ? 3 : 4;
+  }();
+  return n;
+}
+
 bool rounded_once(const MatVecJob& job) {
   return job.rounded && job.rounded_bytes >= quant_rounded_bytes(job.t, job.k) &&
          (job.rounded_ready || job.k >= round_once_min_k());
@@ -658,6 +680,10 @@ void quant_matvec(const MatVecJob& job, cudaStream_t stream) {
     p.pre = *job.pre;
   }
   const bool rounded = rounded_once(job);
+  if (job.stamps) {
+    p.round_stamps = job.stamps;
+    p.stamps = job.stamps + 3;
+  }
   if (job.codes_out) {
     if (!job.gated || job.w[0].rows % kWarp != 0)
       fail("cuda backend: only gated products of whole 32-row blocks hand their output on as int8 codes");
@@ -707,7 +733,10 @@ void quant_matvec(const MatVecJob& job, cudaStream_t stream) {
       }
       const auto rows = [&]<bool kRounded>() {
         switch (job.t) {
-          case 1: launch(quant_matvec_kernel<kA, 1, false, kRounded, kB>, units, u, smem); break;
+          case 1:
+            if (mixed_min_blocks() == 3) launch(quant_matvec_kernel<kA, 1, false, kRounded, kB, 3>, units, u, smem);
+            else launch(quant_matvec_kernel<kA, 1, false, kRounded, kB>, units, u, smem);
+            break;
           case 2: launch(quant_matvec_kernel<kA, 2, false, kRounded, kB>, units, u, smem); break;
           case 3: launch(quant_matvec_kernel<kA, 3, false, kRounded, kB>, units, u, smem); break;
           default: launch(quant_matvec_kernel<kA, 4, false, kRounded, kB>, units, u, smem); break;
