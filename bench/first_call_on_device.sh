@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # On the GPU machine (device tool, carry build-carry as scripts/pack-for-device.sh makes it): the
-# GPU tests and what sessions 15 and 16 changed in decode, in one call (about 450 s on an H100):
+# GPU tests and what sessions 15 and 16 changed in decode, in one call (about 350 s on an H100):
 #   1. scripts/device-cuda-tests.sh three times: as built; with GEMRT_CUDA_QGLOBAL_MIN_K=1000000
 #      (every product stages its codes in each block again, K-quant pairs included, but the codes
 #      handed from attention / gated products are still read); with GEMRT_CUDA_HANDOFF=0;
-#   2. decode side by side (bench/switch_ab_on_device.sh, tg128): the default (codes handed to
+#   2. 4B decode side by side (bench/switch_ab_on_device.sh, tg128): the default (codes handed to
 #      o_proj and down_proj, the rest rounded once per product, K-quant pairs in one launch)
 #      against GEMRT_CUDA_HANDOFF=0 (session 15's way), GEMRT_CUDA_QGLOBAL_MIN_K=4096 (the
 #      hidden-width products stage in every block: no rounding launch left) and
-#      GEMRT_CUDA_QGLOBAL=0 (session 14's way);
-#      Then the Q4_K + Q6_K q / k / v product cut for 3 blocks per SM (GEMRT_CUDA_MIX_BLOCKS=3) against 4;
+#      GEMRT_CUDA_QGLOBAL=0 (session 14's way), Q4_K_M and Q8_0; the Q4_K + Q6_K q / k / v
+#      product cut for 3 blocks per SM (GEMRT_CUDA_MIX_BLOCKS=3) against 4; the products on 50 %
+#      and 75 % of their resident blocks (GEMRT_CUDA_GRID_SHARE: room for the next kernel to start
+#      early), Q4_K_M and BF16;
 #   3. the 4B decode step inside the captured graph, Q4_K_M and BF16 (GEMRT_CUDA_TIMELINE=1: each
 #      kernel's boundary after the one before and its own time, per step kind).
-# The 4B profile and the 12B prefill follow in bench/second_call_on_device.sh.
+# The 4B profile, the 12B prefill and more switches follow in bench/second_call_on_device.sh.
 #   bash bench/first_call_on_device.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -28,10 +30,10 @@ for variant in - GEMRT_CUDA_QGLOBAL_MIN_K=1000000 GEMRT_CUDA_HANDOFF=0; do
 done
 export LD_LIBRARY_PATH=$PWD/build-carry/bin${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 short='s/| synthetic.*bf16) //'
-variants=(- GEMRT_CUDA_HANDOFF=0 GEMRT_CUDA_QGLOBAL_MIN_K=4096 GEMRT_CUDA_QGLOBAL=0)
-bash bench/switch_ab_on_device.sh 4b Q4_K_M,Q8_0 "${variants[@]}" | sed "$short"
+bash bench/switch_ab_on_device.sh 4b Q4_K_M,Q8_0 - GEMRT_CUDA_HANDOFF=0 GEMRT_CUDA_QGLOBAL_MIN_K=4096 \
+  GEMRT_CUDA_QGLOBAL=0 | sed "$short"
 bash bench/switch_ab_on_device.sh 4b Q4_K_M - GEMRT_CUDA_MIX_BLOCKS=3 | sed "$short"
-bash bench/switch_ab_on_device.sh 1b,12b Q4_K_M "${variants[@]}" | sed "$short"
+bash bench/switch_ab_on_device.sh 4b Q4_K_M,BF16 - GEMRT_CUDA_GRID_SHARE=50 GEMRT_CUDA_GRID_SHARE=75 | sed "$short"
 for type in Q4_K_M BF16; do
   GEMRT_CUDA_TIMELINE=1 build-carry/bin/gemrt bench --device cuda bench/configs/gemma3-4b.json --synthetic \
     --weight-type "$type" -p 0 -n 16 -r 1 2>&1 | grep -A40 'cuda timeline' | grep -v '^$'

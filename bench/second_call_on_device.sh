@@ -4,8 +4,7 @@
 #      what the one-token attention's 24 us a layer are);
 #   2. 12B prefill of 4096 tokens from BF16, F16 and Q4_K_M weights (session 14's two fixes: F16
 #      stored as bfloat16, 256-row conversion chunks; not yet measured);
-#   3. where the 4B Q4_K_M step goes now, inside the captured graph (bench/skip_costs_on_device.sh:
-#      each step kind left out in turn);
+#   3. session 16's decode switches on 1B and 12B Q4_K_M (as the first call did on 4B);
 #   4. the one-token attention's key splits: at least 8 keys each (the default) against 32 and
 #      128 (GEMRT_CUDA_ATTN_MIN_CHUNK: fewer splits to merge, longer chains in each), 4B decode.
 #   bash bench/second_call_on_device.sh
@@ -19,6 +18,7 @@ for type in BF16 F16 Q4_K_M; do
   build-carry/bin/gemrt bench --device cuda bench/configs/gemma3-12b.json --synthetic --weight-type "$type" \
     -p 4096 -n 0 -r 2 | grep pp4096 | sed "$short"
 done
-bash bench/skip_costs_on_device.sh 4b Q4_K_M 2>&1 | tail -20
+bash bench/switch_ab_on_device.sh 1b,12b Q4_K_M - GEMRT_CUDA_HANDOFF=0 GEMRT_CUDA_QGLOBAL_MIN_K=4096 \
+  GEMRT_CUDA_QGLOBAL=0 | sed "$short"
 bash bench/switch_ab_on_device.sh 4b Q4_K_M,BF16 - GEMRT_CUDA_ATTN_MIN_CHUNK=32 GEMRT_CUDA_ATTN_MIN_CHUNK=128 |
   sed "$short"

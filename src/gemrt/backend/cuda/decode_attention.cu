@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 
 #include "gemrt/backend/cuda/cuda_check.h"
 #include "gemrt/backend/cuda/device_util.cuh"
+#include "gemrt/backend/cuda/env_switch.h"
 #include "gemrt/backend/cuda/int8_codes.cuh"
 #include "gemrt/backend/cuda/timeline_device.cuh"
 #include "gemrt/core/error.h"
@@ -32,9 +32,8 @@ constexpr int kMaxSplits = 64;
 constexpr int kMinChunk = 8;
 int min_chunk() {
   static const int n = [] {
-    const char* e = std::getenv("GEMRT_CUDA_ATTN_MIN_CHUNK");
-    const int v = e && *e ? std::atoi(e) : 0;
-    return v > 0 ? v : kMinChunk;
+    const int64_t v = env_int("GEMRT_CUDA_ATTN_MIN_CHUNK", 0);
+    return v > 0 && v <= (1 << 20) ? static_cast<int>(v) : kMinChunk;
   }();
   return n;
 }

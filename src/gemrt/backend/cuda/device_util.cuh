@@ -13,6 +13,7 @@
 
 #include "gemrt/backend/cuda/cuda_check.h"
 #include "gemrt/backend/cuda/dequant.cuh"
+#include "gemrt/backend/cuda/env_switch.h"
 #include "gemrt/core/dtype.h"
 #include "gemrt/core/error.h"
 #include "gemrt/graph/ir.h"
@@ -132,10 +133,7 @@ __device__ inline void prefetch_l2(const void* p) { asm volatile("prefetch.globa
 
 // GEMRT_CUDA_PDL=0 launches every kernel the ordinary way (debugging; measuring what PDL gains).
 inline bool pdl_enabled() {
-  static const bool on = [] {
-    const char* e = std::getenv("GEMRT_CUDA_PDL");
-    return !(e && std::strcmp(e, "0") == 0);
-  }();
+  static const bool on = !env_is("GEMRT_CUDA_PDL", "0");
   return on;
 }
 

@@ -16,6 +16,7 @@
 #include "gemrt/backend/cuda/blas_lt.h"
 #include "gemrt/backend/cuda/cuda_check.h"
 #include "gemrt/backend/cuda/decode_attention.cuh"
+#include "gemrt/backend/cuda/env_switch.h"
 #include "gemrt/backend/cuda/flash_attention.cuh"
 #include "gemrt/backend/cuda/fused_kernels.cuh"
 #include "gemrt/backend/cuda/kernels.cuh"
@@ -247,13 +248,10 @@ class CudaExecutable final : public Executable {
 
   // The fused steps of graph/fusion.h (GEMRT_CUDA_FUSION=0: every node alone, for debugging and
   // for measuring what fusion gains; GEMRT_CUDA_ATTEND=0: all but the one-token attention's).
-  // Products of the K-quant formats share a step where their activation is rounded once
-  // (quant_matvec.cuh mixes pairs of them in one launch: Q4_K_M's q / k and v).
+  // Products of the K-quant formats share a step (quant_matvec.cuh mixes pairs of them in one
+  // launch: Q4_K_M's q / k and v), except with GEMRT_CUDA_QGLOBAL=0 (session 14's way).
   static FusionPlan fusion_plan(const Graph& g, Numerics numerics) {
-    const auto off = [](const char* name) {
-      const char* e = std::getenv(name);
-      return e && std::string(e) == "0";
-    };
+    const auto off = [](const char* name) { return env_is(name, "0"); };
     const auto mixable = [](DType t) { return t == DType::Q4_K || t == DType::Q5_K || t == DType::Q6_K; };
     if (!off("GEMRT_CUDA_FUSION"))
       return plan_fusions(g, cuda::kMatVecMaxRows, !off("GEMRT_CUDA_ATTEND"),
@@ -585,10 +583,7 @@ class CudaExecutable final : public Executable {
   // Fast numerics' block-format decode products take int8 activations (quant_matvec.cuh);
   // GEMRT_CUDA_INT8=0 keeps them on float32 activations (to measure what the rounding gains).
   static bool int8_on(Numerics numerics) {
-    static const bool off = [] {
-      const char* e = std::getenv("GEMRT_CUDA_INT8");
-      return e && std::string(e) == "0";
-    }();
+    static const bool off = env_is("GEMRT_CUDA_INT8", "0");
     return numerics == Numerics::Fast && !off;
   }
   bool int8_activations() const { return int8_on(numerics_); }
@@ -614,8 +609,7 @@ class CudaExecutable final : public Executable {
   // GEMRT_CUDA_HANDOFF=0: none (measuring what it gains).
   void plan_handoffs() {
     handoff_.assign(fusion_.steps.size(), Handoff::None);
-    const char* e = std::getenv("GEMRT_CUDA_HANDOFF");
-    if (!rounded_.get() || (e && std::string(e) == "0")) return;
+    if (!rounded_.get() || env_is("GEMRT_CUDA_HANDOFF", "0")) return;
     // Sized as the rounded activation (the widest decode product), so every check below sees the
     // buffer it will run with.
     handoff_codes_ = DeviceBuffer(rounded_bytes_, "cudaMalloc for the int8 codes handed between decode steps");
@@ -771,10 +765,7 @@ class CudaExecutable final : public Executable {
   int64_t runs_ = 0;
   std::unique_ptr<StepProfiler> profiler_ = StepProfiler::enabled() ? std::make_unique<StepProfiler>() : nullptr;
   std::unique_ptr<StepTimeline> timeline_;  // GEMRT_CUDA_TIMELINE=1 (step_timeline.h)
-  bool use_graphs_ = [] {
-    const char* e = std::getenv("GEMRT_CUDA_GRAPHS");  // 0: launch kernels one by one (debugging)
-    return !(e && std::string(e) == "0");
-  }();
+  bool use_graphs_ = !env_is("GEMRT_CUDA_GRAPHS", "0");  // 0: launch kernels one by one (debugging)
   // GEMRT_CUDA_SKIP=label,label,...: steps of these kinds (step_label, as GEMRT_CUDA_PROFILE
   // prints them) are left out of every run. A measuring aid only, its outputs are meaningless:
   // a timed run without a step kind against one with it gives what that kind costs inside the

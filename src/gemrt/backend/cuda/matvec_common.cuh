@@ -10,6 +10,7 @@
 
 #include "gemrt/backend/cuda/cuda_check.h"
 #include "gemrt/backend/cuda/device_util.cuh"
+#include "gemrt/backend/cuda/env_switch.h"
 
 namespace gemrt::cuda {
 
@@ -73,11 +74,8 @@ __device__ inline GroupRow group_row(int64_t group, int rows_per_group, int slot
 // finishes. GEMRT_CUDA_PREFETCH=N overrides the kernel's own `fallback` (an experiment switch:
 // bench/RESULTS.md, session 14).
 inline int prefetch_pieces(int fallback) {
-  static const int n = [] {
-    const char* e = std::getenv("GEMRT_CUDA_PREFETCH");
-    return e && *e ? std::atoi(e) : -1;
-  }();
-  return n >= 0 ? n : fallback;
+  static const int64_t n = env_int("GEMRT_CUDA_PREFETCH", -1);
+  return n >= 0 ? static_cast<int>(std::min<int64_t>(n, 1 << 20)) : fallback;
 }
 
 // Issues addr(row, m, piece) for the first `budget` pieces this thread will read, in the order it
@@ -102,6 +100,9 @@ struct RowSumScratch {
 // Blocks of a decode product's `kernel` (kMatVecWarps warps, `smem` bytes of dynamic shared memory,
 // set here as its limit: the 48 KB default counts static shared memory too) resident on the device
 // at once. Its grid is one wave of them: a second, partial wave would idle most SMs.
+// GEMRT_CUDA_GRID_SHARE=P (an experiment switch) takes P % of them (at least one per SM): a
+// product whose blocks fill every SM's registers leaves the next kernel (launched early, PDL) no
+// room to start its weight prefetch until its own blocks leave.
 template <typename Kernel>
 int64_t resident_blocks(Kernel kernel, size_t smem, const char* what) {
   check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
@@ -109,7 +110,8 @@ int64_t resident_blocks(Kernel kernel, size_t smem, const char* what) {
   int per_sm = 0;
   check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kMatVecWarps * kWarp, smem),
         str("sizing the grid of the ", what).c_str());
-  return int64_t{std::max(per_sm, 1)} * sm_count();
+  static const int64_t share = std::clamp<int64_t>(env_int("GEMRT_CUDA_GRID_SHARE", 100), 1, 100);
+  return std::max<int64_t>(1, int64_t{std::max(per_sm, 1)} * share / 100) * sm_count();
 }
 
 // Completes the dot products of one row group: each of the `tpr` threads of a row (tpr a power
@@ -174,10 +176,7 @@ __device__ inline void store_row(float* const* out, const int64_t* rows, int64_t
 // number of groups (1280 groups on 396 resident blocks: 320 blocks of 4 rounds, where 396 blocks
 // had 92 of them walk a 4th round while the rest idled).
 inline int64_t matvec_grid(int64_t groups, int64_t resident) {
-  static const bool even = [] {
-    const char* e = std::getenv("GEMRT_CUDA_EVEN_GRID");
-    return e && *e == '1';
-  }();
+  static const bool even = env_is("GEMRT_CUDA_EVEN_GRID", "1");
   if (groups <= resident) return groups;
   if (!even) return resident;
   const int64_t rounds = (groups + resident - 1) / resident;

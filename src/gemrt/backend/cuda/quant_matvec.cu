@@ -8,6 +8,7 @@
 
 #include "gemrt/backend/cuda/cuda_check.h"
 #include "gemrt/backend/cuda/device_util.cuh"
+#include "gemrt/backend/cuda/env_switch.h"
 #include "gemrt/backend/cuda/int8_codes.cuh"
 #include "gemrt/backend/cuda/matvec_common.cuh"
 #include "gemrt/backend/cuda/norm_device.cuh"
@@ -580,10 +581,7 @@ bool three_formats(const MatVecJob& job) {
 // 2-way (32-value units), 4-way (Q4_K / Q5_K) or 8-way (Q6_K) on the same shared-memory banks;
 // 16 more bytes per unit spread them over all 32 banks. GEMRT_CUDA_QPAD=0: none.
 int stage_padding() {
-  static const int pad = [] {
-    const char* e = std::getenv("GEMRT_CUDA_QPAD");
-    return e && std::string(e) == "0" ? 0 : 16;
-  }();
+  static const int pad = env_is("GEMRT_CUDA_QPAD", "0") ? 0 : 16;
   return pad;
 }
 
@@ -597,26 +595,20 @@ int64_t stage_bytes(const MatVecJob& job, int unit_values, int pad) {
 // GEMRT_CUDA_QGLOBAL_MIN_K=N (an experiment switch): products of activations shorter than N
 // values stage their codes in every block as with GEMRT_CUDA_QGLOBAL=0, longer ones round once.
 int64_t round_once_min_k() {
-  static const int64_t n = [] {
-    const char* e = std::getenv("GEMRT_CUDA_QGLOBAL_MIN_K");
-    return e && *e ? std::atoll(e) : int64_t{0};
-  }();
+  static const int64_t n = env_int("GEMRT_CUDA_QGLOBAL_MIN_K", 0);
+  return n;
+}
+
+// GEMRT_CUDA_MIX_BLOCKS=3 (an experiment switch): one-row mixed products cut their registers for 3
+// resident blocks per SM instead of 4 (at 4, ptxas spills some 100 bytes a thread of the Q4_K + Q6_K
+// kernel, the q / k / v product of a Q4_K_M layer).
+int mixed_min_blocks() {
+  static const int n = env_is("GEMRT_CUDA_MIX_BLOCKS", "3") ? 3 : 4;
   return n;
 }
 
 // Whether the job's codes come from job.rounded: rounded there by a launch of its own, or
 // already there (rounded_ready).
-// GEMRT_CUDA_MIX_BLOCKS=3 (an experiment switch): one-row mixed products cut their registers for 3
-// resident blocks per SM instead of 4 (at 4, ptxas spills some 100 bytes a thread of the Q4_K + Q6_K
-// kernel, the q / k / v product of a Q4_K_M layer).
-int mixed_min_blocks() {
-  static const int n = [] {
-    const char* e = std::getenv("GEMRT_CUDA_MIX_BLOCKS");
-    return e && std::string(e) == "3" ? 3 : 4;
-  }();
-  return n;
-}
-
 bool rounded_once(const MatVecJob& job) {
   return job.rounded && job.rounded_bytes >= quant_rounded_bytes(job.t, job.k) &&
          (job.rounded_ready || job.k >= round_once_min_k());
@@ -625,10 +617,7 @@ bool rounded_once(const MatVecJob& job) {
 }  // namespace
 
 bool quant_round_once() {
-  static const bool off = [] {
-    const char* e = std::getenv("GEMRT_CUDA_QGLOBAL");
-    return e && std::string(e) == "0";
-  }();
+  static const bool off = env_is("GEMRT_CUDA_QGLOBAL", "0");
   return !off;
 }
 

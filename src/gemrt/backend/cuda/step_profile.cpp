@@ -5,13 +5,11 @@
 #include <cstdlib>
 
 #include "gemrt/backend/cuda/cuda_check.h"
+#include "gemrt/backend/cuda/env_switch.h"
 
 namespace gemrt::cuda {
 
-bool StepProfiler::enabled() {
-  const char* e = std::getenv("GEMRT_CUDA_PROFILE");
-  return e && std::string(e) == "1";
-}
+bool StepProfiler::enabled() { return env_is("GEMRT_CUDA_PROFILE", "1"); }
 
 StepProfiler::~StepProfiler() {
   for (cudaEvent_t e : events_) cudaEventDestroy(e);

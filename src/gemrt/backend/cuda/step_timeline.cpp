@@ -6,6 +6,7 @@
 #include <map>
 
 #include "gemrt/backend/cuda/cuda_check.h"
+#include "gemrt/backend/cuda/env_switch.h"
 
 namespace gemrt::cuda {
 namespace {
@@ -14,10 +15,7 @@ constexpr size_t kSlotsPerStep = 6;
 
 }  // namespace
 
-bool StepTimeline::enabled() {
-  const char* e = std::getenv("GEMRT_CUDA_TIMELINE");
-  return e && std::string(e) == "1";
-}
+bool StepTimeline::enabled() { return env_is("GEMRT_CUDA_TIMELINE", "1"); }
 
 StepTimeline::StepTimeline(size_t steps)
     : steps_(steps),
