@@ -33,7 +33,6 @@ class StepTimeline {
   void report(const std::vector<std::string>& labels, const std::string& title) const;
 
  private:
-  size_t steps_;
   DeviceBuffer slots_;
   std::vector<uint64_t> host_;
   bool fetched_ = false;
