@@ -19,6 +19,6 @@ for type in BF16 F16 Q4_K_M; do
     -p 4096 -n 0 -r 2 | grep pp4096 | sed "$short"
 done
 bash bench/switch_ab_on_device.sh 1b,12b Q4_K_M - GEMRT_CUDA_HANDOFF=0 GEMRT_CUDA_QGLOBAL_MIN_K=4096 \
-  GEMRT_CUDA_QGLOBAL=0 | sed "$short"
+  GEMRT_CUDA_ROUND_NEXT=1 | sed "$short"
 bash bench/switch_ab_on_device.sh 4b Q4_K_M,BF16 - GEMRT_CUDA_ATTN_MIN_CHUNK=32 GEMRT_CUDA_ATTN_MIN_CHUNK=128 |
   sed "$short"

@@ -759,5 +759,86 @@ TEST(CudaOps, Bf16ModeProductsOfHandedOnCodesAreTheRoundedProducts) {
   }
 }
 
+// A product whose output the next product takes through a NormAdd and a norm (Gemma's o_proj into
+// the post-attention norm, the residual add and the pre-MLP norm, then gate / up): the next
+// product rounds norm(sum) with its own rounding launch, or, with GEMRT_CUDA_ROUND_NEXT=1, the
+// first product's last block does (executable.cu plan_handoffs; the GPU test calls run both).
+// The sum must be the NormAdd of the first product's output, and the next product the int8
+// contract on sum * gain, times 1 / rms(sum).
+TEST(CudaOps, Bf16ModeProductThroughANormAddIsTheRoundedProduct) {
+  GEMRT_CUDA_OR_SKIP(gpu, Numerics::Fast);
+  const double u = std::ldexp(1.0, -24);
+  const float eps = 1e-6f;
+  const int64_t k0 = 512, k = 1536, n = 130;
+  uint32_t seed = 900;
+  // Values a bfloat16 holds exactly, so the device's copies of the tables and gains are these.
+  const auto bf16_exact = [&](int64_t count) { return bf16_rounded(random_floats(count, ++seed)); };
+  for (const auto& [first_type, next_type] : {std::pair{DType::Q4_K, DType::Q6_K}, std::pair{DType::Q6_K, DType::Q4_K}}) {
+    for (int64_t t : {1, 3}) {
+      SCOPED_TRACE(testing::Message() << dtype_name(first_type) << " into " << dtype_name(next_type) << ", T=" << t);
+      const std::vector<float> xt = bf16_exact(t * k0), rt = bf16_exact(t * k);
+      const std::vector<float> g_post = bf16_exact(k), g_pre = bf16_exact(k);
+      const std::vector<std::byte> w1 = test::random_weight_row(first_type, k * k0, ++seed);
+      const std::vector<std::byte> w2 = test::random_weight_row(next_type, n * k, ++seed);
+      const std::vector<std::byte> xb = as_bytes(xt), rb = as_bytes(rt), gpb = as_bytes(g_post), grb = as_bytes(g_pre);
+      Graph g;
+      GraphBuilder gb(g);
+      const ValueId ids = gb.input("ids", Shape{t});
+      const ValueId x = gb.embed(gb.weight(view("x", DType::F32, Shape{t, k0}, xb)), ids, 1.0f);
+      const ValueId res = gb.embed(gb.weight(view("res", DType::F32, Shape{t, k}, rb)), ids, 1.0f);
+      const ValueId y = gb.matmul(x, gb.weight(view("w1", first_type, Shape{k, k0}, w1)));
+      const ValueId s = gb.add(res, gb.rms_norm(y, gb.weight(view("g_post", DType::F32, Shape{k}, gpb)), k, eps, 1.0f));
+      const ValueId z = gb.matmul(gb.rms_norm(s, gb.weight(view("g_pre", DType::F32, Shape{k}, grb)), k, eps, 1.0f),
+                                  gb.weight(view("w2", next_type, Shape{n, k}, w2)));
+      gb.output("y", y);
+      gb.output("s", s);
+      gb.output("z", z);
+      std::vector<int32_t> id(static_cast<size_t>(t));
+      for (int64_t i = 0; i < t; ++i) id[static_cast<size_t>(i)] = static_cast<int32_t>(i);
+      auto exe = gpu->compile(g);
+      RunOutputs out;
+      for (int run = 0; run < 3; ++run) {  // launched, captured, replayed
+        exe->run({{"ids", id}}, nullptr, &out);
+        const std::vector<float>&ys = out.at("y"), &ss = out.at("s"), &zs = out.at("z");
+        std::vector<float> w2d(static_cast<size_t>(n * k));
+        quant::dequantize_row(next_type, w2.data(), w2d.data(), n * k);
+        const double off = max_offset(next_type, w2);
+        const double kd = static_cast<double>(k), eps_d = static_cast<double>(eps);
+        for (int64_t i = 0; i < t; ++i) {
+          // element c of row i of a [t, k] output, as a double
+          const auto at = [&](const std::vector<float>& v, int64_t c) { return static_cast<double>(v[static_cast<size_t>(i * k + c)]); };
+          double yy = 0.0, sq = 0.0;
+          for (int64_t c = 0; c < k; ++c) yy += at(ys, c) * at(ys, c);
+          const double inv_post = 1.0 / std::sqrt(yy / kd + eps_d);
+          std::vector<float> normed(static_cast<size_t>(k));
+          for (int64_t c = 0; c < k; ++c) {
+            const auto cs = static_cast<size_t>(c);
+            const double term = at(ys, c) * inv_post * (1.0 + static_cast<double>(g_post[cs]));
+            const double residual = at(rt, c), got = at(ss, c);
+            // 1 / rms in float32: its sum of k squares within k u (relative); the rest a few u
+            ASSERT_NEAR(got, residual + term, kd * u * std::fabs(term) + 4.0 * u * (std::fabs(residual) + std::fabs(term)))
+                << "sum " << i << ", " << c << " (run " << run << ")";
+            sq += got * got;
+            normed[cs] = ss[static_cast<size_t>(i * k + c)] * (1.0f + g_pre[cs]);  // as the device forms it
+          }
+          const double inv_pre = 1.0 / std::sqrt(sq / kd + eps_d);
+          const std::vector<double> xr = int8_rounded(normed);
+          for (int64_t j = 0; j < n; ++j) {
+            double exact = 0.0, mag = 0.0;
+            for (int64_t c = 0; c < k; ++c) {
+              const double wv = w2d[static_cast<size_t>(j * k + c)], xv = xr[static_cast<size_t>(c)];
+              exact += wv * xv;
+              mag += (std::fabs(wv) + 2.0 * off) * std::fabs(xv);
+            }
+            ASSERT_NEAR(zs[static_cast<size_t>(i * n + j)], exact * inv_pre,
+                        ((2.0 * kd + 16.0) * u * mag + 2.0 * kd * u * std::fabs(exact)) * inv_pre)
+                << "next product " << i << ", " << j << " (run " << run << ")";
+          }
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace gemrt

@@ -33,7 +33,12 @@ namespace gemrt::cuda {
 namespace {
 
 // A step's part in handing int8 codes to the next product (CudaExecutable::plan_handoffs).
-enum class Handoff : uint8_t { None, Out, In };
+// (CudaExecutable::plan_handoffs.)
+struct Handoff {
+  int in = -1;          // codes buffer its product reads, written by the step before; -1: none
+  int out = -1;         // codes buffer it writes for the next step; -1: none
+  int round_next = -1;  // a one-weight product writing `out` by its last block: the next step
+};
 
 class CudaExecutable final : public Executable {
  public:
@@ -313,7 +318,7 @@ class CudaExecutable final : public Executable {
   }
 
   // stamps: the step's 6 timeline slots (GEMRT_CUDA_TIMELINE), or null.
-  void launch_step(const FusedStep& s, Handoff handoff, unsigned long long* stamps, CudaKvCache* cache) {
+  void launch_step(const FusedStep& s, const Handoff& handoff, unsigned long long* stamps, CudaKvCache* cache) {
     switch (s.kind) {
       case FusedStep::Kind::Node: launch(s.at, g_.node(s.at), cache); break;
       case FusedStep::Kind::MatVec: launch_matvec(s, handoff, stamps); break;
@@ -336,7 +341,7 @@ class CudaExecutable final : public Executable {
   }
 
   // The Attend step (one token): norms, ropes, the KV row store and the attention in one launch.
-  void launch_attend(const FusedStep& s, Handoff handoff, unsigned long long* stamps, CudaKvCache& kv) {
+  void launch_attend(const FusedStep& s, const Handoff& handoff, unsigned long long* stamps, CudaKvCache& kv) {
     const Node& n = g_.node(s.at);
     const auto& a = std::get<AttentionAttrs>(n.attrs);
     const auto source = [&](const AttendInput& in) {
@@ -359,7 +364,7 @@ class CudaExecutable final : public Executable {
     job.kv_w = kv.slot(a.kv_slot).row_width();
     job.attrs = a;
     job.out = f32(s.at);
-    if (handoff == Handoff::Out) job.codes_out = handoff_codes_.get();
+    if (handoff.out >= 0) job.codes_out = codes_[static_cast<size_t>(handoff.out)].get();
     if (stamps) job.stamps = stamps + 3;  // the main kernel's slots
     cuda::decode_attention(job, static_cast<float*>(partial_.get()), static_cast<int*>(counters_.get()), stream_);
   }
@@ -413,17 +418,15 @@ class CudaExecutable final : public Executable {
     return job;
   }
 
-  void launch_matvec(const FusedStep& s, Handoff handoff, unsigned long long* stamps) {
-    NormSpec norm;
-    PreAdd pre;
+  void launch_matvec(const FusedStep& s, const Handoff& handoff, unsigned long long* stamps) {
+    NormSpec norm, next_norm;
+    PreAdd pre, next_pre;
     MatVecJob job = matvec_job(s, &norm, &pre);
-    if (handoff == Handoff::In) {
-      job.rounded = handoff_codes_.get();
-      job.rounded_bytes = handoff_bytes_;
-      job.rounded_ready = true;
-    } else if (handoff == Handoff::Out) {
-      job.codes_out = handoff_codes_.get();
-    }
+    read_codes(job, handoff.in);
+    if (handoff.round_next >= 0)
+      round_next_into(job, fusion_.steps[static_cast<size_t>(handoff.round_next)], &next_norm, &next_pre, handoff.out);
+    else if (handoff.out >= 0)
+      job.codes_out = codes_[static_cast<size_t>(handoff.out)].get();
     job.stamps = stamps;
     cuda::matvec(job, stream_);
   }
@@ -601,44 +604,79 @@ class CudaExecutable final : public Executable {
   }
 
   // Steps that hand their output to the next step's product as int8 codes (fast numerics, the
-  // activation rounded once): a one-token attention (into o_proj) or a gated int8 product (into
-  // down_proj) whose output the next launching step multiplies as it is, no norm, no NormAdd; the
-  // product then reads the codes and launches no rounding of its own (session 16; two launches
-  // fewer per layer). The codes go through handoff_codes_, which nothing else writes, so a
-  // producer never overwrites the codes it reads itself (those are in rounded_).
-  // GEMRT_CUDA_HANDOFF=0: none (measuring what it gains).
+  // activation rounded once), so that product launches no rounding of its own:
+  //   * a one-token attention (into o_proj) or a gated int8 product (into down_proj) whose output
+  //     the next launching step multiplies as it is, no norm, no NormAdd: it writes its output's
+  //     codes too (session 16; two launches fewer per layer);
+  //   * with GEMRT_CUDA_ROUND_NEXT=1 (an experiment, off by default), a one-weight int8 product
+  //     (o_proj, down_proj) whose output the next product takes through its NormAdd: the
+  //     product's last block to finish runs that NormAdd and norm and rounds (quant_matvec.cuh,
+  //     next_codes; the other two launches).
+  // Links alternate between two buffers (codes_[0], codes_[1]), so a step that reads codes writes
+  // the next ones elsewhere; each link's codes are read by the next launching step before the
+  // link after next writes that buffer again. GEMRT_CUDA_HANDOFF=0: none (measuring what it gains).
   void plan_handoffs() {
-    handoff_.assign(fusion_.steps.size(), Handoff::None);
+    handoff_.assign(fusion_.steps.size(), Handoff{});
     if (!rounded_.get() || env_is("GEMRT_CUDA_HANDOFF", "0")) return;
+    const bool round_next = env_is("GEMRT_CUDA_ROUND_NEXT", "1");
     // Sized as the rounded activation (the widest decode product), so every check below sees the
-    // buffer it will run with.
-    handoff_codes_ = DeviceBuffer(rounded_bytes_, "cudaMalloc for the int8 codes handed between decode steps");
-    handoff_bytes_ = rounded_bytes_;
+    // buffers it will run with.
+    for (DeviceBuffer& b : codes_) b = DeviceBuffer(rounded_bytes_, "cudaMalloc for the int8 codes handed between decode steps");
+    if (round_next) {
+      counter_ = DeviceBuffer(sizeof(int), "cudaMalloc for the last-block counter");
+      check(cudaMemsetAsync(counter_.get(), 0, sizeof(int), stream_), "zeroing the last-block counter");
+    }
+    int buffer = 0;
     for (size_t i = 0; i < fusion_.steps.size(); ++i) {
       const FusedStep& from = fusion_.steps[i];
       size_t j = i + 1;
       while (j < fusion_.steps.size() && !launches_kernels(fusion_.steps[j])) ++j;
       if (j == fusion_.steps.size()) break;
       const FusedStep& to = fusion_.steps[j];
+      if (to.kind != FusedStep::Kind::MatVec) continue;
       const bool attend = from.kind == FusedStep::Kind::Attend;
       const bool gated = from.kind == FusedStep::Kind::MatVec && from.gated >= 0;
-      if ((!attend && !gated) || handoff_[i] != Handoff::None || to.kind != FusedStep::Kind::MatVec ||
-          to.norm >= 0 || to.pre_norm >= 0 || to.gated >= 0 || to.x != (attend ? from.at : from.gated))
-        continue;
-      NormSpec norm;
-      PreAdd pre;
-      MatVecJob next = matvec_job(to, &norm, &pre);
-      next.rounded = handoff_codes_.get();
-      next.rounded_ready = true;
+      const bool plain = from.kind == FusedStep::Kind::MatVec && from.gated < 0 && from.products.size() == 1;
+      const bool as_is = (attend || gated) && to.norm < 0 && to.pre_norm < 0 && to.gated < 0 &&
+                         to.x == (attend ? from.at : from.gated);
+      const bool through_norm = round_next && plain && to.pre_norm >= 0 && to.pre_in == from.products[0];
+      if (!as_is && !through_norm) continue;
+      const int out = handoff_[i].in == buffer ? 1 - buffer : buffer;
+      NormSpec norm, next_norm;
+      PreAdd pre, next_pre;
+      MatVecJob next = matvec_job(to, &next_norm, &next_pre);
+      read_codes(next, out);
       if (!next.int8_activation || !cuda::quant_matvec_supports(next)) continue;
       if (attend && !cuda::decode_attention_hands_on_codes(std::get<AttentionAttrs>(g_.node(from.at).attrs))) continue;
-      if (gated) {
+      if (gated && !cuda::quant_matvec_hands_on_codes(matvec_job(from, &norm, &pre))) continue;
+      if (through_norm) {
         MatVecJob job = matvec_job(from, &norm, &pre);
-        if (!cuda::quant_matvec_hands_on_codes(job)) continue;
+        read_codes(job, handoff_[i].in);  // as launch_matvec will run it
+        round_next_into(job, to, &next_norm, &next_pre, out);
+        if (!cuda::quant_matvec_rounds_next(job)) continue;
+        handoff_[i].round_next = static_cast<int>(j);
       }
-      handoff_[i] = Handoff::Out;
-      handoff_[j] = Handoff::In;
+      handoff_[i].out = out;
+      handoff_[j].in = out;
+      buffer = 1 - out;
     }
+  }
+
+  // Points `job` at codes_[in], written by the step before (Handoff::in; none for -1).
+  void read_codes(MatVecJob& job, int in) const {
+    if (in < 0) return;
+    job.rounded = codes_[static_cast<size_t>(in)].get();
+    job.rounded_ready = true;
+  }
+
+  // Points `job` (a one-weight product) at the next step's NormAdd and norm (filled into *norm and
+  // *pre) and at codes_[out], for its last block to round them (plan_handoffs).
+  void round_next_into(MatVecJob& job, const FusedStep& next, NormSpec* norm, PreAdd* pre, int out) const {
+    MatVecJob n = matvec_job(next, norm, pre);
+    job.next_pre = n.pre;
+    job.next_norm = n.norm;
+    job.next_codes = codes_[static_cast<size_t>(out)].get();
+    job.next_counter = static_cast<int*>(counter_.get());
   }
 
   // Fast numerics run products of more than a few rows on tensor cores (cuBLASLt, bf16 inputs,
@@ -752,8 +790,8 @@ class CudaExecutable final : public Executable {
   DeviceBuffer act16_, dequant_, workspace_;  // fast numerics' tensor-core products
   DeviceBuffer rounded_;  // the int8 decode products' rounded activation (reserve_rounded_scratch)
   int64_t rounded_bytes_ = 0;
-  DeviceBuffer handoff_codes_;  // int8 codes one step hands to the next (plan_handoffs)
-  int64_t handoff_bytes_ = 0;
+  DeviceBuffer codes_[2];        // int8 codes one step hands to the next (plan_handoffs), rounded_bytes_ each
+  DeviceBuffer counter_;         // the last-block counter of GEMRT_CUDA_ROUND_NEXT's products (zero between launches)
   std::vector<Handoff> handoff_;  // per step of fusion_
   struct PinnedFree {
     void operator()(float* p) const { cudaFreeHost(p); }

@@ -386,7 +386,8 @@ void matvec(const MatVecJob& job, cudaStream_t stream) {
     quant_matvec(job, stream);
     return;
   }
-  if (job.codes_out) fail("cuda backend: a matvec that hands on int8 codes must run on quant_matvec");
+  if (job.codes_out || job.next_codes)
+    fail("cuda backend: a matvec that hands on int8 codes must run on quant_matvec");
   const auto other_dtype = [&](const DeviceWeight& w) { return w.dtype != job.w[0].dtype; };
   if (!job.gated && std::any_of(job.w + 1, job.w + job.n_weights, other_dtype)) {
     // Weights of several dtypes (a step graph/fusion.h grouped as mixable) that no one launch

@@ -58,6 +58,15 @@ struct MatVecJob {
   // Gated int8 products (quant_matvec_hands_on_codes): also write their output [t, w[0].rows] as
   // int8 codes here (int8_codes_bytes(t, w[0].rows) bytes), for a next product's rounded_ready.
   void* codes_out = nullptr;
+  // One-weight int8 products whose output the next product takes through a NormAdd
+  // (quant_matvec_rounds_next): the last block to finish also runs that NormAdd (next_pre, whose
+  // `in` is out[0]; its sum written to next_pre->sum) and the norm (next_norm, or none), and
+  // writes the result's codes to next_codes (int8_codes_bytes(t, rows)), for the next product's
+  // rounded_ready. next_counter: a device int, zero, which the launch leaves zero.
+  const PreAdd* next_pre = nullptr;
+  const NormSpec* next_norm = nullptr;
+  void* next_codes = nullptr;
+  int* next_counter = nullptr;
   // GEMRT_CUDA_TIMELINE (step_timeline.h): 6 span slots, the rounding's then the product's; null: none.
   unsigned long long* stamps = nullptr;
 };

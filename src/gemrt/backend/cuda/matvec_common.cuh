@@ -27,7 +27,9 @@ constexpr int matvec_min_blocks() {
 
 // 1 / sqrt(mean(x^2) + eps) of a row of `dim` values, to every thread of the block. A thread
 // issues its loads 8 at a time (one memory round trip for a 2048-value row on 256 threads), each
-// thread summing its values in index order.
+// thread summing its values in index order. kFresh: the row was written by other blocks of this
+// launch, so it is read from L2 (past this SM's L1).
+template <bool kFresh = false>
 __device__ inline float row_inv_rms(const float* xr, int64_t dim, float eps) {
   constexpr int kBatch = 8;
   float ss = 0.0f;
@@ -36,7 +38,7 @@ __device__ inline float row_inv_rms(const float* xr, int64_t dim, float eps) {
 #pragma unroll
     for (int j = 0; j < kBatch; ++j) {
       const int64_t i = i0 + int64_t{j} * blockDim.x;
-      v[j] = i < dim ? xr[i] : 0.0f;
+      v[j] = i < dim ? (kFresh ? __ldcg(xr + i) : xr[i]) : 0.0f;
     }
 #pragma unroll
     for (int j = 0; j < kBatch; ++j) ss += v[j] * v[j];

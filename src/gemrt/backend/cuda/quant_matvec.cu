@@ -256,11 +256,24 @@ struct QFormat<DType::Q6_K> {
 // three with an absorbed NormAdd, before its first product; on an H100 rounding once made Q4_K_M
 // decode 8-9 % and Q8_0 decode 14-18 % faster on 4B / 12B shapes (bench/RESULTS.md, session 15).
 
-struct QParams {
+// What stage_int8 rounds and where the codes go: activation rows x [t][k], or with pre_add the
+// NormAdd's sum pre.residual + rms_norm(pre.in) (also written to pre.sum), times the norm's gain
+// where normed. Codes: value c of row i at xq[i * xq_stride + c + (c >> unit_shift) * pad], pad
+// bytes after each unit of 2^unit_shift values (staged in shared memory: see stage_padding();
+// rounded once into scratch: none, xq_stride = k).
+struct RoundSpec {
   const float* x;
   int64_t k;
   bool normed;
   NormSpec norm;
+  bool pre_add;
+  PreAdd pre;
+  int64_t xq_stride;
+  int unit_shift, pad;
+};
+
+struct QParams {
+  RoundSpec in;  // the product's activation
   const uint8_t* w[3];
   int64_t rows[3];
   int64_t row_bytes[3];
@@ -271,13 +284,6 @@ struct QParams {
   int64_t total_rows;   // rows of all weights (gated: of the gate)
   int64_t row_groups;   // ceil(total_rows / (256 / tpr))
   int prefetch;         // units each thread asks L2 for before pdl_wait() (prefetch_pieces)
-  bool pre_add;         // x = pre.residual + rms_norm(pre.in), computed and written first
-  PreAdd pre;
-  // Codes: value c of row i at xq[i * xq_stride + c + (c >> unit_shift) * pad], pad bytes after
-  // each unit of 2^unit_shift values (staged in shared memory: see stage_padding(); rounded once
-  // into scratch: none, xq_stride = k).
-  int64_t xq_stride;
-  int unit_shift, pad;
   // Rounded once: codes [t][k], per-32 scales [t][k / 32] and 1 / rms [t] (int8_codes.cuh).
   int8_t* gq;
   float2* gs;
@@ -286,6 +292,15 @@ struct QParams {
   // and per-32 scales [t][rows / 32]; null: none.
   int8_t* oq;
   float2* os;
+  // One-weight products whose output is the next product's NormAdd input
+  // (MatVecJob::next_codes): the last block to finish rounds `next` (its pre.in is this output)
+  // into codes nq [t][k], scales ns and 1 / rms ninv; counter counts the finished blocks (zero
+  // before, left zero). Null counter: none.
+  RoundSpec next;
+  int8_t* nq;
+  float2* ns;
+  float* ninv;
+  int* counter;
   // GEMRT_CUDA_TIMELINE: the rounding's and the product's span slots (timeline_device.cuh); null: none.
   unsigned long long* round_stamps;
   unsigned long long* stamps;
@@ -305,15 +320,18 @@ constexpr int q_unroll() {
 // meet by shuffles; each thread issues kLoads such loads before using any, so a row of k values
 // costs k / (4 * 256 * kLoads) memory round trips (kLoads 4 spilled registers) (the rows of a down projection are 7-22k
 // values long, and one round trip per 32 values would cost more than the product itself).
-template <int kRows>
-__device__ inline void stage_int8(const QParams& p, int8_t* xq, float2* xs, float* inv) {
+// writes_sum: this block writes the NormAdd's sum (one block of the launch does). kFresh: pre.in
+// was written by other blocks of this launch (the last block's rounding for the next product),
+// so it is read from L2, past this SM's L1.
+template <int kRows, bool kFresh = false>
+__device__ inline void stage_int8(const RoundSpec& p, int8_t* xq, float2* xs, float* inv, bool writes_sum) {
   constexpr int kLoads = 2;
   __shared__ float inv_block[kRows];
   const int tid = static_cast<int>(threadIdx.x);
   const int64_t n4 = p.k / 4, nb = p.k / 32;
   for (int i = 0; i < kRows; ++i) {
     float inv_post = 0.0f;
-    if (p.pre_add) inv_post = row_inv_rms(p.pre.in + i * p.k, p.k, p.pre.norm.eps);
+    if (p.pre_add) inv_post = row_inv_rms<kFresh>(p.pre.in + i * p.k, p.k, p.pre.norm.eps);
     const auto* x4 = reinterpret_cast<const float4*>(p.pre_add ? p.pre.residual + i * p.k : p.x + i * p.k);
     const auto* y4 = reinterpret_cast<const float4*>(p.pre_add ? p.pre.in + i * p.k : p.x + i * p.k);
     float ss = 0.0f;
@@ -327,7 +345,7 @@ __device__ inline void stage_int8(const QParams& p, int8_t* xq, float2* xs, floa
       for (int j = 0; j < kLoads; ++j) {
         const int64_t f = f0 + int64_t{j} * blockDim.x + tid;
         a[j] = f < n4 ? x4[f] : float4{};
-        if (p.pre_add) y[j] = f < n4 ? y4[f] : float4{};
+        if (p.pre_add) y[j] = f < n4 ? (kFresh ? __ldcg(y4 + f) : y4[f]) : float4{};
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
           g_post[j][e] = f < n4 && p.pre_add ? gain_at(p.pre.norm, 4 * f + e) : 1.0f;
@@ -347,7 +365,7 @@ __device__ inline void stage_int8(const QParams& p, int8_t* xq, float2* xs, floa
           const int64_t c = 4 * f + e;
           if (in && p.pre_add) {  // the absorbed NormAdd, in norm_add_kernel's operation order
             v[e] = v[e] + (yv[e] * inv_post) * g_post[j][e];
-            if (blockIdx.x == 0) p.pre.sum[i * p.k + c] = v[e];
+            if (writes_sum) p.pre.sum[i * p.k + c] = v[e];
           }
           ss += v[e] * v[e];
           g[e] = in && p.normed ? v[e] * g_norm[j][e] : v[e];
@@ -395,7 +413,7 @@ __device__ inline void row_products(const QParams& p, const uint8_t* wa, const u
                                     const int8_t* xq, const float2* xs, float* acc_a, float* acc_b) {
   using F = QFormat<kType>;
   constexpr int kUnroll = q_unroll<kType, kGated>();
-  const int64_t units = p.k / F::kValues, nb = p.k / 32;
+  const int64_t units = p.in.k / F::kValues, nb = p.in.k / 32;
   for (int64_t u0 = sub; u0 < units; u0 += int64_t{kUnroll} * tpr) {
     typename F::Raw ra[kUnroll], rb[kUnroll];
 #pragma unroll
@@ -410,11 +428,11 @@ __device__ inline void row_products(const QParams& p, const uint8_t* wa, const u
     for (int j = 0; j < kUnroll; ++j) {
       const int64_t u = u0 + static_cast<int64_t>(j) * tpr;
       if (u >= units) break;
-      const int64_t c0 = u * F::kValues, q0 = u * (F::kValues + p.pad);
+      const int64_t c0 = u * F::kValues, q0 = u * (F::kValues + p.in.pad);
 #pragma unroll
       for (int i = 0; i < kRows; ++i) {
-        acc_a[i] += F::dot(ra[j], u, xq + i * p.xq_stride + q0, xs + i * nb + c0 / 32);
-        if constexpr (kGated) acc_b[i] += F::dot(rb[j], u, xq + i * p.xq_stride + q0, xs + i * nb + c0 / 32);
+        acc_a[i] += F::dot(ra[j], u, xq + i * p.in.xq_stride + q0, xs + i * nb + c0 / 32);
+        if constexpr (kGated) acc_b[i] += F::dot(rb[j], u, xq + i * p.in.xq_stride + q0, xs + i * nb + c0 / 32);
       }
     }
   }
@@ -445,6 +463,27 @@ __device__ inline void hand_on_codes(const QParams& p, int64_t group, int rows_p
   __syncthreads();  // rows_out is written again for the next row group
 }
 
+// The next product's rounding, by the last block of this product to finish (QParams::counter):
+// every block makes its outputs visible and counts itself; the last one, seeing them all, runs
+// the NormAdd and the norm and rounds (quant_round_kernel's arithmetic, on this block's threads),
+// so the next product needs no rounding launch. Every thread of the block calls it.
+template <int kRows>
+__device__ inline void round_next(const QParams& p) {
+  __shared__ bool last;
+  __threadfence();  // this thread's outputs, before its block counts as finished
+  __syncthreads();
+  if (threadIdx.x == 0) last = atomicAdd(p.counter, 1) == static_cast<int>(gridDim.x) - 1;
+  __syncthreads();
+  if (!last) return;
+  __threadfence();  // the other blocks' outputs are visible from here
+  float inv[kRows];
+  stage_int8<kRows, true>(p.next, p.nq, p.ns, inv, true);
+  if (threadIdx.x == 0) {
+    for (int i = 0; i < kRows; ++i) p.ninv[i] = inv[i];
+    *p.counter = 0;
+  }
+}
+
 // A block of 256 threads walks groups of 256 / tpr rows (grid-stride; the grid is one wave of
 // resident blocks), row_products for each. kRows = t and kGated are fixed at compile time so
 // that accumulators and loads in flight stay in registers. kRounded: the codes come from the
@@ -460,11 +499,11 @@ __global__ void __launch_bounds__(kMatVecWarps* kWarp, kMinBlocks ? kMinBlocks :
   extern __shared__ __align__(16) int8_t smem[];
   __shared__ RowSumScratch<kRows> red;
   const int8_t* xq = kRounded ? p.gq : smem;                                                  // [kRows][xq_stride]
-  const auto* xs = kRounded ? p.gs : reinterpret_cast<const float2*>(smem + kRows * p.xq_stride);  // [kRows][k / 32]
+  const auto* xs = kRounded ? p.gs : reinterpret_cast<const float2*>(smem + kRows * p.in.xq_stride);  // [kRows][k / 32]
   const int tpr = p.tpr;
   const int sub = static_cast<int>(threadIdx.x) % tpr, slot = static_cast<int>(threadIdx.x) / tpr;
   const int rows_per_group = kMatVecWarps * kWarp / tpr;
-  const int64_t units = p.k / QFormat<kType>::kValues;
+  const int64_t units = p.in.k / QFormat<kType>::kValues;
   pdl_launch_dependents();
   stamp_start(p.stamps);
   {
@@ -473,7 +512,7 @@ __global__ void __launch_bounds__(kMatVecWarps* kWarp, kMinBlocks ? kMinBlocks :
     prefetch_first_pieces<kGated>(p.prefetch, units, sub, tpr, slot, rows_per_group, p.row_groups, p.total_rows,
                                   p.rows, [&](int64_t row, int m, int64_t u) {
                                     const int64_t row_units =
-                                        kMixed && p.second[m] ? p.k / QFormat<kSecond>::kValues : units;
+                                        kMixed && p.second[m] ? p.in.k / QFormat<kSecond>::kValues : units;
                                     if (u >= row_units) return;
                                     const int64_t off = row * p.row_bytes[m] + u * p.row_bytes[m] / row_units;
                                     prefetch_l2(p.w[m] + off);
@@ -485,9 +524,9 @@ __global__ void __launch_bounds__(kMatVecWarps* kWarp, kMinBlocks ? kMinBlocks :
   float inv[kRows];
   if constexpr (kRounded) {
 #pragma unroll
-    for (int i = 0; i < kRows; ++i) inv[i] = p.normed ? p.ginv[i] : 1.0f;
+    for (int i = 0; i < kRows; ++i) inv[i] = p.in.normed ? p.ginv[i] : 1.0f;
   } else {
-    stage_int8<kRows>(p, smem, reinterpret_cast<float2*>(smem + kRows * p.xq_stride), inv);
+    stage_int8<kRows>(p.in, smem, reinterpret_cast<float2*>(smem + kRows * p.in.xq_stride), inv, blockIdx.x == 0);
   }
 
   for (int64_t group = blockIdx.x; group < p.row_groups; group += gridDim.x) {
@@ -509,6 +548,9 @@ __global__ void __launch_bounds__(kMatVecWarps* kWarp, kMinBlocks ? kMinBlocks :
       if (p.oq) hand_on_codes<kRows>(p, group, rows_per_group, slot, sub, val);
     }
   }
+  if constexpr (!kGated && kRounded) {  // (kept out of the other kernels: their registers)
+    if (p.counter) round_next<kRows>(p);
+  }
   stamp_end(p.stamps);
 }
 
@@ -521,7 +563,7 @@ __global__ void __launch_bounds__(kRoundThreads) quant_round_kernel(QParams p) {
   pdl_wait();
   stamp_released(p.round_stamps);
   float inv[kRows];
-  stage_int8<kRows>(p, p.gq, p.gs, inv);
+  stage_int8<kRows>(p.in, p.gq, p.gs, inv, true);
   if (threadIdx.x == 0)
     for (int i = 0; i < kRows; ++i) p.ginv[i] = inv[i];
   stamp_end(p.round_stamps);
@@ -623,6 +665,14 @@ bool quant_round_once() {
 
 int64_t quant_rounded_bytes(int64_t t, int64_t k) { return int8_codes_bytes(t, k); }
 
+bool quant_matvec_rounds_next(const MatVecJob& job) {
+  const auto aligned16 = [](const void* q) { return reinterpret_cast<uintptr_t>(q) % 16 == 0; };
+  return !job.gated && job.n_weights == 1 && job.int8_activation && rounded_once(job) && job.w[0].rows % kWarp == 0 &&
+         job.next_pre &&
+         job.next_pre->in == job.out[0] && job.next_counter && aligned16(job.next_pre->in) &&
+         aligned16(job.next_pre->residual) && quant_matvec_supports(job);
+}
+
 bool quant_matvec_hands_on_codes(const MatVecJob& job) {
   return job.gated && job.int8_activation && job.w[0].rows % kWarp == 0 && quant_matvec_supports(job);
 }
@@ -650,10 +700,10 @@ bool quant_matvec_supports(const MatVecJob& job) {
 
 void quant_matvec(const MatVecJob& job, cudaStream_t stream) {
   QParams p{};
-  p.x = job.x;
-  p.k = job.k;
-  p.normed = job.norm != nullptr;
-  if (job.norm) p.norm = *job.norm;
+  p.in.x = job.x;
+  p.in.k = job.k;
+  p.in.normed = job.norm != nullptr;
+  if (job.norm) p.in.norm = *job.norm;
   p.act = job.act;
   const auto [first, second] = job_formats(job);
   for (int m = 0; m < job.n_weights; ++m) {
@@ -665,8 +715,8 @@ void quant_matvec(const MatVecJob& job, cudaStream_t stream) {
   }
   if (job.gated) p.total_rows = job.w[0].rows;
   if (job.pre) {
-    p.pre_add = true;
-    p.pre = *job.pre;
+    p.in.pre_add = true;
+    p.in.pre = *job.pre;
   }
   const bool rounded = rounded_once(job);
   if (job.stamps) {
@@ -680,12 +730,27 @@ void quant_matvec(const MatVecJob& job, cudaStream_t stream) {
     p.oq = o.q;
     p.os = o.s;
   }
+  if (job.next_codes) {
+    if (!quant_matvec_rounds_next(job))
+      fail("cuda backend: only one-weight int8 products round the next product's NormAdd input");
+    p.next.k = job.w[0].rows;
+    p.next.normed = job.next_norm != nullptr;
+    if (job.next_norm) p.next.norm = *job.next_norm;
+    p.next.pre_add = true;
+    p.next.pre = *job.next_pre;
+    p.next.xq_stride = p.next.k;
+    const CodesView n = codes_view(job.next_codes, job.t, p.next.k);
+    p.nq = n.q;
+    p.ns = n.s;
+    p.ninv = n.inv;
+    p.counter = job.next_counter;
+  }
   if (rounded) {
     const CodesView g = codes_view(job.rounded, job.t, job.k);
     p.gq = g.q;
     p.gs = g.s;
     p.ginv = g.inv;
-    p.xq_stride = job.k;
+    p.in.xq_stride = job.k;
   }
   if (rounded && !job.rounded_ready) {
     const auto round = [&](auto kernel) {
@@ -718,7 +783,7 @@ void quant_matvec(const MatVecJob& job, cudaStream_t stream) {
       size_t smem = 0;
       if (!rounded) {  // staged in every block, unpadded
         smem = static_cast<size_t>(stage_bytes(job, QFormat<kA>::kValues, 0));
-        p.xq_stride = job.k;
+        p.in.xq_stride = job.k;
       }
       const auto rows = [&]<bool kRounded>() {
         switch (job.t) {
@@ -743,9 +808,9 @@ void quant_matvec(const MatVecJob& job, cudaStream_t stream) {
     size_t smem = 0;
     if (!rounded) {
       smem = static_cast<size_t>(stage_bytes(job, kValues, stage_padding()));
-      p.pad = stage_padding();
-      p.unit_shift = std::countr_zero(static_cast<unsigned>(kValues));
-      p.xq_stride = job.k + units * p.pad;
+      p.in.pad = stage_padding();
+      p.in.unit_shift = std::countr_zero(static_cast<unsigned>(kValues));
+      p.in.xq_stride = job.k + units * p.in.pad;
     }
     const auto rows = [&]<bool kGated, bool kRounded>() {
       constexpr int u = q_unroll<kType, kGated>();

@@ -27,6 +27,12 @@ bool quant_round_once();
 // Bytes of MatVecJob::rounded that t activation rows of k values take.
 int64_t quant_rounded_bytes(int64_t t, int64_t k);
 
+// Whether quant_matvec runs the one-weight `job` on a rounded activation (MatVecJob::rounded) and
+// its last block can round the next product's
+// activation (MatVecJob::next_codes): that product's NormAdd of this output (next_pre, with
+// next_pre->in the job's out[0]) and norm, as its own rounding launch would.
+bool quant_matvec_rounds_next(const MatVecJob& job);
+
 // Whether quant_matvec runs the gated `job` and can write its output as int8 codes too
 // (MatVecJob::codes_out): the next product then reads them (rounded_ready) and launches no rounding
 // of its own. Its row groups are then whole 32-row blocks (at most 8 threads per row).
