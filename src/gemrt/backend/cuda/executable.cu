@@ -648,10 +648,13 @@ class CudaExecutable final : public Executable {
       read_codes(next, out);
       if (!next.int8_activation || !cuda::quant_matvec_supports(next)) continue;
       if (attend && !cuda::decode_attention_hands_on_codes(std::get<AttentionAttrs>(g_.node(from.at).attrs))) continue;
-      if (gated && !cuda::quant_matvec_hands_on_codes(matvec_job(from, &norm, &pre))) continue;
+      MatVecJob job;  // the producer's, as launch_matvec will run it
+      if (!attend) {
+        job = matvec_job(from, &norm, &pre);
+        read_codes(job, handoff_[i].in);
+      }
+      if (gated && !cuda::quant_matvec_hands_on_codes(job)) continue;
       if (through_norm) {
-        MatVecJob job = matvec_job(from, &norm, &pre);
-        read_codes(job, handoff_[i].in);  // as launch_matvec will run it
         round_next_into(job, to, &next_norm, &next_pre, out);
         if (!cuda::quant_matvec_rounds_next(job)) continue;
         handoff_[i].round_next = static_cast<int>(j);
