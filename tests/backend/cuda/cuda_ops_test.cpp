@@ -120,6 +120,21 @@ void expect_products_near(const std::vector<float>& got, const std::vector<float
     }
 }
 
+// Row j of dequantized weights wd [n, k] times the rounded activation xr [k]: the exact sum and
+// the magnitude sum_c (|w_c| + 2 o) |xr_c| the int8 products' bound scales (o = max_offset).
+struct ProductSum {
+  double exact = 0.0, mag = 0.0;
+};
+ProductSum int8_product(const std::vector<float>& wd, const std::vector<double>& xr, int64_t j, int64_t k, double off) {
+  ProductSum s;
+  for (int64_t c = 0; c < k; ++c) {
+    const double wv = wd[static_cast<size_t>(j * k + c)], xv = xr[static_cast<size_t>(c)];
+    s.exact += wv * xv;
+    s.mag += (std::fabs(wv) + 2.0 * off) * std::fabs(xv);
+  }
+  return s;
+}
+
 // The int8 products' contract (above) for got [t, n], the products of x [t, k] as the device holds
 // it (xb) with w [n, k] of dtype dt (wd: dequantized).
 void expect_int8_products(const std::vector<float>& got, DType dt, const std::vector<std::byte>& w,
@@ -129,13 +144,8 @@ void expect_int8_products(const std::vector<float>& got, DType dt, const std::ve
     const std::vector<double> xr =
         int8_rounded(std::span<const float>(xb).subspan(static_cast<size_t>(i * k), static_cast<size_t>(k)));
     for (int64_t j = 0; j < n; ++j) {
-      double exact = 0.0, mag = 0.0;
-      for (int64_t c = 0; c < k; ++c) {
-        const double wv = wd[static_cast<size_t>(j * k + c)], xv = xr[static_cast<size_t>(c)];
-        exact += wv * xv;
-        mag += (std::fabs(wv) + 2.0 * off) * std::fabs(xv);
-      }
-      ASSERT_NEAR(got[static_cast<size_t>(i * n + j)], exact, (2.0 * static_cast<double>(k) + 16.0) * u * mag)
+      const ProductSum s = int8_product(wd, xr, j, k, off);
+      ASSERT_NEAR(got[static_cast<size_t>(i * n + j)], s.exact, (2.0 * static_cast<double>(k) + 16.0) * u * s.mag)
           << "int8-activation output " << i << ", " << j;
     }
   }
@@ -824,14 +834,9 @@ TEST(CudaOps, Bf16ModeProductThroughANormAddIsTheRoundedProduct) {
           const double inv_pre = 1.0 / std::sqrt(sq / kd + eps_d);
           const std::vector<double> xr = int8_rounded(normed);
           for (int64_t j = 0; j < n; ++j) {
-            double exact = 0.0, mag = 0.0;
-            for (int64_t c = 0; c < k; ++c) {
-              const double wv = w2d[static_cast<size_t>(j * k + c)], xv = xr[static_cast<size_t>(c)];
-              exact += wv * xv;
-              mag += (std::fabs(wv) + 2.0 * off) * std::fabs(xv);
-            }
-            ASSERT_NEAR(zs[static_cast<size_t>(i * n + j)], exact * inv_pre,
-                        ((2.0 * kd + 16.0) * u * mag + 2.0 * kd * u * std::fabs(exact)) * inv_pre)
+            const ProductSum p = int8_product(w2d, xr, j, k, off);
+            ASSERT_NEAR(zs[static_cast<size_t>(i * n + j)], p.exact * inv_pre,
+                        ((2.0 * kd + 16.0) * u * p.mag + 2.0 * kd * u * std::fabs(p.exact)) * inv_pre)
                 << "next product " << i << ", " << j << " (run " << run << ")";
           }
         }
