@@ -6,6 +6,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 export GEMRT_FIXTURES=$PWD/build-carry/fixtures GEMRT_TEST_DATA=$PWD/tests/data
 [[ -f build-carry/bin.tar.xz ]] && mkdir -p build-carry/bin && tar -C build-carry/bin -xJf build-carry/bin.tar.xz
+[[ -f build-carry/fixtures.tar.xz && ! -d build-carry/fixtures ]] && tar -C build-carry -xJf build-carry/fixtures.tar.xz
 chmod +x build-carry/bin/*
 export LD_LIBRARY_PATH=$PWD/build-carry/bin${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}  # libs carried beside the binaries
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader

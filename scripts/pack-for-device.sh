@@ -4,9 +4,9 @@
 # what the run needs beside them (../shared does not travel). The binaries travel xz-compressed.
 #
 #   bash scripts/pack-for-device.sh [tests|hf|gguf|all|bench]
-#     tests (default): every HF fixture and the Q4_K / Q6_K GGUF ones, for
+#     tests (default): every HF fixture and the Q4_0 / Q8_0 / Q4_K / Q5_K / Q6_K GGUF ones, for
 #            scripts/device-cuda-tests.sh and bench/first_call_on_device.sh (with the repository,
-#            about 62 of a call's 64 MiB);
+#            about 61 of a call's 64 MiB);
 #     hf, gguf: the HF fixtures (+ the F16 GGUF) / every GGUF format, a call each;
 #     all:   every fixture (more than one call holds beside the repository since session 14);
 #     bench: no fixtures; the gguf wheel, the donor tokenizer (xz) and build-llama/llama.cpp.tar.xz
@@ -55,7 +55,7 @@ if [[ $what == hf || $what == all || $what == tests ]]; then
   [[ $what == tests ]] || cp "$fixtures"/gguf/gemma3-tiny-pub-F16.* build-carry/fixtures/gguf/
 fi
 if [[ $what == tests ]]; then
-  cp "$fixtures"/gguf/gemma3-tiny-pub-{Q4_K,Q6_K}.* build-carry/fixtures/gguf/
+  cp "$fixtures"/gguf/gemma3-tiny-pub-{Q4_0,Q8_0,Q4_K,Q5_K,Q6_K}.* build-carry/fixtures/gguf/
 fi
 if [[ $what == bench ]]; then
   rm -rf build-carry/fixtures
@@ -70,5 +70,11 @@ fi
 if [[ $what == gguf || $what == all ]]; then
   cp "$fixtures"/gguf/gemma3-tiny-pub-*.gguf "$fixtures"/gguf/gemma3-tiny-pub-*.safetensors build-carry/fixtures/gguf/
   [[ $what == gguf ]] && rm -f build-carry/fixtures/gguf/gemma3-tiny-pub-F16.*
+fi
+# The fixtures packed with xz too (random weights: 25 MB -> 11 MB for `tests`, which with the
+# repository and the binaries was just over the 64 MiB that travel);
+# scripts/device-cuda-tests.sh unpacks them.
+if [[ -d build-carry/fixtures ]]; then
+  XZ_OPT=-9 tar -C build-carry -cJf build-carry/fixtures.tar.xz fixtures && rm -rf build-carry/fixtures
 fi
 du -sh build-carry
