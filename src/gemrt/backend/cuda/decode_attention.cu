@@ -21,7 +21,9 @@ namespace {
 // instruction fetches, not its memory reads, set its time.
 // Every phase issues its global loads together before using them (one memory round trip per
 // phase: a block this small has nothing else to hide latency behind).
-constexpr int kThreads = 128, kWarps = kThreads / kWarp;
+// Threads per block: 128, or GEMRT_CUDA_ATTN_THREADS=256 (an experiment switch); the kernel
+// reads its own blockDim. kMaxThreads bounds its registers.
+constexpr int kThreads = 128, kMaxThreads = 256;
 constexpr int kMaxGroupDim = 4096;  // query heads per KV head x head_dim at most
 constexpr int kMaxDim = 512, kRowPer = kMaxDim / kWarp;  // head_dim limit; values per lane of a row
 constexpr int kTileFloats = 2048;  // floats of one key tile (and of one value tile)
@@ -38,6 +40,11 @@ int min_chunk() {
   return n;
 }
 constexpr int kMaxTp = 8;          // threads per (head, key) score at most
+
+int attention_threads() {
+  static const int n = env_is("GEMRT_CUDA_ATTN_THREADS", "256") ? 256 : kThreads;
+  return n;
+}
 
 int tile_keys(int head_dim) { return std::clamp(kTileFloats / head_dim, 4, 64); }
 
@@ -68,10 +75,11 @@ struct Params {
 // per 32 values (head_dim is then a multiple of 32).
 __device__ void write_output(const Params& p, int h0, int owned, const float* vals) {
   const int64_t at0 = static_cast<int64_t>(h0) * p.head_dim;
-  for (int idx = static_cast<int>(threadIdx.x); idx < owned; idx += kThreads) p.out[at0 + idx] = vals[idx];
+  const int nt = static_cast<int>(blockDim.x);
+  for (int idx = static_cast<int>(threadIdx.x); idx < owned; idx += nt) p.out[at0 + idx] = vals[idx];
   if (!p.oq) return;
   const int warp = static_cast<int>(threadIdx.x) / kWarp, lane = static_cast<int>(threadIdx.x) % kWarp;
-  for (int b = warp; b < owned / kWarp; b += kWarps) {
+  for (int b = warp; b < owned / kWarp; b += nt / kWarp) {
     const int64_t at = at0 + int64_t{b} * kWarp;
     round_warp32(vals[b * kWarp + lane], p.oq + at, p.os + at / kWarp);
   }
@@ -90,7 +98,7 @@ __device__ inline float kv_round(float v) {
 __device__ __noinline__ void rope_table(const float* inv_freq, int d, int pos, float* cs, float* sn) {
   if (!inv_freq) return;
 #pragma unroll 1  // one copy of sincos's code (kept small: see kThreads)
-  for (int i = static_cast<int>(threadIdx.x); i < d / 2; i += kThreads) {
+  for (int i = static_cast<int>(threadIdx.x); i < d / 2; i += static_cast<int>(blockDim.x)) {
     const float angle = static_cast<float>(pos) * inv_freq[i];
     double c, sv;
     sincos(static_cast<double>(angle), &sv, &c);  // one range reduction for both
@@ -152,11 +160,12 @@ template <DType kKv>
 __device__ void load_tiles(const Params& p, int kvh, int j0, int n, int pos, const float* kn,
                            const float* vn, float* kt, float* vt) {
   constexpr int kPer = kKv == DType::F32 ? 4 : 8;  // values per 16-byte load
-  constexpr int kLoads = kTileFloats / kPer / kThreads;
+  constexpr int kLoads = kTileFloats / kPer / kThreads;  // enough for blockDim.x >= kThreads
+  const int nt = static_cast<int>(blockDim.x);
   const int d = p.head_dim;
   const auto ring_at = [&](int j, int c) { return (j % p.cap) * p.kv_w + static_cast<int64_t>(kvh) * d + c; };
   if (d % kPer != 0 || p.kv_w % kPer != 0) {  // rows not 16-byte aligned: one value at a time
-    for (int idx = static_cast<int>(threadIdx.x); idx < n * d; idx += kThreads) {
+    for (int idx = static_cast<int>(threadIdx.x); idx < n * d; idx += nt) {
       const int r = idx / d, c = idx % d;
       const int j = j0 + r;
       kt[r * p.stride + c] = j == pos ? kn[c] : kv_get<kKv>(p.ring_k, ring_at(j, c));
@@ -168,7 +177,7 @@ __device__ void load_tiles(const Params& p, int kvh, int j0, int n, int pos, con
   uint4 rk[kLoads] = {}, rv[kLoads] = {};
 #pragma unroll
   for (int u = 0; u < kLoads; ++u) {
-    const int idx = static_cast<int>(threadIdx.x) + u * kThreads;
+    const int idx = static_cast<int>(threadIdx.x) + u * nt;
     const int j = j0 + idx / per_row;
     if (idx < total && j != pos) {
       const int64_t elem = ring_at(j, (idx % per_row) * kPer);
@@ -178,7 +187,7 @@ __device__ void load_tiles(const Params& p, int kvh, int j0, int n, int pos, con
   }
 #pragma unroll
   for (int u = 0; u < kLoads; ++u) {
-    const int idx = static_cast<int>(threadIdx.x) + u * kThreads;
+    const int idx = static_cast<int>(threadIdx.x) + u * nt;
     if (idx >= total) break;
     const int r = idx / per_row, c = (idx % per_row) * kPer;
     float k[kPer], v[kPer];
@@ -201,7 +210,7 @@ __device__ void load_tiles(const Params& p, int kvh, int j0, int n, int pos, con
 }
 
 template <DType kKv>
-__global__ void __launch_bounds__(kThreads) decode_attention_kernel(Params p) {
+__global__ void __launch_bounds__(kMaxThreads) decode_attention_kernel(Params p) {
   pdl_launch_dependents();
   stamp_start(p.stamps);
   // Until pdl_wait() (device_util.cuh) this block reads only what no kernel writes: the position
@@ -211,6 +220,7 @@ __global__ void __launch_bounds__(kThreads) decode_attention_kernel(Params p) {
   const int splits = static_cast<int>(gridDim.y);  // launched; `used` of them get keys
   const int d = p.head_dim, group = p.n_heads / p.n_kv_heads, h0 = kvh * group, tile = p.tile;
   const int warp = static_cast<int>(threadIdx.x) / kWarp, lane = static_cast<int>(threadIdx.x) % kWarp;
+  const int nt = static_cast<int>(blockDim.x), warps = nt / kWarp;
   const int pos = p.positions[0];
   const int lo = p.window > 0 ? max(0, pos - p.window + 1) : 0;
   // This split's keys: an even share, at least p.min_chunk (later splits may get none).
@@ -243,19 +253,19 @@ __global__ void __launch_bounds__(kThreads) decode_attention_kernel(Params p) {
   stamp_released(p.stamps);
   __syncthreads();
 
-  // 1. q rows of the group, this token's key and value (warp w makes rows w, w + kWarps, ...).
-  for (int r = warp; r < group + 2; r += kWarps) {
+  // 1. q rows of the group, this token's key and value (warp w makes rows w, w + warps, ...).
+  for (int r = warp; r < group + 2; r += warps) {
     if (r < group) prepare_row(p.src[0], h0 + r, d, q_cos, q_sin, qs + r * d);
     else if (r == group) prepare_row(p.src[1], kvh, d, k_cos, k_sin, kn);
     else prepare_row(p.src[2], kvh, d, nullptr, nullptr, vn);
   }
-  for (int i = static_cast<int>(threadIdx.x); i < group; i += kThreads) {
+  for (int i = static_cast<int>(threadIdx.x); i < group; i += nt) {
     run_m[i] = -INFINITY;
     run_l[i] = 0.0f;
   }
   __syncthreads();
   // The new key and value as the cache will hold them; split 0 of each KV head stores them.
-  for (int i = static_cast<int>(threadIdx.x); i < d; i += kThreads) {
+  for (int i = static_cast<int>(threadIdx.x); i < d; i += nt) {
     kn[i] = kv_round<kKv>(kn[i]);
     vn[i] = kv_round<kKv>(vn[i]);
     if (split == 0) {
@@ -267,8 +277,8 @@ __global__ void __launch_bounds__(kThreads) decode_attention_kernel(Params p) {
   __syncthreads();
 
   // 2. Tiles of keys: scores, an online softmax per head, weighted values.
-  const int owned = group * d;  // (head, dimension) pairs; thread t owns t, t + kThreads, ...
-  for (int idx = static_cast<int>(threadIdx.x); idx < owned; idx += kThreads) acc[idx] = 0.0f;
+  const int owned = group * d;  // (head, dimension) pairs; thread t owns t, t + nt, ...
+  for (int idx = static_cast<int>(threadIdx.x); idx < owned; idx += nt) acc[idx] = 0.0f;
   for (int j0 = j_begin; j0 <= j_end; j0 += tile) {
     const int n = min(tile, j_end - j0 + 1);
     load_tiles<kKv>(p, kvh, j0, n, pos, kn, vn, kt, vt);
@@ -276,8 +286,8 @@ __global__ void __launch_bounds__(kThreads) decode_attention_kernel(Params p) {
     // Scores: tp threads per (head, key) pair (as many as keep the block busy), pairs head-major;
     // a uniform loop so that every lane takes part in the shuffles.
     int tp = 1;
-    while (tp < kMaxTp && group * n * tp * 2 <= kThreads) tp *= 2;
-    const int sub = static_cast<int>(threadIdx.x) % tp, per_pass = kThreads / tp;
+    while (tp < kMaxTp && group * n * tp * 2 <= nt) tp *= 2;
+    const int sub = static_cast<int>(threadIdx.x) % tp, per_pass = nt / tp;
     for (int base = 0; base < group * n; base += per_pass) {
       const int pr = base + static_cast<int>(threadIdx.x) / tp;
       const bool valid = pr < group * n;
@@ -302,7 +312,7 @@ __global__ void __launch_bounds__(kThreads) decode_attention_kernel(Params p) {
       }
     }
     __syncthreads();
-    for (int g = warp; g < group; g += kWarps) {
+    for (int g = warp; g < group; g += warps) {
       float mx = -INFINITY;
       for (int r = lane; r < n; r += kWarp) mx = fmaxf(mx, sc[g * tile + r]);
       for (int o = kWarp / 2; o > 0; o /= 2) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
@@ -324,7 +334,7 @@ __global__ void __launch_bounds__(kThreads) decode_attention_kernel(Params p) {
       }
     }
     __syncthreads();
-    for (int idx = static_cast<int>(threadIdx.x); idx < owned; idx += kThreads) {
+    for (int idx = static_cast<int>(threadIdx.x); idx < owned; idx += nt) {
       const int g = idx / d, c = idx % d;
       float a = acc[idx] * keep[g];
 #pragma unroll 4
@@ -337,7 +347,7 @@ __global__ void __launch_bounds__(kThreads) decode_attention_kernel(Params p) {
   // 3. One split: the output. Several: this split's partial result; the last block of the KV
   // head to arrive merges them all (as attention_combine) and re-arms the counter.
   if (used == 1) {
-    for (int idx = static_cast<int>(threadIdx.x); idx < owned; idx += kThreads) acc[idx] = acc[idx] / run_l[idx / d];
+    for (int idx = static_cast<int>(threadIdx.x); idx < owned; idx += nt) acc[idx] = acc[idx] / run_l[idx / d];
     __syncthreads();
     write_output(p, h0, owned, acc);
     stamp_end(p.stamps);
@@ -347,8 +357,8 @@ __global__ void __launch_bounds__(kThreads) decode_attention_kernel(Params p) {
   const auto stats_of = [&](int g, int s) {
     return p.partial + static_cast<int64_t>(p.n_heads) * splits * d + (static_cast<int64_t>(h0 + g) * splits + s) * 2;
   };
-  for (int idx = static_cast<int>(threadIdx.x); idx < owned; idx += kThreads) part_of(idx / d, split)[idx % d] = acc[idx];
-  for (int g = static_cast<int>(threadIdx.x); g < group; g += kThreads) {
+  for (int idx = static_cast<int>(threadIdx.x); idx < owned; idx += nt) part_of(idx / d, split)[idx % d] = acc[idx];
+  for (int g = static_cast<int>(threadIdx.x); g < group; g += nt) {
     stats_of(g, split)[0] = run_m[g];
     stats_of(g, split)[1] = run_l[g];
   }
@@ -362,7 +372,7 @@ __global__ void __launch_bounds__(kThreads) decode_attention_kernel(Params p) {
   // Per head: the largest split max, the denominator (in run_l) and each split's factor
   // e^(m_s - M).
   __shared__ float factor[kMaxSplits * 8];
-  for (int g = warp; g < group; g += kWarps) {
+  for (int g = warp; g < group; g += warps) {
     float mx = -INFINITY;
     for (int s = lane; s < used; s += kWarp) mx = fmaxf(mx, __ldcg(stats_of(g, s)));
     for (int o = kWarp / 2; o > 0; o /= 2) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
@@ -379,7 +389,7 @@ __global__ void __launch_bounds__(kThreads) decode_attention_kernel(Params p) {
   __syncthreads();
   // Four values per load where rows allow, eight splits' loads in flight.
   const int per = d % 4 == 0 ? 4 : 1;
-  for (int q = static_cast<int>(threadIdx.x); q < owned / per; q += kThreads) {
+  for (int q = static_cast<int>(threadIdx.x); q < owned / per; q += nt) {
     const int g = q * per / d, c = q * per % d;
     float v[4] = {0.0f, 0.0f, 0.0f, 0.0f};
 #pragma unroll 8
@@ -469,7 +479,7 @@ void decode_attention(const DecodeAttentionJob& job, float* partial, int* counte
     check(cudaFuncSetAttribute(decode_attention_kernel<kKv>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                static_cast<int>(smem)),
           "raising the decode attention's shared memory");
-    launch_dependent("decode_attention", decode_attention_kernel<kKv>, grid, kThreads, smem, stream, p);
+    launch_dependent("decode_attention", decode_attention_kernel<kKv>, grid, attention_threads(), smem, stream, p);
   });
   check_launch("decode_attention");
 }

@@ -641,11 +641,12 @@ int64_t round_once_min_k() {
   return n;
 }
 
-// GEMRT_CUDA_MIX_BLOCKS=3 (an experiment switch): one-row mixed products cut their registers for 3
-// resident blocks per SM instead of 4 (at 4, ptxas spills some 100 bytes a thread of the Q4_K + Q6_K
-// kernel, the q / k / v product of a Q4_K_M layer).
+// One-row mixed products cut their registers for 3 resident blocks per SM, not 4 as the one-format
+// ones: at 4, ptxas spills some 100 bytes a thread of the Q4_K + Q6_K kernel (the q / k / v product
+// of a Q4_K_M layer), 12 at 3, and the 4B Q4_K_M decode ran 1.6-2.2 % faster at 3 on an H100
+// (bench/RESULTS.md, session 16). GEMRT_CUDA_MIX_BLOCKS=4 keeps 4, for measuring.
 int mixed_min_blocks() {
-  static const int n = env_is("GEMRT_CUDA_MIX_BLOCKS", "3") ? 3 : 4;
+  static const int n = env_is("GEMRT_CUDA_MIX_BLOCKS", "4") ? 4 : 3;
   return n;
 }
 
