@@ -541,8 +541,8 @@ __global__ void __launch_bounds__(kMatVecWarps* kWarp, kMinBlocks ? kMinBlocks :
       else row_products<kType, kRows, kGated>(p, wa, wb, sub, tpr, xq, xs, acc_a, acc_b);
     }
     row_sums<kRows, kGated>(acc_a, acc_b, tpr, sub, red);
-    float val[kRows];
-    row_outputs<kRows, kGated>(acc_a, acc_b, inv, p.act, val);
+    float val[kRows] = {};  // the row's outputs, in its first thread (the only one holding totals)
+    if (sub == 0) row_outputs<kRows, kGated>(acc_a, acc_b, inv, p.act, val);
     if (active && sub == 0) store_row<kRows>(p.out, p.rows, row, m, val);
     if constexpr (kGated) {
       if (p.oq) hand_on_codes<kRows>(p, group, rows_per_group, slot, sub, val);
@@ -652,6 +652,8 @@ int mixed_min_blocks() {
 
 // Whether the job's codes come from job.rounded: rounded there by a launch of its own, or
 // already there (rounded_ready).
+bool aligned16(const void* q) { return reinterpret_cast<uintptr_t>(q) % 16 == 0; }
+
 bool rounded_once(const MatVecJob& job) {
   return job.rounded && job.rounded_bytes >= quant_rounded_bytes(job.t, job.k) &&
          (job.rounded_ready || job.k >= round_once_min_k());
@@ -667,7 +669,6 @@ bool quant_round_once() {
 int64_t quant_rounded_bytes(int64_t t, int64_t k) { return int8_codes_bytes(t, k); }
 
 bool quant_matvec_rounds_next(const MatVecJob& job) {
-  const auto aligned16 = [](const void* q) { return reinterpret_cast<uintptr_t>(q) % 16 == 0; };
   return !job.gated && job.n_weights == 1 && job.int8_activation && rounded_once(job) && job.w[0].rows % kWarp == 0 &&
          job.next_pre &&
          job.next_pre->in == job.out[0] && job.next_counter && aligned16(job.next_pre->in) &&
@@ -682,7 +683,6 @@ bool quant_matvec_supports(const MatVecJob& job) {
   if (job.t < 1 || job.t > kMatVecMaxRows || job.n_weights < 1) return false;
   const auto [first, second] = job_formats(job);
   if (first != second && (job.gated || three_formats(job) || !mixed_pair(first, second))) return false;
-  const auto aligned16 = [](const void* q) { return reinterpret_cast<uintptr_t>(q) % 16 == 0; };
   for (int m = 0; m < job.n_weights; ++m) {
     const DType dt = job.w[m].dtype;
     int values = 0;
